@@ -1,0 +1,336 @@
+"""Open-loop load on the webhook of benchmark01: latency against a fixed request rate.
+
+Open loop means request i leaves at t0 + i/rate whatever happened to the earlier ones, so
+a slow server cannot slow the generator down and hide its own queueing (a closed loop
+would). Each rate gets a warm-up, then a measured window; the executions are read back
+from the API afterwards and measured from their own state histories:
+
+- start → end: the execution's first to last state change (the figure Kestra publishes);
+- request → end: from the moment the request was due to the execution's end date;
+- HTTP: from the moment the request was due to its response.
+
+The daemon is `kestrad serve` in a subprocess (SQLite in a temporary folder), or with
+`--inprocess` the bare engine + API of `bench/api_server.py`. Its idle RSS is read from
+/proc before any load. Goal: 500 executions/s with p99 (start → end) under 250 ms on 2
+cores; Kestra's best published figure is 2 500 executions/min under 1 s on 8 vCPUs.
+
+    .venv/bin/python bench/webhook_load.py [--rates 50,100,200,500] [--duration 10] [--warmup 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+from common import (
+    BENCH_DIR,
+    flow_ref,
+    flows_dir,
+    ms,
+    percentile,
+    state_duration,
+    table,
+    write_results,
+)
+
+FLOW_FILE = "benchmark01-simple.yml"
+GOAL = "500 executions/s with p99 (start to end) under 250 ms, 2 cores, SQLite"
+KESTRA_FIGURE = "2 500 executions/min under 1 s average on 8 vCPUs (4 000/min with Kafka)"
+API = "/api/v1/main"
+ACTIVE_STATES = ("CREATED", "RUNNING")
+
+
+# -- the daemon ---------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def webhook_key(source: str) -> str:
+    from ruamel.yaml import YAML
+
+    for trigger in YAML(typ="safe").load(source).get("triggers") or []:
+        if str(trigger.get("type", "")).endswith("trigger.Webhook"):
+            return str(trigger["key"])
+    raise SystemExit(f"{FLOW_FILE} has no Webhook trigger")
+
+
+def start_daemon(workdir: Path, flow_file: Path, port: int, inprocess: bool) -> subprocess.Popen:
+    flows = workdir / "flows"
+    flows.mkdir()
+    shutil.copy(flow_file, flows / flow_file.name)
+    database = f"sqlite:///{workdir}/kestrad.db"
+    if inprocess:
+        command = [sys.executable, str(BENCH_DIR / "api_server.py"), "--database-url", database]
+        command += ["--flows", str(flows), "--port", str(port)]
+    else:
+        config = workdir / "kestrad.yml"
+        config.write_text(
+            f"database:\n  url: {database}\nflows:\n  path: {flows}\n"
+            f"server:\n  host: 127.0.0.1\n  port: {port}\nlogging:\n  level: WARNING\n"
+        )
+        command = [sys.executable, "-m", "kestrad", "serve", "--config", str(config)]
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    log = (workdir / "daemon.log").open("wb")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+async def wait_ready(
+    client: httpx.AsyncClient, process: subprocess.Popen, flow: str, log: Path
+) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(
+                f"the daemon exited ({process.returncode}):\n{log.read_text()[-3000:]}"
+            )
+        try:
+            if (await client.get(f"{API}/flows/{flow}")).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        await anyio.sleep(0.1)
+    raise SystemExit(f"the daemon did not serve {flow} within 60 s:\n{log.read_text()[-3000:]}")
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+# -- the load -----------------------------------------------------------------------------------
+async def _one(client: httpx.AsyncClient, url: str, due: float, wall: float, out: list) -> None:
+    try:
+        response = await client.post(url)
+        status = response.status_code
+        execution_id = response.json().get("id") if status == 200 else None
+    except (httpx.HTTPError, ValueError) as exc:
+        status, execution_id = type(exc).__name__, None
+    out.append(
+        {"due": wall, "http": time.perf_counter() - due, "status": status, "id": execution_id}
+    )
+
+
+async def open_loop(
+    client: httpx.AsyncClient, url: str, rate: float, seconds: float
+) -> tuple[list[dict[str, Any]], float]:
+    """Fire `rate * seconds` requests on schedule; (samples, wall time until the last answer)."""
+    samples: list[dict[str, Any]] = []
+    count = int(rate * seconds)
+    start, wall = time.perf_counter(), time.time()
+    async with anyio.create_task_group() as tg:
+        for i in range(count):
+            due = start + i / rate
+            delay = due - time.perf_counter()
+            if delay > 0:
+                await anyio.sleep(delay)
+            tg.start_soon(_one, client, url, due, wall + i / rate, samples)
+    return samples, time.perf_counter() - start
+
+
+async def count_active(client: httpx.AsyncClient, namespace: str, flow_id: str) -> int:
+    total = 0
+    for state in ACTIVE_STATES:
+        params = {"namespace": namespace, "flowId": flow_id, "state": state, "count": "true"}
+        response = await client.get(f"{API}/executions/search", params={**params, "size": 1})
+        total += response.json()["total"]
+    return total
+
+
+async def drain(client: httpx.AsyncClient, namespace: str, flow_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while await count_active(client, namespace, flow_id):
+        if time.monotonic() > deadline:
+            print(f"  warning: executions still running after {timeout:.0f} s")
+            return
+        await anyio.sleep(0.5)
+
+
+async def read_executions(
+    client: httpx.AsyncClient, namespace: str, flow_id: str
+) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    after = None
+    while True:
+        params: dict[str, Any] = {"namespace": namespace, "flowId": flow_id, "size": 1000}
+        if after:
+            params["after"] = after
+        page = (await client.get(f"{API}/executions/search", params=params)).json()
+        out.update({e["id"]: e for e in page["results"]})
+        after = page["next"]
+        if after is None:
+            return out
+
+
+def _instant(text: str) -> float:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def measure(
+    rate: float, samples: list[dict[str, Any]], wall: float, executions: dict[str, dict[str, Any]]
+) -> dict[str, Any]:
+    ok = [s for s in samples if s["id"] in executions]
+    runs = [executions[s["id"]] for s in ok]
+    engine = [d for d in (state_duration(e) for e in runs) if d is not None]
+    to_end = [
+        _instant(e["state"]["histories"][-1]["date"]) - s["due"]
+        for s, e in zip(ok, runs, strict=True)
+        if e["state"].get("endDate")
+    ]
+    http = [s["http"] for s in samples if s["status"] == 200]
+    ends = [_instant(e["state"]["endDate"]) for e in runs if e["state"].get("endDate")]
+    starts = [_instant(e["state"]["startDate"]) for e in runs]
+    states: dict[str, int] = {}
+    for e in runs:
+        states[e["state"]["current"]] = states.get(e["state"]["current"], 0) + 1
+
+    def stats(values: list[float]) -> dict[str, float]:
+        return {
+            "p50": percentile(values, 0.5),
+            "p99": percentile(values, 0.99),
+            "max": max(values) if values else math.nan,
+            "mean": sum(values) / len(values) if values else math.nan,
+        }
+
+    span = (max(ends) - min(starts)) if ends and starts else math.nan
+    return {
+        "rate": rate,
+        "requests": len(samples),
+        "errors": len(samples) - len(http),
+        "executions": len(runs),
+        "states": states,
+        "achieved_rate": len(http) / wall if wall > 0 else math.nan,
+        "completed_rate": len(ends) / span if span and span > 0 else math.nan,
+        "start_to_end": stats(engine),
+        "request_to_end": stats(to_end),
+        "http": stats(http),
+    }
+
+
+async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    flow_file = Path(args.flows) / FLOW_FILE
+    source = flow_file.read_text()
+    namespace, flow_id = flow_ref(source)
+    key = webhook_key(source)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    hook = f"{API}/executions/webhook/{namespace}/{flow_id}/{key}"
+    workdir = Path(tempfile.mkdtemp(prefix="kestrad-bench-"))
+    process = start_daemon(workdir, flow_file, port, args.inprocess)
+    limits = httpx.Limits(
+        max_connections=args.connections, max_keepalive_connections=args.connections
+    )
+    results: list[dict[str, Any]] = []
+    try:
+        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+            await wait_ready(client, process, f"{namespace}/{flow_id}", workdir / "daemon.log")
+            await anyio.sleep(args.idle)
+            idle_rss = rss_mb(process.pid)
+            print(f"daemon pid {process.pid}: idle RSS {idle_rss:.1f} MB")
+            for rate in args.rates:
+                print(f"rate {rate:g}/s: warm-up {args.warmup:g} s, measure {args.duration:g} s")
+                await open_loop(client, hook, rate, args.warmup)
+                await drain(client, namespace, flow_id, args.drain)
+                samples, wall = await open_loop(client, hook, rate, args.duration)
+                await drain(client, namespace, flow_id, args.drain)
+                executions = await read_executions(client, namespace, flow_id)
+                results.append(measure(rate, samples, wall, executions))
+            peak_rss = rss_mb(process.pid, "VmHWM")
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return {
+        "flow": FLOW_FILE,
+        "mode": "inprocess" if args.inprocess else "kestrad serve",
+        "warmup_seconds": args.warmup,
+        "duration_seconds": args.duration,
+        "connections": args.connections,
+        "idle_rss_mb": round(idle_rss, 1),
+        "peak_rss_mb": round(peak_rss, 1),
+        "goal": GOAL,
+        "kestra": KESTRA_FIGURE,
+        "results": results,
+    }
+
+
+def report(data: dict[str, Any]) -> None:
+    rows = [
+        [
+            f"{r['rate']:g}",
+            r["executions"],
+            ms(r["start_to_end"]["p50"]),
+            ms(r["start_to_end"]["p99"]),
+            ms(r["start_to_end"]["max"]),
+            f"{r['achieved_rate']:.1f}/s",
+        ]
+        for r in data["results"]
+    ]
+    print(f"\n{data['flow']} via webhook ({data['mode']}), start to end of each execution:")
+    print(table(["rate/s", "executions", "p50", "p99", "max", "achieved rate"], rows))
+    rows = [
+        [
+            f"{r['rate']:g}",
+            ms(r["request_to_end"]["p50"]),
+            ms(r["request_to_end"]["p99"]),
+            ms(r["request_to_end"]["max"]),
+            ms(r["http"]["p50"]),
+            ms(r["http"]["p99"]),
+            f"{r['completed_rate']:.1f}/s",
+            r["errors"],
+        ]
+        for r in data["results"]
+    ]
+    print("\nrequest to end, and the webhook's own response time:")
+    headers = ["rate/s", "req→end p50", "req→end p99", "req→end max", "http p50", "http p99"]
+    print(table([*headers, "completed", "errors"], rows))
+    print(f"\nidle RSS {data['idle_rss_mb']} MB, peak RSS {data['peak_rss_mb']} MB")
+    print(f"goal: {data['goal']}; Kestra: {data['kestra']}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--rates",
+        type=lambda text: [float(x) for x in text.split(",") if x.strip()],
+        default=[50.0, 100.0, 200.0, 500.0],
+        help="comma-separated request rates per second",
+    )
+    parser.add_argument("--duration", type=float, default=10.0, help="measured seconds per rate")
+    parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per rate")
+    parser.add_argument("--idle", type=float, default=2.0, help="seconds idle before RSS")
+    parser.add_argument("--drain", type=float, default=300.0, help="max wait for the backlog")
+    parser.add_argument("--connections", type=int, default=256, help="client connection pool")
+    parser.add_argument("--flows", default=str(flows_dir()), help="benchmark flows folder")
+    parser.add_argument(
+        "--inprocess", action="store_true", help="bench/api_server.py instead of kestrad serve"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
+    args = parser.parse_args()
+    data = anyio.run(bench, args)
+    report(data)
+    print(f"\nwrote {write_results('webhook_load', data)}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,3 @@
+from kestrad.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""The HTTP API as one Starlette app: routes under `/api/v1/main/` and `/api/v1/`.
+
+Kestra moved every path under a tenant segment (`main` in the open-source edition) in
+0.23; older clients still call `/api/v1/…`, so both prefixes serve the same routes.
+`create_app` only builds the app: the daemon serves it in its own event loop (uvicorn
+embedded) and calls `close_streams` before it stops accepting connections.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+
+from kestrad.api import executions, flows, health, logs, metrics, webhooks
+from kestrad.api.auth import BasicAuthMiddleware
+from kestrad.api.context import ApiContext
+from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_response
+from kestrad.api.executions import invalid_inputs
+from kestrad.api.limits import DEFAULT_BODY_LIMIT, LimitsMiddleware
+from kestrad.api.metrics import ApiMetrics
+from kestrad.api.webhooks import WebhookIndex
+from kestrad.model.inputs import InputsInvalid
+from kestrad.runtime.engine import FlowNotFound
+
+_WEBHOOK = "/executions/webhook/{namespace}/{id}/{key:path}"
+
+
+def api_routes() -> list[Route]:
+    """The routes below a prefix; literal paths come before the ones they would shadow."""
+    return [
+        Route(_WEBHOOK, webhooks.webhook, methods=["GET", "POST", "PUT"]),
+        Route("/executions/search", executions.search, methods=["GET"]),
+        Route("/executions", executions.search, methods=["GET"]),
+        Route("/executions/{execution_id}/follow", executions.follow, methods=["GET"]),
+        Route("/executions/{execution_id}/kill", executions.kill, methods=["DELETE"]),
+        Route("/executions/{execution_id}/resume", executions.resume, methods=["POST"]),
+        Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
+        Route("/executions/{execution_id}", executions.get, methods=["GET"]),
+        Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
+        Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
+        Route("/flows/validate", flows.validate, methods=["POST"]),
+        Route("/flows/search", flows.search, methods=["GET"]),
+        Route("/flows", flows.create, methods=["POST"]),
+        Route("/flows/{namespace}/{id}", flows.get, methods=["GET"]),
+        Route("/flows/{namespace}/{id}", flows.update, methods=["PUT"]),
+        Route("/flows/{namespace}/{id}", flows.delete, methods=["DELETE"]),
+    ]
+
+
+async def _flow_not_found(request: Request, exc: Exception) -> Response:
+    return error_response(404, "Flow not found")
+
+
+async def _inputs_invalid(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, InputsInvalid)
+    error = invalid_inputs(exc)
+    return error_response(error.status, error.message, **error.extra)
+
+
+def create_app(
+    engine: Any,
+    config: Any | None = None,
+    *,
+    body_limit: int = DEFAULT_BODY_LIMIT,
+    heartbeat: float = 15.0,
+    poll_interval: float = 1.0,
+    follow_wait: float = 10.0,
+) -> Starlette:
+    """The API over a running engine; `config` defaults to the engine's configuration."""
+    config = config if config is not None else engine.config
+    routes = api_routes()
+    middleware = [
+        Middleware(CatchAllMiddleware),
+        Middleware(LimitsMiddleware, body_limit=body_limit),
+    ]
+    auth = config.server.basic_auth
+    if auth.username:
+        middleware.append(
+            Middleware(BasicAuthMiddleware, username=auth.username, password=auth.password or "")
+        )
+    app = Starlette(
+        routes=[
+            Route("/health", health.health, methods=["GET"]),
+            Route("/metrics", metrics.metrics, methods=["GET"]),
+            Mount("/api/v1/main", routes=routes),
+            Mount("/api/v1", routes=routes),
+        ],
+        middleware=middleware,
+        exception_handlers={
+            **EXCEPTION_HANDLERS,
+            FlowNotFound: _flow_not_found,
+            InputsInvalid: _inputs_invalid,
+        },
+    )
+    app.state.api = ApiContext(
+        engine,
+        config,
+        metrics=ApiMetrics(engine.hub),
+        webhooks=WebhookIndex(engine.renderer),
+        body_limit=body_limit,
+        heartbeat=heartbeat,
+        poll_interval=poll_interval,
+        follow_wait=follow_wait,
+    )
+    return app
+
+
+def close_streams(app: Starlette) -> None:
+    """Daemon shutdown: every open SSE stream sends a final event and ends."""
+    app.state.api.close_streams()

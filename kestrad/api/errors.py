@@ -1,0 +1,92 @@
+"""Every error the API returns is JSON `{"message": ...}`, never a stack trace.
+
+Handlers raise `ApiError` for the expected failures (bad input, unknown flow); Starlette's
+own `HTTPException`s (unknown route, wrong method) get the same shape. Anything else is a
+bug: `CatchAllMiddleware` logs it with its traceback server-side and answers a bare 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from kestrad.api.responses import json_response
+
+log = logging.getLogger("kestrad.api")
+
+
+class ApiError(Exception):
+    """An expected failure: the status, a human message and optional extra JSON fields."""
+
+    def __init__(self, status: int, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+
+def error_response(status: int, message: str, **extra: Any) -> Response:
+    return json_response({"message": message, **extra}, status=status)
+
+
+async def api_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ApiError)
+    return error_response(exc.status, exc.message, **exc.extra)
+
+
+_MESSAGES = {404: "Not found", 405: "Method not allowed"}
+
+
+async def http_error_handler(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else ""
+    if not detail or detail == HTTPStatus(exc.status_code).phrase:  # Starlette's default
+        detail = _MESSAGES.get(exc.status_code, detail or "error")
+    response = error_response(exc.status_code, detail)
+    for name, value in (exc.headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    ApiError: api_error_handler,
+    HTTPException: http_error_handler,
+}
+
+
+class CatchAllMiddleware:
+    """Turns an unexpected exception into a logged 500 with a JSON body.
+
+    Starlette's ServerErrorMiddleware would answer too, but then re-raise, so the server
+    prints a second traceback and test transports see an exception instead of a response.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception:
+            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+            if started:  # too late for a status: cut the response short
+                return
+            response = error_response(500, "internal error")
+            await response(scope, receive, send)

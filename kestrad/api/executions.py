@@ -1,0 +1,195 @@
+"""Executions: create (form or JSON inputs, `?wait=true`), get, search, kill, resume, follow.
+
+Responses are Kestra's Execution JSON. Search pages with an opaque cursor over
+(start date, id), newest first, and counts only when asked (`?count=true`): a count is a
+scan, a page is an index range.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import anyio
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kestrad.api import sse
+from kestrad.api.context import ApiContext, api, wait_for
+from kestrad.api.errors import ApiError
+from kestrad.api.forms import parse_labels, read_inputs
+from kestrad.api.lookup import enabled_flow
+from kestrad.api.params import query_flag, query_int
+from kestrad.api.responses import encode_json, json_response
+from kestrad.model.execution import Execution, to_kestra_json
+from kestrad.model.inputs import InputsInvalid
+from kestrad.model.state import ALL_STATES, PAUSED, TERMINATED
+
+# `?wait=true` holds the request until the execution ends; Kestra has no limit at all.
+WAIT_TIMEOUT = 24 * 3600.0
+
+
+def invalid_inputs(exc: InputsInvalid) -> ApiError:
+    errors = [{"input": e.input_id, "message": e.message} for e in exc.errors]
+    return ApiError(
+        422, "Invalid inputs: " + "; ".join(e.message for e in exc.errors), errors=errors
+    )
+
+
+async def create(request: Request) -> Response:
+    ctx = api(request)
+    namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
+    flow = await enabled_flow(ctx.engine, namespace, flow_id)
+    revision = query_int(request, "revision", flow.revision, low=1, high=2**31)
+    inputs, form_labels = await read_inputs(request, ctx.body_limit)
+    labels = parse_labels([*request.query_params.getlist("labels"), *form_labels])
+    wait = query_flag(request, "wait")
+    try:
+        execution = await ctx.engine.create_execution(
+            namespace, flow_id, inputs, labels, revision=revision
+        )
+    except InputsInvalid as exc:
+        raise invalid_inputs(exc) from None
+    ctx.metrics.execution_seen(execution)
+    if wait:
+        execution = await ctx.engine.wait_for(execution.id, timeout=WAIT_TIMEOUT)
+    return json_response(to_kestra_json(execution))
+
+
+async def _existing(ctx: ApiContext, execution_id: str) -> Execution:
+    execution = await ctx.engine.get_execution(execution_id)
+    if execution is None:
+        raise ApiError(404, "Execution not found", executionId=execution_id)
+    return execution
+
+
+async def get(request: Request) -> Response:
+    execution = await _existing(api(request), request.path_params["execution_id"])
+    return json_response(to_kestra_json(execution))
+
+
+async def kill(request: Request) -> Response:
+    ctx = api(request)
+    execution = await _existing(ctx, request.path_params["execution_id"])
+    if execution.state.current in TERMINATED:
+        raise ApiError(409, f"Execution is already finished ({execution.state.current})")
+    await ctx.engine.kill(execution.id)
+    return Response(status_code=202)
+
+
+async def resume(request: Request) -> Response:
+    ctx = api(request)
+    execution = await _existing(ctx, request.path_params["execution_id"])
+    if execution.state.current != PAUSED:
+        raise ApiError(409, f"Execution is not paused ({execution.state.current})")
+    inputs, _ = await read_inputs(request, ctx.body_limit)
+    await ctx.engine.resume(execution.id, inputs or None)
+    return Response(status_code=204)
+
+
+# -- search ------------------------------------------------------------------------------------
+def encode_cursor(execution: Execution) -> str:
+    raw = msgspec.json.encode([execution.state.start_date, execution.id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        start, eid = msgspec.json.decode(raw, type=tuple[str, str])
+    except (binascii.Error, ValueError, msgspec.DecodeError):
+        raise ApiError(400, "Invalid cursor `after`") from None
+    return start, eid
+
+
+async def search(request: Request) -> Response:
+    ctx = api(request)
+    query = request.query_params
+    namespace = query.get("namespace") or None
+    flow_id = query.get("flowId") or None
+    states = query.getlist("state")
+    if len(states) > 1:
+        raise ApiError(400, "Only one `state` filter is supported")
+    state = states[0].upper() if states and states[0] else None
+    if state is not None and state not in ALL_STATES:
+        raise ApiError(400, f"Unknown state `{states[0]}`")
+    size = query_int(request, "size", 25, low=1, high=1000)
+    after = decode_cursor(query["after"]) if query.get("after") else None
+    filters = {"namespace": namespace, "flow_id": flow_id, "state": state}
+    rows = await ctx.engine.store.search_executions(**filters, after=after, limit=size + 1)
+    page = rows[:size]
+    body: dict[str, Any] = {
+        "results": [to_kestra_json(e) for e in page],
+        "next": encode_cursor(page[-1]) if len(rows) > size else None,
+    }
+    if query_flag(request, "count"):
+        body["total"] = await ctx.engine.store.count_executions(**filters)
+    return json_response(body)
+
+
+# -- follow (SSE) ------------------------------------------------------------------------------
+async def follow(request: Request) -> Response:
+    """The stored execution first, then each change, then `end` once it is terminal.
+
+    Kestra marks events with `id: progress` / `id: end`; the final one also carries
+    `event: end` so standard SSE clients can tell it apart.
+    """
+    ctx = api(request)
+    execution_id = request.path_params["execution_id"]
+    first = await wait_exists(ctx, execution_id)
+    return sse.sse_response(_follow_stream(ctx, first))
+
+
+async def wait_exists(ctx: ApiContext, execution_id: str) -> Execution:
+    """Kestra waits up to 10 s for an execution to appear (a follow right after create)."""
+    deadline = time.monotonic() + ctx.follow_wait
+    while True:
+        execution = await ctx.engine.get_execution(execution_id)
+        if execution is not None:
+            return execution
+        if time.monotonic() >= deadline:
+            raise ApiError(404, "Execution not found", executionId=execution_id)
+        await anyio.sleep(min(0.1, ctx.follow_wait))
+
+
+async def _follow_stream(ctx: ApiContext, execution: Execution) -> AsyncIterator[bytes]:
+    hub = ctx.engine.hub
+    wake = ctx.open_stream()
+
+    def on_change(updated: Execution) -> None:
+        if updated.id == execution.id:
+            wake.set()
+
+    unsubscribe = hub.subscribe_executions(on_change)
+    try:
+        last = encode_json(to_kestra_json(execution))
+        if execution.state.current in TERMINATED:
+            yield sse.event(last, name="end", event_id="end")
+            return
+        yield sse.event(last, event_id="progress")
+        idle = 0.0
+        while not ctx.closing:
+            woke = await wait_for(wake, ctx.poll_interval)
+            current = await ctx.engine.get_execution(execution.id)
+            if current is None:  # deleted meanwhile
+                return
+            data = encode_json(to_kestra_json(current))
+            if current.state.current in TERMINATED:
+                yield sse.event(data, name="end", event_id="end")
+                return
+            if data != last:
+                last, idle = data, 0.0
+                yield sse.event(data, event_id="progress")
+            elif not woke:
+                idle += ctx.poll_interval
+                if idle >= ctx.heartbeat:
+                    idle = 0.0
+                    yield sse.HEARTBEAT
+        yield sse.event(last, name="shutdown")
+    finally:
+        unsubscribe()
+        ctx.close_stream(wake)

@@ -1,0 +1,203 @@
+"""Flows as YAML: create, get, update, delete, search, validate.
+
+The YAML text is the flow (comments and layout included), so it is what we take and give
+back; JSON is only a summary. A flow that does not validate is refused with every problem
+and its line:col at once, as the loader reports them.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from kestrad.api.context import api
+from kestrad.api.errors import ApiError
+from kestrad.api.params import query_flag, query_int, read_text
+from kestrad.api.responses import json_response
+from kestrad.flows.loader import FlowLoadError, Problem, load_flow
+
+YAML_MEDIA_TYPE = "application/x-yaml"
+
+
+def problem_json(problem: Problem, line_offset: int = 0) -> dict[str, Any]:
+    line = problem.line + line_offset if problem.line else problem.line
+    return {
+        "line": line,
+        "column": problem.column,
+        "path": problem.path,
+        "message": problem.message,
+        "text": f"{line}:{problem.column}: "
+        + (f"{problem.path}: " if problem.path else "")
+        + problem.message,
+    }
+
+
+def invalid_flow(exc: FlowLoadError) -> ApiError:
+    problems = [problem_json(p) for p in exc.problems]
+    return ApiError(
+        422, "Invalid flow:\n" + "\n".join(p["text"] for p in problems), problems=problems
+    )
+
+
+def summary(flow: Any, row: Any | None = None) -> dict[str, Any]:
+    """What a client needs to list or identify a flow, without its whole task tree."""
+    return {
+        "id": flow.id,
+        "namespace": flow.namespace,
+        "revision": row.revision if row is not None else flow.revision,
+        "description": flow.description,
+        "labels": [{"key": k, "value": str(v)} for k, v in (flow.labels or {}).items()],
+        "inputs": [{"id": i.id, "type": i.type, "required": i.required} for i in flow.inputs or ()],
+        "tasks": [{"id": t.id, "type": t.type} for t in flow.tasks or ()],
+        "triggers": [{"id": t.id, "type": t.type} for t in flow.triggers or ()],
+        "disabled": bool(flow.disabled or (row is not None and row.disabled)),
+        "deleted": bool(row is not None and row.deleted),
+    }
+
+
+def _parse(source: str) -> Any:
+    try:
+        return load_flow(source)
+    except FlowLoadError as exc:
+        raise invalid_flow(exc) from None
+
+
+async def _yaml_body(request: Request) -> str:
+    source = await read_text(request)
+    if not source.strip():
+        raise ApiError(422, "Invalid flow: the body is empty; send the flow's YAML")
+    return source
+
+
+async def _deploy(request: Request, source: str) -> Response:
+    ctx = api(request)
+    try:
+        flow = await ctx.engine.deploy_source(source)
+    except FlowLoadError as exc:
+        raise invalid_flow(exc) from None
+    row = ctx.engine.flows.latest_row(flow.namespace, flow.id)
+    return json_response(summary(flow, row))
+
+
+async def create(request: Request) -> Response:
+    ctx = api(request)
+    source = await _yaml_body(request)
+    flow = _parse(source)
+    row = ctx.engine.flows.latest_row(flow.namespace, flow.id)
+    if row is None:
+        row = await ctx.engine.store.get_flow(flow.namespace, flow.id)
+    if row is not None and not row.deleted:
+        raise ApiError(
+            409,
+            f"Flow {flow.namespace}/{flow.id} already exists: update it with PUT",
+            namespace=flow.namespace,
+            flowId=flow.id,
+        )
+    return await _deploy(request, source)
+
+
+async def update(request: Request) -> Response:
+    ctx = api(request)
+    namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
+    source = await _yaml_body(request)
+    flow = _parse(source)
+    if (flow.namespace, flow.id) != (namespace, flow_id):
+        raise ApiError(
+            422,
+            f"The flow's namespace and id ({flow.namespace}/{flow.id}) must match the path "
+            f"({namespace}/{flow_id})",
+        )
+    row = await _row(ctx.engine, namespace, flow_id)
+    if row is None or row.deleted:
+        raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
+    return await _deploy(request, source)
+
+
+async def _row(engine: Any, namespace: str, flow_id: str) -> Any:
+    row = engine.flows.latest_row(namespace, flow_id)
+    if row is None:
+        row = await engine.store.get_flow(namespace, flow_id)
+    return row
+
+
+async def get(request: Request) -> Response:
+    ctx = api(request)
+    namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
+    row = await _row(ctx.engine, namespace, flow_id)
+    if row is None or row.deleted:
+        raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
+    if query_flag(request, "source", default=True):
+        return Response(row.source, media_type=YAML_MEDIA_TYPE)
+    flow = ctx.engine.flows.parse(row)
+    return json_response(summary(flow, row))
+
+
+async def delete(request: Request) -> Response:
+    ctx = api(request)
+    namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
+    if not await ctx.engine.delete_flow(namespace, flow_id):
+        raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
+    return Response(status_code=204)
+
+
+async def search(request: Request) -> Response:
+    """Flows by namespace (prefix, as Kestra) and a free-text `q` on id/namespace."""
+    ctx = api(request)
+    query = request.query_params
+    namespace = query.get("namespace") or ""
+    text = (query.get("q") or "").lower()
+    page = query_int(request, "page", 1, low=1, high=1_000_000)
+    size = query_int(request, "size", 25, low=1, high=1000)
+    rows = [
+        row
+        for row in ctx.engine.flows.rows()
+        if not row.deleted
+        and _in_namespace(row.namespace, namespace)
+        and (not text or text in row.id.lower() or text in row.namespace.lower())
+    ]
+    rows.sort(key=lambda r: (r.namespace, r.id))
+    chosen = rows[(page - 1) * size : page * size]
+    results = [summary(ctx.engine.flows.parse(row), row) for row in chosen]
+    return json_response({"results": results, "total": len(rows)})
+
+
+def _in_namespace(candidate: str, wanted: str) -> bool:
+    return not wanted or candidate == wanted or candidate.startswith(wanted + ".")
+
+
+_DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
+
+
+async def validate(request: Request) -> Response:
+    """One entry per YAML document: its flow id and every problem (none when valid)."""
+    source = await read_text(request)
+    out = []
+    for index, (offset, document) in enumerate(_documents(source)):
+        entry: dict[str, Any] = {"index": index, "namespace": None, "flow": None}
+        try:
+            flow = load_flow(document)
+        except FlowLoadError as exc:
+            problems = [problem_json(p, offset) for p in exc.problems]
+            entry["constraints"] = "\n".join(p["text"] for p in problems)
+            entry["problems"] = problems
+        else:
+            entry.update(namespace=flow.namespace, flow=flow.id, constraints=None, problems=[])
+        out.append(entry)
+    return json_response(out)
+
+
+def _documents(source: str) -> list[tuple[int, str]]:
+    """(line offset, text) of each `---`-separated document that is not blank."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    for match in [*_DOCUMENT_SEPARATOR.finditer(source), None]:
+        end = match.start() if match is not None else len(source)
+        text = source[start:end]
+        if text.strip():
+            out.append((source.count("\n", 0, start), text))
+        if match is not None:
+            start = match.end()
+    return out or [(0, source)]

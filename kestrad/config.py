@@ -1,0 +1,243 @@
+"""The one configuration file, `kestrad.yml`, as msgspec Structs with a default for every key.
+
+Any key can be overridden by an environment variable `KESTRAD_<SECTION>__<KEY>` (the value
+is read as YAML, so `8`, `true` and `[a, b]` keep their types). An unknown key or a wrong
+type stops the start with the key's name.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
+
+DEFAULT_CONFIG_PATH = "/etc/kestrad/kestrad.yml"
+
+
+class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    pass
+
+
+class DatabaseConfig(_Section, kw_only=True):
+    url: str = "sqlite:///var/lib/kestrad/kestrad.db"
+    # SQLite only: FULL survives power loss; NORMAL may lose the last commits.
+    synchronous: str = "FULL"
+
+
+class FlowsConfig(_Section, kw_only=True):
+    path: str = "/var/lib/kestrad/flows"
+    watch: bool = True
+    # A full rescan of the folder at this interval heals events the OS never delivered
+    # (NFS, some bind mounts); None turns it off.
+    rescan_interval: str | None = "PT1M"
+    # Poll the folder instead of inotify: for file systems that deliver no events.
+    force_polling: bool = False
+
+
+class BasicAuthConfig(_Section, kw_only=True):
+    username: str | None = None
+    password: str | None = None
+
+
+class ServerConfig(_Section, kw_only=True):
+    host: str = "127.0.0.1"
+    port: int = 8080
+    basic_auth: BasicAuthConfig = msgspec.field(default_factory=BasicAuthConfig)
+    termination_grace: str = "PT5M"
+
+
+class WorkerConfig(_Section, kw_only=True):
+    concurrency: int = 0  # 0 = 8 x CPU count
+
+
+class QueueConfig(_Section, kw_only=True):
+    batch_size: int = 100
+    min_poll_interval: str = "PT0.005S"
+    max_poll_interval: str = "PT0.5S"
+
+
+class LivenessConfig(_Section, kw_only=True):
+    heartbeat_interval: str = "PT3S"
+    timeout: str = "PT45S"
+
+
+class RetentionConfig(_Section, kw_only=True):
+    executions: str | None = None  # e.g. P30D; None keeps everything
+    logs: str | None = None
+
+
+class LoggingConfig(_Section, kw_only=True):
+    level: str = "INFO"
+
+
+class VariablesConfig(_Section, kw_only=True):
+    globals: dict[str, Any] = msgspec.field(default_factory=dict)
+    secret_key: str | None = None
+
+
+class Config(_Section, kw_only=True):
+    database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
+    flows: FlowsConfig = msgspec.field(default_factory=FlowsConfig)
+    server: ServerConfig = msgspec.field(default_factory=ServerConfig)
+    worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
+    queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
+    liveness: LivenessConfig = msgspec.field(default_factory=LivenessConfig)
+    retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
+    logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
+    variables: VariablesConfig = msgspec.field(default_factory=VariablesConfig)
+
+    def worker_concurrency(self) -> int:
+        return self.worker.concurrency or 8 * (os.cpu_count() or 1)
+
+
+class ConfigError(Exception):
+    """A configuration file or override that cannot be used; the message names the key."""
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
+_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+
+
+def default_config_path(explicit: str | None) -> str | None:
+    """`--config FILE` if given, else the system file when it exists, else None (defaults)."""
+    if explicit is not None:
+        return explicit
+    return DEFAULT_CONFIG_PATH if Path(DEFAULT_CONFIG_PATH).exists() else None
+
+
+def _yaml_value(text: str) -> Any:
+    try:
+        return YAML(typ="safe").load(text)
+    except YAMLError:
+        return text
+
+
+def _apply_env(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, str]:
+    """Merge overrides into `data`; returns dotted key → variable name, for error messages."""
+    sources: dict[str, str] = {}
+    for name, raw in environ.items():
+        if not name.startswith("KESTRAD_") or "__" not in name:
+            continue
+        path = [part.lower() for part in name[len("KESTRAD_") :].split("__")]
+        node = data
+        for part in path[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[path[-1]] = _yaml_value(raw)
+        sources[".".join(path)] = name
+    return sources
+
+
+def load_config(path: str | Path | None = None, environ: Mapping[str, str] | None = None) -> Config:
+    """Read `path` (missing default file → defaults), apply env overrides, validate."""
+    environ = os.environ if environ is None else environ
+    data: dict[str, Any] = {}
+    if path is not None:
+        file = Path(path)
+        if not file.exists():
+            raise ConfigError(f"{file}: no such configuration file")
+        try:
+            loaded = YAML(typ="safe").load(file.read_text())
+        except OSError as exc:
+            raise ConfigError(f"{file}: cannot read: {exc.strerror or exc}") from exc
+        except YAMLError as exc:
+            raise ConfigError(f"{file}: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"{file}: the configuration must be a mapping")
+        data = loaded or {}
+    sources = _apply_env(data, environ)
+    where = f"{path}: " if path else ""
+    try:
+        config = msgspec.convert(data, Config)
+    except msgspec.ValidationError as exc:
+        key, problem = _friendly(str(exc))
+        raise ConfigError(f"{where}{_origin(key, sources)}: {problem}") from exc
+    problems = _semantic_problems(config)
+    if problems:
+        key, problem = problems[0]
+        raise ConfigError(f"{where}{_origin(key, sources)}: {problem}")
+    return config
+
+
+_UNKNOWN = re.compile(r"^Object contains unknown field `([^`]*)`(?: - at `\$\.?([^`]*)`)?$")
+_AT = re.compile(r"^(.*) - at `\$\.?([^`]*)`$")
+
+
+def _friendly(message: str) -> tuple[str, str]:
+    """msgspec's message → (dotted key, what is wrong with it)."""
+    unknown = _UNKNOWN.match(message)
+    if unknown:
+        field, parent = unknown.group(1), unknown.group(2)
+        return (f"{parent}.{field}" if parent else field), "unknown key"
+    located = _AT.match(message)
+    if located:
+        problem = located.group(1)
+        return located.group(2) or "(top level)", problem[:1].lower() + problem[1:]
+    return "(top level)", message
+
+
+def _origin(key: str, sources: Mapping[str, str]) -> str:
+    """`server.port`, plus the environment variable that set it when one did."""
+    for dotted, variable in sources.items():
+        if key == dotted or key.startswith(dotted + ".") or dotted.startswith(key + "."):
+            return f"{key} (from {variable})"
+    return key
+
+
+def _semantic_problems(config: Config) -> list[tuple[str, str]]:
+    """Values of the right type that still cannot work: caught at start, not at first use."""
+    from kestrad.model.durations import DurationError, parse_duration
+
+    problems: list[tuple[str, str]] = []
+    durations = {
+        "server.termination_grace": config.server.termination_grace,
+        "queue.min_poll_interval": config.queue.min_poll_interval,
+        "queue.max_poll_interval": config.queue.max_poll_interval,
+        "liveness.heartbeat_interval": config.liveness.heartbeat_interval,
+        "liveness.timeout": config.liveness.timeout,
+        "retention.executions": config.retention.executions,
+        "retention.logs": config.retention.logs,
+        "flows.rescan_interval": config.flows.rescan_interval,
+    }
+    for key, value in durations.items():
+        if value is None:
+            continue
+        try:
+            if parse_duration(value).total_seconds() < 0:
+                problems.append((key, f"`{value}` is negative"))
+        except DurationError as exc:
+            problems.append((key, str(exc)))
+    if config.logging.level.upper() not in LOG_LEVELS:
+        problems.append(("logging.level", f"`{config.logging.level}` is not one of {LOG_LEVELS}"))
+    if config.database.synchronous.upper() not in _SYNCHRONOUS:
+        problems.append(
+            (
+                "database.synchronous",
+                f"`{config.database.synchronous}` is not one of {_SYNCHRONOUS}",
+            )
+        )
+    if not 0 <= config.server.port <= 65535:
+        problems.append(("server.port", f"{config.server.port} is not a TCP port"))
+    if config.worker.concurrency < 0:
+        problems.append(("worker.concurrency", "must be 0 (automatic) or more"))
+    return problems
+
+
+def dump_config(config: Config) -> str:
+    """The effective configuration as YAML (for `kestrad config show`)."""
+    import io
+
+    buffer = io.StringIO()
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.dump(msgspec.to_builtins(config), buffer)
+    return buffer.getvalue()

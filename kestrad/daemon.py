@@ -1,0 +1,441 @@
+"""`kestrad serve`: the engine, the flows folder, the HTTP API and systemd, on one loop.
+
+Everything runs as cooperating tasks of one event loop, nested so that shutdown happens
+in the right order:
+
+    signals                      (always; a second TERM/INT forces, a third exits now)
+    engine: executor, worker     (Engine.open: store migrated, closed last)
+      services: HTTP server, sd_notify watchdog/status
+        feeders: flows watcher and rescan, scheduler, monitor, SIGHUP reloads
+
+A task that fails or returns takes the whole daemon down with a log line naming it and
+exit status 1 (systemd restarts it): nothing keeps running half-alive. SIGTERM/SIGINT
+drain: the feeders stop, HTTP stops accepting, running tasks get `server.termination_grace`
+to finish, the rest are cancelled and run again at the next start; exit 0.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+import uvicorn
+
+from kestrad.config import Config, ConfigError, load_config
+from kestrad.flows.watcher import FlowSync, FolderGone
+from kestrad.logsetup import set_level, setup_logging
+from kestrad.model.durations import parse_duration
+from kestrad.sdnotify import Notifier
+
+log = logging.getLogger("kestrad.daemon")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_FORCED = 0, 1, 2, 130
+# Keys a SIGHUP applies at once; any other change waits for a restart (and says so).
+LIVE_KEYS = ("logging.level",)
+FORCED_EXIT_DEADLINE = 10.0
+
+
+class DaemonError(Exception):
+    """A failure whose message says everything (no traceback needed): port in use, …"""
+
+
+CLEAR_ERRORS = (DaemonError, FolderGone)
+
+
+def serve(config_path: str | None) -> int:
+    """Load the configuration, set up logging, run the daemon; returns the exit status."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    setup_logging(config.logging.level)
+    from kestrad.runtime.loop import run_async
+
+    daemon = Daemon(config, config_path, Notifier.from_environment())
+    try:
+        return run_async(daemon.run)
+    except KeyboardInterrupt:  # before the signal receiver was in place
+        return EXIT_FORCED
+
+
+class Daemon:
+    """One `kestrad serve` process."""
+
+    def __init__(self, config: Config, config_path: str | None, notifier: Notifier) -> None:
+        self.config = config
+        self.config_path = config_path
+        self.notifier = notifier
+        self.grace = parse_duration(config.server.termination_grace).total_seconds()
+        self._forced = False
+        self._ready = False
+        self._work_entered = False
+        self._outer: anyio.abc.TaskGroup | None = None
+        self._feeders: anyio.abc.TaskGroup | None = None
+        self._reloading = False
+        self._logged: set[int] = set()
+        self.engine: Any = None
+        self.sync: FlowSync | None = None
+        self.address = ""
+
+    # -- the whole run ----------------------------------------------------------------------
+    async def run(self) -> int:
+        # anyio primitives belong to the running loop: created here, not in __init__.
+        self._stop = anyio.Event()
+        self._work = anyio.CancelScope()  # the part a second signal cancels
+        self._http_done = anyio.Event()
+        try:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+                async with anyio.create_task_group() as outer:
+                    self._outer = outer
+                    outer.start_soon(self._handle_signals, sigs)
+                    try:
+                        await self._run_engine()
+                    finally:
+                        outer.cancel_scope.cancel()
+        except Exception as exc:
+            self._report_failure(exc)
+            return EXIT_FAILED
+        finally:
+            self.notifier.close()
+        if self._forced:
+            log.warning("kestrad stopped (forced)")
+            return EXIT_FORCED
+        log.info("kestrad stopped")
+        return EXIT_OK
+
+    async def _run_engine(self) -> None:
+        from kestrad.runtime.engine import Engine
+
+        config = self.config
+        _ensure_folder(config.flows.path)
+        listener = _listen(config.server.host, config.server.port)
+        host, port = listener.getsockname()[:2]
+        self.address = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        try:
+            # Pass the url explicitly: Engine.open alone would use a temporary database.
+            async with Engine.open(config.database.url, config=config) as engine:
+                self.engine = engine
+                with self._work:
+                    self._work_entered = True
+                    await self._run_services(engine, listener)
+        finally:
+            listener.close()
+
+    async def _run_services(self, engine: Any, listener: socket.socket) -> None:
+        config = self.config
+        sync = self.sync = FlowSync(engine, config.flows.path)
+        server = EmbeddedServer(_uvicorn_config(_http_app(engine, config), config))
+        async with anyio.create_task_group() as services:
+            async with anyio.create_task_group() as feeders:
+                self._feeders = feeders
+                if config.flows.watch:
+                    watch = partial(sync.watch, force_polling=config.flows.force_polling)
+                    await feeders.start(self._supervised_start, "flows watcher", watch)
+                await sync.reconcile(from_store=True)
+                services.start_soon(
+                    self._supervised, "HTTP server", self._serve_http, server, listener
+                )
+                while not server.started:
+                    await anyio.sleep(0.01)
+                if config.flows.rescan_interval:
+                    interval = parse_duration(config.flows.rescan_interval).total_seconds()
+                    if interval > 0:
+                        feeders.start_soon(
+                            self._supervised, "flows rescan", sync.rescan_every, interval
+                        )
+                feeders.start_soon(self._supervised, "scheduler", scheduler_placeholder)
+                feeders.start_soon(self._supervised, "monitor", monitor_placeholder)
+                services.start_soon(self._supervised, "sd_notify", self._notify_loop)
+                self._ready = True
+                log.info("kestrad ready: API on %s, %s", self.address, self._counts())
+                self.notifier.ready(self._status())
+                await self._stop.wait()
+                feeders.cancel_scope.cancel()
+            await self._drain(engine, server)
+            services.cancel_scope.cancel()
+
+    async def _drain(self, engine: Any, server: EmbeddedServer) -> None:
+        running = engine.worker.running
+        self.notifier.stopping(f"draining: {running} task(s) running")
+        log.info(
+            "draining: %d task(s) running, waiting up to %s for them to end",
+            running,
+            self.config.server.termination_grace,
+        )
+        server.should_exit = True  # stop accepting; open requests get a few seconds
+        left = await engine.drain(self.grace)
+        if left:
+            log.warning(
+                "grace period over: cancelling %d task(s); they run again at the next start", left
+            )
+        with anyio.move_on_after(FORCED_EXIT_DEADLINE):
+            await self._http_done.wait()
+
+    # -- tasks ------------------------------------------------------------------------------
+    async def _supervised(self, name: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
+        """Run a task that must live as long as the daemon; its end is the daemon's end."""
+        try:
+            await fn(*args)
+        except Exception as exc:
+            self._logged.add(id(exc))
+            trace = None if isinstance(exc, CLEAR_ERRORS) else exc
+            log.critical("%s failed, stopping kestrad: %s", name, _describe(exc), exc_info=trace)
+            raise
+        if not self._stop.is_set():
+            exc = DaemonError(f"{name} stopped unexpectedly, stopping kestrad")
+            self._logged.add(id(exc))
+            log.critical("%s", exc)
+            raise exc
+
+    async def _supervised_start(
+        self,
+        name: str,
+        fn: Callable[..., Awaitable[Any]],
+        *args: Any,
+        task_status: anyio.abc.TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
+    ) -> None:
+        """`_supervised` for tasks started with `TaskGroup.start` (ready once set up)."""
+
+        async def run() -> None:
+            await fn(*args, task_status=task_status)
+
+        await self._supervised(name, run)
+
+    async def _serve_http(self, server: EmbeddedServer, listener: socket.socket) -> None:
+        try:
+            await server.serve(sockets=[listener])
+        except SystemExit as exc:  # uvicorn exits the process on some startup failures
+            raise DaemonError(f"the HTTP server could not start (status {exc.code})") from None
+        finally:
+            self._http_done.set()
+        if not server.should_exit:
+            raise DaemonError("the HTTP server stopped by itself")
+
+    async def _notify_loop(self) -> None:
+        """WATCHDOG=1 at half the watchdog interval; STATUS= whenever the counts change."""
+        if not self.notifier.enabled:
+            await anyio.sleep_forever()
+        interval = self.notifier.watchdog_interval
+        last_status = ""
+        while True:
+            if interval:
+                self.notifier.watchdog()
+            status = self._status()
+            if status != last_status:
+                self.notifier.status(status)
+                last_status = status
+            await anyio.sleep(min(interval or 2.0, 2.0))
+
+    # -- signals ----------------------------------------------------------------------------
+    async def _handle_signals(self, signals: AsyncIterator[signal.Signals]) -> None:
+        async for signum in signals:
+            name = signal.Signals(signum).name
+            if signum == signal.SIGHUP:
+                if self._ready and not self._stop.is_set() and self._feeders is not None:
+                    self._feeders.start_soon(self._reload)
+                else:
+                    log.info("received SIGHUP while starting or stopping: ignored")
+            elif not self._stop.is_set():
+                log.info("received %s, stopping", name)
+                self._stop.set()
+            elif not self._forced:
+                self._forced = True
+                log.warning(
+                    "received %s again: stopping now; running tasks run again at the next start",
+                    name,
+                )
+                self._work.cancel()
+                if not self._work_entered and self._outer is not None:
+                    self._outer.cancel_scope.cancel()
+                assert self._outer is not None
+                self._outer.start_soon(_exit_after, FORCED_EXIT_DEADLINE)
+            else:
+                os._exit(EXIT_FORCED)
+
+    async def _reload(self) -> None:
+        """SIGHUP: apply what can change live, report the rest, reconcile the folder."""
+        if self._reloading:
+            return
+        self._reloading = True
+        self.notifier.reloading()
+        log.info("reloading (SIGHUP)")
+        try:
+            try:
+                fresh = load_config(self.config_path)
+            except ConfigError as exc:
+                log.error("reload: %s; keeping the running configuration", exc)
+            else:
+                self._apply(fresh)
+            assert self.sync is not None
+            await self.sync.reconcile(from_store=True)
+        except Exception as exc:
+            log.error("reload failed: %s", _describe(exc), exc_info=exc)
+        finally:
+            self._reloading = False
+            self.notifier.ready(self._status())
+
+    def _apply(self, fresh: Config) -> None:
+        old, new = _flatten(msgspec.to_builtins(self.config)), _flatten(msgspec.to_builtins(fresh))
+        for key in sorted(set(old) | set(new)):
+            if old.get(key) == new.get(key):
+                continue
+            if key in LIVE_KEYS:
+                log.info("reload: %s is now %r", key, new.get(key))
+            else:
+                log.warning("reload: %s changed; it takes effect at the next start", key)
+        set_level(fresh.logging.level)
+        self.config.logging.level = fresh.logging.level
+
+    # -- reporting --------------------------------------------------------------------------
+    def _counts(self) -> str:
+        engine = self.engine
+        flows = sum(1 for row in engine.flows.rows() if not (row.disabled or row.deleted))
+        problems = self.sync.problem_count if self.sync else 0
+        text = f"{flows} flow(s), {engine.worker.running} task(s) running"
+        return text + (f", {problems} flow file(s) with problems" if problems else "")
+
+    def _status(self) -> str:
+        if self._stop.is_set():
+            return f"draining: {self.engine.worker.running} task(s) running"
+        return f"{self._counts()}; API on {self.address}"
+
+    def _report_failure(self, exc: BaseException) -> None:
+        for leaf in _leaves(exc):
+            if id(leaf) in self._logged:
+                continue
+            if isinstance(leaf, CLEAR_ERRORS):
+                log.critical("%s", leaf)
+            else:
+                log.critical("kestrad failed: %s", _describe(leaf), exc_info=leaf)
+        log.critical("kestrad stopped after a failure")
+
+
+# -- the HTTP server ------------------------------------------------------------------------------
+class EmbeddedServer(uvicorn.Server):
+    """uvicorn inside our loop, without its signal handlers.
+
+    `Server.serve` wraps itself in `capture_signals`, which replaces the SIGTERM/SIGINT
+    handlers and re-raises the signals when it ends: the daemon owns those signals (drain,
+    second signal), so this is a no-op here.
+    """
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def _uvicorn_config(app: Any, config: Config) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        lifespan="off",
+        log_config=None,  # keep our handlers (journald format)
+        access_log=False,
+        server_header=False,
+        # Open requests (an SSE follow, `?wait=true`) get this long once stopping begins.
+        timeout_graceful_shutdown=5,
+    )
+
+
+def _http_app(engine: Any, config: Config) -> Any:
+    """The API app; a clear 503 for every request when this build has no API module."""
+    try:
+        from kestrad.api.app import create_app
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("kestrad.api.app", "kestrad.api"):
+            raise
+        log.error(
+            "the HTTP API is not available (kestrad.api.app is missing): "
+            "every request gets 503; flows still run from the folder"
+        )
+        return _api_unavailable
+    return create_app(engine, config)
+
+
+async def _api_unavailable(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] != "http":
+        return
+    body = b'{"message":"the HTTP API is not available in this build of kestrad"}'
+    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """Bind before anything else starts, so a taken port is a clear error, not a half start."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+        sock = socket.create_server(address, family=family, backlog=2048)
+    except OSError as exc:
+        raise DaemonError(
+            f"cannot listen on {host}:{port} (server.host, server.port): {exc.strerror or exc}"
+        ) from None
+    sock.set_inheritable(False)
+    return sock
+
+
+def _ensure_folder(path: str) -> None:
+    try:
+        Path(path).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DaemonError(f"flows.path {path}: cannot create it: {exc.strerror or exc}") from None
+    if not Path(path).is_dir():
+        raise DaemonError(f"flows.path {path}: not a folder")
+
+
+# -- placeholders for loops that come later ---------------------------------------------------------
+async def scheduler_placeholder() -> None:
+    """Holds the scheduler's place in the task group until its evaluation loop exists."""
+    await anyio.sleep_forever()
+
+
+async def monitor_placeholder() -> None:
+    """Holds the monitor's place (liveness, resubmission, retention) until it exists."""
+    await anyio.sleep_forever()
+
+
+# -- small helpers --------------------------------------------------------------------------------
+async def _exit_after(seconds: float) -> None:
+    """After a second signal, closing the store may not hang the exit for long."""
+    await anyio.sleep(seconds)
+    log.error("still closing after %.0fs: exiting without a clean close", seconds)
+    os._exit(EXIT_FORCED)
+
+
+def _leaves(exc: BaseException) -> Iterator[BaseException]:
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            yield from _leaves(inner)
+    else:
+        yield exc
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(data, dict):
+        return {prefix: data}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        dotted = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict) and value and not dotted.startswith("variables.globals"):
+            out.update(_flatten(value, dotted))
+        else:
+            out[dotted] = value
+    return out

@@ -1,0 +1,107 @@
+"""Kestra's states and their history, shared by executions, task runs and attempts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import msgspec
+
+CREATED = "CREATED"
+SUBMITTED = "SUBMITTED"
+RUNNING = "RUNNING"
+PAUSED = "PAUSED"
+RESTARTED = "RESTARTED"
+KILLING = "KILLING"
+SUCCESS = "SUCCESS"
+WARNING = "WARNING"
+FAILED = "FAILED"
+KILLED = "KILLED"
+CANCELLED = "CANCELLED"
+QUEUED = "QUEUED"
+RETRYING = "RETRYING"
+RETRIED = "RETRIED"
+SKIPPED = "SKIPPED"
+
+ALL_STATES = (
+    CREATED,
+    SUBMITTED,
+    RUNNING,
+    PAUSED,
+    RESTARTED,
+    KILLING,
+    SUCCESS,
+    WARNING,
+    FAILED,
+    KILLED,
+    CANCELLED,
+    QUEUED,
+    RETRYING,
+    RETRIED,
+    SKIPPED,
+)
+TERMINATED = frozenset({SUCCESS, WARNING, FAILED, KILLED, CANCELLED, RETRIED, SKIPPED})
+FAILED_LIKE = frozenset({FAILED, KILLED})
+
+
+def now_iso() -> str:
+    """The current instant as Kestra writes it: ISO-8601 UTC with microseconds and `Z`."""
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str) -> datetime:
+    """Inverse of `now_iso` (also accepts offsets)."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+class History(msgspec.Struct, kw_only=True):
+    """One entry of a state history: the state entered and when."""
+
+    state: str
+    date: str
+
+
+class StateInfo(msgspec.Struct, kw_only=True, rename="camel"):
+    """The current state and every state entered before it, oldest first.
+
+    Setting the state it already has is a no-op (no new history entry), as in Kestra.
+    """
+
+    current: str = CREATED
+    histories: list[History] = msgspec.field(default_factory=list)
+
+    @classmethod
+    def new(cls, state: str = CREATED, date: str | None = None) -> StateInfo:
+        return cls(current=state, histories=[History(state=state, date=date or now_iso())])
+
+    def set(self, state: str, date: str | None = None) -> bool:
+        """Move to `state`; returns False when it was already there."""
+        if state == self.current and self.histories:
+            return False
+        self.current = state
+        self.histories.append(History(state=state, date=date or now_iso()))
+        return True
+
+    @property
+    def terminated(self) -> bool:
+        return self.current in TERMINATED
+
+    @property
+    def start_date(self) -> str | None:
+        return self.histories[0].date if self.histories else None
+
+    @property
+    def end_date(self) -> str | None:
+        if self.current in TERMINATED or self.current == PAUSED:
+            return self.histories[-1].date if self.histories else None
+        return None
+
+    def duration_seconds(self) -> float:
+        """Last history date minus first (or now while still running), in seconds."""
+        if not self.histories:
+            return 0.0
+        end = self.end_date
+        last = parse_iso(end) if end else datetime.now(UTC)
+        return max((last - parse_iso(self.histories[0].date)).total_seconds(), 0.0)
+
+    def has(self, state: str) -> bool:
+        return any(h.state == state for h in self.histories)

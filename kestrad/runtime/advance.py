@@ -1,0 +1,849 @@
+"""`advance(execution, flow, events)`: the executor's pure state machine.
+
+Given an execution, its flow and the events that arrived for it, decide every new task run,
+every state change, the worker jobs to start and the delayed events to schedule. No I/O:
+the caller loads and stores. Flowable tasks (If, ForEach, Parallel, …) are resolved here,
+inline, so they never cost a queue round trip.
+
+`advance` takes ownership of the execution it is given (the executor decodes a fresh copy
+per batch) and returns it changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+
+from kestrad.expr.engine import ExpressionError, Renderer, truthy
+from kestrad.model import state as S
+from kestrad.model.durations import DurationError, parse_duration
+from kestrad.model.execution import (
+    Attempt,
+    Execution,
+    ExecutionTrigger,
+    Label,
+    TaskRun,
+    new_task_run,
+)
+from kestrad.model.state import StateInfo, now_iso, parse_iso
+from kestrad.runtime.messages import (
+    ContinueLoop,
+    ExecutionEvent,
+    Kill,
+    PauseTimeout,
+    Resume,
+    RetryDue,
+    SubflowEnded,
+    TaskResult,
+    WorkerJob,
+)
+from kestrad.runtime.variables import (
+    ExecutionIndex,
+    base_variables,
+    outputs_snapshot,
+    referenced_outputs,
+    run_variables,
+)
+from kestrad.tasks import core_flow
+from kestrad.tasks.base import Flowable, TaskKind
+from kestrad.tasks.flowable_support import (
+    ARCHIVED,
+    ERRORS,
+    FINALLY,
+    LISTENERS,
+    Resolved,
+    final_state,
+    phase,
+    resolve_list,
+    sequential_nexts,
+)
+
+# A guard against a resolution loop that never settles (a bug, never a user error).
+_MAX_PASSES = 10_000
+# Marks a WaitFor run whose next iteration waits for its interval.
+_WAITING = ["\u0000waiting"]
+
+
+class LogRecord(msgspec.Struct, kw_only=True):
+    """A log line the executor itself writes (e.g. an expression error) for a task run."""
+
+    execution_id: str
+    task_run_id: str | None
+    task_id: str | None
+    level: str
+    message: str
+    timestamp: str
+
+
+class Delayed(msgspec.Struct, kw_only=True):
+    """An event to deliver to this execution at `due` (epoch seconds)."""
+
+    due: float
+    event: ExecutionEvent
+
+
+class NewExecution(msgspec.Struct, kw_only=True):
+    """An execution this one creates (a retry as a new execution, a subflow), started at `due`."""
+
+    execution: Execution
+    due: float
+
+
+class Notice(msgspec.Struct, kw_only=True):
+    """An event for another execution (a Subflow parent told that its child ended)."""
+
+    execution_id: str
+    event: ExecutionEvent
+
+
+class AdvanceResult(msgspec.Struct, kw_only=True):
+    execution: Execution
+    jobs: list[WorkerJob]
+    delayed: list[Delayed]
+    logs: list[LogRecord]
+    new_executions: list[NewExecution]
+    notices: list[Notice]
+    changed: bool
+    ended: bool
+
+
+class AdvanceEnv:
+    """What `advance` needs besides the execution: the renderer and per-flow caches."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        clock: Callable[[], float] = time.time,
+        *,
+        flow_lookup: Callable[[str, str, int | None], Any] | None = None,
+        secret_key: str | None = None,
+    ) -> None:
+        self.renderer = renderer
+        self.clock = clock
+        # Subflows resolve the child flow in memory: `advance` stays free of I/O.
+        self.flow_lookup = flow_lookup or (lambda namespace, flow_id, revision: None)
+        self.secret_key = secret_key
+        self._refs: dict[tuple[str, int, str], set[str] | None] = {}
+
+    def output_refs(self, flow: Any, revision: int, task: Any) -> set[str] | None:
+        key = (f"{flow.namespace}/{flow.id}", revision, task.id)
+        try:
+            return self._refs[key]
+        except KeyError:
+            refs = referenced_outputs(task, flow.variables)
+            if len(self._refs) > 100_000:
+                self._refs.clear()
+            self._refs[key] = refs
+            return refs
+
+
+class _Pass:
+    """The mutable state of one `advance` call; keeps the public function short."""
+
+    def __init__(self, execution: Execution, flow: Any, env: AdvanceEnv) -> None:
+        self.execution = execution
+        self.flow = flow
+        self.env = env
+        self.index = ExecutionIndex(execution)
+        self.base = base_variables(execution, flow)
+        self.jobs: list[WorkerJob] = []
+        self.delayed: list[Delayed] = []
+        self.logs: list[LogRecord] = []
+        self.new_executions: list[NewExecution] = []
+        self.notices: list[Notice] = []
+        self.changed = False
+
+    # -- FlowView -------------------------------------------------------------------------
+    def children(self, parent: TaskRun | None) -> list[TaskRun]:
+        return self.index.children.get(parent.id if parent else None, [])
+
+    def variables(self, run: TaskRun | None) -> dict[str, Any]:
+        task = self.flow.find_task(run.task_id) if run is not None else None
+        return run_variables(self.base, self.index, run, task)
+
+    def render(self, run: TaskRun | None, value: Any) -> Any:
+        return self.env.renderer.render_value(value, self.variables(run))
+
+    def render_typed(self, run: TaskRun | None, value: Any) -> Any:
+        return self.env.renderer.render_value_typed(value, self.variables(run))
+
+    # -- helpers ----------------------------------------------------------------------------
+    def log(self, run: TaskRun | None, level: str, message: str) -> None:
+        self.logs.append(
+            LogRecord(
+                execution_id=self.execution.id,
+                task_run_id=run.id if run else None,
+                task_id=run.task_id if run else None,
+                level=level,
+                message=message,
+                timestamp=now_iso(),
+            )
+        )
+
+    def set_state(self, run: TaskRun, state: str) -> None:
+        if run.state.set(state):
+            self.changed = True
+
+    def set_execution_state(self, state: str) -> None:
+        if self.execution.state.set(state):
+            self.changed = True
+
+    def fail(self, run: TaskRun, reason: str) -> None:
+        self.log(run, "ERROR", reason)
+        if run.state.current == S.CREATED:
+            self.set_state(run, S.RUNNING)
+        self.set_state(run, S.FAILED)
+
+    def delay(self, seconds: float, event: ExecutionEvent) -> None:
+        self.delayed.append(Delayed(due=self.env.clock() + max(seconds, 0.0), event=event))
+
+
+def advance(
+    execution: Execution, flow: Any, events: list[ExecutionEvent], env: AdvanceEnv
+) -> AdvanceResult:
+    """Apply `events`, then resolve the flow until nothing more can happen right now."""
+    p = _Pass(execution, flow, env)
+    was_terminated = execution.terminated
+    for event in events:
+        _apply(p, event)
+    if not execution.terminated:
+        _resolve(p)
+    if execution.terminated and not was_terminated:
+        _notify_parent(p)
+    return AdvanceResult(
+        execution=execution,
+        jobs=p.jobs,
+        delayed=p.delayed,
+        logs=p.logs,
+        new_executions=p.new_executions,
+        notices=p.notices,
+        changed=p.changed,
+        ended=execution.terminated and not was_terminated,
+    )
+
+
+# -- events ---------------------------------------------------------------------------------
+def _apply(p: _Pass, event: ExecutionEvent) -> None:
+    if isinstance(event, TaskResult):
+        _apply_result(p, event)
+    elif isinstance(event, RetryDue):
+        run = p.index.by_id.get(event.task_run_id)
+        if run is not None and run.state.current == S.RETRYING:
+            p.set_state(run, S.CREATED)
+            if p.execution.state.current == S.RETRYING:
+                p.set_execution_state(S.RUNNING)
+            task = p.flow.find_task(run.task_id)
+            if task is not None and task.kind == TaskKind.EXECUTABLE:
+                _start_subflow(p, run, task)
+            elif task is not None:
+                _dispatch(p, run, task)
+    elif isinstance(event, Kill):
+        if not p.execution.terminated:
+            p.set_execution_state(S.KILLING)
+    elif isinstance(event, Resume):
+        _apply_resume(p, event)
+    elif isinstance(event, SubflowEnded):
+        _apply_subflow_ended(p, event)
+    elif isinstance(event, ContinueLoop):
+        run = p.index.by_id.get(event.task_run_id)
+        if run is not None and run.state.current == S.RUNNING:
+            _next_iteration(p, run)
+    elif isinstance(event, PauseTimeout):
+        run = p.index.by_id.get(event.task_run_id)
+        if run is not None and run.state.current == S.PAUSED:
+            p.set_state(run, S.FAILED)
+            p.log(run, "ERROR", "Pause timed out")
+            if p.execution.state.current == S.PAUSED:
+                p.set_execution_state(S.RUNNING)
+
+
+def _apply_result(p: _Pass, result: TaskResult) -> None:
+    run = p.index.by_id.get(result.task_run_id)
+    if run is None or run.terminated or result.attempt < len(run.attempts):
+        return  # unknown, already ended (a duplicate delivery) or an older attempt
+    while len(run.attempts) < result.attempt:
+        run.attempts.append(Attempt(state=StateInfo.new(S.CREATED)))
+    attempt = run.attempts[result.attempt - 1]
+    attempt.state = StateInfo(current=result.state, histories=list(result.histories))
+    if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
+        run.state.set(S.RUNNING, result.histories[0].date)
+    p.changed = True
+    if result.state == S.RUNNING:
+        return
+    run.outputs = result.outputs or {}
+    task = p.flow.find_task(run.task_id)
+    state = result.state
+    if state == S.FAILED and task is not None and _schedule_retry(p, run, task):
+        return
+    if state == S.SUCCESS and len(run.attempts) > 1:
+        policy = _retry_policy(p, run, task)
+        if policy is not None and policy.warning_on_retry:
+            state = S.WARNING
+    if task is not None:
+        if state == S.FAILED and task.allow_failure:
+            state = S.WARNING
+        if state == S.WARNING and task.allow_warning:
+            state = S.SUCCESS
+    run.state.set(state, result.histories[-1].date if result.histories else None)
+
+
+def _retry_policy(p: _Pass, run: TaskRun, task: Any) -> Any:
+    """The task's retry, else the closest ancestor flowable's, else the flow's."""
+    if task is not None and task.retry is not None:
+        return task.retry
+    for ancestor in p.index.ancestors(run):
+        parent_task = p.flow.find_task(ancestor.task_id)
+        if parent_task is not None and parent_task.retry is not None:
+            return parent_task.retry
+    return p.flow.retry
+
+
+def _schedule_retry(p: _Pass, run: TaskRun, task: Any) -> bool:
+    policy = _retry_policy(p, run, task)
+    if policy is None:
+        return False
+    if policy.behavior == "CREATE_NEW_EXECUTION":
+        return _retry_as_new_execution(p, run, policy)
+    attempts = len(run.attempts)
+    first_start = run.attempts[0].state.start_date or run.state.start_date or now_iso()
+    last_end = run.attempts[-1].state.end_date or now_iso()
+    try:
+        delay = policy.next_delay(attempts)
+        elapsed = parse_iso(last_end) - parse_iso(first_start)
+    except DurationError as exc:
+        p.log(run, "ERROR", f"invalid retry: {exc}")
+        return False
+    if not policy.allows(attempts, elapsed, delay):
+        return False
+    p.set_state(run, S.RETRYING)
+    p.set_execution_state(S.RETRYING)
+    p.log(run, "WARN", f"Attempt {attempts} failed; retrying in {delay.total_seconds():g}s")
+    p.delay(delay.total_seconds(), RetryDue(task_run_id=run.id))
+    return True
+
+
+def _retry_as_new_execution(p: _Pass, run: TaskRun, policy: Any) -> bool:
+    """Kestra's CREATE_NEW_EXECUTION: this execution ends RETRIED, a fresh one starts later."""
+    execution = p.execution
+    attempts = execution.metadata.attempt_number
+    first = execution.metadata.original_created_date or execution.state.start_date or now_iso()
+    try:
+        delay = policy.next_delay(attempts)
+        elapsed = parse_iso(now_iso()) - parse_iso(first)
+    except DurationError as exc:
+        p.log(run, "ERROR", f"invalid retry: {exc}")
+        return False
+    if not policy.allows(attempts, elapsed, delay):
+        return False
+    run.state.set(S.RETRIED)
+    for ancestor in p.index.ancestors(run):
+        if not ancestor.terminated:
+            ancestor.state.set(S.RETRIED)
+    retry = Execution.new(
+        namespace=execution.namespace,
+        flow_id=execution.flow_id,
+        flow_revision=execution.flow_revision,
+        inputs=execution.inputs,
+        labels=list(execution.labels),
+        trigger=execution.trigger,
+    )
+    retry.original_id = execution.original_id
+    retry.metadata.attempt_number = attempts + 1
+    retry.metadata.original_created_date = first
+    p.new_executions.append(
+        NewExecution(execution=retry, due=p.env.clock() + delay.total_seconds())
+    )
+    p.log(
+        run, "WARN", f"Execution attempt {attempts} failed; a new execution {retry.id} retries it"
+    )
+    for other in execution.task_run_list:
+        if not other.terminated:
+            other.state.set(S.KILLED)
+    p.set_execution_state(S.RETRIED)
+    return True
+
+
+def _apply_resume(p: _Pass, event: Resume) -> None:
+    if p.execution.state.current != S.PAUSED:
+        return
+    for run in p.execution.task_run_list:
+        if run.state.current != S.PAUSED:
+            continue
+        if event.task_run_id is not None and run.id != event.task_run_id:
+            continue
+        task = p.flow.find_task(run.task_id)
+        p.set_state(run, S.RUNNING)
+        if event.inputs:
+            run.outputs = {"onResume": event.inputs}
+        if not getattr(task, "tasks", None):
+            p.set_state(run, S.SUCCESS)
+    p.execution.k_auto_resume = False
+    p.set_execution_state(S.RUNNING)
+
+
+# -- resolution -----------------------------------------------------------------------------
+def _resolve(p: _Pass) -> None:
+    execution = p.execution
+    if execution.state.current == S.CREATED:
+        p.set_execution_state(S.RUNNING)
+    for _ in range(_MAX_PASSES):
+        before = p.changed
+        p.changed = False
+        current = execution.state.current
+        if current == S.KILLING:
+            _kill(p)
+        if execution.terminated or current in (S.PAUSED, S.QUEUED):
+            p.changed = p.changed or before
+            return
+        _resolve_flowables(p)
+        _resolve_top(p)
+        progressed = p.changed
+        p.changed = p.changed or before
+        if not progressed:
+            return
+
+
+def _kill(p: _Pass) -> None:
+    for run in p.execution.task_run_list:
+        if not run.terminated:
+            p.set_state(run, S.KILLED)
+    p.set_execution_state(S.KILLED)
+
+
+def _resolve_top(p: _Pass) -> None:
+    flow = p.flow
+    tasks = resolve_list(flow.tasks)
+    errors = resolve_list(flow.errors, ERRORS)
+    finally_ = resolve_list(getattr(flow, "finally_", None), FINALLY)
+    current = phase(p, None, tasks, errors, finally_)
+    if not current.done:
+        for entry in sequential_nexts(current.current or [], current.runs):
+            _create(p, None, entry)
+        return
+    if p.execution.k_end_state is None:
+        end_state = final_state(current) or S.SUCCESS
+        if not _render_flow_outputs(p):
+            end_state = S.FAILED
+        p.execution.k_end_state = end_state
+        p.changed = True
+    if _run_after_execution(p):
+        return
+    p.set_execution_state(p.execution.k_end_state)
+
+
+def _run_after_execution(p: _Pass) -> bool:
+    """Listeners (deprecated) and `afterExecution` tasks, one after the other, once the
+    outcome is known; they never change it. True while some are still to run."""
+    after = _after_execution_tasks(p)
+    if not after:
+        return False
+    runs = [r for r in p.children(None) if r.k_branch == LISTENERS]
+    if any(not r.terminated for r in runs):
+        return True
+    if len(runs) < len(after):
+        _create(p, None, after[len(runs)])
+        return True
+    return False
+
+
+def _after_execution_tasks(p: _Pass) -> list[Resolved]:
+    flow = p.flow
+    entries: list[Resolved] = []
+    for listener in getattr(flow, "listeners", None) or []:
+        if _listener_matches(p, listener):
+            entries.extend(resolve_list(listener.tasks, LISTENERS))
+    entries.extend(resolve_list(getattr(flow, "after_execution", None), LISTENERS))
+    return entries
+
+
+def _listener_matches(p: _Pass, listener: Any) -> bool:
+    from kestrad.runtime.conditions import ConditionError, execution_matches
+
+    try:
+        return execution_matches(listener.conditions or [], p.execution, p.execution.k_end_state)
+    except ConditionError as exc:
+        p.log(None, "ERROR", f"listener condition: {exc}")
+        return False
+
+
+def _render_flow_outputs(p: _Pass) -> bool:
+    """Render the flow's `outputs` into the execution; False when one fails to render."""
+    outputs = getattr(p.flow, "outputs", None)
+    if not outputs:
+        return True
+    variables = p.variables(None)
+    rendered: dict[str, Any] = {}
+    for output in outputs:
+        try:
+            rendered[output.id] = p.env.renderer.render_value_typed(output.value, variables)
+        except ExpressionError as exc:
+            p.log(None, "ERROR", f"Failed to render output `{output.id}`: {exc}")
+            return False
+    p.execution.outputs = rendered
+    p.changed = True
+    return True
+
+
+def _resolve_flowables(p: _Pass) -> None:
+    # Iterate over a snapshot: runs created now are resolved in the next pass.
+    for run in list(p.execution.task_run_list):
+        if run.state.current != S.RUNNING:
+            continue
+        task = p.flow.find_task(run.task_id)
+        if not isinstance(task, Flowable) or isinstance(task, core_flow.Pause):
+            if isinstance(task, core_flow.Pause) and task.tasks:
+                _resolve_flowable(p, run, task)
+            continue
+        _resolve_flowable(p, run, task)
+
+
+def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
+    if run.k_values == _WAITING:
+        return  # a WaitFor between two iterations
+    try:
+        tasks, errors, finally_ = task.lists(p, run)
+        current = phase(p, run, tasks, errors, finally_)
+        if not current.done:
+            for entry in task.nexts(p, run, current):
+                _create(p, run, entry)
+            return
+    except ExpressionError as exc:
+        p.fail(run, f"{task.id}: {exc}")
+        return
+    state = final_state(current, task.allow_failure, task.allow_warning)
+    if (
+        state is not None
+        and isinstance(task, core_flow.WaitFor)
+        and state in (S.SUCCESS, S.WARNING)
+    ):
+        state = _loop_decision(p, run, task, state)
+    if state is not None:
+        p.set_state(run, state)
+
+
+def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
+    """Create the run of one child and start it: dispatch, resolve inline, or skip."""
+    task = entry.task
+    loop_value = entry.value if _is_loop(p, parent) else None
+    run = new_task_run(p.execution, task.id, parent=parent, value=loop_value, branch=entry.branch)
+    p.index.add(run)
+    p.changed = True
+    if task.run_if is not None and task.run_if is not True:
+        try:
+            if not truthy(p.render(run, task.run_if)):
+                p.set_state(run, S.SKIPPED)
+                return
+        except ExpressionError as exc:
+            p.fail(run, f"runIf: {exc}")
+            return
+    if isinstance(task, core_flow.Pause):
+        _start_pause(p, run, task)
+    elif isinstance(task, Flowable):
+        p.set_state(run, S.RUNNING)
+        try:
+            task.start(p, run)
+        except ExpressionError as exc:
+            p.fail(run, f"{task.id}: {exc}")
+    elif task.kind == TaskKind.EXECUTION_UPDATING:
+        _apply_execution_update(p, run, task)
+    elif task.kind == TaskKind.EXECUTABLE:
+        _start_subflow(p, run, task)
+    else:
+        _dispatch(p, run, task)
+
+
+def _is_loop(p: _Pass, parent: TaskRun | None) -> bool:
+    if parent is None:
+        return False
+    return isinstance(p.flow.find_task(parent.task_id), core_flow._Loop)
+
+
+def _dispatch(p: _Pass, run: TaskRun, task: Any) -> None:
+    attempt = len(run.attempts) + 1
+    run.attempts.append(Attempt(state=StateInfo.new(S.CREATED)))
+    variables = run_variables(
+        p.base,
+        p.index,
+        run,
+        task,
+        outputs=outputs_snapshot(
+            p.index, p.env.output_refs(p.flow, p.execution.flow_revision, task)
+        ),
+    )
+    variables.pop("tasks", None)
+    timeout = None
+    if task.timeout is not None:
+        try:
+            timeout = parse_duration(str(p.render(run, task.timeout))).total_seconds()
+        except (DurationError, ExpressionError) as exc:
+            p.fail(run, f"timeout: {exc}")
+            return
+    p.jobs.append(
+        WorkerJob(
+            execution_id=p.execution.id,
+            task_run_id=run.id,
+            task_id=task.id,
+            attempt=attempt,
+            namespace=p.execution.namespace,
+            flow_id=p.execution.flow_id,
+            flow_revision=p.execution.flow_revision,
+            variables=variables,
+            timeout=timeout,
+        )
+    )
+
+
+def _apply_execution_update(p: _Pass, run: TaskRun, task: Any) -> None:
+    from kestrad.tasks.core_execution import Exit, Labels
+
+    p.set_state(run, S.RUNNING)
+    run.attempts.append(Attempt(state=StateInfo.new(S.RUNNING)))
+    try:
+        if isinstance(task, Labels):
+            _merge_labels(p, p.render(run, task.labels))
+        elif isinstance(task, Exit):
+            end = "CANCELLED" if task.state == "CANCELED" else task.state
+            run.attempts[-1].state.set(S.SUCCESS)
+            p.set_state(run, S.SUCCESS)
+            if end == S.KILLED:
+                p.set_execution_state(S.KILLING)
+                _kill(p)
+                return
+            for other in p.execution.task_run_list:
+                if not other.terminated:
+                    p.set_state(other, end if other.id != run.id else S.SUCCESS)
+            p.set_execution_state(end)
+            return
+    except (ExpressionError, ValueError) as exc:
+        run.attempts[-1].state.set(S.FAILED)
+        p.fail(run, str(exc))
+        return
+    run.attempts[-1].state.set(S.SUCCESS)
+    p.set_state(run, S.SUCCESS)
+
+
+def _merge_labels(p: _Pass, rendered: Any) -> None:
+    import json
+
+    if isinstance(rendered, str):
+        rendered = json.loads(rendered)
+    pairs: list[tuple[str, str]]
+    if isinstance(rendered, Mapping):
+        pairs = [(str(k), _label_text(v)) for k, v in rendered.items()]
+    elif isinstance(rendered, list):
+        pairs = [(str(item["key"]), _label_text(item["value"])) for item in rendered]
+    else:
+        raise ValueError("labels must be a map, a list of {key, value} or a JSON string")
+    for key, _ in pairs:
+        if key.startswith("system."):
+            raise ValueError(f"system label `{key}` cannot be set by a task")
+    existing = {label.key: i for i, label in enumerate(p.execution.labels)}
+    for key, value in pairs:
+        if key in existing:
+            p.execution.labels[existing[key]] = Label(key=key, value=value)
+        else:
+            p.execution.labels.append(Label(key=key, value=value))
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def _start_pause(p: _Pass, run: TaskRun, task: core_flow.Pause) -> None:
+    p.set_state(run, S.RUNNING)
+    try:
+        delay = _duration(p, run, task.delay)
+        timeout = _duration(p, run, task.timeout)
+    except (DurationError, ExpressionError) as exc:
+        p.fail(run, f"{task.id}: {exc}")
+        return
+    p.set_state(run, S.PAUSED)
+    p.set_execution_state(S.PAUSED)
+    if delay is not None:
+        p.execution.k_auto_resume = True
+        p.delay(delay.total_seconds(), Resume(task_run_id=run.id))
+    if timeout is not None:
+        p.delay(timeout.total_seconds(), PauseTimeout(task_run_id=run.id))
+
+
+def _duration(p: _Pass, run: TaskRun, raw: Any) -> timedelta | None:
+    if raw is None:
+        return None
+    rendered = p.render(run, raw)
+    return parse_duration(rendered if isinstance(rendered, str) else str(rendered))
+
+
+# -- WaitFor / LoopUntil ---------------------------------------------------------------------------
+def _loop_decision(p: _Pass, run: TaskRun, task: core_flow.WaitFor, state: str) -> str | None:
+    """After an iteration: stop (return the end state) or schedule the next one (None)."""
+    try:
+        done = truthy(p.render(run, task.condition))
+    except ExpressionError as exc:
+        p.log(run, "ERROR", f"condition: {exc}")
+        return S.FAILED
+    if done:
+        return state
+    frequency = task.check_frequency
+    iteration = int(run.outputs.get("iterationCount", 1))
+    started = parse_iso(run.state.start_date or now_iso())
+    elapsed = parse_iso(now_iso()) - started
+    limit_reached = (
+        frequency.max_iterations is not None and iteration >= frequency.max_iterations
+    ) or (frequency.max_duration is not None and elapsed >= parse_duration(frequency.max_duration))
+    if limit_reached:
+        if task.fail_on_max_reached:
+            p.log(run, "ERROR", f"condition still false after {iteration} iterations")
+            return S.FAILED
+        return state
+    run.k_values = list(_WAITING)
+    p.changed = True
+    p.delay(parse_duration(frequency.interval).total_seconds(), ContinueLoop(task_run_id=run.id))
+    return None
+
+
+def _next_iteration(p: _Pass, run: TaskRun) -> None:
+    """Archive the children of the last iteration (they stay in the list) and go again."""
+    for child in p.children(run):
+        if child.k_branch != ARCHIVED:
+            child.k_branch = ARCHIVED
+    run.outputs = {**run.outputs, "iterationCount": int(run.outputs.get("iterationCount", 1)) + 1}
+    run.k_values = None
+    p.changed = True
+
+
+# -- Subflow -----------------------------------------------------------------------------------------
+def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
+    from kestrad.model.inputs import InputsInvalid, resolve_inputs
+
+    p.set_state(run, S.RUNNING)
+    run.attempts.append(Attempt(state=StateInfo.new(S.RUNNING)))
+    try:
+        namespace = str(p.render(run, task.namespace))
+        flow_id = str(p.render(run, task.flow_id))
+        inputs = p.render_typed(run, task.inputs or {})
+        labels = p.render(run, task.labels) if task.labels else {}
+    except ExpressionError as exc:
+        _fail_attempt(p, run, f"{task.id}: {exc}")
+        return
+    child_flow = p.env.flow_lookup(namespace, flow_id, task.revision)
+    if child_flow is None or getattr(child_flow, "disabled", False):
+        _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} not found or disabled")
+        return
+    try:
+        resolved = resolve_inputs(
+            child_flow, inputs, renderer=p.env.renderer, secret_key=p.env.secret_key
+        )
+    except InputsInvalid as exc:
+        reasons = "; ".join(e.message for e in exc.errors)
+        _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} inputs: {reasons}")
+        return
+    parent = p.execution
+    child = Execution.new(
+        namespace=namespace,
+        flow_id=flow_id,
+        flow_revision=child_flow.revision,
+        inputs=resolved,
+        parent_id=parent.id,
+        trigger=ExecutionTrigger(
+            id=task.id,
+            type=task.type,
+            variables={
+                "executionId": parent.id,
+                "namespace": parent.namespace,
+                "flowId": parent.flow_id,
+                "flowRevision": parent.flow_revision,
+            },
+        ),
+    )
+    child.labels = _subflow_labels(parent, child_flow, task, labels)
+    if task.wait:
+        child.k_parent_task_run_id = run.id
+        child.k_parent_outputs = task.outputs
+    p.new_executions.append(NewExecution(execution=child, due=p.env.clock()))
+    run.outputs = {"executionId": child.id}
+    if not task.wait:
+        run.attempts[-1].state.set(S.SUCCESS)
+        p.set_state(run, S.SUCCESS)
+
+
+def _subflow_labels(parent: Execution, child_flow: Any, task: Any, labels: Any) -> list[Label]:
+    merged: dict[str, str] = {}
+    if task.inherit_labels:
+        merged.update(
+            {lb.key: lb.value for lb in parent.labels if not lb.key.startswith("system.")}
+        )
+    merged.update({k: str(v) for k, v in (getattr(child_flow, "labels", None) or {}).items()})
+    if isinstance(labels, Mapping):
+        merged.update({str(k): _label_text(v) for k, v in labels.items()})
+    elif isinstance(labels, list):
+        merged.update({str(i["key"]): _label_text(i["value"]) for i in labels})
+    correlation = parent.label_map().get("system.correlationId", parent.id)
+    merged["system.correlationId"] = correlation
+    return [Label(key=k, value=v) for k, v in merged.items()]
+
+
+def _fail_attempt(p: _Pass, run: TaskRun, reason: str) -> None:
+    if run.attempts:
+        run.attempts[-1].state.set(S.FAILED)
+    task = p.flow.find_task(run.task_id)
+    p.log(run, "ERROR", reason)
+    state = S.WARNING if task is not None and task.allow_failure else S.FAILED
+    p.set_state(run, state)
+
+
+def _notify_parent(p: _Pass) -> None:
+    """When a waited-for child ends, tell its parent (with the outputs it asked for)."""
+    child = p.execution
+    if child.parent_id is None or child.k_parent_task_run_id is None:
+        return
+    extra: dict[str, Any] = {}
+    error = None
+    if child.k_parent_outputs:
+        try:
+            extra = p.env.renderer.render_value(child.k_parent_outputs, p.variables(None))
+        except ExpressionError as exc:
+            error = f"Subflow outputs: {exc}"
+    outputs = {**(child.outputs or {}), **extra}
+    p.notices.append(
+        Notice(
+            execution_id=child.parent_id,
+            event=SubflowEnded(
+                task_run_id=child.k_parent_task_run_id,
+                child_id=child.id,
+                state=child.state.current,
+                outputs=outputs,
+                error=error,
+            ),
+        )
+    )
+
+
+def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
+    run = p.index.by_id.get(event.task_run_id)
+    if run is None or run.terminated:
+        return
+    task = p.flow.find_task(run.task_id)
+    run.outputs = {
+        "executionId": event.child_id,
+        "state": event.state,
+        "outputs": event.outputs or {},
+    }
+    if event.error is not None:
+        _fail_attempt(p, run, event.error)
+        return
+    state = event.state
+    if state not in (S.SUCCESS,) and not (task is not None and task.transmit_failed):
+        state = S.SUCCESS
+    if state == S.FAILED and task is not None and task.allow_failure:
+        state = S.WARNING
+    if state == S.WARNING and task is not None and task.allow_warning:
+        state = S.SUCCESS
+    if run.attempts:
+        run.attempts[-1].state.set(event.state if event.state in S.TERMINATED else S.SUCCESS)
+    p.set_state(run, state)

@@ -1,0 +1,61 @@
+"""What a runnable task sees while it runs: rendered properties and a logger, nothing else."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from kestrad.expr.engine import Renderer
+from kestrad.model.state import now_iso
+
+LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4}
+
+
+class TaskLogger:
+    """Task log lines, timestamped and handed to a sink; `logLevel` filters them."""
+
+    def __init__(self, sink: Callable[[str, str, str], None], min_level: str | None) -> None:
+        self._sink = sink
+        self._min = LEVELS.get((min_level or "TRACE").upper(), 0)
+        self.lines = 0
+
+    def log(self, level: str, message: Any) -> None:
+        level = "WARN" if level.upper() == "WARNING" else level.upper()
+        if LEVELS.get(level, 2) < self._min:
+            return
+        self.lines += 1
+        self._sink(level, message if isinstance(message, str) else str(message), now_iso())
+
+    def info(self, message: Any) -> None:
+        self.log("INFO", message)
+
+    def warn(self, message: Any) -> None:
+        self.log("WARN", message)
+
+    def error(self, message: Any) -> None:
+        self.log("ERROR", message)
+
+
+class RunContext:
+    """Rendering and logging for one attempt of one task run."""
+
+    def __init__(
+        self,
+        renderer: Renderer,
+        variables: Mapping[str, Any],
+        logger: TaskLogger,
+        *,
+        attempt: int,
+    ) -> None:
+        self.renderer = renderer
+        self.variables = variables
+        self.logger = logger
+        self.attempt = attempt
+
+    def render(self, value: Any) -> Any:
+        """Strings rendered to strings, maps and lists recursively (Kestra's `render`)."""
+        return self.renderer.render_value(value, self.variables)
+
+    def render_typed(self, value: Any) -> Any:
+        """A value that is one `{{ expression }}` keeps its type (Kestra's typed Property)."""
+        return self.renderer.render_value_typed(value, self.variables)

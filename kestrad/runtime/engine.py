@@ -1,0 +1,311 @@
+"""The engine: store, flow cache, executor and worker wired together on one event loop.
+
+`kestrad run`, the daemon and the tests all use this same object, so what a test proves
+is what users run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import tempfile
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import anyio
+import msgspec
+
+from kestrad.config import Config
+from kestrad.expr.engine import Renderer
+from kestrad.flows.loader import FlowLoadError, Problem, iter_flow_files
+from kestrad.model.durations import parse_duration
+from kestrad.model.execution import Execution, ExecutionTrigger, Label, to_kestra_json
+from kestrad.model.ids import new_id
+from kestrad.model.inputs import resolve_inputs
+from kestrad.model.state import TERMINATED
+from kestrad.runtime.advance import AdvanceEnv
+from kestrad.runtime.executor import Executor
+from kestrad.runtime.flow_cache import FlowCache
+from kestrad.runtime.hub import Hub
+from kestrad.runtime.messages import Kill, Resume, encode
+from kestrad.runtime.worker import Worker
+from kestrad.store.base import LogEntry, Outgoing, Store
+from kestrad.store.factory import open_store
+
+log = logging.getLogger("kestrad.engine")
+
+execution_to_json = to_kestra_json
+
+
+class FlowNotFound(LookupError):
+    """No flow with that namespace and id (or it is disabled)."""
+
+
+def store_for(url: str, config: Config) -> Store:
+    """The Store for a database url, with the configuration's store settings."""
+    return open_store(
+        url,
+        synchronous=config.database.synchronous,
+        liveness_timeout=parse_duration(config.liveness.timeout).total_seconds(),
+    )
+
+
+class Engine:
+    """A running engine; create it with `Engine.open(...)`."""
+
+    def __init__(self, config: Config, store: Store, *, roles: str = "executor,worker") -> None:
+        self.config = config
+        self.store = store
+        self.roles = roles
+        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{new_id()[:8]}"
+        self.hub = Hub()
+        # Set when a drain starts: long-lived readers (SSE follows) end with a final event.
+        self.draining = asyncio.Event()
+        self.flows = FlowCache(store)
+        globals_ = dict(config.variables.globals)
+        self.renderer = Renderer(globals_=globals_)
+        self.secret_key = config.variables.secret_key
+        self.advance_env = AdvanceEnv(
+            self.renderer, flow_lookup=self._flow_in_memory, secret_key=self.secret_key
+        )
+        self.executor = Executor(
+            store,
+            self.flows,
+            self.advance_env,
+            self.hub,
+            batch_size=config.queue.batch_size,
+            min_poll_interval=parse_duration(config.queue.min_poll_interval).total_seconds(),
+            max_poll_interval=parse_duration(config.queue.max_poll_interval).total_seconds(),
+        )
+        self.worker = Worker(
+            store,
+            self.flows,
+            self.renderer,
+            self.hub,
+            instance_id=self.instance_id,
+            concurrency=config.worker_concurrency(),
+            min_poll_interval=parse_duration(config.queue.min_poll_interval).total_seconds(),
+            max_poll_interval=parse_duration(config.queue.max_poll_interval).total_seconds(),
+            globals_=globals_,
+        )
+
+    def _flow_in_memory(self, namespace: str, flow_id: str, revision: int | None) -> Any:
+        if revision is not None:
+            return self.flows.get(namespace, flow_id, revision)
+        row = self.flows.latest_row(namespace, flow_id)
+        if row is None or row.deleted or row.disabled:
+            return None
+        return self.flows.latest(namespace, flow_id)
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def open(
+        cls,
+        database_url: str | None = None,
+        *,
+        config: Config | None = None,
+        env: Mapping[str, str] | None = None,
+        globals_: Mapping[str, Any] | None = None,
+        secret_key: str | None = None,
+    ) -> AsyncIterator[Engine]:
+        """Start an engine; on exit stop its loops and close the store.
+
+        Without a database url (and no config naming one) the store is a temporary SQLite
+        file, removed on exit. `env` is added to the process environment (secrets, envs).
+        """
+        config = config or Config()
+        if globals_ is not None:
+            config.variables.globals = dict(globals_)
+        if secret_key is not None:
+            config.variables.secret_key = secret_key
+        if env:
+            os.environ.update(env)
+        with contextlib.ExitStack() as stack:
+            if database_url is None and config is not None and _is_default_url(config):
+                folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="kestrad-"))
+                database_url = f"sqlite:///{folder}/kestrad.db"
+            url = database_url or config.database.url
+            store = store_for(url, config)
+            await store.migrate()
+            engine = cls(config, store)
+            try:
+                await store.register_instance(engine.instance_id, engine.roles)
+                await engine.flows.load_all()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(engine.executor.run)
+                    tg.start_soon(engine.worker.run)
+                    tg.start_soon(engine._heartbeat)
+                    try:
+                        yield engine
+                    finally:
+                        tg.cancel_scope.cancel()
+            finally:
+                with contextlib.suppress(Exception):
+                    await store.stop_instance(engine.instance_id)
+                await store.close()
+
+    async def _heartbeat(self) -> None:
+        interval = parse_duration(self.config.liveness.heartbeat_interval).total_seconds()
+        while True:
+            await anyio.sleep(interval)
+            try:
+                await self.store.heartbeat(self.instance_id)
+            except Exception:
+                log.exception("heartbeat failed")
+
+    # -- shutdown -----------------------------------------------------------------------------
+    def stop_claiming(self) -> None:
+        """The worker takes no new job; jobs it already runs go on to their end.
+
+        With no free slot its claim loop only waits for freed slots, which never reopen.
+        (Its `stopping` flag would also cancel the running jobs: that is the last step.)
+        """
+        self.worker.concurrency = 0
+        self.draining.set()
+
+    async def drain(self, grace: float) -> int:
+        """Let running worker tasks finish within `grace` seconds; returns how many did not.
+
+        The executor keeps recording results meanwhile, so an execution whose last task
+        ends during the drain is stored as ended, not left RUNNING until the next start.
+        Tasks still running when `grace` runs out are cancelled by closing the engine; their
+        jobs stay claimed by this instance, and `stop_instance` hands them out again at the
+        next start (at-least-once, never FAILED).
+        """
+        self.stop_claiming()
+        deadline = time.monotonic() + grace
+        while self.worker.running and time.monotonic() < deadline:
+            await anyio.sleep(0.05)
+        left = self.worker.running
+        # Results of finished jobs reach the store in the worker's next flush, a moment later.
+        settle = time.monotonic() + 5.0
+        while time.monotonic() < settle:
+            if await self.store.count_worker_claims(self.instance_id) <= left:
+                break
+            await anyio.sleep(0.02)
+        # One more executor pass over what is due, so those results advance their executions.
+        while time.monotonic() < settle:
+            due = await self.store.next_event_due()
+            if due is None or due > time.time():
+                break
+            self.hub.executor_wake.set()
+            await anyio.sleep(0.02)
+        return left
+
+    # -- flows --------------------------------------------------------------------------------
+    async def deploy_source(self, source: str, *, file: str | None = None) -> Any:
+        """Validate and store a flow; raises FlowLoadError with every problem."""
+        return await self.flows.deploy(source, file=file)
+
+    async def deploy_directory(self, path: str | Path) -> list[Problem]:
+        """Deploy every flow file under `path` that validates; return the others' problems."""
+        problems: list[Problem] = []
+        for file in iter_flow_files(Path(path)):
+            try:
+                await self.deploy_source(file.read_text(), file=str(file))
+            except FlowLoadError as exc:
+                problems.extend(exc.problems)
+            except (OSError, UnicodeDecodeError) as exc:
+                problems.append(
+                    Problem(file=str(file), line=None, column=None, path="", message=str(exc))
+                )
+        return problems
+
+    async def delete_flow(self, namespace: str, flow_id: str) -> bool:
+        """Mark a flow deleted (its revisions stay for running executions); False if absent."""
+        row = self.flows.latest_row(namespace, flow_id) or await self.store.get_flow(
+            namespace, flow_id
+        )
+        if row is None or row.deleted:
+            return False
+        await self.store.set_flow_flags(row, disabled=row.disabled, deleted=True)
+        self.flows.remember(msgspec.structs.replace(row, deleted=True))
+        return True
+
+    # -- executions ---------------------------------------------------------------------------
+    async def create_execution(
+        self,
+        namespace: str,
+        flow_id: str,
+        inputs: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
+        *,
+        trigger: ExecutionTrigger | None = None,
+        revision: int | None = None,
+    ) -> Execution:
+        """Resolve inputs and store a new execution (CREATED) with its first queue message."""
+        flow = await self.flows.fetch(namespace, flow_id, revision)
+        row = self.flows.latest_row(namespace, flow_id)
+        if flow is None or (row is not None and (row.deleted or row.disabled)) or flow.disabled:
+            raise FlowNotFound(f"flow {namespace}/{flow_id} not found or disabled")
+        resolved = resolve_inputs(
+            flow, dict(inputs or {}), renderer=self.renderer, secret_key=self.secret_key
+        )
+        execution = Execution.new(
+            namespace=namespace,
+            flow_id=flow_id,
+            flow_revision=flow.revision,
+            inputs=resolved,
+            trigger=trigger,
+        )
+        merged = {k: v for k, v in (flow.labels or {}).items() if not k.startswith("system.")}
+        merged.update(labels or {})
+        merged.setdefault("system.correlationId", execution.id)
+        execution.labels = [Label(key=k, value=str(v)) for k, v in merged.items()]
+        await self.store.create_executions([execution])
+        self.hub.executor_wake.set()
+        return execution
+
+    async def kill(self, execution_id: str) -> None:
+        await self.store.publish_events([Outgoing(key=execution_id, payload=encode(Kill()))])
+        self.hub.executor_wake.set()
+
+    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> None:
+        event = Resume(inputs=dict(inputs) if inputs else None)
+        await self.store.publish_events([Outgoing(key=execution_id, payload=encode(event))])
+        self.hub.executor_wake.set()
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        return await self.store.get_execution(execution_id)
+
+    async def list_executions(
+        self, namespace: str | None = None, flow_id: str | None = None, *, limit: int = 100_000
+    ) -> list[Execution]:
+        return await self.store.list_executions(namespace=namespace, flow_id=flow_id, limit=limit)
+
+    async def logs(self, execution_id: str) -> list[LogEntry]:
+        return await self.store.list_logs(execution_id)
+
+    async def wait_for(
+        self,
+        execution_id: str,
+        until: Callable[[Execution], bool] | None = None,
+        timeout: float = 60.0,
+    ) -> Execution:
+        """Wait until `until(execution)` (default: a terminal state); TimeoutError otherwise."""
+        check = until or (lambda e: e.state.current in TERMINATED)
+        deadline = time.monotonic() + timeout
+        event = self.hub.watch(execution_id)
+        try:
+            while True:
+                event.clear()
+                execution = await self.store.get_execution(execution_id)
+                if execution is not None and check(execution):
+                    return execution
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    state = execution.state.current if execution else "missing"
+                    raise TimeoutError(f"execution {execution_id} still {state} after {timeout}s")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), min(remaining, 1.0))
+        finally:
+            self.hub.unwatch(execution_id, event)
+
+
+def _is_default_url(config: Config) -> bool:
+    return config.database.url == Config().database.url

@@ -1,0 +1,205 @@
+"""The executor: polls the `execution` topic and advances executions in batches.
+
+Per batch: one transaction claims the messages, loads their executions, runs `advance` on
+each (grouped so an execution is loaded and saved once however many events it got), and
+writes executions, worker jobs, delayed events and logs before deleting the messages.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from kestrad.model import state as S
+from kestrad.model.execution import Execution
+from kestrad.runtime.advance import AdvanceEnv, advance
+from kestrad.runtime.flow_cache import FlowCache
+from kestrad.runtime.flow_triggers import triggered_executions
+from kestrad.runtime.hub import Hub
+from kestrad.runtime.messages import ExecutionEvent, Wake, decode_event, encode
+from kestrad.runtime.poll import Backoff
+from kestrad.store.base import (
+    ExecutorOutcome,
+    FlowKey,
+    FlowRow,
+    NewLog,
+    Outgoing,
+    QueueMessage,
+    Store,
+)
+
+log = logging.getLogger("kestrad.executor")
+_WAKE = encode(Wake())
+
+
+class Executor:
+    """Consumes execution events; one instance per daemon."""
+
+    def __init__(
+        self,
+        store: Store,
+        flows: FlowCache,
+        env: AdvanceEnv,
+        hub: Hub,
+        *,
+        batch_size: int = 100,
+        min_poll_interval: float = 0.005,
+        max_poll_interval: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.flows = flows
+        self.env = env
+        self.hub = hub
+        self.batch_size = batch_size
+        self.backoff = Backoff(min_poll_interval, max_poll_interval)
+        self._next_due: float | None = None
+        self.stopping = False
+
+    async def run(self) -> None:
+        while not self.stopping:
+            outcome = await self.store.executor_batch(self.batch_size, self)
+            if outcome is not None:
+                self.backoff.reset()
+                self._after_commit(outcome)
+                continue
+            if self._next_due is not None and self._next_due <= time.time():
+                self._next_due = None
+            await self.backoff.wait(self.hub.executor_wake, due=self._next_due)
+
+    def _after_commit(self, outcome: ExecutorOutcome) -> None:
+        if outcome.worker_jobs:
+            self.hub.worker_wake.set()
+        for message in outcome.execution_messages:
+            if message.available_at and (
+                self._next_due is None or message.available_at < self._next_due
+            ):
+                self._next_due = message.available_at
+        if outcome.new_executions:
+            self.hub.executor_wake.set()
+        self.hub.logs_stored(outcome.stored_logs)
+        self.hub.executions_changed(outcome.executions)
+
+    # -- BatchHandler (runs inside the store's transaction) -----------------------------------
+    def missing_flows(self, executions: Iterable[Execution]) -> set[FlowKey]:
+        keys = {(e.namespace, e.flow_id, e.flow_revision) for e in executions}
+        return {k for k in keys if not self.flows.has(k)}
+
+    def add_flows(self, rows: list[FlowRow]) -> None:
+        for row in rows:
+            try:
+                self.flows.parse(row)
+            except Exception as exc:  # a stored revision that no longer parses
+                log.error(
+                    "flow %s/%s revision %s no longer parses: %s",
+                    row.namespace,
+                    row.id,
+                    row.revision,
+                    exc,
+                )
+
+    def process(
+        self, messages: list[QueueMessage], executions: dict[str, Execution]
+    ) -> ExecutorOutcome:
+        grouped: dict[str, list[ExecutionEvent]] = {}
+        for message in messages:
+            try:
+                grouped.setdefault(message.key, []).append(decode_event(message.payload))
+            except Exception as exc:
+                log.error(
+                    "dropping undecodable message %s for %s: %s", message.seq, message.key, exc
+                )
+        outcome = ExecutorOutcome()
+        for execution_id, events in grouped.items():
+            execution = executions.get(execution_id)
+            if execution is None:
+                log.warning("events for unknown execution %s dropped", execution_id)
+                continue
+            self._advance_one(execution, events, outcome)
+        return outcome
+
+    def _advance_one(
+        self, execution: Execution, events: list[ExecutionEvent], outcome: ExecutorOutcome
+    ) -> None:
+        flow = self.flows.get(execution.namespace, execution.flow_id, execution.flow_revision)
+        if flow is None:
+            if not execution.terminated:
+                execution.state.set(S.FAILED)
+                outcome.logs.append(
+                    _executor_log(
+                        execution, "ERROR", f"flow revision {execution.flow_revision} not found"
+                    )
+                )
+                outcome.executions.append(execution)
+                outcome.ended.append(execution)
+            return
+        try:
+            result = advance(execution, flow, events, self.env)
+        except Exception as exc:  # a bug must fail one execution, never the daemon
+            log.exception("advance failed for execution %s", execution.id)
+            execution.state.set(S.FAILED)
+            outcome.logs.append(_executor_log(execution, "ERROR", f"internal error: {exc!r}"))
+            outcome.executions.append(execution)
+            outcome.ended.append(execution)
+            return
+        if result.changed:
+            outcome.executions.append(execution)
+        for job in result.jobs:
+            outcome.worker_jobs.append(Outgoing(key=execution.id, payload=encode(job)))
+        for delayed in result.delayed:
+            outcome.execution_messages.append(
+                Outgoing(key=execution.id, payload=encode(delayed.event), available_at=delayed.due)
+            )
+        for record in result.logs:
+            outcome.logs.append(
+                NewLog(
+                    execution_id=execution.id,
+                    namespace=execution.namespace,
+                    flow_id=execution.flow_id,
+                    task_id=record.task_id,
+                    task_run_id=record.task_run_id,
+                    attempt=None,
+                    level=record.level,
+                    timestamp=record.timestamp,
+                    message=record.message,
+                )
+            )
+        for notice in result.notices:
+            outcome.execution_messages.append(
+                Outgoing(key=notice.execution_id, payload=encode(notice.event))
+            )
+        for created in result.new_executions:
+            outcome.new_executions.append(created.execution)
+            outcome.execution_messages.append(
+                Outgoing(key=created.execution.id, payload=_WAKE, available_at=created.due)
+            )
+        if result.ended:
+            outcome.ended.append(execution)
+            self._fire_flow_triggers(execution, flow, outcome)
+
+    def _fire_flow_triggers(
+        self, execution: Execution, flow: Any, outcome: ExecutorOutcome
+    ) -> None:
+        candidates = self.flows.flow_trigger_candidates()
+        if not candidates:
+            return
+        for created in triggered_executions(
+            execution, flow, candidates, self.env.renderer, secret_key=self.env.secret_key
+        ):
+            outcome.new_executions.append(created)
+            outcome.execution_messages.append(Outgoing(key=created.id, payload=_WAKE))
+
+
+def _executor_log(execution: Execution, level: str, message: str) -> NewLog:
+    return NewLog(
+        execution_id=execution.id,
+        namespace=execution.namespace,
+        flow_id=execution.flow_id,
+        task_id=None,
+        task_run_id=None,
+        attempt=None,
+        level=level,
+        timestamp=S.now_iso(),
+        message=message,
+    )

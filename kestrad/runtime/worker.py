@@ -1,0 +1,237 @@
+"""The worker: claims jobs from the `worker` topic and runs runnable tasks.
+
+Concurrency is bounded by a slot count. Results and log lines go to an outbox flushed in
+one transaction per batch (group commit): the job rows are deleted in the same transaction
+that publishes their results, so a crash loses nothing and a job is never both done and
+pending. A RUNNING notice still in the outbox when the task ends is replaced by its result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+import anyio
+
+from kestrad.expr.engine import ExpressionError, Renderer
+from kestrad.model import state as S
+from kestrad.model.state import History, now_iso
+from kestrad.runtime.context import RunContext, TaskLogger
+from kestrad.runtime.flow_cache import FlowCache
+from kestrad.runtime.hub import Hub
+from kestrad.runtime.messages import TaskResult, WorkerJob, decode_job, encode
+from kestrad.runtime.poll import Backoff
+from kestrad.runtime.variables import envs_from_environment
+from kestrad.store.base import NewLog, Outgoing, QueueMessage, Store
+from kestrad.tasks.base import TaskFailed, TaskOutcome
+
+log = logging.getLogger("kestrad.worker")
+
+
+class Outbox:
+    """Pending results (by task run) and log lines, flushed together."""
+
+    def __init__(self) -> None:
+        self.results: dict[str, Outgoing] = {}
+        self.done: list[int] = []
+        self.logs: list[NewLog] = []
+        self.ready = asyncio.Event()
+
+    def put_result(self, task_run_id: str, message: Outgoing, done_seq: int | None) -> None:
+        self.results[task_run_id] = message
+        if done_seq is not None:
+            self.done.append(done_seq)
+        self.ready.set()
+
+    def put_log(self, entry: NewLog) -> None:
+        self.logs.append(entry)
+        self.ready.set()
+
+    def take(self) -> tuple[dict[str, Outgoing], list[int], list[NewLog]]:
+        results, done, logs = self.results, self.done, self.logs
+        self.results, self.done, self.logs = {}, [], []
+        self.ready.clear()
+        return results, done, logs
+
+    def put_back(self, results: dict[str, Outgoing], done: list[int], logs: list[NewLog]) -> None:
+        """Return a batch that could not be stored; newer results for a run win."""
+        for task_run_id, message in results.items():
+            self.results.setdefault(task_run_id, message)
+        self.done[:0] = done
+        self.logs[:0] = logs
+        self.ready.set()
+
+
+class Worker:
+    """Runs runnable tasks; one instance per daemon."""
+
+    def __init__(
+        self,
+        store: Store,
+        flows: FlowCache,
+        renderer: Renderer,
+        hub: Hub,
+        *,
+        instance_id: str,
+        concurrency: int,
+        min_poll_interval: float = 0.005,
+        max_poll_interval: float = 0.5,
+        globals_: dict[str, Any] | None = None,
+    ) -> None:
+        self.store = store
+        self.flows = flows
+        self.renderer = renderer
+        self.hub = hub
+        self.instance_id = instance_id
+        self.concurrency = max(concurrency, 1)
+        self.backoff = Backoff(min_poll_interval, max_poll_interval)
+        self.globals = globals_ or {}
+        self.outbox = Outbox()
+        self.running = 0
+        self._slot_freed = asyncio.Event()
+        self._scopes: dict[str, set[anyio.CancelScope]] = {}
+        self.stopping = False
+        hub.subscribe_executions(self._on_execution_change)
+
+    def _on_execution_change(self, execution: Any) -> None:
+        """A killed (or otherwise ended) execution: cancel what still runs for it here."""
+        if execution.state.current in S.TERMINATED:
+            for scope in self._scopes.get(execution.id, ()):
+                scope.cancel()
+
+    async def run(self) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._flush_loop)
+            await self._claim_loop(tg)
+            tg.cancel_scope.cancel()
+
+    async def _claim_loop(self, tg: anyio.abc.TaskGroup) -> None:
+        while not self.stopping:
+            free = self.concurrency - self.running
+            if free <= 0:
+                self._slot_freed.clear()
+                await self._slot_freed.wait()
+                continue
+            jobs = await self.store.claim_worker_jobs(self.instance_id, min(free, 100))
+            if not jobs:
+                await self.backoff.wait(self.hub.worker_wake)
+                continue
+            self.backoff.reset()
+            for message in jobs:
+                self.running += 1
+                tg.start_soon(self._run_job, message)
+
+    async def _flush_loop(self) -> None:
+        while True:
+            await self.outbox.ready.wait()
+            await asyncio.sleep(0)  # let tasks finishing in this loop turn join the batch
+            results, done, logs = self.outbox.take()
+            try:
+                stored = await self.store.complete_worker_jobs(list(results.values()), done, logs)
+            except Exception:
+                log.exception("could not store %d worker results; retrying", len(results))
+                await anyio.sleep(1.0)
+                self.outbox.put_back(results, done, logs)
+                continue
+            self.hub.executor_wake.set()
+            self.hub.logs_stored(stored)
+
+    async def _run_job(self, message: QueueMessage) -> None:
+        try:
+            job = decode_job(message.payload)
+            await self._execute(job, message.seq)
+        except Exception:
+            log.exception("worker job %s crashed", message.seq)
+        finally:
+            self.running -= 1
+            self._slot_freed.set()
+
+    async def _execute(self, job: WorkerJob, seq: int) -> None:
+        started = now_iso()
+        histories = [History(state=S.RUNNING, date=started)]
+        self.outbox.put_result(job.task_run_id, self._result(job, S.RUNNING, histories, None), None)
+        state, outputs = await self._run_task(job)
+        histories = [*histories, History(state=state, date=now_iso())]
+        self.outbox.put_result(job.task_run_id, self._result(job, state, histories, outputs), seq)
+
+    def _result(
+        self, job: WorkerJob, state: str, histories: list[History], outputs: dict[str, Any] | None
+    ) -> Outgoing:
+        result = TaskResult(
+            task_run_id=job.task_run_id,
+            attempt=job.attempt,
+            state=state,
+            histories=histories,
+            outputs=outputs,
+        )
+        return Outgoing(key=job.execution_id, payload=encode(result))
+
+    async def _run_task(self, job: WorkerJob) -> tuple[str, dict[str, Any] | None]:
+        flow = await self.flows.fetch(job.namespace, job.flow_id, job.flow_revision)
+        task = flow.find_task(job.task_id) if flow is not None else None
+        logger = TaskLogger(self._log_sink(job), getattr(task, "log_level", None))
+        if task is None:
+            logger.error(f"task {job.task_id} not found in {job.namespace}/{job.flow_id}")
+            return S.FAILED, None
+        variables = dict(job.variables)
+        variables.setdefault("envs", envs_from_environment())
+        variables.setdefault("globals", self.globals)
+        if "taskrun" in variables:
+            variables["taskrun"] = {**variables["taskrun"], "attemptsCount": job.attempt - 1}
+        ctx = RunContext(self.renderer, variables, logger, attempt=job.attempt)
+        scope = anyio.CancelScope()
+        self._scopes.setdefault(job.execution_id, set()).add(scope)
+        try:
+            with scope, anyio.fail_after(job.timeout) if job.timeout else _nullcontext():
+                returned = await task.run(ctx)
+            if scope.cancel_called:
+                logger.warn("Killed")
+                return S.KILLED, None
+        except TimeoutError:
+            logger.error(f"Timeout after {job.timeout:g}s")
+            return S.FAILED, None
+        except TaskFailed as exc:
+            logger.error(str(exc))
+            return S.FAILED, exc.outputs
+        except ExpressionError as exc:
+            logger.error(str(exc))
+            return S.FAILED, None
+        except Exception as exc:
+            logger.error(f"{type(exc).__name__}: {exc}")
+            return S.FAILED, None
+        finally:
+            scopes = self._scopes.get(job.execution_id)
+            if scopes is not None:
+                scopes.discard(scope)
+                if not scopes:
+                    del self._scopes[job.execution_id]
+        if isinstance(returned, TaskOutcome):
+            return returned.state, returned.outputs
+        return S.SUCCESS, returned
+
+    def _log_sink(self, job: WorkerJob):
+        def sink(level: str, message: str, timestamp: str) -> None:
+            self.outbox.put_log(
+                NewLog(
+                    execution_id=job.execution_id,
+                    namespace=job.namespace,
+                    flow_id=job.flow_id,
+                    task_id=job.task_id,
+                    task_run_id=job.task_run_id,
+                    attempt=job.attempt,
+                    level=level,
+                    timestamp=timestamp,
+                    message=message,
+                )
+            )
+
+        return sink
+
+
+class _nullcontext:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None

@@ -1,0 +1,224 @@
+"""The Store protocol: the only door to the database, and the records that pass through it.
+
+Runtime code depends on this protocol, never on SQLite or PostgreSQL directly. Methods are
+batch-shaped on purpose: one call is one transaction, so the executor's whole poll batch
+(claim, load, advance, save, publish, delete) commits once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Protocol
+
+import msgspec
+
+from kestrad.model.execution import Execution
+
+FlowKey = tuple[str, str, int]
+
+
+class FlowRow(msgspec.Struct, kw_only=True):
+    """One stored revision of a flow, with its YAML source."""
+
+    namespace: str
+    id: str
+    revision: int
+    source: str
+    hash: str
+    file: str | None = None
+    disabled: bool = False
+    deleted: bool = False
+
+
+class QueueMessage(msgspec.Struct, kw_only=True):
+    seq: int
+    key: str
+    payload: bytes
+
+
+class Outgoing(msgspec.Struct, kw_only=True):
+    """A message to publish: `available_at` (epoch seconds) delays its delivery."""
+
+    key: str
+    payload: bytes
+    available_at: float = 0.0
+
+
+class NewLog(msgspec.Struct, kw_only=True):
+    execution_id: str
+    namespace: str
+    flow_id: str
+    task_id: str | None
+    task_run_id: str | None
+    attempt: int | None
+    level: str
+    timestamp: str
+    message: str
+
+
+class LogEntry(msgspec.Struct, kw_only=True):
+    """A stored task log line; `seq` is monotonic across the whole store."""
+
+    seq: int
+    execution_id: str
+    namespace: str
+    flow_id: str
+    task_id: str | None
+    task_run_id: str | None
+    attempt: int | None
+    level: str
+    timestamp: str
+    message: str
+
+
+class ExecutorOutcome(msgspec.Struct, kw_only=True):
+    """Everything one executor batch writes, committed together (outbox style)."""
+
+    executions: list[Execution] = msgspec.field(default_factory=list)
+    # Executions this batch creates (subflows, retries as new executions); their first
+    # message is among `execution_messages`, so its delivery time is the executor's choice.
+    new_executions: list[Execution] = msgspec.field(default_factory=list)
+    execution_messages: list[Outgoing] = msgspec.field(default_factory=list)
+    worker_jobs: list[Outgoing] = msgspec.field(default_factory=list)
+    logs: list[NewLog] = msgspec.field(default_factory=list)
+    ended: list[Execution] = msgspec.field(default_factory=list)
+    consumed: int = 0
+    stored_logs: list[LogEntry] = msgspec.field(default_factory=list)
+
+
+class QueueStats(msgspec.Struct, kw_only=True):
+    """One queue topic at a glance, for metrics: rows waiting, and the oldest due one."""
+
+    topic: str
+    depth: int
+    # `available_at` (epoch seconds) of the oldest message that is due and unclaimed.
+    oldest_due: float | None = None
+
+
+class BatchHandler(Protocol):
+    """The executor's side of a batch: pure processing, called inside the transaction."""
+
+    def missing_flows(self, executions: Iterable[Execution]) -> set[FlowKey]: ...
+
+    def add_flows(self, rows: list[FlowRow]) -> None: ...
+
+    def process(
+        self, messages: list[QueueMessage], executions: dict[str, Execution]
+    ) -> ExecutorOutcome: ...
+
+
+class Store(Protocol):
+    async def migrate(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    # flows
+    async def save_flow(
+        self, namespace: str, flow_id: str, source: str, digest: str, file: str | None
+    ) -> FlowRow: ...
+
+    async def set_flow_flags(self, row: FlowRow, *, disabled: bool, deleted: bool) -> None: ...
+
+    async def get_flow(
+        self, namespace: str, flow_id: str, revision: int | None = None
+    ) -> FlowRow | None: ...
+
+    async def list_flows(self) -> list[FlowRow]: ...
+
+    # executions
+    async def create_executions(self, executions: list[Execution]) -> None: ...
+
+    async def get_execution(self, execution_id: str) -> Execution | None: ...
+
+    async def list_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+    ) -> list[Execution]: ...
+
+    async def executions_triggered_by(self, execution_id: str) -> list[Execution]: ...
+
+    async def publish_events(self, messages: list[Outgoing]) -> None: ...
+
+    # queue
+    async def executor_batch(self, limit: int, handler: BatchHandler) -> ExecutorOutcome | None: ...
+
+    async def next_event_due(self) -> float | None: ...
+
+    async def claim_worker_jobs(self, instance_id: str, limit: int) -> list[QueueMessage]: ...
+
+    async def complete_worker_jobs(
+        self, results: list[Outgoing], done: list[int], logs: list[NewLog]
+    ) -> list[LogEntry]: ...
+
+    # logs
+    async def append_logs(self, logs: list[NewLog]) -> list[LogEntry]: ...
+
+    async def list_logs(
+        self, execution_id: str, after: int = 0, limit: int = 10_000
+    ) -> list[LogEntry]: ...
+
+    # service instances
+    async def register_instance(self, instance_id: str, roles: str) -> None: ...
+
+    async def heartbeat(self, instance_id: str) -> None: ...
+
+    async def stop_instance(self, instance_id: str) -> None: ...
+
+    # daemon: drain and the `logs` command
+    async def count_worker_claims(self, instance_id: str) -> int:
+        """Worker jobs claimed by this instance whose results are not stored yet."""
+        ...
+
+    async def search_logs(
+        self,
+        *,
+        after: int = 0,
+        execution_id: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        levels: list[str] | None = None,
+        limit: int = 1000,
+    ) -> list[LogEntry]:
+        """Log lines with `seq > after` matching every filter given, oldest first."""
+        ...
+
+    async def latest_logs(
+        self,
+        *,
+        execution_id: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        levels: list[str] | None = None,
+        limit: int = 100,
+    ) -> list[LogEntry]:
+        """The last `limit` matching log lines, oldest first (the start of `logs -f`)."""
+        ...
+
+    # API and metrics reads
+    async def search_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 25,
+    ) -> list[Execution]: ...
+
+    async def count_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+    ) -> int: ...
+
+    async def active_executions(self) -> list[tuple[str, str]]: ...
+
+    async def queue_stats(self, now: float) -> list[QueueStats]: ...
+
+    async def ping(self) -> None: ...

@@ -1,0 +1,14 @@
+"""Picks the Store implementation from a database url."""
+
+from __future__ import annotations
+
+from kestrad.store.base import Store
+
+
+def open_store(url: str, *, synchronous: str = "FULL", liveness_timeout: float = 45.0) -> Store:
+    """`sqlite:///path` → SQLiteStore (PostgreSQL comes with its backend)."""
+    if url.startswith("sqlite:"):
+        from kestrad.store.sqlite import SQLiteStore
+
+        return SQLiteStore.from_url(url, synchronous=synchronous, liveness_timeout=liveness_timeout)
+    raise ValueError(f"unsupported database url `{url}` (expected sqlite:///path)")

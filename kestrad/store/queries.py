@@ -1,0 +1,28 @@
+"""Loads SQL kept in `.sql` files: one named query each (`-- name: x`), and migrations."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from importlib import resources
+
+_NAME = re.compile(r"^--\s*name:\s*(\S+)\s*$", re.MULTILINE)
+
+
+@cache
+def queries(dialect: str) -> dict[str, str]:
+    """Every named query of `sql/<dialect>/queries.sql`."""
+    text = resources.files("kestrad.store").joinpath("sql", dialect, "queries.sql").read_text()
+    parts = _NAME.split(text)
+    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def migrations(dialect: str) -> list[tuple[int, str, str]]:
+    """(version, name, sql) of every numbered `NNN_name.sql`, in order."""
+    folder = resources.files("kestrad.store").joinpath("sql", dialect)
+    out: list[tuple[int, str, str]] = []
+    for entry in folder.iterdir():
+        match = re.match(r"^(\d+)_(.+)\.sql$", entry.name)
+        if match:
+            out.append((int(match.group(1)), match.group(2), entry.read_text()))
+    return sorted(out)

@@ -1,0 +1,172 @@
+-- Named queries of the SQLite store. `-- name: X` starts a query; see store/queries.py.
+
+-- name: flow_insert
+INSERT INTO flows (namespace, id, revision, source, hash, file, disabled, deleted, updated)
+VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?);
+
+-- name: flow_latest
+SELECT namespace, id, revision, source, hash, file, disabled, deleted
+FROM flows WHERE namespace = ? AND id = ? ORDER BY revision DESC LIMIT 1;
+
+-- name: flow_revision
+SELECT namespace, id, revision, source, hash, file, disabled, deleted
+FROM flows WHERE namespace = ? AND id = ? AND revision = ?;
+
+-- name: flow_list_latest
+SELECT f.namespace, f.id, f.revision, f.source, f.hash, f.file, f.disabled, f.deleted
+FROM flows f
+JOIN (SELECT namespace, id, max(revision) AS revision FROM flows GROUP BY namespace, id) m
+  ON f.namespace = m.namespace AND f.id = m.id AND f.revision = m.revision
+ORDER BY f.namespace, f.id;
+
+-- name: flow_set_flags
+UPDATE flows SET disabled = ?, deleted = ?, updated = ? WHERE namespace = ? AND id = ? AND revision = ?;
+
+-- name: execution_upsert
+INSERT INTO executions (id, namespace, flow_id, flow_revision, state, start_date, end_date, trigger_execution_id, value)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET state = excluded.state, end_date = excluded.end_date, value = excluded.value;
+
+-- name: execution_get
+SELECT value FROM executions WHERE id = ?;
+
+-- name: execution_list
+SELECT value FROM executions
+WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)
+ORDER BY start_date DESC, id DESC LIMIT ?4;
+
+-- name: execution_by_trigger
+SELECT value FROM executions WHERE trigger_execution_id = ?;
+
+-- name: queue_execution_insert
+INSERT INTO queue_execution (key, payload, available_at) VALUES (?, ?, ?);
+
+-- name: queue_execution_poll
+SELECT seq, key, payload FROM queue_execution
+WHERE available_at <= ? AND claimed_by IS NULL
+ORDER BY seq LIMIT ?;
+
+-- name: queue_execution_delete
+DELETE FROM queue_execution WHERE seq = ?;
+
+-- name: queue_execution_next_due
+SELECT min(available_at) FROM queue_execution WHERE claimed_by IS NULL;
+
+-- name: queue_worker_insert
+INSERT INTO queue_worker (key, payload, available_at) VALUES (?, ?, ?);
+
+-- name: queue_worker_poll
+SELECT seq, key, payload FROM queue_worker
+WHERE claimed_by IS NULL AND available_at <= ?
+ORDER BY seq LIMIT ?;
+
+-- name: queue_worker_claim
+UPDATE queue_worker SET claimed_by = ?, claimed_at = ? WHERE seq = ?;
+
+-- name: queue_worker_delete
+DELETE FROM queue_worker WHERE seq = ?;
+
+-- name: queue_worker_release_dead
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
+WHERE claimed_by IS NOT NULL AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING');
+
+-- name: log_max_seq
+SELECT coalesce(max(seq), 0) FROM logs;
+
+-- name: log_insert
+INSERT INTO logs (seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?);
+
+-- name: log_list
+SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
+FROM logs WHERE execution_id = ? AND seq > ? ORDER BY seq LIMIT ?;
+
+-- name: log_tail
+SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
+FROM logs WHERE seq > ? ORDER BY seq LIMIT ?;
+
+-- name: instance_register
+INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING');
+
+-- name: instance_heartbeat
+UPDATE service_instance SET heartbeat = ? WHERE id = ?;
+
+-- name: instance_set_state
+UPDATE service_instance SET state = ? WHERE id = ?;
+
+-- name: instance_running
+SELECT id, host, pid, heartbeat FROM service_instance WHERE state = 'RUNNING';
+
+-- Execution search (API): keyset pagination on (start_date, id), newest first. The first
+-- page passes the sentinel ('~', '') which sorts after every ISO date. One query per
+-- leading filter so each one has its own index behind it.
+
+-- name: execution_search_all
+SELECT start_date, id, value FROM executions
+WHERE (start_date, id) < (:after_date, :after_id)
+  AND (:flow_id IS NULL OR flow_id = :flow_id)
+ORDER BY start_date DESC, id DESC LIMIT :limit;
+
+-- name: execution_search_namespace
+SELECT start_date, id, value FROM executions
+WHERE namespace = :namespace AND (start_date, id) < (:after_date, :after_id)
+ORDER BY start_date DESC, id DESC LIMIT :limit;
+
+-- name: execution_search_flow
+SELECT start_date, id, value FROM executions
+WHERE namespace = :namespace AND flow_id = :flow_id AND (start_date, id) < (:after_date, :after_id)
+ORDER BY start_date DESC, id DESC LIMIT :limit;
+
+-- name: execution_search_state
+SELECT start_date, id, value FROM executions
+WHERE state = :state AND (start_date, id) < (:after_date, :after_id)
+  AND (:namespace IS NULL OR namespace = :namespace)
+  AND (:flow_id IS NULL OR flow_id = :flow_id)
+ORDER BY start_date DESC, id DESC LIMIT :limit;
+
+-- name: execution_count_all
+SELECT count(*) FROM executions WHERE (:flow_id IS NULL OR flow_id = :flow_id);
+
+-- name: execution_count_namespace
+SELECT count(*) FROM executions WHERE namespace = :namespace;
+
+-- name: execution_count_flow
+SELECT count(*) FROM executions WHERE namespace = :namespace AND flow_id = :flow_id;
+
+-- name: execution_count_state
+SELECT count(*) FROM executions
+WHERE state = :state
+  AND (:namespace IS NULL OR namespace = :namespace)
+  AND (:flow_id IS NULL OR flow_id = :flow_id);
+
+-- name: execution_active
+SELECT id, state FROM executions
+WHERE state IN ('CREATED', 'SUBMITTED', 'RUNNING', 'PAUSED', 'RESTARTED', 'KILLING', 'QUEUED', 'RETRYING');
+
+-- name: queue_execution_stats
+SELECT count(*), min(CASE WHEN claimed_by IS NULL AND available_at <= ? THEN available_at END)
+FROM queue_execution;
+
+-- name: queue_worker_stats
+SELECT count(*), min(CASE WHEN claimed_by IS NULL AND available_at <= ? THEN available_at END)
+FROM queue_worker;
+
+-- name: ping
+SELECT 1;
+
+-- name: queue_worker_claimed_count
+SELECT count(*) FROM queue_worker WHERE claimed_by = ?;
+
+-- name: log_search_after
+SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
+FROM logs
+WHERE seq > ?1 AND (?2 IS NULL OR execution_id = ?2) AND (?3 IS NULL OR namespace = ?3)
+  AND (?4 IS NULL OR flow_id = ?4) AND (?5 IS NULL OR level IN (SELECT value FROM json_each(?5)))
+ORDER BY seq LIMIT ?6;
+
+-- name: log_search_latest
+SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
+FROM logs
+WHERE (?1 IS NULL OR execution_id = ?1) AND (?2 IS NULL OR namespace = ?2)
+  AND (?3 IS NULL OR flow_id = ?3) AND (?4 IS NULL OR level IN (SELECT value FROM json_each(?4)))
+ORDER BY seq DESC LIMIT ?5;

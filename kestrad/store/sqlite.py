@@ -1,0 +1,573 @@
+"""The embedded SQLite store (aiosqlite, WAL, synchronous=FULL).
+
+aiosqlite hops to its thread on every await (~100 µs), so each transaction here is ONE
+call into that thread: a plain function over the `sqlite3.Connection`, run through
+`Connection._execute`. That keeps group commit cheap: a whole executor batch is one hop
+and one fsync. Calls on one connection run in order on its thread, so write transactions
+never interleave inside this process; across processes `BEGIN IMMEDIATE` and the busy
+timeout serialize them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sqlite3
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from kestrad.model.execution import Execution, decode_execution, encode_execution
+from kestrad.model.state import now_iso
+from kestrad.runtime.messages import Wake, encode
+from kestrad.store.base import (
+    BatchHandler,
+    ExecutorOutcome,
+    FlowRow,
+    LogEntry,
+    NewLog,
+    Outgoing,
+    QueueMessage,
+    QueueStats,
+)
+from kestrad.store.queries import migrations, queries
+
+T = TypeVar("T")
+Q = queries("sqlite")
+_WAKE = encode(Wake())
+
+
+def path_from_url(url: str) -> str:
+    """`sqlite:///abs/path.db` or `sqlite://relative.db` → a file path."""
+    if not url.startswith("sqlite:"):
+        raise ValueError(f"not a SQLite url: {url}")
+    rest = url[len("sqlite:") :]
+    if rest.startswith("///"):
+        return "/" + rest[3:].lstrip("/") if rest[3:].startswith("/") else "/" + rest[3:]
+    return rest.lstrip("/") if rest.startswith("//") else rest
+
+
+class SQLiteStore:
+    """Store protocol on one SQLite file."""
+
+    def __init__(self, path: str, *, synchronous: str = "FULL", liveness_timeout: float = 45.0):
+        self.path = path
+        self.synchronous = synchronous
+        self.liveness_timeout = liveness_timeout
+        self._writer: aiosqlite.Connection | None = None
+        self._reader: aiosqlite.Connection | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> SQLiteStore:
+        return cls(path_from_url(url), **kwargs)
+
+    # -- plumbing -----------------------------------------------------------------------------
+    async def _open(self) -> aiosqlite.Connection:
+        conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=30.0)
+        await conn.execute("PRAGMA journal_mode=WAL")
+        await conn.execute(f"PRAGMA synchronous={self.synchronous}")
+        await conn.execute("PRAGMA busy_timeout=30000")
+        await conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    async def _write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` inside one IMMEDIATE transaction on the writer thread."""
+        assert self._writer is not None, "store not open"
+        return await self._writer._execute(_in_transaction, self._writer._conn, fn, *args)
+
+    async def _read(self, fn: Callable[..., T], *args: Any) -> T:
+        assert self._reader is not None, "store not open"
+        return await self._reader._execute(fn, self._reader._conn, *args)
+
+    async def migrate(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._writer = await self._open()
+        await self._write(_migrate)
+        self._reader = await self._open()
+
+    async def close(self) -> None:
+        for conn in (self._reader, self._writer):
+            if conn is not None:
+                await conn.close()
+        self._reader = self._writer = None
+
+    # -- flows --------------------------------------------------------------------------------
+    async def save_flow(
+        self, namespace: str, flow_id: str, source: str, digest: str, file: str | None
+    ) -> FlowRow:
+        return await self._write(_save_flow, namespace, flow_id, source, digest, file)
+
+    async def set_flow_flags(self, row: FlowRow, *, disabled: bool, deleted: bool) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                Q["flow_set_flags"],
+                (int(disabled), int(deleted), now_iso(), row.namespace, row.id, row.revision),
+            )
+
+        await self._write(run)
+
+    async def get_flow(
+        self, namespace: str, flow_id: str, revision: int | None = None
+    ) -> FlowRow | None:
+        return await self._read(_get_flow, namespace, flow_id, revision)
+
+    async def list_flows(self) -> list[FlowRow]:
+        def run(conn: sqlite3.Connection) -> list[FlowRow]:
+            return [_flow_row(r) for r in conn.execute(Q["flow_list_latest"])]
+
+        return await self._read(run)
+
+    # -- executions ---------------------------------------------------------------------------
+    async def create_executions(self, executions: list[Execution]) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            _upsert_executions(conn, executions)
+            now = time.time()
+            conn.executemany(Q["queue_execution_insert"], [(e.id, _WAKE, now) for e in executions])
+
+        await self._write(run)
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        def run(conn: sqlite3.Connection) -> Execution | None:
+            row = conn.execute(Q["execution_get"], (execution_id,)).fetchone()
+            return decode_execution(row[0]) if row else None
+
+        return await self._read(run)
+
+    async def list_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+    ) -> list[Execution]:
+        def run(conn: sqlite3.Connection) -> list[Execution]:
+            rows = conn.execute(Q["execution_list"], (namespace, flow_id, state, limit))
+            return [decode_execution(r[0]) for r in rows]
+
+        return await self._read(run)
+
+    async def executions_triggered_by(self, execution_id: str) -> list[Execution]:
+        def run(conn: sqlite3.Connection) -> list[Execution]:
+            rows = conn.execute(Q["execution_by_trigger"], (execution_id,))
+            return [decode_execution(r[0]) for r in rows]
+
+        return await self._read(run)
+
+    async def publish_events(self, messages: list[Outgoing]) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            _insert_messages(conn, "queue_execution_insert", messages)
+
+        await self._write(run)
+
+    # -- queue --------------------------------------------------------------------------------
+    async def executor_batch(self, limit: int, handler: BatchHandler) -> ExecutorOutcome | None:
+        return await self._write(_executor_batch, limit, handler)
+
+    async def next_event_due(self) -> float | None:
+        def run(conn: sqlite3.Connection) -> float | None:
+            row = conn.execute(Q["queue_execution_next_due"]).fetchone()
+            return row[0] if row else None
+
+        return await self._read(run)
+
+    async def claim_worker_jobs(self, instance_id: str, limit: int) -> list[QueueMessage]:
+        def run(conn: sqlite3.Connection) -> list[QueueMessage]:
+            now = time.time()
+            rows = conn.execute(Q["queue_worker_poll"], (now, limit)).fetchall()
+            conn.executemany(Q["queue_worker_claim"], [(instance_id, now, r[0]) for r in rows])
+            return [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
+
+        return await self._write(run)
+
+    async def complete_worker_jobs(
+        self, results: list[Outgoing], done: list[int], logs: list[NewLog]
+    ) -> list[LogEntry]:
+        def run(conn: sqlite3.Connection) -> list[LogEntry]:
+            stored = _insert_logs(conn, logs)
+            _insert_messages(conn, "queue_execution_insert", results)
+            conn.executemany(Q["queue_worker_delete"], [(seq,) for seq in done])
+            return stored
+
+        return await self._write(run)
+
+    # -- logs ---------------------------------------------------------------------------------
+    async def append_logs(self, logs: list[NewLog]) -> list[LogEntry]:
+        return await self._write(_insert_logs, logs)
+
+    async def list_logs(
+        self, execution_id: str, after: int = 0, limit: int = 10_000
+    ) -> list[LogEntry]:
+        def run(conn: sqlite3.Connection) -> list[LogEntry]:
+            rows = conn.execute(Q["log_list"], (execution_id, after, limit))
+            return [_log_entry(r) for r in rows]
+
+        return await self._read(run)
+
+    # -- service instances --------------------------------------------------------------------
+    async def register_instance(self, instance_id: str, roles: str) -> None:
+        host, timeout = socket.gethostname(), self.liveness_timeout
+
+        def run(conn: sqlite3.Connection) -> None:
+            now = time.time()
+            for iid, ihost, pid, beat in conn.execute(Q["instance_running"]).fetchall():
+                dead_here = ihost == host and not _pid_alive(pid)
+                if dead_here or beat < now - timeout:
+                    conn.execute(Q["instance_set_state"], ("DEAD", iid))
+            conn.execute(Q["instance_register"], (instance_id, host, os.getpid(), roles, now, now))
+            conn.execute(Q["queue_worker_release_dead"])
+
+        await self._write(run)
+
+    async def heartbeat(self, instance_id: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(Q["instance_heartbeat"], (time.time(), instance_id))
+
+        await self._write(run)
+
+    async def stop_instance(self, instance_id: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(Q["instance_set_state"], ("STOPPED", instance_id))
+            conn.execute(Q["queue_worker_release_dead"])
+
+        await self._write(run)
+
+    # -- API and metrics reads ----------------------------------------------------------------
+    async def search_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 25,
+    ) -> list[Execution]:
+        """Newest first; `after` is the (start date, id) of the last row of the previous page."""
+        name = "execution_search_" + _search_variant(namespace, flow_id, state)
+        after_date, after_id = after or _FIRST_PAGE
+        params = {
+            "namespace": namespace,
+            "flow_id": flow_id,
+            "state": state,
+            "after_date": after_date,
+            "after_id": after_id,
+            "limit": limit,
+        }
+
+        def run(conn: sqlite3.Connection) -> list[Execution]:
+            return [decode_execution(r[2]) for r in conn.execute(Q[name], params)]
+
+        return await self._read(run)
+
+    async def count_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+    ) -> int:
+        name = "execution_count_" + _search_variant(namespace, flow_id, state)
+        params = {"namespace": namespace, "flow_id": flow_id, "state": state}
+
+        def run(conn: sqlite3.Connection) -> int:
+            return int(conn.execute(Q[name], params).fetchone()[0])
+
+        return await self._read(run)
+
+    async def active_executions(self) -> list[tuple[str, str]]:
+        """(id, state) of every execution not in a terminal state."""
+
+        def run(conn: sqlite3.Connection) -> list[tuple[str, str]]:
+            return [(r[0], r[1]) for r in conn.execute(Q["execution_active"])]
+
+        return await self._read(run)
+
+    async def queue_stats(self, now: float) -> list[QueueStats]:
+        def run(conn: sqlite3.Connection) -> list[QueueStats]:
+            out = []
+            for topic in ("execution", "worker"):
+                depth, oldest = conn.execute(Q[f"queue_{topic}_stats"], (now,)).fetchone()
+                out.append(QueueStats(topic=topic, depth=int(depth), oldest_due=oldest))
+            return out
+
+        return await self._read(run)
+
+    async def ping(self) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(Q["ping"]).fetchone()
+
+        await self._read(run)
+
+    # -- daemon: drain and the `logs` command -------------------------------------------------
+    async def count_worker_claims(self, instance_id: str) -> int:
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(Q["queue_worker_claimed_count"], (instance_id,)).fetchone()[0]
+
+        return await self._read(run)
+
+    async def search_logs(
+        self,
+        *,
+        after: int = 0,
+        execution_id: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        levels: list[str] | None = None,
+        limit: int = 1000,
+    ) -> list[LogEntry]:
+        wanted = json.dumps(levels) if levels is not None else None
+
+        def run(conn: sqlite3.Connection) -> list[LogEntry]:
+            rows = conn.execute(
+                Q["log_search_after"], (after, execution_id, namespace, flow_id, wanted, limit)
+            )
+            return [_log_entry(r) for r in rows]
+
+        return await self._read(run)
+
+    async def latest_logs(
+        self,
+        *,
+        execution_id: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        levels: list[str] | None = None,
+        limit: int = 100,
+    ) -> list[LogEntry]:
+        wanted = json.dumps(levels) if levels is not None else None
+
+        def run(conn: sqlite3.Connection) -> list[LogEntry]:
+            rows = conn.execute(
+                Q["log_search_latest"], (execution_id, namespace, flow_id, wanted, limit)
+            ).fetchall()
+            return [_log_entry(r) for r in reversed(rows)]
+
+        return await self._read(run)
+
+
+_FIRST_PAGE = ("~", "")  # sorts after every ISO-8601 date
+
+
+def _search_variant(namespace: str | None, flow_id: str | None, state: str | None) -> str:
+    """Which search query has an index for these filters (see queries.sql)."""
+    if state is not None:
+        return "state"
+    if namespace is not None and flow_id is not None:
+        return "flow"
+    if namespace is not None:
+        return "namespace"
+    return "all"
+
+
+# -- functions run on the database thread --------------------------------------------------------
+def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
+    """BEGIN IMMEDIATE, run, COMMIT; ROLLBACK on any error so nothing half-written stays."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        result = fn(conn, *args)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+    return result
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT, applied TEXT)"
+    )
+    done = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+    for version, name, sql in migrations("sqlite"):
+        if version in done:
+            continue
+        for statement in _statements(sql):
+            conn.execute(statement)
+        conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied) VALUES (?, ?, ?)",
+            (version, name, now_iso()),
+        )
+
+
+def _statements(sql: str) -> list[str]:
+    body = "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
+    return [s.strip() for s in body.split(";") if s.strip()]
+
+
+def _flow_row(r: Any) -> FlowRow:
+    return FlowRow(
+        namespace=r[0],
+        id=r[1],
+        revision=r[2],
+        source=r[3],
+        hash=r[4],
+        file=r[5],
+        disabled=bool(r[6]),
+        deleted=bool(r[7]),
+    )
+
+
+def _get_flow(
+    conn: sqlite3.Connection, namespace: str, flow_id: str, revision: int | None
+) -> FlowRow | None:
+    if revision is None:
+        row = conn.execute(Q["flow_latest"], (namespace, flow_id)).fetchone()
+    else:
+        row = conn.execute(Q["flow_revision"], (namespace, flow_id, revision)).fetchone()
+    return _flow_row(row) if row else None
+
+
+def _save_flow(
+    conn: sqlite3.Connection,
+    namespace: str,
+    flow_id: str,
+    source: str,
+    digest: str,
+    file: str | None,
+) -> FlowRow:
+    latest = _get_flow(conn, namespace, flow_id, None)
+    if latest is not None and latest.hash == digest:
+        if latest.disabled or latest.deleted or latest.file != file:
+            conn.execute(
+                "UPDATE flows SET disabled = 0, deleted = 0, file = ?, updated = ? "
+                "WHERE namespace = ? AND id = ? AND revision = ?",
+                (file, now_iso(), namespace, flow_id, latest.revision),
+            )
+            latest.disabled = latest.deleted = False
+            latest.file = file
+        return latest
+    revision = latest.revision + 1 if latest else 1
+    conn.execute(
+        Q["flow_insert"], (namespace, flow_id, revision, source, digest, file, 0, now_iso())
+    )
+    return FlowRow(
+        namespace=namespace, id=flow_id, revision=revision, source=source, hash=digest, file=file
+    )
+
+
+def _execution_row(e: Execution) -> tuple[Any, ...]:
+    trigger_execution = None
+    if e.trigger is not None:
+        trigger_execution = e.trigger.variables.get("executionId")
+    return (
+        e.id,
+        e.namespace,
+        e.flow_id,
+        e.flow_revision,
+        e.state.current,
+        e.state.start_date,
+        e.state.end_date,
+        trigger_execution,
+        encode_execution(e),
+    )
+
+
+def _upsert_executions(conn: sqlite3.Connection, executions: list[Execution]) -> None:
+    conn.executemany(Q["execution_upsert"], [_execution_row(e) for e in executions])
+
+
+def _insert_messages(conn: sqlite3.Connection, query: str, messages: list[Outgoing]) -> None:
+    if not messages:
+        return
+    now = time.time()
+    conn.executemany(Q[query], [(m.key, m.payload, m.available_at or now) for m in messages])
+
+
+def _insert_logs(conn: sqlite3.Connection, logs: list[NewLog]) -> list[LogEntry]:
+    if not logs:
+        return []
+    start = conn.execute(Q["log_max_seq"]).fetchone()[0] + 1
+    entries = [
+        LogEntry(
+            seq=start + i,
+            execution_id=log.execution_id,
+            namespace=log.namespace,
+            flow_id=log.flow_id,
+            task_id=log.task_id,
+            task_run_id=log.task_run_id,
+            attempt=log.attempt,
+            level=log.level,
+            timestamp=log.timestamp,
+            message=log.message,
+        )
+        for i, log in enumerate(logs)
+    ]
+    conn.executemany(
+        Q["log_insert"],
+        [
+            (
+                e.seq,
+                e.execution_id,
+                e.namespace,
+                e.flow_id,
+                e.task_id,
+                e.task_run_id,
+                e.attempt,
+                e.level,
+                e.timestamp,
+                e.message,
+            )
+            for e in entries
+        ],
+    )
+    return entries
+
+
+def _log_entry(r: Any) -> LogEntry:
+    return LogEntry(
+        seq=r[0],
+        execution_id=r[1],
+        namespace=r[2],
+        flow_id=r[3],
+        task_id=r[4],
+        task_run_id=r[5],
+        attempt=r[6],
+        level=r[7],
+        timestamp=r[8],
+        message=r[9],
+    )
+
+
+def _executor_batch(
+    conn: sqlite3.Connection, limit: int, handler: BatchHandler
+) -> ExecutorOutcome | None:
+    rows = conn.execute(Q["queue_execution_poll"], (time.time(), limit)).fetchall()
+    if not rows:
+        return None
+    messages = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
+    keys = list(dict.fromkeys(m.key for m in messages))
+    executions: dict[str, Execution] = {}
+    for chunk_start in range(0, len(keys), 500):
+        chunk = keys[chunk_start : chunk_start + 500]
+        marks = ",".join("?" * len(chunk))
+        for (value,) in conn.execute(
+            f"SELECT value FROM executions WHERE id IN ({marks})",
+            chunk,
+        ):
+            execution = decode_execution(value)
+            executions[execution.id] = execution
+    missing = handler.missing_flows(executions.values())
+    if missing:
+        handler.add_flows([row for key in missing if (row := _get_flow(conn, *key)) is not None])
+    outcome = handler.process(messages, executions)
+    _upsert_executions(conn, outcome.new_executions)
+    _upsert_executions(conn, outcome.executions)
+    _insert_messages(conn, "queue_execution_insert", outcome.execution_messages)
+    _insert_messages(conn, "queue_worker_insert", outcome.worker_jobs)
+    outcome.stored_logs = _insert_logs(conn, outcome.logs)
+    conn.executemany(Q["queue_execution_delete"], [(m.seq,) for m in messages])
+    outcome.consumed = len(messages)
+    return outcome

@@ -1,0 +1,116 @@
+"""The base of every task type: the properties all Kestra tasks share.
+
+A task class is a msgspec Struct (so unknown properties are errors, as in Kestra's strict
+parse) plus class-level facts the loader and executor need: which fields hold child task
+lists, and whether the task runs on a worker or inside the executor.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, ClassVar
+
+import msgspec
+
+from kestrad.model.retry import Retry
+
+# A list of tasks inside a task (If.then, ForEach.tasks, …). msgspec cannot convert an
+# already-built Struct into a base-class field, so the loader converts children itself and
+# the field is typed `list[Any]`; at run time it always holds Task instances.
+TaskList = list[Any]
+
+
+class TaskKind(enum.Enum):
+    """Where a task runs: on a worker, or resolved inline by the executor."""
+
+    RUNNABLE = "runnable"
+    FLOWABLE = "flowable"
+    EXECUTION_UPDATING = "execution-updating"
+    EXECUTABLE = "executable"  # creates another execution (Subflow)
+
+
+class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    """Properties common to all tasks (KESTRA-SPEC §2.1)."""
+
+    id: str
+    type: str
+    description: str | None = None
+    disabled: bool = False
+    retry: Retry | None = None
+    timeout: str | None = None
+    allow_failure: bool = False
+    allow_warning: bool = False
+    run_if: Any = None
+    log_level: str | None = None
+    log_to_file: bool = False
+    worker_group: dict[str, Any] | None = None
+
+    kind: ClassVar[TaskKind] = TaskKind.RUNNABLE
+    # Python attribute names of fields holding TaskList values, in the order they are walked.
+    child_fields: ClassVar[tuple[str, ...]] = ()
+
+    def child_lists(self) -> list[tuple[str, list[Task]]]:
+        """Every (field name, task list) this task holds, for tree walks and validation."""
+        out: list[tuple[str, list[Task]]] = []
+        for name in self.child_fields:
+            value = getattr(self, name, None)
+            if value:
+                out.append((name, value))
+        return out
+
+
+class RunnableTask(Task, kw_only=True):
+    """A task executed by a worker through `run(ctx)`."""
+
+    kind: ClassVar[TaskKind] = TaskKind.RUNNABLE
+
+    async def run(self, ctx: Any) -> dict[str, Any] | None:  # ctx: runtime.context.RunContext
+        raise NotImplementedError
+
+
+class FlowableTask(Task, kw_only=True):
+    """A task the executor resolves inline: it only decides which children run next."""
+
+    kind: ClassVar[TaskKind] = TaskKind.FLOWABLE
+    errors: TaskList | None = None
+    finally_: TaskList | None = msgspec.field(default=None, name="finally")
+
+
+class TaskFailed(Exception):
+    """Raised by a runnable task to end its attempt FAILED (optionally still with outputs)."""
+
+    def __init__(self, message: str, outputs: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.outputs = outputs
+
+
+class TaskOutcome(msgspec.Struct, kw_only=True):
+    """What a runnable returns when it ends in a state other than SUCCESS (e.g. WARNING)."""
+
+    outputs: dict[str, Any] | None = None
+    state: str = "SUCCESS"
+
+
+class Flowable(FlowableTask, kw_only=True):
+    """Behaviour shared by the core flowables, called by the executor's `advance`.
+
+    `start` runs once when the task run is created (render conditions, loop values);
+    `lists` gives the (tasks, errors, finally) children; `nexts` picks which to create now.
+    """
+
+    def start(self, fx: Any, run: Any) -> None:
+        """Compute the run's outputs or loop values; raise ExpressionError to fail it."""
+
+    def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
+        from kestrad.tasks.flowable_support import ERRORS, FINALLY, resolve_list
+
+        return (
+            resolve_list(getattr(self, "tasks", None)),
+            resolve_list(self.errors, ERRORS),
+            resolve_list(self.finally_, FINALLY),
+        )
+
+    def nexts(self, fx: Any, run: Any, current: Any) -> list[Any]:
+        from kestrad.tasks.flowable_support import sequential_nexts
+
+        return sequential_nexts(current.current, current.runs)

@@ -1,0 +1,330 @@
+"""`io.kestra.plugin.core.flow.*`: the flowable tasks the executor resolves inline."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, ClassVar
+
+import msgspec
+
+from kestrad.expr.engine import ExpressionError, truthy
+from kestrad.tasks.base import Flowable, RunnableTask, Task, TaskKind, TaskList
+from kestrad.tasks.flowable_support import (
+    ERRORS,
+    FINALLY,
+    TASKS,
+    Phase,
+    Resolved,
+    parallel_nexts,
+    resolve_list,
+    sequential_nexts,
+)
+from kestrad.tasks.registry import register
+
+_LEGACY = "io.kestra.core.tasks.flows."
+
+
+@register("io.kestra.plugin.core.flow.Sequential", _LEGACY + "Sequential")
+class Sequential(Flowable, kw_only=True):
+    """Children one after the other."""
+
+    tasks: TaskList
+    child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
+
+
+@register("io.kestra.plugin.core.flow.AllowFailure", _LEGACY + "AllowFailure")
+class AllowFailure(Sequential, kw_only=True):
+    """Deprecated: a Sequential whose failure ends as WARNING."""
+
+    allow_failure: bool = True
+
+
+@register("io.kestra.plugin.core.flow.Parallel", _LEGACY + "Parallel")
+class Parallel(Flowable, kw_only=True):
+    """Every child at once, at most `concurrent` running (0 = no limit)."""
+
+    tasks: TaskList
+    concurrent: int = 0
+    child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
+
+    def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
+        if current.current and current.current[0].branch == TASKS:
+            return parallel_nexts(current.current, current.runs, self.concurrent)
+        return sequential_nexts(current.current or [], current.runs)
+
+
+@register("io.kestra.plugin.core.flow.If", _LEGACY + "If")
+class If(Flowable, kw_only=True):
+    """`then` when `condition` renders truthy, else `else`."""
+
+    condition: Any
+    then: TaskList
+    else_: TaskList | None = msgspec.field(default=None, name="else")
+    child_fields: ClassVar[tuple[str, ...]] = ("then", "else_", "errors", "finally_")
+
+    def start(self, fx: Any, run: Any) -> None:
+        run.outputs = {"evaluationResult": truthy(fx.render(run, self.condition))}
+
+    def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
+        branch = self.then if run.outputs.get("evaluationResult") else self.else_
+        return (
+            resolve_list(branch),
+            resolve_list(self.errors, ERRORS),
+            resolve_list(self.finally_, FINALLY),
+        )
+
+
+@register("io.kestra.plugin.core.flow.Switch", _LEGACY + "Switch")
+class Switch(Flowable, kw_only=True):
+    """The case whose key equals the rendered `value`, else `defaults`."""
+
+    value: Any
+    cases: dict[str, TaskList] | None = None
+    defaults: TaskList | None = None
+    child_fields: ClassVar[tuple[str, ...]] = ("defaults", "errors", "finally_")
+    child_maps: ClassVar[tuple[str, ...]] = ("cases",)
+
+    def start(self, fx: Any, run: Any) -> None:
+        rendered = fx.render(run, self.value)
+        key = rendered if isinstance(rendered, str) else str(rendered)
+        matched = self.cases is not None and key in self.cases
+        if not matched and self.defaults is None:
+            raise ExpressionError(
+                str(self.value), f"no case matches `{key}` and the Switch has no defaults"
+            )
+        run.outputs = {"value": key, "defaults": not matched}
+
+    def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
+        key = run.outputs.get("value")
+        branch = self.defaults if run.outputs.get("defaults") else (self.cases or {}).get(key)
+        return (
+            resolve_list(branch),
+            resolve_list(self.errors, ERRORS),
+            resolve_list(self.finally_, FINALLY),
+        )
+
+
+def loop_values(fx: Any, run: Any, raw: Any) -> list[str]:
+    """Render a loop's values (a JSON-array string or a YAML list) into distinct strings."""
+    rendered = fx.render_typed(run, raw) if isinstance(raw, str) else raw
+    if isinstance(rendered, str):
+        try:
+            rendered = json.loads(rendered)
+        except ValueError as exc:
+            raise ExpressionError(str(raw), f"values must be a JSON array: {exc}") from exc
+    if not isinstance(rendered, list):
+        raise ExpressionError(str(raw), f"values must be a list, got {type(rendered).__name__}")
+    out: list[str] = []
+    seen: set[str] = set()
+    for item in rendered:
+        if item is None:
+            raise ExpressionError(str(raw), "values must not contain null")
+        if isinstance(item, str):
+            text = fx.render(run, item)
+        elif isinstance(item, dict | list):
+            text = json.dumps(fx.render(run, item), separators=(",", ":"), ensure_ascii=False)
+        elif isinstance(item, bool):
+            text = "true" if item else "false"
+        else:
+            text = str(item)
+        if text not in seen:
+            seen.add(text)
+            out.append(text)
+    return out
+
+
+class _Loop(Flowable, kw_only=True):
+    """A flowable running its `tasks` once per value; children carry the value."""
+
+    tasks: TaskList
+    child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
+
+    def raw_values(self) -> Any:
+        raise NotImplementedError
+
+    def start(self, fx: Any, run: Any) -> None:
+        run.k_values = loop_values(fx, run, self.raw_values())
+
+    def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
+        tasks = [t for t in self.tasks if not t.disabled]
+        flattened = [Resolved(t, v, TASKS) for v in (run.k_values or ()) for t in tasks]
+        return (
+            flattened,
+            resolve_list(self.errors, ERRORS),
+            resolve_list(self.finally_, FINALLY),
+        )
+
+
+@register("io.kestra.plugin.core.flow.ForEach")
+class ForEach(_Loop, kw_only=True):
+    """`tasks` for each distinct value; `concurrencyLimit` values at once (0 = all, 1 = one)."""
+
+    values: Any
+    concurrency_limit: int = 1
+
+    def raw_values(self) -> Any:
+        return self.values
+
+    def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
+        if self.concurrency_limit == 1 or not current.current or current.current[0].branch != TASKS:
+            return sequential_nexts(current.current or [], current.runs)
+        return group_nexts(current.current, current.runs, self.concurrency_limit)
+
+
+def group_nexts(current: list[Resolved], runs: list[Any], limit: int) -> list[Resolved]:
+    """Values run concurrently (at most `limit` groups active), each group's tasks in order."""
+    by_value: dict[str | None, list[Any]] = {}
+    for r in runs:
+        by_value.setdefault(r.value, []).append(r)
+    groups: dict[str | None, list[Resolved]] = {}
+    for entry in current:
+        groups.setdefault(entry.value, []).append(entry)
+    active = sum(
+        1
+        for value, rs in by_value.items()
+        if len(rs) < len(groups.get(value, ())) or any(not r.terminated for r in rs)
+    )
+    out: list[Resolved] = []
+    for value, entries in groups.items():
+        group_runs = by_value.get(value, [])
+        if not group_runs:
+            if limit > 0 and active >= limit:
+                continue
+            active += 1
+            out.append(entries[0])
+        elif all(r.terminated for r in group_runs) and len(group_runs) < len(entries):
+            out.append(entries[len(group_runs)])
+    return out
+
+
+@register("io.kestra.plugin.core.flow.EachSequential", _LEGACY + "EachSequential")
+class EachSequential(_Loop, kw_only=True):
+    """Deprecated: ForEach with one value at a time."""
+
+    value: Any
+
+    def raw_values(self) -> Any:
+        return self.value
+
+
+@register("io.kestra.plugin.core.flow.EachParallel", _LEGACY + "EachParallel")
+class EachParallel(_Loop, kw_only=True):
+    """Deprecated: every (value, task) child at once, at most `concurrent` running."""
+
+    value: Any
+    concurrent: int = 0
+
+    def raw_values(self) -> Any:
+        return self.value
+
+    def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
+        if current.current and current.current[0].branch == TASKS:
+            return parallel_nexts(current.current, current.runs, self.concurrent)
+        return sequential_nexts(current.current or [], current.runs)
+
+
+class DagTask(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    """One node of a Dag: a task and the ids it waits for."""
+
+    task: Any
+    depends_on: list[str] | None = None
+
+
+@register("io.kestra.plugin.core.flow.Dag", _LEGACY + "Dag")
+class Dag(Flowable, kw_only=True):
+    """Tasks start once every task they depend on has ended."""
+
+    tasks: list[DagTask]
+    concurrent: int = 0
+    child_fields: ClassVar[tuple[str, ...]] = ("errors", "finally_")
+    dag_fields: ClassVar[tuple[str, ...]] = ("tasks",)
+
+    def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
+        return (
+            resolve_list([node.task for node in self.tasks]),
+            resolve_list(self.errors, ERRORS),
+            resolve_list(self.finally_, FINALLY),
+        )
+
+    def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
+        if not current.current or current.current[0].branch != TASKS:
+            return sequential_nexts(current.current or [], current.runs)
+        ended = {r.task_id for r in current.runs if r.terminated}
+        deps = {node.task.id: node.depends_on or [] for node in self.tasks}
+        ready = [c for c in current.current if all(d in ended for d in deps.get(c.task.id, ()))]
+        return parallel_nexts(ready, current.runs, self.concurrent)
+
+
+@register("io.kestra.plugin.core.flow.Sleep")
+class Sleep(RunnableTask, kw_only=True):
+    """Waits for `duration` on the worker."""
+
+    duration: Any
+
+    async def run(self, ctx: Any) -> dict[str, Any] | None:
+        import anyio
+
+        from kestrad.model.durations import format_duration, parse_duration
+
+        rendered = ctx.render(self.duration)
+        delay = parse_duration(rendered)
+        ctx.logger.log("INFO", f"Waiting for {format_duration(delay)}")
+        await anyio.sleep(delay.total_seconds())
+        return None
+
+
+@register("io.kestra.plugin.core.flow.Pause", _LEGACY + "Pause")
+class Pause(Flowable, kw_only=True):
+    """Pauses the execution until resumed, or for `delay`; fails after `timeout`."""
+
+    delay: Any = None
+    timeout: Any = None
+    on_resume: list[dict[str, Any]] | None = None
+    tasks: TaskList | None = None
+    child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
+    kind: ClassVar[TaskKind] = TaskKind.FLOWABLE
+
+
+class CheckFrequency(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
+    """How often and how long a WaitFor/LoopUntil loops."""
+
+    max_iterations: int | None = 100
+    max_duration: str | None = "PT1H"
+    interval: str = "PT1S"
+
+
+@register("io.kestra.plugin.core.flow.WaitFor", "io.kestra.plugin.core.flow.LoopUntil")
+class WaitFor(Flowable, kw_only=True):
+    """Runs `tasks` again and again (every `interval`) until `condition` renders truthy."""
+
+    tasks: TaskList
+    condition: Any
+    check_frequency: CheckFrequency = msgspec.field(default_factory=CheckFrequency)
+    fail_on_max_reached: bool = False
+    child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
+
+    def start(self, fx: Any, run: Any) -> None:
+        run.outputs = {"iterationCount": 1}
+
+
+@register(
+    "io.kestra.plugin.core.flow.Subflow",
+    _LEGACY + "Subflow",
+    _LEGACY + "Flow",
+    "io.kestra.plugin.core.flow.Flow",
+)
+class Subflow(Task, kw_only=True):
+    """Starts an execution of another flow and (with `wait`) ends with it."""
+
+    namespace: str
+    flow_id: str
+    revision: int | None = None
+    inputs: dict[str, Any] | None = None
+    labels: Any = None
+    wait: bool = True
+    transmit_failed: bool = True
+    inherit_labels: bool = False
+    schedule_date: Any = None
+    outputs: dict[str, Any] | None = None
+
+    kind: ClassVar[TaskKind] = TaskKind.EXECUTABLE

@@ -1,0 +1,66 @@
+"""Flow files and folders: discovery, reading, and validating many paths at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from kestrad.flows.loader import FlowLoadError, iter_flow_files, load_file, validate_paths
+
+GOOD = "id: {id}\nnamespace: company.team\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+BAD = "id: {id}\nnamespace: company.team\ntasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n"
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def test_iter_flow_files_nested_sorted_and_skips_hidden(tmp_path: Path) -> None:
+    write(tmp_path / "b.yml", "")
+    write(tmp_path / "a.yaml", "")
+    write(tmp_path / "sub" / "deeper" / "c.yml", "")
+    write(tmp_path / "notes.txt", "")
+    write(tmp_path / ".hidden.yml", "")
+    write(tmp_path / ".git" / "d.yml", "")
+    write(tmp_path / "sub" / ".cache" / "e.yaml", "")
+    found = [p.relative_to(tmp_path).as_posix() for p in iter_flow_files(tmp_path)]
+    assert found == ["a.yaml", "b.yml", "sub/deeper/c.yml"]
+
+
+def test_load_file_sets_file_on_problems(tmp_path: Path) -> None:
+    path = write(tmp_path / "bad.yml", BAD.format(id="bad"))
+    with pytest.raises(FlowLoadError) as info:
+        load_file(path)
+    [problem] = info.value.problems
+    assert str(problem) == f"{path}:4:5: tasks[0]: missing required property `message`"
+
+
+def test_load_file_unreadable(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yml"
+    path.write_bytes(b"id: caf\xe9\n")
+    with pytest.raises(FlowLoadError) as info:
+        load_file(path)
+    assert info.value.problems[0].message.startswith("cannot read file")
+
+
+def test_validate_paths_collects_flows_and_every_problem(tmp_path: Path) -> None:
+    write(tmp_path / "dir" / "one.yml", GOOD.format(id="one"))
+    write(tmp_path / "dir" / "nested" / "two.yaml", BAD.format(id="two"))
+    single = write(tmp_path / "three.yml", GOOD.format(id="three"))
+    broken = write(tmp_path / "four.yml", "id: [\n")
+    flows, problems = validate_paths([tmp_path / "dir", single, broken, tmp_path / "missing.yml"])
+    assert sorted(f.id for f in flows) == ["one", "three"]
+    assert [Path(p.file or "").name for p in problems] == ["two.yaml", "four.yml", "missing.yml"]
+    assert problems[-1].message == "no such file or directory"
+
+
+def test_validate_paths_applies_global_defaults(tmp_path: Path) -> None:
+    from kestrad.model.flow import PluginDefault
+
+    path = write(tmp_path / "two.yml", BAD.format(id="two"))
+    defaults = [PluginDefault(type="io.kestra.plugin.core.log.Log", values={"message": "x"})]
+    flows, problems = validate_paths([path], global_defaults=defaults)
+    assert not problems and flows[0].tasks[0].message == "x"

@@ -1,0 +1,64 @@
+"""A real `kill -9` in the middle of an execution: after a restart it finishes, nothing twice."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from kestrad.config import Config
+from kestrad.runtime.engine import Engine
+
+pytestmark = pytest.mark.anyio
+
+FLOW = """
+id: crash
+namespace: tests.recovery
+tasks:
+  - id: before
+    type: io.kestra.plugin.core.log.Log
+    message: before the crash
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT3S
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: after the crash
+"""
+
+
+async def test_an_execution_survives_kill_9_of_its_process(tmp_path: Path) -> None:
+    flow_file = tmp_path / "crash.yml"
+    flow_file.write_text(FLOW)
+    url = f"sqlite:///{tmp_path}/state.db"
+    victim = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("crash_victim.py")), url, str(flow_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert victim.stdout is not None
+    execution_id = victim.stdout.readline().strip()
+    assert execution_id, "the victim did not start an execution"
+    time.sleep(1.5)  # `before` is done, `nap` is sleeping on the worker
+    os.kill(victim.pid, signal.SIGKILL)
+    victim.wait(timeout=10)
+
+    config = Config()
+    config.database.url = url
+    async with Engine.open(config=config) as engine:
+        mid = await engine.get_execution(execution_id)
+        assert mid is not None and mid.state.current == "RUNNING"
+        final = await engine.wait_for(execution_id, timeout=60)
+        logs = await engine.logs(execution_id)
+    assert final.state.current == "SUCCESS"
+    states = {run.task_id: run.state.current for run in final.task_run_list}
+    assert states == {"before": "SUCCESS", "nap": "SUCCESS", "after": "SUCCESS"}
+    messages = [entry.message for entry in logs]
+    assert messages.count("before the crash") == 1
+    assert messages.count("after the crash") == 1
