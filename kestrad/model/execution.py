@@ -96,6 +96,8 @@ class Execution(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True
     k_parent_outputs: dict[str, Any] | None = None
     # The state the execution ends in once its listeners / afterExecution tasks are done.
     k_end_state: str | None = None
+    # Indexes of the flow's SLAs already violated (each acts once).
+    k_sla_violated: list[int] = msgspec.field(default_factory=list)
 
     @classmethod
     def new(

@@ -37,6 +37,7 @@ from kestrad.runtime.messages import (
     PauseTimeout,
     Resume,
     RetryDue,
+    SlaDue,
     SubflowEnded,
     TaskResult,
     WorkerJob,
@@ -248,6 +249,10 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
         _apply_resume(p, event)
     elif isinstance(event, SubflowEnded):
         _apply_subflow_ended(p, event)
+    elif isinstance(event, SlaDue):
+        slas = getattr(p.flow, "sla", None) or []
+        if event.index < len(slas) and not p.execution.terminated:
+            _violate_sla(p, event.index, slas[event.index], "exceeded its maximum duration")
     elif isinstance(event, ContinueLoop):
         run = p.index.by_id.get(event.task_run_id)
         if run is not None and run.state.current == S.RUNNING:
@@ -368,7 +373,8 @@ def _retry_as_new_execution(p: _Pass, run: TaskRun, policy: Any) -> bool:
 
 
 def _apply_resume(p: _Pass, event: Resume) -> None:
-    if p.execution.state.current != S.PAUSED:
+    """Resume one paused run (a Pause's own delay) or, from the API, every paused run."""
+    if event.task_run_id is None and p.execution.state.current != S.PAUSED:
         return
     for run in p.execution.task_run_list:
         if run.state.current != S.PAUSED:
@@ -381,8 +387,10 @@ def _apply_resume(p: _Pass, event: Resume) -> None:
             run.outputs = {"onResume": event.inputs}
         if not getattr(task, "tasks", None):
             p.set_state(run, S.SUCCESS)
-    p.execution.k_auto_resume = False
-    p.set_execution_state(S.RUNNING)
+    still_paused = any(r.state.current == S.PAUSED for r in p.execution.task_run_list)
+    p.execution.k_auto_resume = p.execution.k_auto_resume and still_paused
+    if p.execution.state.current == S.PAUSED:
+        p.set_execution_state(S.RUNNING)
 
 
 # -- resolution -----------------------------------------------------------------------------
@@ -390,6 +398,10 @@ def _resolve(p: _Pass) -> None:
     execution = p.execution
     if execution.state.current == S.CREATED:
         p.set_execution_state(S.RUNNING)
+        _arm_slas(p)
+    _check_assertions(p)
+    if execution.terminated:
+        return
     for _ in range(_MAX_PASSES):
         before = p.changed
         p.changed = False
@@ -475,12 +487,17 @@ def _render_flow_outputs(p: _Pass) -> bool:
     outputs = getattr(p.flow, "outputs", None)
     if not outputs:
         return True
+    from kestrad.model.input_types import InvalidValue, parse_scalar
+
     variables = p.variables(None)
     rendered: dict[str, Any] = {}
     for output in outputs:
         try:
-            rendered[output.id] = p.env.renderer.render_value_typed(output.value, variables)
-        except ExpressionError as exc:
+            value = p.env.renderer.render_value(output.value, variables)
+            if not (isinstance(value, list | dict) and output.type in ("ARRAY", "JSON")):
+                value = parse_scalar(output.type, value)
+            rendered[output.id] = value
+        except (ExpressionError, InvalidValue) as exc:
             p.log(None, "ERROR", f"Failed to render output `{output.id}`: {exc}")
             return False
     p.execution.outputs = rendered
@@ -840,6 +857,11 @@ def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
     state = event.state
     if state not in (S.SUCCESS,) and not (task is not None and task.transmit_failed):
         state = S.SUCCESS
+    if state == S.FAILED and task is not None:
+        if run.attempts:
+            run.attempts[-1].state.set(S.FAILED)
+        if _schedule_retry(p, run, task):
+            return
     if state == S.FAILED and task is not None and task.allow_failure:
         state = S.WARNING
     if state == S.WARNING and task is not None and task.allow_warning:
@@ -847,3 +869,50 @@ def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
     if run.attempts:
         run.attempts[-1].state.set(event.state if event.state in S.TERMINATED else S.SUCCESS)
     p.set_state(run, state)
+
+
+# -- SLA -----------------------------------------------------------------------------------------
+def _arm_slas(p: _Pass) -> None:
+    """MAX_DURATION SLAs become one delayed event each, at start."""
+    for index, sla in enumerate(getattr(p.flow, "sla", None) or []):
+        if sla.type == "MAX_DURATION" and sla.duration:
+            try:
+                seconds = parse_duration(sla.duration).total_seconds()
+            except DurationError as exc:
+                p.log(None, "ERROR", f"sla {sla.id}: {exc}")
+                continue
+            p.delay(seconds, SlaDue(index=index))
+
+
+def _check_assertions(p: _Pass) -> None:
+    """EXECUTION_ASSERTION SLAs are checked on every change, each acting at most once."""
+    slas = getattr(p.flow, "sla", None) or []
+    for index, sla in enumerate(slas):
+        if sla.type != "EXECUTION_ASSERTION" or index in p.execution.k_sla_violated:
+            continue
+        try:
+            holds = truthy(p.render(None, sla.assert_ or "true"))
+        except ExpressionError as exc:
+            p.log(None, "ERROR", f"sla {sla.id}: {exc}")
+            continue
+        if not holds:
+            _violate_sla(p, index, sla, f"assertion `{sla.assert_}` is false")
+            if p.execution.terminated:
+                return
+
+
+def _violate_sla(p: _Pass, index: int, sla: Any, why: str) -> None:
+    if index in p.execution.k_sla_violated:
+        return
+    p.execution.k_sla_violated.append(index)
+    p.changed = True
+    p.log(None, "WARN", f"SLA {sla.id} violated: {why}")
+    if sla.labels:
+        _merge_labels(p, dict(sla.labels))
+    if sla.behavior == "NONE":
+        return
+    end = S.FAILED if sla.behavior == "FAIL" else S.CANCELLED
+    for run in p.execution.task_run_list:
+        if not run.terminated:
+            p.set_state(run, S.KILLED)
+    p.set_execution_state(end)

@@ -9,14 +9,47 @@ from kestrad.expr.engine import Renderer
 from kestrad.model.state import now_iso
 
 LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4}
+SECRET_MASK = "******"
+
+
+def secret_values(environ: Mapping[str, str]) -> list[str]:
+    """Decoded values of every `SECRET_*` variable, longest first, for masking logs."""
+    import base64
+    import binascii
+
+    values: list[str] = []
+    for name, raw in environ.items():
+        if not name.startswith("SECRET_"):
+            continue
+        try:
+            decoded = base64.b64decode(raw).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            continue
+        if len(decoded) >= 3:
+            values.append(decoded)
+    return sorted(values, key=len, reverse=True)
+
+
+def mask(message: str, secrets: list[str]) -> str:
+    """Replace every secret value in a log line, as Kestra does, so logs never leak them."""
+    for secret in secrets:
+        if secret in message:
+            message = message.replace(secret, SECRET_MASK)
+    return message
 
 
 class TaskLogger:
     """Task log lines, timestamped and handed to a sink; `logLevel` filters them."""
 
-    def __init__(self, sink: Callable[[str, str, str], None], min_level: str | None) -> None:
+    def __init__(
+        self,
+        sink: Callable[[str, str, str], None],
+        min_level: str | None,
+        secrets: list[str] | None = None,
+    ) -> None:
         self._sink = sink
         self._min = LEVELS.get((min_level or "TRACE").upper(), 0)
+        self._secrets = secrets or []
         self.lines = 0
 
     def log(self, level: str, message: Any) -> None:
@@ -24,7 +57,10 @@ class TaskLogger:
         if LEVELS.get(level, 2) < self._min:
             return
         self.lines += 1
-        self._sink(level, message if isinstance(message, str) else str(message), now_iso())
+        text = message if isinstance(message, str) else str(message)
+        if self._secrets:
+            text = mask(text, self._secrets)
+        self._sink(level, text, now_iso())
 
     def info(self, message: Any) -> None:
         self.log("INFO", message)

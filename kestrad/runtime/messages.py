@@ -66,8 +66,22 @@ class ContinueLoop(msgspec.Struct, tag="continue-loop", kw_only=True):
     task_run_id: str
 
 
+class SlaDue(msgspec.Struct, tag="sla-due", kw_only=True):
+    """A MAX_DURATION SLA's deadline has passed."""
+
+    index: int
+
+
 ExecutionEvent = (
-    Wake | TaskResult | RetryDue | Resume | PauseTimeout | Kill | SubflowEnded | ContinueLoop
+    Wake
+    | TaskResult
+    | RetryDue
+    | Resume
+    | PauseTimeout
+    | Kill
+    | SubflowEnded
+    | ContinueLoop
+    | SlaDue
 )
 
 

@@ -137,8 +137,8 @@ def taskrun_vars(run: TaskRun) -> dict[str, Any]:
     }
     if run.parent_task_run_id is not None:
         out["parentId"] = run.parent_task_run_id
-    if run.value is not None:
-        out["value"] = run.value
+    # Always present (null outside loops): `{{ taskrun.value }}` renders empty there.
+    out["value"] = run.value
     if run.iteration is not None:
         out["iteration"] = run.iteration
     return out

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from typing import Any
 
 import anyio
@@ -17,7 +18,7 @@ import anyio
 from kestrad.expr.engine import ExpressionError, Renderer
 from kestrad.model import state as S
 from kestrad.model.state import History, now_iso
-from kestrad.runtime.context import RunContext, TaskLogger
+from kestrad.runtime.context import RunContext, TaskLogger, secret_values
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.messages import TaskResult, WorkerJob, decode_job, encode
@@ -170,7 +171,9 @@ class Worker:
     async def _run_task(self, job: WorkerJob) -> tuple[str, dict[str, Any] | None]:
         flow = await self.flows.fetch(job.namespace, job.flow_id, job.flow_revision)
         task = flow.find_task(job.task_id) if flow is not None else None
-        logger = TaskLogger(self._log_sink(job), getattr(task, "log_level", None))
+        logger = TaskLogger(
+            self._log_sink(job), getattr(task, "log_level", None), secret_values(os.environ)
+        )
         if task is None:
             logger.error(f"task {job.task_id} not found in {job.namespace}/{job.flow_id}")
             return S.FAILED, None
