@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -28,6 +30,12 @@ def secret_values(environ: Mapping[str, str]) -> list[str]:
         if len(decoded) >= 3:
             values.append(decoded)
     return sorted(values, key=len, reverse=True)
+
+
+@functools.cache
+def current_secret_values() -> list[str]:
+    """`secret_values` of the process environment, read once (see refresh_environment)."""
+    return secret_values(os.environ)
 
 
 def mask(message: str, secrets: list[str]) -> str:

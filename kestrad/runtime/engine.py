@@ -33,6 +33,7 @@ from kestrad.runtime.executor import Executor
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.messages import Kill, Resume, encode
+from kestrad.runtime.variables import refresh_environment
 from kestrad.runtime.worker import Worker
 from kestrad.store.base import LogEntry, Outgoing, Store
 from kestrad.store.factory import open_store
@@ -93,6 +94,10 @@ class Engine:
             max_poll_interval=parse_duration(config.queue.max_poll_interval).total_seconds(),
             globals_=globals_,
         )
+        # Same process: results and jobs pass in memory, one commit per round trip.
+        self.worker.flush_results = False
+        self.worker.outbox.wake = self.hub.executor_wake
+        self.executor.local_worker = self.worker
 
     def _flow_in_memory(self, namespace: str, flow_id: str, revision: int | None) -> Any:
         if revision is not None:
@@ -125,6 +130,7 @@ class Engine:
             config.variables.secret_key = secret_key
         if env:
             os.environ.update(env)
+        refresh_environment()
         with contextlib.ExitStack() as stack:
             if database_url is None and config is not None and _is_default_url(config):
                 folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="kestrad-"))

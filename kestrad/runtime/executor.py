@@ -12,6 +12,8 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+import anyio
+
 from kestrad.model import state as S
 from kestrad.model.execution import Execution
 from kestrad.runtime.advance import AdvanceEnv, advance
@@ -24,6 +26,7 @@ from kestrad.store.base import (
     ExecutorOutcome,
     FlowKey,
     FlowRow,
+    LocalBatch,
     NewLog,
     Outgoing,
     QueueMessage,
@@ -56,17 +59,51 @@ class Executor:
         self.backoff = Backoff(min_poll_interval, max_poll_interval)
         self._next_due: float | None = None
         self.stopping = False
+        # The worker of this process, when it runs one: results and jobs pass in memory.
+        self.local_worker: Any = None
 
     async def run(self) -> None:
         while not self.stopping:
-            outcome = await self.store.executor_batch(self.batch_size, self)
+            local = self._local_batch()
+            try:
+                outcome = await self.store.executor_batch(self.batch_size, self, local)
+            except Exception:
+                log.exception("executor batch failed; retrying")
+                self._put_back(local)
+                await anyio.sleep(1.0)
+                continue
             if outcome is not None:
                 self.backoff.reset()
+                if outcome.claimed_jobs and self.local_worker is not None:
+                    self.local_worker.take_local(outcome.claimed_jobs)
                 self._after_commit(outcome)
                 continue
             if self._next_due is not None and self._next_due <= time.time():
                 self._next_due = None
             await self.backoff.wait(self.hub.executor_wake, due=self._next_due)
+
+    def _local_batch(self) -> LocalBatch | None:
+        """Take what the local worker finished, and how many new jobs it can start."""
+        worker = self.local_worker
+        if worker is None:
+            return None
+        results, done, logs = worker.outbox.take()
+        return LocalBatch(
+            results=list(results.values()),
+            done=done,
+            logs=logs,
+            claim_for=worker.instance_id,
+            claim_limit=worker.free_slots(),
+        )
+
+    def _put_back(self, local: LocalBatch | None) -> None:
+        if local is None or self.local_worker is None or local.empty():
+            return
+        results = {}
+        for message in local.results:
+            result = decode_event(message.payload)
+            results[getattr(result, "task_run_id", str(id(message)))] = message
+        self.local_worker.outbox.put_back(results, local.done, local.logs)
 
     def _after_commit(self, outcome: ExecutorOutcome) -> None:
         if outcome.worker_jobs:

@@ -7,6 +7,7 @@ all task runs unless an expression asks for all of them.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -124,9 +125,22 @@ class TasksView(Mapping[str, Any]):
         return len(self._index.by_task)
 
 
+@functools.cache
 def envs_from_environment() -> dict[str, str]:
-    """`envs.*`: variables prefixed `KESTRA_`, prefix stripped, lower-cased (Kestra's rule)."""
+    """`envs.*`: variables prefixed `KESTRA_`, prefix stripped, lower-cased (Kestra's rule).
+
+    Read once (scanning the environment on every render cost more than the render); call
+    `refresh_environment()` after changing `os.environ`.
+    """
     return {k[7:].lower(): v for k, v in os.environ.items() if k.startswith("KESTRA_")}
+
+
+def refresh_environment() -> None:
+    """Forget what was read from the environment (envs, secrets to mask)."""
+    from kestrad.runtime.context import current_secret_values
+
+    envs_from_environment.cache_clear()
+    current_secret_values.cache_clear()
 
 
 def taskrun_vars(run: TaskRun) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
+from collections import deque
 from typing import Any
 
 import anyio
@@ -18,7 +18,7 @@ import anyio
 from kestrad.expr.engine import ExpressionError, Renderer
 from kestrad.model import state as S
 from kestrad.model.state import History, now_iso
-from kestrad.runtime.context import RunContext, TaskLogger, secret_values
+from kestrad.runtime.context import RunContext, TaskLogger, current_secret_values
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.messages import TaskResult, WorkerJob, decode_job, encode
@@ -28,6 +28,8 @@ from kestrad.store.base import NewLog, Outgoing, QueueMessage, Store
 from kestrad.tasks.base import TaskFailed, TaskOutcome
 
 log = logging.getLogger("kestrad.worker")
+# Seconds a task runs before the worker reports it RUNNING (quick tasks only report the end).
+RUNNING_NOTICE_DELAY = 0.2
 
 
 class Outbox:
@@ -38,16 +40,23 @@ class Outbox:
         self.done: list[int] = []
         self.logs: list[NewLog] = []
         self.ready = asyncio.Event()
+        # Also set on every put when an executor in this process drains the outbox.
+        self.wake: asyncio.Event | None = None
+
+    def _signal(self) -> None:
+        self.ready.set()
+        if self.wake is not None:
+            self.wake.set()
 
     def put_result(self, task_run_id: str, message: Outgoing, done_seq: int | None) -> None:
         self.results[task_run_id] = message
         if done_seq is not None:
             self.done.append(done_seq)
-        self.ready.set()
+        self._signal()
 
     def put_log(self, entry: NewLog) -> None:
         self.logs.append(entry)
-        self.ready.set()
+        self._signal()
 
     def take(self) -> tuple[dict[str, Outgoing], list[int], list[NewLog]]:
         results, done, logs = self.results, self.done, self.logs
@@ -61,7 +70,7 @@ class Outbox:
             self.results.setdefault(task_run_id, message)
         self.done[:0] = done
         self.logs[:0] = logs
-        self.ready.set()
+        self._signal()
 
 
 class Worker:
@@ -89,6 +98,10 @@ class Worker:
         self.backoff = Backoff(min_poll_interval, max_poll_interval)
         self.globals = globals_ or {}
         self.outbox = Outbox()
+        # False when the executor of this process drains the outbox in its own transaction.
+        self.flush_results = True
+        # Jobs the local executor inserted already claimed for this worker.
+        self.local_jobs: deque[QueueMessage] = deque()
         self.running = 0
         self._slot_freed = asyncio.Event()
         self._scopes: dict[str, set[anyio.CancelScope]] = {}
@@ -101,9 +114,19 @@ class Worker:
             for scope in self._scopes.get(execution.id, ()):
                 scope.cancel()
 
+    def free_slots(self) -> int:
+        """Slots neither running a task nor promised to a job handed over in memory."""
+        return max(self.concurrency - self.running - len(self.local_jobs), 0)
+
+    def take_local(self, jobs: list[QueueMessage]) -> None:
+        """Jobs inserted already claimed for this worker by the local executor."""
+        self.local_jobs.extend(jobs)
+        self.hub.worker_wake.set()
+
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
-            tg.start_soon(self._flush_loop)
+            if self.flush_results:
+                tg.start_soon(self._flush_loop)
             await self._claim_loop(tg)
             tg.cancel_scope.cancel()
 
@@ -113,6 +136,11 @@ class Worker:
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
+                continue
+            if self.local_jobs:
+                while self.local_jobs and self.running < self.concurrency:
+                    self.running += 1
+                    tg.start_soon(self._run_job, self.local_jobs.popleft())
                 continue
             jobs = await self.store.claim_worker_jobs(self.instance_id, min(free, 100))
             if not jobs:
@@ -151,8 +179,16 @@ class Worker:
     async def _execute(self, job: WorkerJob, seq: int) -> None:
         started = now_iso()
         histories = [History(state=S.RUNNING, date=started)]
-        self.outbox.put_result(job.task_run_id, self._result(job, S.RUNNING, histories, None), None)
-        state, outputs = await self._run_task(job)
+        running = self._result(job, S.RUNNING, histories, None)
+        # Tell the executor a task is RUNNING only if it is still running a moment later:
+        # most tasks end sooner, and their result alone carries the RUNNING date.
+        notice = asyncio.get_running_loop().call_later(
+            RUNNING_NOTICE_DELAY, self.outbox.put_result, job.task_run_id, running, None
+        )
+        try:
+            state, outputs = await self._run_task(job)
+        finally:
+            notice.cancel()
         histories = [*histories, History(state=state, date=now_iso())]
         self.outbox.put_result(job.task_run_id, self._result(job, state, histories, outputs), seq)
 
@@ -172,7 +208,7 @@ class Worker:
         flow = await self.flows.fetch(job.namespace, job.flow_id, job.flow_revision)
         task = flow.find_task(job.task_id) if flow is not None else None
         logger = TaskLogger(
-            self._log_sink(job), getattr(task, "log_level", None), secret_values(os.environ)
+            self._log_sink(job), getattr(task, "log_level", None), current_secret_values()
         )
         if task is None:
             logger.error(f"task {job.task_id} not found in {job.namespace}/{job.flow_id}")

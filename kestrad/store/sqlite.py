@@ -28,6 +28,7 @@ from kestrad.store.base import (
     BatchHandler,
     ExecutorOutcome,
     FlowRow,
+    LocalBatch,
     LogEntry,
     NewLog,
     Outgoing,
@@ -165,8 +166,10 @@ class SQLiteStore:
         await self._write(run)
 
     # -- queue --------------------------------------------------------------------------------
-    async def executor_batch(self, limit: int, handler: BatchHandler) -> ExecutorOutcome | None:
-        return await self._write(_executor_batch, limit, handler)
+    async def executor_batch(
+        self, limit: int, handler: BatchHandler, local: LocalBatch | None = None
+    ) -> ExecutorOutcome | None:
+        return await self._write(_executor_batch, limit, handler, local or LocalBatch())
 
     async def next_event_due(self) -> float | None:
         def run(conn: sqlite3.Connection) -> float | None:
@@ -542,12 +545,17 @@ def _log_entry(r: Any) -> LogEntry:
 
 
 def _executor_batch(
-    conn: sqlite3.Connection, limit: int, handler: BatchHandler
+    conn: sqlite3.Connection, limit: int, handler: BatchHandler, local: LocalBatch
 ) -> ExecutorOutcome | None:
     rows = conn.execute(Q["queue_execution_poll"], (time.time(), limit)).fetchall()
-    if not rows:
+    if not rows and local.empty():
         return None
+    stored_local_logs = _insert_logs(conn, local.logs)
+    conn.executemany(Q["queue_worker_delete"], [(seq,) for seq in local.done])
     messages = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
+    messages += [QueueMessage(seq=0, key=m.key, payload=m.payload) for m in local.results]
+    if not messages:
+        return ExecutorOutcome(stored_logs=stored_local_logs)
     keys = list(dict.fromkeys(m.key for m in messages))
     executions: dict[str, Execution] = {}
     for chunk_start in range(0, len(keys), 500):
@@ -566,8 +574,24 @@ def _executor_batch(
     _upsert_executions(conn, outcome.new_executions)
     _upsert_executions(conn, outcome.executions)
     _insert_messages(conn, "queue_execution_insert", outcome.execution_messages)
-    _insert_messages(conn, "queue_worker_insert", outcome.worker_jobs)
-    outcome.stored_logs = _insert_logs(conn, outcome.logs)
-    conn.executemany(Q["queue_execution_delete"], [(m.seq,) for m in messages])
+    outcome.claimed_jobs = _insert_jobs(conn, outcome.worker_jobs, local)
+    outcome.stored_logs = stored_local_logs + _insert_logs(conn, outcome.logs)
+    conn.executemany(Q["queue_execution_delete"], [(r[0],) for r in rows])
     outcome.consumed = len(messages)
     return outcome
+
+
+def _insert_jobs(
+    conn: sqlite3.Connection, jobs: list[Outgoing], local: LocalBatch
+) -> list[QueueMessage]:
+    """Insert worker jobs; the first `claim_limit` already claimed by the local worker."""
+    now = time.time()
+    claimed: list[QueueMessage] = []
+    take = min(local.claim_limit, len(jobs)) if local.claim_for else 0
+    for job in jobs[:take]:
+        cursor = conn.execute(
+            Q["queue_worker_insert_claimed"], (job.key, job.payload, now, local.claim_for, now)
+        )
+        claimed.append(QueueMessage(seq=cursor.lastrowid or 0, key=job.key, payload=job.payload))
+    _insert_messages(conn, "queue_worker_insert", jobs[take:])
+    return claimed

@@ -55,6 +55,9 @@ SELECT min(available_at) FROM queue_execution WHERE claimed_by IS NULL;
 -- name: queue_worker_insert
 INSERT INTO queue_worker (key, payload, available_at) VALUES (?, ?, ?);
 
+-- name: queue_worker_insert_claimed
+INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at) VALUES (?, ?, ?, ?, ?);
+
 -- name: queue_worker_poll
 SELECT seq, key, payload FROM queue_worker
 WHERE claimed_by IS NULL AND available_at <= ?
