@@ -396,7 +396,7 @@ def _apply_resume(p: _Pass, event: Resume) -> None:
 # -- resolution -----------------------------------------------------------------------------
 def _resolve(p: _Pass) -> None:
     execution = p.execution
-    if execution.state.current == S.CREATED:
+    if execution.state.current in (S.CREATED, S.QUEUED):
         p.set_execution_state(S.RUNNING)
         _arm_slas(p)
     _check_assertions(p)

@@ -90,11 +90,44 @@ class RunContext:
         logger: TaskLogger,
         *,
         attempt: int,
+        storage: Any = None,
+        working_directory: str | None = None,
     ) -> None:
         self.renderer = renderer
         self.variables = variables
         self.logger = logger
         self.attempt = attempt
+        # Internal storage (kestrad.storage.LocalStorage); None means the process default.
+        self._storage = storage
+        # A folder shared by several tasks (WorkingDirectory); None: each script gets its own.
+        self.working_directory = working_directory
+
+    @property
+    def storage(self) -> Any:
+        """The internal storage this task writes its files to."""
+        if self._storage is None:
+            from kestrad.storage import default_storage
+
+            self._storage = default_storage()
+        return self._storage
+
+    def task_run_uri(self) -> Any:
+        """`kestra:///<ns>/<flow>/executions/<exec>/tasks/<task>/<taskRun>`, for output files."""
+        from kestrad.storage import task_run_uri_from
+
+        return task_run_uri_from(self.variables)
+
+    def with_variables(self, extra: Mapping[str, Any]) -> RunContext:
+        """The same context seeing more variables (e.g. a script's `workingDir`)."""
+        child = RunContext(
+            self.renderer,
+            {**self.variables, **extra},
+            self.logger,
+            attempt=self.attempt,
+            storage=self._storage,
+            working_directory=self.working_directory,
+        )
+        return child
 
     def render(self, value: Any) -> Any:
         """Strings rendered to strings, maps and lists recursively (Kestra's `render`)."""

@@ -245,6 +245,27 @@ class Engine:
         revision: int | None = None,
     ) -> Execution:
         """Resolve inputs and store a new execution (CREATED) with its first queue message."""
+        execution = await self.build_execution(
+            namespace, flow_id, inputs, labels, trigger=trigger, revision=revision
+        )
+        await self.store_executions([execution])
+        return execution
+
+    async def build_execution(
+        self,
+        namespace: str,
+        flow_id: str,
+        inputs: Mapping[str, Any] | None = None,
+        labels: Mapping[str, str] | None = None,
+        *,
+        trigger: ExecutionTrigger | None = None,
+        revision: int | None = None,
+    ) -> Execution:
+        """A new execution (CREATED, inputs resolved), not stored yet: see `store_executions`.
+
+        Split from `create_execution` so callers creating many at once (the HTTP API under
+        load) can store them in one transaction.
+        """
         flow = await self.flows.fetch(namespace, flow_id, revision)
         row = self.flows.latest_row(namespace, flow_id)
         if flow is None or (row is not None and (row.deleted or row.disabled)) or flow.disabled:
@@ -263,9 +284,12 @@ class Engine:
         merged.update(labels or {})
         merged.setdefault("system.correlationId", execution.id)
         execution.labels = [Label(key=k, value=str(v)) for k, v in merged.items()]
-        await self.store.create_executions([execution])
-        self.hub.executor_wake.set()
         return execution
+
+    async def store_executions(self, executions: list[Execution]) -> None:
+        """Store built executions with their first queue messages, in one transaction."""
+        await self.store.create_executions(executions)
+        self.hub.executor_wake.set()
 
     async def kill(self, execution_id: str) -> None:
         await self.store.publish_events([Outgoing(key=execution_id, payload=encode(Kill()))])

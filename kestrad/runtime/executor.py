@@ -17,12 +17,14 @@ import anyio
 from kestrad.model import state as S
 from kestrad.model.execution import Execution
 from kestrad.runtime.advance import AdvanceEnv, advance
+from kestrad.runtime.concurrency import Admission
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.flow_triggers import triggered_executions
 from kestrad.runtime.hub import Hub
-from kestrad.runtime.messages import ExecutionEvent, Wake, decode_event, encode
+from kestrad.runtime.messages import ExecutionEvent, Kill, Wake, decode_event, encode
 from kestrad.runtime.poll import Backoff
 from kestrad.store.base import (
+    BatchView,
     ExecutorOutcome,
     FlowKey,
     FlowRow,
@@ -137,7 +139,7 @@ class Executor:
                 )
 
     def process(
-        self, messages: list[QueueMessage], executions: dict[str, Execution]
+        self, messages: list[QueueMessage], executions: dict[str, Execution], view: BatchView
     ) -> ExecutorOutcome:
         grouped: dict[str, list[ExecutionEvent]] = {}
         for message in messages:
@@ -148,16 +150,50 @@ class Executor:
                     "dropping undecodable message %s for %s: %s", message.seq, message.key, exc
                 )
         outcome = ExecutorOutcome()
+        admission = Admission(view)
         for execution_id, events in grouped.items():
             execution = executions.get(execution_id)
             if execution is None:
                 log.warning("events for unknown execution %s dropped", execution_id)
                 continue
-            self._advance_one(execution, events, outcome)
+            self._advance_one(execution, events, outcome, admission)
         return outcome
 
+    def _admit(
+        self,
+        execution: Execution,
+        flow: Any,
+        events: list[ExecutionEvent],
+        outcome: ExecutorOutcome,
+        admission: Admission,
+    ) -> bool:
+        """Flow concurrency: False when the execution must wait (QUEUED) or was refused."""
+        if flow.concurrency is None or execution.state.current not in (S.CREATED, S.QUEUED):
+            return True
+        if any(isinstance(e, Kill) for e in events):
+            return True
+        verdict = admission.verdict(execution, flow)
+        if verdict is None:
+            return True
+        if execution.state.set(verdict):
+            outcome.executions.append(execution)
+        if verdict != S.QUEUED:
+            outcome.logs.append(
+                _executor_log(
+                    execution,
+                    "WARN",
+                    f"flow concurrency limit {flow.concurrency.limit} reached: {verdict}",
+                )
+            )
+            outcome.ended.append(execution)
+        return False
+
     def _advance_one(
-        self, execution: Execution, events: list[ExecutionEvent], outcome: ExecutorOutcome
+        self,
+        execution: Execution,
+        events: list[ExecutionEvent],
+        outcome: ExecutorOutcome,
+        admission: Admission,
     ) -> None:
         flow = self.flows.get(execution.namespace, execution.flow_id, execution.flow_revision)
         if flow is None:
@@ -171,6 +207,9 @@ class Executor:
                 outcome.executions.append(execution)
                 outcome.ended.append(execution)
             return
+        if not self._admit(execution, flow, events, outcome, admission):
+            return
+        state_before = execution.state.current
         try:
             result = advance(execution, flow, events, self.env)
         except Exception as exc:  # a bug must fail one execution, never the daemon
@@ -213,6 +252,9 @@ class Executor:
             )
         if result.ended:
             outcome.ended.append(execution)
+            woken = admission.ended(execution, flow, state_before)
+            if woken is not None:
+                outcome.execution_messages.append(Outgoing(key=woken, payload=_WAKE))
             self._fire_flow_triggers(execution, flow, outcome)
 
     def _fire_flow_triggers(

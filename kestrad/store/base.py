@@ -118,6 +118,14 @@ class QueueStats(msgspec.Struct, kw_only=True):
     oldest_due: float | None = None
 
 
+class BatchView(Protocol):
+    """Reads the executor may make inside its batch transaction (flow concurrency)."""
+
+    def running_count(self, namespace: str, flow_id: str) -> int: ...
+
+    def queued_ids(self, namespace: str, flow_id: str, limit: int) -> list[str]: ...
+
+
 class BatchHandler(Protocol):
     """The executor's side of a batch: pure processing, called inside the transaction."""
 
@@ -126,7 +134,7 @@ class BatchHandler(Protocol):
     def add_flows(self, rows: list[FlowRow]) -> None: ...
 
     def process(
-        self, messages: list[QueueMessage], executions: dict[str, Execution]
+        self, messages: list[QueueMessage], executions: dict[str, Execution], view: BatchView
     ) -> ExecutorOutcome: ...
 
 

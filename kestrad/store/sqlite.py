@@ -570,7 +570,7 @@ def _executor_batch(
     missing = handler.missing_flows(executions.values())
     if missing:
         handler.add_flows([row for key in missing if (row := _get_flow(conn, *key)) is not None])
-    outcome = handler.process(messages, executions)
+    outcome = handler.process(messages, executions, _SQLiteBatchView(conn))
     _upsert_executions(conn, outcome.new_executions)
     _upsert_executions(conn, outcome.executions)
     _insert_messages(conn, "queue_execution_insert", outcome.execution_messages)
@@ -579,6 +579,20 @@ def _executor_batch(
     conn.executemany(Q["queue_execution_delete"], [(r[0],) for r in rows])
     outcome.consumed = len(messages)
     return outcome
+
+
+class _SQLiteBatchView:
+    """BatchView over the batch's own connection: reads see the open transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def running_count(self, namespace: str, flow_id: str) -> int:
+        return self._conn.execute(Q["execution_running_count"], (namespace, flow_id)).fetchone()[0]
+
+    def queued_ids(self, namespace: str, flow_id: str, limit: int) -> list[str]:
+        rows = self._conn.execute(Q["execution_queued_ids"], (namespace, flow_id, limit))
+        return [r[0] for r in rows]
 
 
 def _insert_jobs(

@@ -44,16 +44,11 @@ if not CASES_FILE.is_file():
 # Case id -> why it cannot pass yet.
 _KV = "the KV store and the kv() function come with the real-work features (KV store)"
 _FETCH = "log.Fetch comes with the real-work features (more core tasks)"
-_CONCURRENCY = "flow `concurrency` comes with the scheduler (flow concurrency)"
 _WORKDIR = "WorkingDirectory and storage.LocalFiles need internal storage (real-work features)"
 PENDING: dict[str, str] = {
     "kv-missing-key-error-on-missing": _KV,
     "log-fetch-by-task-id": _FETCH,
     "log-fetch-by-execution-id": _FETCH,
-    "flow-concurrency-cancel": _CONCURRENCY,
-    "flow-concurrency-fail": _CONCURRENCY,
-    "flow-concurrency-queue-pause": _CONCURRENCY,
-    "flow-concurrency-cancel-pause": _CONCURRENCY,
     "flow-trigger-multiple-condition": "MultipleCondition windows live in the scheduler's "
     "trigger state (flow triggers with preconditions)",
     "working-directory-success": _WORKDIR,

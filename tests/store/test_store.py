@@ -74,7 +74,7 @@ async def test_worker_jobs_are_claimed_once_and_completed_atomically(store) -> N
         def add_flows(self, rows):
             pass
 
-        def process(self, messages, executions):
+        def process(self, messages, executions, view=None):
             from kestrad.store.base import ExecutorOutcome
 
             return ExecutorOutcome(
@@ -98,7 +98,7 @@ async def test_worker_jobs_are_claimed_once_and_completed_atomically(store) -> N
     seen: list[bytes] = []
 
     class Collect(Drain):
-        def process(self, messages, executions):
+        def process(self, messages, executions, view=None):
             from kestrad.store.base import ExecutorOutcome
 
             seen.extend(m.payload for m in messages)
@@ -123,7 +123,7 @@ async def test_delayed_messages_wait_for_their_time(store) -> None:
         def add_flows(self, rows):
             pass
 
-        def process(self, messages, executions):
+        def process(self, messages, executions, view=None):
             raise AssertionError("a delayed message was delivered early")
 
     assert await store.executor_batch(10, Never()) is None
@@ -150,7 +150,7 @@ async def test_claims_of_a_dead_process_are_handed_out_again(store, tmp_path: Pa
         def add_flows(self, rows):
             pass
 
-        def process(self, messages, executions):
+        def process(self, messages, executions, view=None):
             from kestrad.store.base import ExecutorOutcome
 
             return ExecutorOutcome(worker_jobs=[Outgoing(key=execution.id, payload=b"job")])

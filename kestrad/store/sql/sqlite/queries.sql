@@ -35,6 +35,15 @@ SELECT value FROM executions
 WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)
 ORDER BY start_date DESC, id DESC LIMIT ?4;
 
+-- name: execution_running_count
+SELECT count(*) FROM executions
+WHERE namespace = ? AND flow_id = ? AND state IN ('RUNNING', 'PAUSED', 'RETRYING', 'KILLING', 'RESTARTED');
+
+-- name: execution_queued_ids
+SELECT id FROM executions
+WHERE namespace = ? AND flow_id = ? AND state = 'QUEUED'
+ORDER BY start_date, id LIMIT ?;
+
 -- name: execution_by_trigger
 SELECT value FROM executions WHERE trigger_execution_id = ?;
 

@@ -1,0 +1,53 @@
+"""Flow `concurrency: {limit, behavior}`: the admission rule, checked inside the batch.
+
+The executor admits an execution (CREATED or QUEUED → RUNNING) only while fewer than
+`limit` executions of its flow are running or paused. The count is read in the executor's
+own transaction and corrected for what this batch already admitted or ended, so the
+check and the state change commit together. When a running execution of a QUEUE flow
+ends, the oldest queued one is woken up and checked again in the next batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kestrad.model import state as S
+from kestrad.model.execution import Execution
+from kestrad.store.base import BatchView
+
+COUNTED = frozenset({S.RUNNING, S.PAUSED, S.RETRYING, S.KILLING, S.RESTARTED})
+
+
+class Admission:
+    """Per-batch bookkeeping over the store's counts."""
+
+    def __init__(self, view: BatchView) -> None:
+        self._view = view
+        self._delta: dict[tuple[str, str], int] = {}
+        self._woken: set[str] = set()
+
+    def verdict(self, execution: Execution, flow: Any) -> str | None:
+        """None to admit, else the state to give it: QUEUED, CANCELLED or FAILED."""
+        concurrency = flow.concurrency
+        key = (execution.namespace, execution.flow_id)
+        running = self._view.running_count(*key) + self._delta.get(key, 0)
+        if running < concurrency.limit:
+            self._delta[key] = self._delta.get(key, 0) + 1
+            return None
+        behavior = concurrency.behavior or "QUEUE"
+        return {"QUEUE": S.QUEUED, "CANCEL": S.CANCELLED, "FAIL": S.FAILED}[behavior]
+
+    def ended(self, execution: Execution, flow: Any, state_before: str) -> str | None:
+        """An execution ended: free its slot; the id of a queued one to wake, if any."""
+        if flow.concurrency is None:
+            return None
+        key = (execution.namespace, execution.flow_id)
+        if state_before in COUNTED or state_before == S.CREATED:
+            self._delta[key] = self._delta.get(key, 0) - 1
+        if (flow.concurrency.behavior or "QUEUE") != "QUEUE":
+            return None
+        for candidate in self._view.queued_ids(*key, len(self._woken) + 1):
+            if candidate not in self._woken and candidate != execution.id:
+                self._woken.add(candidate)
+                return candidate
+        return None
