@@ -32,7 +32,13 @@ from jinja2.utils import pass_context as _jinja_pass_context
 
 from kestrad.expr import functions as fn
 from kestrad.expr.output import Entry, output_string
-from kestrad.expr.pebble import FUNCTION_PREFIX, VARIABLE_PREFIX, PebbleSyntaxError, translate
+from kestrad.expr.pebble import (
+    FUNCTION_PREFIX,
+    NAMESPACE,
+    VARIABLE_PREFIX,
+    PebbleSyntaxError,
+    translate,
+)
 
 __all__ = ["ExpressionError", "Renderer", "is_template", "truthy"]
 
@@ -167,6 +173,17 @@ class _CodeGenerator(CodeGenerator):
             self.write(")")
         self.write(")")
 
+    def visit_List(self, node: nodes.List, frame: Frame) -> None:
+        # literals are strict in Pebble: `[x]` fails when `x` is undefined
+        self.write("environment.kestra_strict(")
+        super().visit_List(node, frame)
+        self.write(")")
+
+    def visit_Dict(self, node: nodes.Dict, frame: Frame) -> None:
+        self.write("environment.kestra_strict(")
+        super().visit_Dict(node, frame)
+        self.write(")")
+
     def visit_Test(self, node: nodes.Test, frame: Frame) -> None:
         helper = _LAZY_TESTS.get(node.name)
         if helper is None or node.args or node.kwargs or node.dyn_args or node.dyn_kwargs:
@@ -283,12 +300,26 @@ class _Environment(ImmutableSandboxedEnvironment):
             or (isinstance(obj, MethodType) and isinstance(obj.__self__, LoopContext))
         ):
             raise SecurityError(f"{type(obj).__name__} object is not callable from an expression")
+        for arg in (*args, *kwargs.values()):
+            if isinstance(arg, Undefined):
+                arg._fail_with_undefined_error()  # arguments are evaluated strictly
         return super().call(context, obj, *args, **kwargs)
 
     def call_binop(self, context: Context, operator: str, left: Any, right: Any) -> Any:
         return fn.BINOPS[operator](left, right, self.max_output)
 
     # lazy operators, called by the generated code
+    @staticmethod
+    def kestra_strict(value: Any) -> Any:
+        """A list or map literal, refused if it holds an undefined value."""
+        items = value.items() if isinstance(value, dict) else ((item, None) for item in value)
+        for first, second in items:
+            if isinstance(first, Undefined):
+                first._fail_with_undefined_error()
+            if isinstance(second, Undefined):
+                second._fail_with_undefined_error()
+        return value
+
     @staticmethod
     def kestra_nc(left: Callable[[], Any], right: Callable[[], Any]) -> Any:
         """`left ?? right`: right when left is null or undefined."""
@@ -395,8 +426,12 @@ class _Context(Context):
 
     def resolve_or_missing(self, key: str) -> Any:
         local = self.vars
-        if local and key in local:
-            return local[key]
+        if local:
+            if key in local:
+                return local[key]
+            assigned = self._assigned()
+            if key in assigned:
+                return assigned[key]
         if key.startswith("__"):
             if key.startswith(FUNCTION_PREFIX):
                 name = key[len(FUNCTION_PREFIX) :]
@@ -420,9 +455,18 @@ class _Context(Context):
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.resolve_or_missing(name) is not missing
 
+    def _assigned(self) -> dict[str, Any]:
+        """The `{% set %}` variables of this render (see `pebble.NAMESPACE`)."""
+        namespace = self.vars.get(NAMESPACE)
+        if namespace is None:
+            return {}
+        return namespace._Namespace__attrs  # type: ignore[no-any-return]
+
     def keys(self) -> Iterator[str]:  # type: ignore[override]
-        seen = set(self.vars)
-        yield from self.vars
+        local = {k: v for k, v in self.vars.items() if k != NAMESPACE}
+        local.update(self._assigned())
+        seen = set(local)
+        yield from local
         for key in self.variables:
             if key not in seen:
                 seen.add(key)
@@ -447,8 +491,8 @@ class ContextView(Mapping[str, Any]):
         self._context = context
 
     def __getitem__(self, key: str) -> Any:
-        if not isinstance(key, str) or key.startswith(FUNCTION_PREFIX):
-            raise KeyError(key)
+        if not isinstance(key, str) or key.startswith("__"):
+            raise KeyError(key)  # internal names: functions, `{% set %}` holder
         value = self._context.resolve_or_missing(key)
         if value is missing:
             raise KeyError(key)
@@ -465,22 +509,35 @@ class ContextView(Mapping[str, Any]):
 
 
 class _Compiled:
-    """A cached compilation result: render functions, or the error to raise again."""
+    """A cached compilation result: a render function, or the error to raise again.
 
-    __slots__ = ("error", "render_func", "streaming", "typed_func")
+    A template that is a single `{{ expr }}` is compiled once, as an assignment of the
+    expression's value (`expression_func`): typed rendering returns that value, string
+    rendering prints it between `prefix` and `suffix`. Other templates get `render_func`.
+    """
+
+    __slots__ = ("error", "expression_func", "prefix", "render_func", "streaming", "suffix")
 
     def __init__(
         self,
-        render_func: Callable[[Context], Iterator[str]] | None = None,
-        typed_func: Callable[[Context], Iterator[str]] | None = None,
-        error: str | None = None,
         *,
+        render_func: Callable[[Context], Iterator[str]] | None = None,
+        expression_func: Callable[[Context], Iterator[str]] | None = None,
+        prefix: str = "",
+        suffix: str = "",
         streaming: bool = False,
+        error: str | None = None,
     ) -> None:
         self.render_func = render_func
-        self.typed_func = typed_func
-        self.error = error
+        self.expression_func = expression_func
+        self.prefix = prefix
+        self.suffix = suffix
         self.streaming = streaming
+        self.error = error
+
+
+# how `_run` returns a result
+_TEXT, _TYPED = 0, 1
 
 
 class Renderer:
@@ -549,7 +606,7 @@ class Renderer:
         compiled = self._compile(source)
         if compiled.error is not None:
             raise ExpressionError(source, compiled.error)
-        return self._run(source, compiled, context, typed=False)
+        return self._run(source, compiled, context, _TEXT)
 
     def render_typed(self, source: str, context: Mapping[str, Any]) -> Any:
         """Like `render`, but a value that is exactly one `{{ expr }}` keeps its native type."""
@@ -558,7 +615,7 @@ class Renderer:
         compiled = self._compile(source)
         if compiled.error is not None:
             raise ExpressionError(source, compiled.error)
-        return self._run(source, compiled, context, typed=compiled.typed_func is not None)
+        return self._run(source, compiled, context, _TYPED)
 
     def render_value(self, value: Any, context: Mapping[str, Any]) -> Any:
         """Render strings (as strings), and maps (keys and values) and lists recursively."""
@@ -599,19 +656,19 @@ class Renderer:
             return _Compiled(error="Expression is nested too deeply")
         env = self._env
         try:
-            template = env.from_string(translation.jinja)
-            typed = None
             if translation.expression is not None:
-                typed = env.from_string(f"{{% set {_RESULT} = {translation.expression} %}}")
+                assignment = f"{{% set {_RESULT} = {translation.expression} %}}"
+                return _Compiled(
+                    expression_func=env.from_string(assignment).root_render_func,
+                    prefix=translation.prefix,
+                    suffix=translation.suffix,
+                )
+            template = env.from_string(translation.jinja)
         except TemplateSyntaxError as exc:
             return _Compiled(error=f"{exc.message} at line {exc.lineno}")
         except RecursionError:
             return _Compiled(error="Expression is nested too deeply")
-        return _Compiled(
-            render_func=template.root_render_func,
-            typed_func=typed.root_render_func if typed is not None else None,
-            streaming=translation.loops,
-        )
+        return _Compiled(render_func=template.root_render_func, streaming=translation.loops)
 
     # -- execution ---------------------------------------------------------------------------
 
@@ -620,8 +677,7 @@ class Renderer:
         source: str,
         compiled: _Compiled,
         variables: Mapping[str, Any],
-        *,
-        typed: bool,
+        mode: int,
         budget: _Budget | None = None,
     ) -> Any:
         if budget is not None:
@@ -630,19 +686,22 @@ class Renderer:
             budget.depth += 1
         context = self._context_class(variables, budget)
         try:
-            if typed:
-                for _ in compiled.typed_func(context):  # type: ignore[misc]
+            if compiled.expression_func is not None:
+                for _ in compiled.expression_func(context):
                     pass
                 value = context.vars[_RESULT]
                 if isinstance(value, Undefined):
                     value._fail_with_undefined_error()
-                return value
-            if not compiled.streaming:
+                if mode == _TYPED:
+                    return value
+                text = compiled.prefix + output_string(value) + compiled.suffix
+            elif compiled.streaming:
+                return self._stream(compiled, context)
+            else:
                 text = "".join(compiled.render_func(context))  # type: ignore[misc]
-                if len(text) > self._max_output:
-                    raise fn.FunctionError(self._too_large())
-                return text
-            return self._stream(compiled, context)
+            if len(text) > self._max_output:
+                raise fn.FunctionError(self._too_large())
+            return text
         except ExpressionError:
             raise
         except UndefinedError as exc:
@@ -717,9 +776,7 @@ class Renderer:
         compiled = self._compile(source)
         if compiled.error is not None:
             raise ExpressionError(source, compiled.error)
-        return self._run(
-            source, compiled, context, typed=compiled.typed_func is not None, budget=budget
-        )
+        return self._run(source, compiled, context, _TYPED, budget)
 
     def _fn_render_once(self, context: Mapping[str, Any], toRender: Any = None) -> Any:
         return self._fn_render(context, toRender, recursive=False)

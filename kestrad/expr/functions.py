@@ -6,8 +6,9 @@ such as `date(format='yyyy', timeZone='UTC')` work), same treatment of null (mos
 return null for a null input), same output types. Differences with Jinja's built-ins are
 deliberate: a flow written for Kestra must render the same here.
 
-Functions that need the renderer or the context (`render`, `currentEachOutput`) live in
-`engine.py`; the runtime adds `kv`, `read`, `fileSize`... through `Renderer.register_function`.
+Operators (`~`, `..`, `??`, Java arithmetic...) live in `operators.py`; functions that need
+the renderer or the context (`render`, `currentEachOutput`) live in `engine.py`; the runtime
+adds `kv`, `read`, `fileSize`... through `Renderer.register_function`.
 
 Parameter names are Pebble's argument names (`timeZone`, `existingFormat`, `fromIndex`,
 `type`, `format`), camelCase included, because templates pass them by name.
@@ -28,277 +29,32 @@ import random
 import re
 import unicodedata
 import uuid as uuid_module
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
 import jq as jq_module
 from jinja2.runtime import Undefined
-from jinja2.utils import pass_context, pass_environment
+from jinja2.utils import pass_environment
 
 from kestrad.expr import dates
-from kestrad.expr.output import Entry, java_double, java_str, to_json
+from kestrad.expr.operators import (
+    BINOPS,
+    OPERATOR_FILTERS,
+    FunctionError,
+    as_str,
+    check_size,
+    fail_if_undefined,
+    is_list,
+    is_number,
+    limit_of,
+    pb_range,
+    pb_truthy,
+    strict,
+)
+from kestrad.expr.output import Entry, java_str, to_json
 from kestrad.model.ids import new_id
-
-
-class FunctionError(Exception):
-    """A filter, function or test was misused; the message is shown to the user."""
-
-
-# -- render limits ------------------------------------------------------------------------
-
-DEFAULT_MAX_OUTPUT = 10_000_000
-
-
-def check_size(size: int, limit: int) -> None:
-    """Refuse to build a value larger than the output limit (memory guard for `~`, `+`...)."""
-    if size > limit:
-        raise FunctionError(f"Rendered value is too large ({size} > {limit} characters)")
-
-
-def _limit(environment: Any) -> int:
-    return getattr(environment, "max_output", DEFAULT_MAX_OUTPUT)
-
-
-def _fail_if_undefined(value: Any) -> None:
-    if isinstance(value, Undefined):
-        value._fail_with_undefined_error()
-
-
-def _strict(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """An undefined input is an error for every filter but `default` (Pebble strict mode)."""
-
-    @functools.wraps(fn)
-    def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
-        if isinstance(value, Undefined):
-            value._fail_with_undefined_error()
-        return fn(value, *args, **kwargs)
-
-    return wrapper
-
-
-def _is_list(value: Any) -> bool:
-    return isinstance(value, list | tuple) and not isinstance(value, Entry)
-
-
-def _as_str(value: Any) -> str:
-    return value if type(value) is str else java_str(value)
-
-
-# -- operators ------------------------------------------------------------------------------
-
-
-@pass_environment
-def pb_concat(environment: Any, left: Any, right: Any) -> str:
-    """Pebble `~`: concatenates `toString()`s, a null side contributing nothing."""
-    _fail_if_undefined(left)
-    _fail_if_undefined(right)
-    result = ("" if left is None else _as_str(left)) + ("" if right is None else _as_str(right))
-    check_size(len(result), _limit(environment))
-    return result
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float | Decimal) and not isinstance(value, bool)
-
-
-def _numbers(op: str, left: Any, right: Any) -> None:
-    _fail_if_undefined(left)
-    _fail_if_undefined(right)
-    if not (_number(left) and _number(right)):
-        raise FunctionError(
-            f"invalid operands for mathematical operation [{op}]: "
-            f"{type(left).__name__} and {type(right).__name__}"
-        )
-
-
-def pb_add(left: Any, right: Any, limit: int = DEFAULT_MAX_OUTPUT) -> Any:
-    """Pebble `+`: string concatenation if either side is a string, list append, else sum."""
-    _fail_if_undefined(left)
-    _fail_if_undefined(right)
-    if isinstance(left, str) or isinstance(right, str):
-        result = java_str(left) + java_str(right)
-        check_size(len(result), limit)
-        return result
-    if _is_list(left):
-        result_list = [*left, *right] if _is_list(right) else [*left, right]
-        check_size(len(result_list), limit)
-        return result_list
-    _numbers("ADD", left, right)
-    return left + right
-
-
-def pb_sub(left: Any, right: Any, limit: int = DEFAULT_MAX_OUTPUT) -> Any:
-    _fail_if_undefined(left)
-    _fail_if_undefined(right)
-    if _is_list(left):
-        if _is_list(right):
-            return [item for item in left if item not in right]
-        result = list(left)
-        if right in result:
-            result.remove(right)
-        return result
-    _numbers("SUBTRACT", left, right)
-    return left - right
-
-
-def pb_mul(left: Any, right: Any, limit: int = DEFAULT_MAX_OUTPUT) -> Any:
-    _numbers("MULTIPLICATION", left, right)
-    return left * right
-
-
-def pb_div(left: Any, right: Any, limit: int = DEFAULT_MAX_OUTPUT) -> Any:
-    """Java division: integers truncate toward zero, float division by zero is infinite."""
-    _numbers("DIVISION", left, right)
-    if isinstance(left, int) and isinstance(right, int):
-        if right == 0:
-            raise FunctionError("/ by zero")
-        quotient = abs(left) // abs(right)
-        return quotient if (left >= 0) == (right >= 0) else -quotient
-    if right == 0:
-        if isinstance(left, Decimal) or isinstance(right, Decimal):
-            raise FunctionError("Division by zero")
-        if left == 0 or left != left:
-            return math.nan
-        return math.inf if (left > 0) == (math.copysign(1.0, right) > 0) else -math.inf
-    return left / right
-
-
-def pb_mod(left: Any, right: Any, limit: int = DEFAULT_MAX_OUTPUT) -> Any:
-    """Java remainder: the sign follows the dividend."""
-    _numbers("MODULUS", left, right)
-    if isinstance(left, int) and isinstance(right, int):
-        if right == 0:
-            raise FunctionError("/ by zero")
-        rest = abs(left) % abs(right)
-        return rest if left >= 0 else -rest
-    if right == 0:
-        return math.nan
-    return math.fmod(left, right)
-
-
-BINOPS: dict[str, Callable[[Any, Any, int], Any]] = {
-    "+": pb_add,
-    "-": pb_sub,
-    "*": pb_mul,
-    "/": pb_div,
-    "%": pb_mod,
-}
-
-
-def pb_range(start: Any, end: Any, increment: Any = 1) -> list[Any]:
-    """Pebble's `range`/`..`: inclusive bounds, numbers or single characters, at most 1M items."""
-    _fail_if_undefined(start)
-    _fail_if_undefined(end)
-    if not _number(increment):
-        raise FunctionError(f"The increment of the range function must be a number {increment}")
-    step = int(increment)
-    if step == 0:
-        raise FunctionError("The increment of the range function must be different than 0")
-    if _number(start) and _number(end):
-        first, last = int(start), int(end)
-        size = abs(last - first) // abs(step) + 1
-        if size > 1_000_000:
-            raise FunctionError(
-                f"The range function cannot produce more than 1000000 elements, but this call would produce {size}."
-            )
-        return list(range(first, last + (1 if step > 0 else -1), step))
-    if isinstance(start, str) and isinstance(end, str) and len(start) == 1 and len(end) == 1:
-        stop = ord(end) + (1 if step > 0 else -1)
-        return [chr(code) for code in range(ord(start), stop, step)]
-    raise FunctionError(
-        "Arguments of range function must be of type Number or String with a length of 1"
-    )
-
-
-def pb_contains(container: Any, item: Any) -> bool:
-    """Pebble `contains`: list membership (all of a list), map key, substring."""
-    _fail_if_undefined(container)
-    _fail_if_undefined(item)
-    if container is None:
-        return False
-    if isinstance(container, Mapping):
-        try:
-            return item in container
-        except TypeError:
-            return False
-    if isinstance(container, str):
-        return java_str(item) in container
-    if isinstance(container, list | tuple | set | frozenset):
-        if _is_list(item) or isinstance(item, set | frozenset):
-            return all(_member(part, container) for part in item)
-        return _member(item, container)
-    raise FunctionError(
-        f"Contains operator can only be used on Collections, Maps and arrays. Actual type was: {type(container).__name__}"
-    )
-
-
-def _member(item: Any, container: Iterable[Any]) -> bool:
-    try:
-        return item in container
-    except TypeError:
-        return False
-
-
-def pb_in(item: Any, container: Any) -> bool:
-    """Kestra's `in`: compares `toString()`s against list items, or map keys and values."""
-    _fail_if_undefined(item)
-    _fail_if_undefined(container)
-    if item is None or container is None:
-        return False
-    needle = java_str(item)
-    if isinstance(container, Mapping):
-        return any(java_str(k) == needle or java_str(v) == needle for k, v in container.items())
-    if isinstance(container, str):
-        return False
-    if isinstance(container, Iterable):
-        return any(java_str(part) == needle for part in container)
-    return False
-
-
-def pb_nc(left: Any, right: Any) -> Any:
-    """`??` on constants (the engine compiles the general case lazily)."""
-    return right if left is None or isinstance(left, Undefined) else left
-
-
-def pb_uc(left: Any, right: Any) -> Any:
-    """`???` on constants (the engine compiles the general case lazily)."""
-    return right if isinstance(left, Undefined) else left
-
-
-@pass_context
-def pb_iter(context: Any, value: Any) -> Iterator[Any]:
-    """What a Pebble `for` loop iterates: map entries, list items; counted against the budget."""
-    _fail_if_undefined(value)
-    if value is None:
-        return iter(())
-    if isinstance(value, Mapping):
-        items: Iterable[Any] = (Entry(k, v) for k, v in value.items())
-    elif isinstance(value, str | bytes) or not isinstance(value, Iterable):
-        raise FunctionError(f"Not an iterable object. Value = [{java_str(value)}]")
-    else:
-        items = value
-    check = getattr(context, "check_budget", None)
-    return items if check is None else _budgeted(items, check)  # type: ignore[return-value]
-
-
-def _budgeted(items: Iterable[Any], check: Callable[[int], None]) -> Iterator[Any]:
-    """Yield `items`, reporting iterations to the render's time budget every 256 items and at
-    the end (so that many small nested loops are accounted for too)."""
-    count = 0
-    for item in items:
-        count += 1
-        if not count & 0xFF:
-            check(0x100)
-        yield item
-    check(count & 0xFF)
-
-
-def pb_truthy(value: Any) -> bool:
-    _fail_if_undefined(value)
-    return bool(value)
-
 
 # -- tests ----------------------------------------------------------------------------------
 
@@ -323,34 +79,34 @@ def is_empty(value: Any) -> bool:
     return False
 
 
-@_strict
+@strict
 def test_even(value: Any) -> bool:
-    if not _number(value):
+    if not is_number(value):
         raise FunctionError(f"Can not perform an 'even' test on a {type(value).__name__}")
     return int(value) % 2 == 0
 
 
-@_strict
+@strict
 def test_odd(value: Any) -> bool:
-    if not _number(value):
+    if not is_number(value):
         raise FunctionError(f"Can not perform an 'odd' test on a {type(value).__name__}")
     return int(value) % 2 != 0
 
 
-@_strict
+@strict
 def test_iterable(value: Any) -> bool:
     return isinstance(value, Iterable) and not isinstance(value, str | bytes | Mapping)
 
 
-@_strict
+@strict
 def test_map(value: Any) -> bool:
     return isinstance(value, Mapping)
 
 
-@_strict
+@strict
 def test_json(value: Any) -> bool:
     """Kestra's JsonTest: maps and lists are JSON; strings are if they parse as JSON."""
-    if isinstance(value, Mapping) or _is_list(value):
+    if isinstance(value, Mapping) or is_list(value):
         return True
     if not isinstance(value, str):
         return False
@@ -369,10 +125,10 @@ def _nullable_str(fn: Callable[..., Any]) -> Callable[..., Any]:
 
     @functools.wraps(fn)
     def wrapper(value: Any, *args: Any, **kwargs: Any) -> Any:
-        _fail_if_undefined(value)
+        fail_if_undefined(value)
         if value is None:
             return None
-        return fn(_as_str(value), *args, **kwargs)
+        return fn(as_str(value), *args, **kwargs)
 
     return wrapper
 
@@ -419,7 +175,7 @@ def f_title(value: str) -> str:
 
 @_nullable_str
 def f_abbreviate(value: str, length: int) -> str:
-    if not _number(length) or length < 0:
+    if not is_number(length) or length < 0:
         raise FunctionError("Invalid argument to abbreviate filter; must be greater than zero")
     width = int(length)
     if len(value) <= width or len(value) <= 3:
@@ -528,12 +284,12 @@ def f_substring_after_last(value: str, separator: Any = None) -> str:
     return value[pos + len(sep) :]
 
 
-@_strict
+@strict
 def f_starts_with(value: Any, prefix: Any) -> bool:
     return java_str(value).startswith(java_str(prefix))
 
 
-@_strict
+@strict
 def f_ends_with(value: Any, suffix: Any) -> bool:
     return java_str(value).endswith(java_str(suffix))
 
@@ -541,17 +297,17 @@ def f_ends_with(value: Any, suffix: Any) -> bool:
 def _indent(
     value: Any, amount: Any, prefix: Any, *, first_line: bool, name: str, limit: int
 ) -> Any:
-    _fail_if_undefined(value)
+    fail_if_undefined(value)
     if value is None:
         return None
-    text = _as_str(value)
+    text = as_str(value)
     if not text:
         return text
-    if not _number(amount) or amount < 0:
+    if not is_number(amount) or amount < 0:
         raise FunctionError(
             f"The '{name}' filter expects a positive integer >=0 as argument 'amount'."
         )
-    unit = " " if prefix is None else _as_str(prefix)
+    unit = " " if prefix is None else as_str(prefix)
     check_size(len(unit) * int(amount), limit)
     pad = unit * int(amount)
     for newline in ("\r\n", "\n\r", "\n", "\r"):
@@ -569,7 +325,7 @@ def _indent(
 def f_indent(environment: Any, value: Any, amount: Any = None, prefix: Any = None) -> Any:
     """Indents every line but the first (the first is already in place in the document)."""
     return _indent(
-        value, amount, prefix, first_line=False, name="indent", limit=_limit(environment)
+        value, amount, prefix, first_line=False, name="indent", limit=limit_of(environment)
     )
 
 
@@ -577,11 +333,11 @@ def f_indent(environment: Any, value: Any, amount: Any = None, prefix: Any = Non
 def f_nindent(environment: Any, value: Any, amount: Any = None, prefix: Any = None) -> Any:
     """A newline, then every line indented."""
     return _indent(
-        value, amount, prefix, first_line=True, name="nindent", limit=_limit(environment)
+        value, amount, prefix, first_line=True, name="nindent", limit=limit_of(environment)
     )
 
 
-@_strict
+@strict
 def f_escape_char(value: Any, type: Any = None) -> Any:
     if value is None:
         return None
@@ -598,9 +354,9 @@ def _deep_map(value: Any, fn: Callable[[str], str]) -> Any:
     """Apply a string function to a string, or to every leaf of a map/list (as `toString()`)."""
     if isinstance(value, Mapping):
         return {k: _deep_map(v, fn) for k, v in value.items()}
-    if _is_list(value):
+    if is_list(value):
         return [_deep_map(v, fn) for v in value]
-    return fn(_as_str(value))
+    return fn(as_str(value))
 
 
 _JAVA_GROUP_RE = re.compile(r"\\(.)|\$(\d+)|\$\{([A-Za-z][A-Za-z0-9]*)\}")
@@ -636,8 +392,8 @@ def _regex(pattern: str) -> re.Pattern[str]:
 @pass_environment
 def f_replace(environment: Any, value: Any, replace_pairs: Any = None, regexp: Any = False) -> Any:
     """Pebble/Kestra `replace({'a': 'b'}, regexp=false)` on strings, maps and lists."""
-    _fail_if_undefined(value)
-    limit = _limit(environment)
+    fail_if_undefined(value)
+    limit = limit_of(environment)
     if value is None:
         return None
     if not isinstance(replace_pairs, Mapping):
@@ -677,19 +433,19 @@ def _java_split(text: str, delimiter: str, limit: int) -> list[str]:
     return parts
 
 
-@_strict
+@strict
 def f_split(value: Any, delimiter: Any = None, limit: Any = None) -> Any:
     if value is None:
         return None
     if delimiter is None:
         raise FunctionError("missing delimiter parameter in split filter")
-    return _java_split(_as_str(value), java_str(delimiter), 0 if limit is None else int(limit))
+    return _java_split(as_str(value), java_str(delimiter), 0 if limit is None else int(limit))
 
 
 # -- collection filters ---------------------------------------------------------------------
 
 
-@_strict
+@strict
 def f_length(value: Any) -> int:
     if value is None:
         return 0
@@ -700,7 +456,7 @@ def f_length(value: Any) -> int:
     return 0
 
 
-@_strict
+@strict
 def f_first(value: Any) -> Any:
     if value is None:
         return None
@@ -715,7 +471,7 @@ def f_first(value: Any) -> Any:
     return None
 
 
-@_strict
+@strict
 def f_last(value: Any) -> Any:
     if value is None:
         return None
@@ -732,20 +488,20 @@ def f_last(value: Any) -> Any:
     return last
 
 
-@_strict
+@strict
 def f_keys(value: Any) -> Any:
     if value is None:
         return None
     if isinstance(value, Mapping):
         return list(value.keys())
-    if _is_list(value):
+    if is_list(value):
         return list(range(len(value)))
     raise FunctionError(
         f"'keys' filter can only be applied to List, Map, Array. Actual type was: {type(value).__name__}"
     )
 
 
-@_strict
+@strict
 def f_values(value: Any) -> Any:
     if value is None:
         return None
@@ -758,7 +514,7 @@ def f_values(value: Any) -> Any:
 
 @pass_environment
 def f_join(environment: Any, value: Any, separator: Any = None) -> Any:
-    _fail_if_undefined(value)
+    fail_if_undefined(value)
     if value is None:
         return None
     if isinstance(value, str) or not isinstance(value, Iterable) or isinstance(value, Mapping):
@@ -766,15 +522,15 @@ def f_join(environment: Any, value: Any, separator: Any = None) -> Any:
             f"The 'join' filter expects a list. Actual type was: {type(value).__name__}"
         )
     result = ("" if separator is None else java_str(separator)).join(java_str(v) for v in value)
-    check_size(len(result), _limit(environment))
+    check_size(len(result), limit_of(environment))
     return result
 
 
 @pass_environment
 def f_merge(environment: Any, value: Any, items: Any = None) -> Any:
-    _fail_if_undefined(value)
-    _fail_if_undefined(items)
-    limit = _limit(environment)
+    fail_if_undefined(value)
+    fail_if_undefined(items)
+    limit = limit_of(environment)
     if value is None:
         if items is None:
             raise FunctionError("The two arguments to be merged are null")
@@ -785,16 +541,16 @@ def f_merge(environment: Any, value: Any, items: Any = None) -> Any:
         merged = dict(value.items())
         if isinstance(items, Mapping):
             merged.update(items.items())
-        elif _is_list(items):
+        elif is_list(items):
             merged.update((item, item) for item in items)
         else:
             raise FunctionError("Currently, only Maps and Lists can be merged with a Map.")
         check_size(len(merged), limit)
         return merged
-    if _is_list(value):
+    if is_list(value):
         if isinstance(items, Mapping):
             result = [*value, *(Entry(k, v) for k, v in items.items())]
-        elif _is_list(items):
+        elif is_list(items):
             result = [*value, *items]
         else:
             raise FunctionError("Currently, only Maps and Lists can be merged with a List.")
@@ -803,7 +559,7 @@ def f_merge(environment: Any, value: Any, items: Any = None) -> Any:
     raise FunctionError("The object being filtered is not a Map/List/Array")
 
 
-@_strict
+@strict
 def f_reverse(value: Any) -> Any:
     if value is None:
         return None
@@ -821,32 +577,32 @@ def _sorted(value: Any, *, reverse: bool) -> Any:
         raise FunctionError(f"Unable to sort values of different types: {exc}") from exc
 
 
-@_strict
+@strict
 def f_sort(value: Any) -> Any:
     return _sorted(value, reverse=False)
 
 
-@_strict
+@strict
 def f_rsort(value: Any) -> Any:
     return _sorted(value, reverse=True)
 
 
-@_strict
+@strict
 def f_slice(value: Any, fromIndex: Any = None, toIndex: Any = None) -> Any:
     if value is None:
         return None
     start = 0 if fromIndex is None else fromIndex
-    if not _number(start):
+    if not is_number(start):
         raise FunctionError("Argument fromIndex must be a number.")
     if start < 0:
         raise FunctionError("fromIndex must be greater than 0")
-    if not isinstance(value, str) and not _is_list(value):
+    if not isinstance(value, str) and not is_list(value):
         raise FunctionError("Slice filter can only be applied to String, List and array inputs.")
     length = len(value)
     if toIndex is None:
         end = length
     else:
-        if not _number(toIndex):
+        if not is_number(toIndex):
             raise FunctionError("Argument toIndex must be a number.")
         end = int(toIndex)
         if end > length:
@@ -857,42 +613,42 @@ def f_slice(value: Any, fromIndex: Any = None, toIndex: Any = None) -> Any:
     return sliced if isinstance(sliced, str) else list(sliced)
 
 
-@_strict
+@strict
 def f_chunk(value: Any, size: Any = None) -> Any:
     if value is None:
         return None
     if size is None:
         raise FunctionError("'chunk' filter expects an argument 'size'.")
-    if not _is_list(value):
+    if not is_list(value):
         raise FunctionError(
             f"'chunk' filter can only be applied to List. Actual type was: {type(value).__name__}"
         )
-    if not _number(size) or int(size) <= 0:
+    if not is_number(size) or int(size) <= 0:
         raise FunctionError("'chunk' filter argument 'size' must be a positive number.")
     step = int(size)
     return [list(value[i : i + step]) for i in range(0, len(value), step)]
 
 
-@_strict
+@strict
 def f_flatten(value: Any) -> Any:
     if value is None:
         return None
-    if not _is_list(value):
+    if not is_list(value):
         raise FunctionError("The 'flatten' filter can only be applied to lists.")
     result: list[Any] = []
     for item in value:
-        if _is_list(item):
+        if is_list(item):
             result.extend(item)
         else:
             result.append(item)
     return result
 
 
-@_strict
+@strict
 def f_distinct(value: Any) -> Any:
     if value is None:
         return None
-    if not _is_list(value):
+    if not is_list(value):
         raise FunctionError("The 'distinct' filter can only be applied to lists.")
     result: list[Any] = []
     for item in value:
@@ -901,11 +657,11 @@ def f_distinct(value: Any) -> Any:
     return result
 
 
-@_strict
+@strict
 def f_abs(value: Any) -> Any:
     if value is None:
         return None
-    if not _number(value):
+    if not is_number(value):
         raise FunctionError(
             f"The 'abs' filter expects a number. Actual type was: {type(value).__name__}"
         )
@@ -917,7 +673,7 @@ def f_default(value: Any, default: Any = None) -> Any:
     return default if is_empty(value) else value
 
 
-@_strict
+@strict
 def f_class_name(value: Any) -> Any:
     """The Java class a Kestra value would have, for flows that branch on `className`."""
     if value is None:
@@ -942,7 +698,7 @@ def f_class_name(value: Any) -> Any:
         return java[kind]
     if isinstance(value, Mapping):
         return "java.util.LinkedHashMap"
-    if _is_list(value):
+    if is_list(value):
         return "java.util.ArrayList"
     return f"java.lang.{kind.__name__}"
 
@@ -952,12 +708,12 @@ def f_class_name(value: Any) -> Any:
 _JAVA_NUMBER_SUFFIX = re.compile(r"^(.*?)([lLfFdD])$")
 
 
-@_strict
+@strict
 def f_number(value: Any, type: Any = None) -> Any:
     """Kestra's `number`: a string to INT/FLOAT/LONG/DOUBLE/BIGDECIMAL/BIGINTEGER or auto."""
     if value is None:
         return None
-    if _number(value):
+    if is_number(value):
         return value
     if not isinstance(value, str):
         raise FunctionError(
@@ -996,7 +752,7 @@ def java_class(value: Any) -> str:
     return name if isinstance(name, str) else "null"
 
 
-@_strict
+@strict
 def f_json(value: Any) -> str:
     """Object to JSON text, as Jackson writes it (`null` for null)."""
     try:
@@ -1019,7 +775,7 @@ def to_plain(value: Any) -> Any:
     return value
 
 
-@_strict
+@strict
 def f_yaml(value: Any) -> str:
     """Object to block-style YAML text."""
     from ruamel.yaml import YAML
@@ -1063,7 +819,7 @@ def _jq_program(expression: str) -> Any:
         raise FunctionError(f"Invalid jq expression '{expression}': {exc}") from exc
 
 
-@_strict
+@strict
 def f_jq(value: Any, expression: Any = None) -> Any:
     """Kestra's `jq`: a list of every result (`| first` to unwrap); strings are parsed as JSON."""
     if value is None:
@@ -1098,7 +854,7 @@ def _format(value: dt.datetime, fmt: Any) -> str:
         raise FunctionError(str(exc)) from exc
 
 
-@_strict
+@strict
 def f_date(
     value: Any,
     format: Any = "iso",
@@ -1111,7 +867,7 @@ def f_date(
     return _format(_zoned(value, timeZone, existingFormat), format)
 
 
-@_strict
+@strict
 def f_date_add(
     value: Any,
     amount: Any = None,
@@ -1132,7 +888,7 @@ def f_date_add(
 
 
 def _timestamp(scale: int) -> Callable[..., Any]:
-    @_strict
+    @strict
     def timestamp(value: Any, timeZone: Any = None, existingFormat: Any = None) -> Any:
         if value is None:
             return None
@@ -1155,10 +911,10 @@ def fn_range(start: Any = None, end: Any = None, increment: Any = 1) -> list[Any
 
 def _extremum(name: str, values: tuple[Any, ...], pick: Callable[..., Any]) -> Any:
     for value in values:
-        _fail_if_undefined(value)
+        fail_if_undefined(value)
     if not values:
         raise FunctionError(f"The '{name}' function expects at least one argument")
-    candidates = values[0] if len(values) == 1 and _is_list(values[0]) else values
+    candidates = values[0] if len(values) == 1 and is_list(values[0]) else values
     try:
         return pick(candidates)
     except (TypeError, ValueError) as exc:
@@ -1175,7 +931,7 @@ def fn_max(*values: Any) -> Any:
 
 def fn_from_json(json: Any = None) -> Any:
     """`fromJson(str)` / `json(str)`: parse JSON text (null stays null)."""
-    _fail_if_undefined(json)
+    fail_if_undefined(json)
     if json is None:
         return None
     if not isinstance(json, str):
@@ -1188,7 +944,7 @@ def fn_from_json(json: Any = None) -> Any:
 
 def fn_yaml(yaml: Any = None) -> Any:
     """`yaml(str)`: parse YAML text."""
-    _fail_if_undefined(yaml)
+    fail_if_undefined(yaml)
     if yaml is None:
         return None
     if not isinstance(yaml, str):
@@ -1233,7 +989,7 @@ def secret_value(key: str, subkey: str | None = None) -> str:
 
 
 def fn_secret(key: Any = None, namespace: Any = None, subkey: Any = None) -> str:
-    _fail_if_undefined(key)
+    fail_if_undefined(key)
     return secret_value(key, subkey)
 
 
@@ -1315,13 +1071,7 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "values": f_values,
     "yaml": f_yaml,
     # operators the Pebble translation emits
-    "_pb_concat": pb_concat,
-    "_pb_range": pb_range,
-    "_pb_contains": pb_contains,
-    "_pb_in": pb_in,
-    "_pb_nc": pb_nc,
-    "_pb_uc": pb_uc,
-    "_pb_iter": pb_iter,
+    **OPERATOR_FILTERS,
 }
 
 TESTS: dict[str, Callable[..., bool]] = {
@@ -1356,7 +1106,5 @@ __all__ = [
     "FUNCTIONS",
     "TESTS",
     "FunctionError",
-    "check_size",
-    "java_double",
     "secret_value",
 ]

@@ -17,7 +17,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from json.encoder import encode_basestring  # type: ignore[attr-defined]
 from typing import Any, NamedTuple
@@ -278,8 +278,3 @@ def output_string(value: Any) -> str:
     if isinstance(value, bytes | bytearray):
         return bytes(value).decode("utf-8", errors="replace")
     return java_str(value)
-
-
-def iter_strings(values: Iterable[Any]) -> Iterable[str]:
-    """`java_str` over an iterable (helper for join-like filters)."""
-    return (java_str(v) for v in values)

@@ -7,7 +7,7 @@ living in their own namespace. Jinja's lexer rejects `?` outright, so rewriting 
 stream is not an option: this module lexes and parses each `{{ }}` / `{% %}` tag the way
 Pebble's `LexerImpl`/`ExpressionParser` do (same precedence table, same string rules) and
 prints a fully parenthesised Jinja equivalent. Text outside tags and the content of
-`{% raw %}`/`{% verbatim %}` blocks are copied untouched.
+`{% raw %}`/`{% verbatim %}` blocks are kept as they are (whitespace control aside).
 
 Kestra-specific operators are emitted as calls of private filters (`_pb_*`, defined in
 `functions.py`); `??`, `???`, `default` and `is defined` are then compiled lazily by the engine's
@@ -28,6 +28,10 @@ VARIABLE_PREFIX: Final = "__v_"
 """Variables whose names Jinja reserves (`self`, `caller`...) are renamed `__v_<name>`."""
 
 _JINJA_RESERVED: Final = frozenset({"self", "caller", "varargs", "kwargs"})
+
+NAMESPACE: Final = "__pb_ns"
+"""Holds `{% set %}` variables, so that a `set` inside a loop updates the variable outside it
+(Pebble's scoping; Jinja would create a loop-local variable)."""
 
 
 def variable(name: str) -> str:
@@ -52,11 +56,15 @@ class Translation:
     it holds the Jinja expression, so that typed rendering can return the native value.
     `loops` tells whether the template has `for` loops or macros, i.e. whether its output can
     grow beyond the sum of its expressions (the engine then checks the size as it streams).
+    `prefix`/`suffix` are the text around a single expression (after whitespace control), so
+    that its string rendering needs no second template.
     """
 
     jinja: str
     expression: str | None
     loops: bool = False
+    prefix: str = ""
+    suffix: str = ""
 
 
 # -- lexer ----------------------------------------------------------------------------------
@@ -308,11 +316,19 @@ class _Expr:
 class _Parser:
     """Pebble's `ExpressionParser` (precedence climbing), printing Jinja as it goes."""
 
-    def __init__(self, lexer: _Lexer, tokens: list[Token], end_pos: int, macros: frozenset[str]):
+    def __init__(
+        self,
+        lexer: _Lexer,
+        tokens: list[Token],
+        end_pos: int,
+        macros: frozenset[str],
+        assigned: frozenset[str] = frozenset(),
+    ):
         self.lexer = lexer
         self.tokens = [*tokens, Token(END, None, end_pos)]
         self.i = 0
         self.macros = macros
+        self.assigned = assigned
 
     # token helpers
     def peek(self, k: int = 0) -> Token:
@@ -446,6 +462,10 @@ class _Parser:
                 args = self.arguments()
                 target = name if name in self.macros else FUNCTION_PREFIX + name
                 return self.postfix(_Expr(f"{target}({args})"))
+            if name in self.assigned:
+                # a `{% set %}` variable: the template-wide value if set, else the context's
+                code = f"({NAMESPACE}|_pb_var({name!r}, {variable(name)}))"
+                return self.postfix(_Expr(code, name=name))
             return self.postfix(_Expr(variable(name), name=name))
         if tok.kind == INT:
             return self.postfix(_Expr(str(tok.value)))
@@ -465,7 +485,7 @@ class _Parser:
             if isinstance(part, str):
                 piece = repr(part)
             else:
-                sub = _Parser(self.lexer, part, tok.pos, self.macros)
+                sub = _Parser(self.lexer, part, tok.pos, self.macros, self.assigned)
                 piece = sub.expression().code
                 sub.expect_end()
             code = f"({code}|_pb_concat({piece}))"
@@ -569,6 +589,8 @@ class _Parser:
 
 _OPEN_RE = re.compile(r"\{[{%#]")
 _MACRO_RE = re.compile(r"\{%-?\s*macro\s+([^\W\d]\w*)")
+_SET_RE = re.compile(r"\{%-?\s*set\s+([^\W\d]\w*)\s*=")
+_FOR_RE = re.compile(r"\{%-?\s*for\s+([^\W\d]\w*)(?:\s*,\s*([^\W\d]\w*))?\s+in\b")
 _RAW_END_RE = {
     "raw": re.compile(r"\{%(-?)\s*endraw\s*(-?)%\}"),
     "verbatim": re.compile(r"\{%(-?)\s*endverbatim\s*(-?)%\}"),
@@ -598,13 +620,14 @@ class _Output:
 
     Pebble's whitespace control (`{{-`, `-%}`, `{#- -#}`) is applied here, on the text, with
     Java's notion of whitespace, instead of being left to Jinja. Text holding a carriage return
-    is emitted as a string expression: Jinja's lexer turns every `\r\n` into `\n` in
-    template data, Pebble keeps them.
+    is emitted as a string expression: Jinja's lexer turns every CR LF of template data into
+    LF, Pebble keeps them.
     """
 
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.trim_next = False
+        self.texts: list[str] = []  # the text segments, as output
 
     def text(self, text: str, *, trim_end: bool = False, raw: bool = False) -> None:
         if self.trim_next:
@@ -612,6 +635,7 @@ class _Output:
             self.trim_next = False
         if trim_end:
             text = text.rstrip(_JAVA_WHITESPACE)
+        self.texts.append(text)
         if not text:
             return
         if "\r" in text:
@@ -630,7 +654,11 @@ def translate(source: str) -> Translation:
     """Translate a Pebble template into Jinja source (raises `PebbleSyntaxError`)."""
     lexer = _Lexer(source)
     macros = frozenset(_MACRO_RE.findall(source))
+    loop_targets = {name for pair in _FOR_RE.findall(source) for name in pair if name}
+    assigned = frozenset(_SET_RE.findall(source)) - loop_targets - macros
     out = _Output()
+    if assigned:
+        out.tag(f"{{% set {NAMESPACE} = none|_pb_namespace %}}", trim_after=False)
     pos = 0
     prints: list[str] = []
     only_one_print = True
@@ -661,7 +689,7 @@ def translate(source: str) -> Translation:
             continue
         close = "}}" if kind == "{" else "%}"
         tokens, pos, right_trim = lexer.lex(inner, close)
-        parser = _Parser(lexer, tokens, pos, macros)
+        parser = _Parser(lexer, tokens, pos, macros, assigned)
         if kind == "{":
             if not tokens:
                 raise lexer.error("Empty expression", start)
@@ -686,8 +714,11 @@ def translate(source: str) -> Translation:
             continue
         loops = loops or name in ("for", "macro")
         out.tag(f"{{% {_tag(parser, name)} %}}", trim_after=right_trim)
-    expression = prints[0] if only_one_print and len(prints) == 1 else None
-    return Translation("".join(out.parts), expression, loops)
+    jinja = "".join(out.parts)
+    if only_one_print and len(prints) == 1:
+        # texts holds exactly the text before and the text after the expression
+        return Translation(jinja, prints[0], loops, out.texts[0], out.texts[-1])
+    return Translation(jinja, None, loops)
 
 
 def _tag(parser: _Parser, name: str) -> str:
@@ -714,11 +745,13 @@ def _tag(parser: _Parser, name: str) -> str:
         parser.expect_end()
         return f"for {', '.join(targets)} in {iterable}|_pb_iter"
     if name == "set":
-        target = variable(parser.expect_name())
+        target = parser.expect_name()
         parser.expect_punct("=")
         code = parser.expression().code
         parser.expect_end()
-        return f"set {target} = {code}"
+        if target in parser.assigned:
+            return f"set {NAMESPACE}.{target} = {code}"
+        return f"set {variable(target)} = {code}"
     if name == "macro":
         return _macro(parser)
     if name == "filter":

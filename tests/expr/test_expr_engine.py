@@ -298,7 +298,7 @@ def test_render_time_is_bounded() -> None:
     # many small nested loops are counted too
     with pytest.raises(ExpressionError, match="took too long"):
         renderer.render(
-            "{% for a in 1..1000 %}{% for b in 1..100 %}{% for c in [1, 2] %}{% endfor %}{% endfor %}{% endfor %}",
+            "{% for a in 1..5000 %}{% for b in 1..1000 %}{% for c in [1, 2] %}{% endfor %}{% endfor %}{% endfor %}",
             {},
         )
     # the budget is per render, not per renderer
@@ -384,3 +384,17 @@ def test_hot_path_is_cached_and_fast() -> None:
         renderer.render("plain text", context)
     assert time.perf_counter() - started < 2.0
     assert renderer._compile.cache_info().misses == 2
+
+
+@pytest.mark.parametrize(
+    "template", ["{{ [x] }}", "{{ {'a': [1, x]} }}", "{{ range(x, 2) }}", "{{ now(x) }}"]
+)
+def test_typed_values_never_hold_undefined(renderer: Renderer, template: str) -> None:
+    # Pebble evaluates literals and arguments strictly: no undefined value may leak out
+    with pytest.raises(ExpressionError, match="Unable to find `x`"):
+        renderer.render_typed(template, {})
+    custom: list[Any] = []
+    renderer.register_function("spy", lambda *args: custom.append(args))
+    with pytest.raises(ExpressionError, match="Unable to find `x`"):
+        renderer.render("{{ spy(1, x) }}", {})
+    assert custom == []

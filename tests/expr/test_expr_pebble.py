@@ -285,3 +285,22 @@ def test_names_jinja_reserves_are_plain_variables() -> None:
     )
     with pytest.raises(ExpressionError, match="Unable to find `self` used"):
         renderer.render("{{ self }}", {})
+
+
+def test_set_inside_a_loop_updates_the_outer_variable() -> None:
+    # Pebble's `set` writes to the scope that already holds the variable: accumulators work
+    total = "{% set total = 0 %}{% for i in inputs.list %}{% set total = total + i %}{% endfor %}{{ total }}"
+    assert render(total) == "6"
+    assert render("{% for x in [1, 2] %}{% set last = x %}{% endfor %}{{ last }}") == "2"
+    assert render("{% if true %}{% set z = 'in' %}{% endif %}{{ z }}") == "in"
+    # a set variable shadows the context's from then on, and is fresh in every render
+    assert (
+        render("{{ labels.team }}{% set labels = {'team': 'ops'} %}-{{ labels.team }}")
+        == "data-ops"
+    )
+    once = "{% if flag %}{% set v = 'set' %}{% endif %}{{ v ?? 'unset' }}"
+    assert render(once, flag=True) == "set"
+    assert render(once, flag=False) == "unset"
+    assert render("{% set n = null %}{{ n is null }}", n=1) == "true"
+    # a loop variable stays the loop's
+    assert render("{% for x in [1] %}{% set x = 5 %}{{ x }}{% endfor %}") == "5"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -32,6 +34,24 @@ tasks:
 """
 
 
+def _wait_until_napping(db: Path, execution_id: str, timeout: float = 60.0) -> None:
+    """Poll the database file until `nap` is running on the worker (its job is claimed)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.closing(sqlite3.connect(db, timeout=5)) as conn:
+            row = conn.execute(
+                "SELECT value FROM executions WHERE id = ?", (execution_id,)
+            ).fetchone()
+            claimed = conn.execute(
+                "SELECT count(*) FROM queue_worker WHERE claimed_by IS NOT NULL"
+            ).fetchone()[0]
+        if row and b'"taskId":"nap"' in row[0] and claimed:
+            time.sleep(0.3)
+            return
+        time.sleep(0.05)
+    raise AssertionError("the Sleep task never started")
+
+
 async def test_an_execution_survives_kill_9_of_its_process(tmp_path: Path) -> None:
     flow_file = tmp_path / "crash.yml"
     flow_file.write_text(FLOW)
@@ -45,7 +65,7 @@ async def test_an_execution_survives_kill_9_of_its_process(tmp_path: Path) -> No
     assert victim.stdout is not None
     execution_id = victim.stdout.readline().strip()
     assert execution_id, "the victim did not start an execution"
-    time.sleep(1.5)  # `before` is done, `nap` is sleeping on the worker
+    _wait_until_napping(tmp_path / "state.db", execution_id)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
 
