@@ -14,8 +14,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Serves examples/flows on SQLite (.kestrad/kestrad.db), API on 127.0.0.1:8080; Ctrl-C stops.
 run: $(STAMP)
-	$(BIN)/kestrad run examples/flows/hello.yml -i name=Ada
+	$(BIN)/kestrad serve --config examples/kestrad.yml
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)

@@ -69,7 +69,9 @@ def webhook_key(source: str) -> str:
     raise SystemExit(f"{FLOW_FILE} has no Webhook trigger")
 
 
-def start_daemon(workdir: Path, flow_file: Path, port: int, inprocess: bool) -> subprocess.Popen:
+def start_daemon(
+    workdir: Path, flow_file: Path, port: int, inprocess: bool, synchronous: str
+) -> subprocess.Popen:
     flows = workdir / "flows"
     flows.mkdir()
     shutil.copy(flow_file, flows / flow_file.name)
@@ -80,7 +82,8 @@ def start_daemon(workdir: Path, flow_file: Path, port: int, inprocess: bool) -> 
     else:
         config = workdir / "kestrad.yml"
         config.write_text(
-            f"database:\n  url: {database}\nflows:\n  path: {flows}\n"
+            f"database:\n  url: {database}\n  synchronous: {synchronous}\n"
+            f"flows:\n  path: {flows}\n"
             f"server:\n  host: 127.0.0.1\n  port: {port}\nlogging:\n  level: WARNING\n"
         )
         command = [sys.executable, "-m", "kestrad", "serve", "--config", str(config)]
@@ -107,6 +110,12 @@ async def wait_ready(
     raise SystemExit(f"the daemon did not serve {flow} within 60 s:\n{log.read_text()[-3000:]}")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(field + ":"):
@@ -115,9 +124,41 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 
 # -- the load -----------------------------------------------------------------------------------
-async def _one(client: httpx.AsyncClient, url: str, due: float, wall: float, out: list) -> None:
+class Clients:
+    """Several small httpx pools instead of one big one.
+
+    httpcore scans its whole pool (quadratically, for idle connections) on every request,
+    which at a few hundred connections costs the generator more CPU than the server
+    spends answering. Each pool stays at `SHARD` connections, and a semaphore keeps the
+    requests waiting for a connection out of httpcore's queue. A request still counts its
+    wait from the moment it was due, so queueing shows in the latency, as it should.
+    """
+
+    SHARD = 16
+
+    def __init__(self, base_url: str, connections: int) -> None:
+        shards = max(1, connections // self.SHARD)
+        limits = httpx.Limits(max_connections=self.SHARD, max_keepalive_connections=self.SHARD)
+        self.clients = [
+            httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60) for _ in range(shards)
+        ]
+        self.gates = [anyio.Semaphore(self.SHARD) for _ in range(shards)]
+        self.api = self.clients[0]
+        self._next = 0
+
+    async def post(self, url: str) -> httpx.Response:
+        index = self._next = (self._next + 1) % len(self.clients)
+        async with self.gates[index]:
+            return await self.clients[index].post(url)
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
+async def _one(clients: Clients, url: str, due: float, wall: float, out: list) -> None:
     try:
-        response = await client.post(url)
+        response = await clients.post(url)
         status = response.status_code
         execution_id = response.json().get("id") if status == 200 else None
     except (httpx.HTTPError, ValueError) as exc:
@@ -128,7 +169,7 @@ async def _one(client: httpx.AsyncClient, url: str, due: float, wall: float, out
 
 
 async def open_loop(
-    client: httpx.AsyncClient, url: str, rate: float, seconds: float
+    clients: Clients, url: str, rate: float, seconds: float
 ) -> tuple[list[dict[str, Any]], float]:
     """Fire `rate * seconds` requests on schedule; (samples, wall time until the last answer)."""
     samples: list[dict[str, Any]] = []
@@ -140,7 +181,7 @@ async def open_loop(
             delay = due - time.perf_counter()
             if delay > 0:
                 await anyio.sleep(delay)
-            tg.start_soon(_one, client, url, due, wall + i / rate, samples)
+            tg.start_soon(_one, clients, url, due, wall + i / rate, samples)
     return samples, time.perf_counter() - start
 
 
@@ -232,27 +273,41 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     base = f"http://127.0.0.1:{port}"
     hook = f"{API}/executions/webhook/{namespace}/{flow_id}/{key}"
     workdir = Path(tempfile.mkdtemp(prefix="kestrad-bench-"))
-    process = start_daemon(workdir, flow_file, port, args.inprocess)
-    limits = httpx.Limits(
-        max_connections=args.connections, max_keepalive_connections=args.connections
-    )
+    process = start_daemon(workdir, flow_file, port, args.inprocess, args.synchronous)
+    clients = Clients(base, args.connections)
+    client = clients.api
     results: list[dict[str, Any]] = []
     try:
-        async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
-            await wait_ready(client, process, f"{namespace}/{flow_id}", workdir / "daemon.log")
-            await anyio.sleep(args.idle)
-            idle_rss = rss_mb(process.pid)
-            print(f"daemon pid {process.pid}: idle RSS {idle_rss:.1f} MB")
-            for rate in args.rates:
-                print(f"rate {rate:g}/s: warm-up {args.warmup:g} s, measure {args.duration:g} s")
-                await open_loop(client, hook, rate, args.warmup)
-                await drain(client, namespace, flow_id, args.drain)
-                samples, wall = await open_loop(client, hook, rate, args.duration)
-                await drain(client, namespace, flow_id, args.drain)
-                executions = await read_executions(client, namespace, flow_id)
-                results.append(measure(rate, samples, wall, executions))
-            peak_rss = rss_mb(process.pid, "VmHWM")
+        await wait_ready(client, process, f"{namespace}/{flow_id}", workdir / "daemon.log")
+        await anyio.sleep(args.idle)
+        idle_rss = rss_mb(process.pid)
+        print(f"daemon pid {process.pid}: idle RSS {idle_rss:.1f} MB")
+        for rate in args.rates:
+            print(f"rate {rate:g}/s: warm-up {args.warmup:g} s, measure {args.duration:g} s")
+            await open_loop(clients, hook, rate, args.warmup)
+            await drain(client, namespace, flow_id, args.drain)
+            cpu, daemon_cpu, started = time.process_time(), cpu_seconds(process.pid), time.time()
+            samples, wall = await open_loop(clients, hook, rate, args.duration)
+            generator_cpu = (time.process_time() - cpu) / wall
+            await drain(client, namespace, flow_id, args.drain)
+            daemon_cpu = cpu_seconds(process.pid) - daemon_cpu
+            daemon_wall = time.time() - started
+            executions = await read_executions(client, namespace, flow_id)
+            results.append(measure(rate, samples, wall, executions))
+            result = results[-1]
+            result["generator_cpu"] = round(generator_cpu, 3)
+            result["daemon_cpu"] = round(daemon_cpu / daemon_wall, 3)
+            result["daemon_cpu_ms_per_execution"] = round(
+                1000 * daemon_cpu / max(result["executions"], 1), 2
+            )
+            print(
+                f"  {len(samples)} requests, {result['errors']} errors; CPU: generator "
+                f"{generator_cpu:.0%} of a core, daemon {result['daemon_cpu']:.0%} "
+                f"({result['daemon_cpu_ms_per_execution']:.2f} ms per execution)"
+            )
+        peak_rss = rss_mb(process.pid, "VmHWM")
     finally:
+        await clients.aclose()
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
@@ -266,6 +321,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "warmup_seconds": args.warmup,
         "duration_seconds": args.duration,
         "connections": args.connections,
+        "synchronous": args.synchronous,
         "idle_rss_mb": round(idle_rss, 1),
         "peak_rss_mb": round(peak_rss, 1),
         "goal": GOAL,
@@ -320,10 +376,16 @@ def main() -> None:
     parser.add_argument("--warmup", type=float, default=3.0, help="warm-up seconds per rate")
     parser.add_argument("--idle", type=float, default=2.0, help="seconds idle before RSS")
     parser.add_argument("--drain", type=float, default=300.0, help="max wait for the backlog")
-    parser.add_argument("--connections", type=int, default=256, help="client connection pool")
+    parser.add_argument("--connections", type=int, default=128, help="client connections")
     parser.add_argument("--flows", default=str(flows_dir()), help="benchmark flows folder")
     parser.add_argument(
         "--inprocess", action="store_true", help="bench/api_server.py instead of kestrad serve"
+    )
+    parser.add_argument(
+        "--synchronous",
+        default="FULL",
+        choices=["FULL", "NORMAL"],
+        help="SQLite synchronous mode of the daemon (kestrad serve only)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()

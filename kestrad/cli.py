@@ -47,6 +47,7 @@ def _parser() -> argparse.ArgumentParser:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     show = config_sub.add_parser("show", help="print the effective configuration (YAML)")
     show.add_argument("--config", help=config_help)
+    show.add_argument("--reveal", action="store_true", help="print secrets instead of <hidden>")
 
     logs = sub.add_parser(
         "logs", help="task logs: time level namespace/flow execution task message"
@@ -99,7 +100,8 @@ def _config_show(args: argparse.Namespace) -> int:
     from kestrad.config import ConfigError, default_config_path, dump_config, load_config
 
     try:
-        print(dump_config(load_config(default_config_path(args.config))), end="")
+        config = load_config(default_config_path(args.config))
+        print(dump_config(config, reveal=args.reveal), end="")
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INVALID

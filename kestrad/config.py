@@ -232,12 +232,32 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
     return problems
 
 
-def dump_config(config: Config) -> str:
-    """The effective configuration as YAML (for `kestrad config show`)."""
+SECRET_KEYS = (("server", "basic_auth", "password"), ("variables", "secret_key"))
+
+
+def dump_config(config: Config, *, reveal: bool = False) -> str:
+    """The effective configuration as YAML (for `kestrad config show`).
+
+    Secrets that are set print as `<hidden>` unless `reveal`: the output gets pasted into
+    issues and chats.
+    """
     import io
+
+    data = msgspec.to_builtins(config)
+    if not reveal:
+        for path in SECRET_KEYS:
+            node = data
+            for part in path[:-1]:
+                node = node[part]
+            if node.get(path[-1]) is not None:
+                node[path[-1]] = "<hidden>"
 
     buffer = io.StringIO()
     yaml = YAML()
     yaml.default_flow_style = False
-    yaml.dump(msgspec.to_builtins(config), buffer)
+    # `null`, not an empty value: the output should read as what it means.
+    yaml.representer.add_representer(
+        type(None), lambda r, _: r.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    yaml.dump(data, buffer)
     return buffer.getvalue()

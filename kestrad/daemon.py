@@ -169,7 +169,8 @@ class Daemon:
         running = engine.worker.running
         self.notifier.stopping(f"draining: {running} task(s) running")
         log.info(
-            "draining: %d task(s) running, waiting up to %s for them to end",
+            "draining: %d task(s) running, waiting up to %s for them to end "
+            "(a second signal stops at once)",
             running,
             self.config.server.termination_grace,
         )

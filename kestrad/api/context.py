@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.requests import Request
 
+from kestrad.api.batching import CreationBatcher
+
 if TYPE_CHECKING:
     from kestrad.api.metrics import ApiMetrics
     from kestrad.api.webhooks import WebhookIndex
@@ -32,6 +34,7 @@ class ApiContext:
     ) -> None:
         self.engine = engine
         self.config = config
+        self.creations = CreationBatcher(engine)
         self.metrics = metrics
         self.webhooks = webhooks
         self.body_limit = body_limit

@@ -29,8 +29,8 @@ from kestrad.model.execution import Execution, to_kestra_json
 from kestrad.model.inputs import InputsInvalid
 from kestrad.model.state import ALL_STATES, PAUSED, TERMINATED
 
-# `?wait=true` holds the request until the execution ends; Kestra has no limit at all.
-WAIT_TIMEOUT = 24 * 3600.0
+# How often a `?wait=true` request checks that its client is still there.
+WAIT_CHECK = 1.0
 
 
 def invalid_inputs(exc: InputsInvalid) -> ApiError:
@@ -49,15 +49,31 @@ async def create(request: Request) -> Response:
     labels = parse_labels([*request.query_params.getlist("labels"), *form_labels])
     wait = query_flag(request, "wait")
     try:
-        execution = await ctx.engine.create_execution(
+        execution = await ctx.engine.build_execution(
             namespace, flow_id, inputs, labels, revision=revision
         )
     except InputsInvalid as exc:
         raise invalid_inputs(exc) from None
+    await ctx.creations.store(execution)
     ctx.metrics.execution_seen(execution)
     if wait:
-        execution = await ctx.engine.wait_for(execution.id, timeout=WAIT_TIMEOUT)
+        execution = await wait_end(ctx, request, execution)
     return json_response(to_kestra_json(execution))
+
+
+async def wait_end(ctx: ApiContext, request: Request, execution: Execution) -> Execution:
+    """The execution once it ended; earlier if the client hangs up or the daemon stops.
+
+    Kestra waits without a limit, so do we, but a request whose client is gone must not
+    hold a waiter for hours.
+    """
+    while True:
+        try:
+            return await ctx.engine.wait_for(execution.id, timeout=WAIT_CHECK)
+        except TimeoutError:
+            pass
+        if ctx.closing or await request.is_disconnected():
+            return await ctx.engine.get_execution(execution.id) or execution
 
 
 async def _existing(ctx: ApiContext, execution_id: str) -> Execution:

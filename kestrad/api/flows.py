@@ -131,7 +131,10 @@ async def get(request: Request) -> Response:
         raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
     if query_flag(request, "source", default=True):
         return Response(row.source, media_type=YAML_MEDIA_TYPE)
-    flow = ctx.engine.flows.parse(row)
+    try:
+        flow = ctx.engine.flows.parse(row)
+    except FlowLoadError as exc:  # saved by an older version with other rules
+        raise ApiError(409, f"The stored flow no longer loads: {exc}") from None
     return json_response(summary(flow, row))
 
 

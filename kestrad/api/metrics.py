@@ -9,6 +9,7 @@ waiting) are read per scrape from the small, hot queue tables.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import OrderedDict
 from typing import Any
@@ -21,6 +22,8 @@ from starlette.responses import Response
 from kestrad.api.context import api
 from kestrad.model.execution import Execution
 from kestrad.model.state import TERMINATED, parse_iso
+
+log = logging.getLogger("kestrad.api.metrics")
 
 DURATION_BUCKETS = (
     0.005,
@@ -106,6 +109,13 @@ class ApiMetrics:
 
     # -- executions (called on every change notification: keep it cheap) ------------------------
     def execution_seen(self, execution: Execution) -> None:
+        """Called inside the executor's loop: a failure here must never reach it."""
+        try:
+            self._update(execution)
+        except Exception:
+            log.exception("metrics: execution %s not counted", execution.id)
+
+    def _update(self, execution: Execution) -> None:
         eid, state = execution.id, execution.state.current
         if eid in self._ended:
             return

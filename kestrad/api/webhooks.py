@@ -16,7 +16,7 @@ from starlette.responses import Response
 
 from kestrad.api.context import api
 from kestrad.api.errors import ApiError
-from kestrad.api.executions import WAIT_TIMEOUT, invalid_inputs
+from kestrad.api.executions import invalid_inputs, wait_end
 from kestrad.api.lookup import enabled_flow
 from kestrad.api.responses import json_response
 from kestrad.expr.engine import ExpressionError, truthy
@@ -135,14 +135,15 @@ async def webhook(request: Request) -> Response:
         if not conditions_hold(flow, trigger, provisional, ctx.engine.renderer):
             return Response(status_code=204)
     try:
-        execution = await ctx.engine.create_execution(
+        execution = await ctx.engine.build_execution(
             namespace, flow_id, {}, trigger.labels, trigger=started_by, revision=flow.revision
         )
     except InputsInvalid as exc:
         raise invalid_inputs(exc) from None
+    await ctx.creations.store(execution)
     ctx.metrics.execution_seen(execution)
     if trigger.wait:
-        execution = await ctx.engine.wait_for(execution.id, timeout=WAIT_TIMEOUT)
+        execution = await wait_end(ctx, request, execution)
         if trigger.return_outputs:
             return json_response(execution.outputs)
     return json_response(to_kestra_json(execution))

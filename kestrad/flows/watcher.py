@@ -74,6 +74,7 @@ class FlowSync:
         self._owner: dict[FlowName, str] = {}  # flow → path serving it
         self._refused: dict[str, FlowName] = {}  # path → flow another path already serves
         self._broken: dict[str, list[Problem]] = {}  # path → problems of its current content
+        self._stats: dict[str, tuple[int, int]] = {}  # path → (mtime_ns, size) when last read
         self._lock = anyio.Lock()
         self.listeners: list[Callable[[FlowRow], None]] = []
 
@@ -90,24 +91,28 @@ class FlowSync:
     async def reconcile(self, *, from_store: bool = True) -> None:
         """Scan the whole folder and apply every difference.
 
-        `from_store` first rebuilds the picture from the store (at start and on SIGHUP);
-        without it (periodic rescans) problems already reported are not reported again.
+        `from_store` first rebuilds the picture from the store and reads every file (at
+        start and on SIGHUP). Without it (periodic rescans) files whose modification time
+        and size did not change are not read again, and problems already reported are not
+        reported again.
         """
         async with self._lock:
             if from_store:
                 stale = await self._load_from_store()
             else:
                 stale = []
-            present = [str(p) for p in iter_flow_files(self.root)]
+            found = await anyio.to_thread.run_sync(iter_flow_files, self.root)
+            present = [str(p) for p in found]
             for path in present:
+                await self._sync_guarded(path, quick=not from_store)
+            missing = set(self._declares) | set(self._seen)
+            for path in sorted(missing.difference(present)):
                 await self._sync_guarded(path)
-            found = set(present)
-            for path in sorted(set(self._declares) | set(self._seen)):
-                if path not in found:
-                    await self._sync_guarded(path)
             for name in stale:
                 if name not in self._owner:
                     await self._disable(name, "its file now declares another flow")
+        if not from_store:
+            return
         log.info(
             "flows: %d flow(s) from %s%s",
             self.flow_count,
@@ -182,16 +187,21 @@ class FlowSync:
             raise FolderGone(f"the flows folder {self.root} was removed (flows.path)")
 
     # -- one path ---------------------------------------------------------------------------
-    async def _sync_guarded(self, path: str) -> None:
+    async def _sync_guarded(self, path: str, *, quick: bool = False) -> None:
         """Sync one path; a store failure is logged and retried at the next event or scan."""
         try:
-            await self._sync(path)
+            await self._sync(path, quick=quick)
         except Exception:
             self._seen.pop(path, None)
+            self._stats.pop(path, None)
             log.exception("flows: could not sync %s; will retry", path)
 
-    async def _sync(self, path: str) -> None:
+    async def _sync(self, path: str, *, quick: bool = False) -> None:
         try:
+            stat = os.stat(path)
+            if quick and self._stats.get(path) == (stat.st_mtime_ns, stat.st_size):
+                return
+            self._stats[path] = (stat.st_mtime_ns, stat.st_size)
             source = Path(path).read_text(encoding="utf-8")
         except (FileNotFoundError, NotADirectoryError):
             await self._gone(path)
@@ -263,6 +273,7 @@ class FlowSync:
         if path not in self._seen and path not in self._declares:
             return
         self._seen.pop(path, None)
+        self._stats.pop(path, None)
         self._refused.pop(path, None)
         self._broken.pop(path, None)
         name = self._declares.get(path)
@@ -308,6 +319,7 @@ class FlowSync:
         self._owner.clear()
         self._refused.clear()
         self._broken.clear()
+        self._stats.clear()
         stale: list[FlowName] = []
         prefix = self.root + os.sep
         for row in await self.engine.store.list_flows():

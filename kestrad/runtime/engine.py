@@ -188,11 +188,15 @@ class Engine:
         while self.worker.running and time.monotonic() < deadline:
             await anyio.sleep(0.05)
         left = self.worker.running
-        # Results of finished jobs reach the store in the worker's next flush, a moment later.
+        # Jobs handed over in memory but never started stay claimed too (released later).
+        unstarted = len(getattr(self.worker, "local_jobs", ()))
+        # Results of finished jobs reach the store in the next flush (the worker's, or the
+        # executor's batch when they share the process), a moment later.
         settle = time.monotonic() + 5.0
         while time.monotonic() < settle:
-            if await self.store.count_worker_claims(self.instance_id) <= left:
+            if await self.store.count_worker_claims(self.instance_id) <= left + unstarted:
                 break
+            self.hub.executor_wake.set()
             await anyio.sleep(0.02)
         # One more executor pass over what is due, so those results advance their executions.
         while time.monotonic() < settle:

@@ -87,11 +87,19 @@ class FlowCache:
                 continue
 
     async def fetch(self, namespace: str, flow_id: str, revision: int | None = None) -> Any | None:
-        """The flow, from memory or else from the store (another daemon may have saved it)."""
+        """The flow, from memory or else from the store (another daemon may have saved it).
+
+        The latest revision is served from memory: every save in this process goes
+        through `deploy`/`remember`, so a store round trip per execution would be waste.
+        """
         if revision is not None:
             flow = self.get(namespace, flow_id, revision)
             if flow is not None:
                 return flow
+        else:
+            row = self._latest.get((namespace, flow_id))
+            if row is not None:
+                return self.parse(row)
         row = await self.store.get_flow(namespace, flow_id, revision)
         return self.remember(row) if row is not None else None
 

@@ -126,6 +126,55 @@ class BatchView(Protocol):
     def queued_ids(self, namespace: str, flow_id: str, limit: int) -> list[str]: ...
 
 
+TriggerKey = tuple[str, str, str]
+
+
+class Backfill(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A closed range [start, end] of past fire times replayed with their own cursor.
+
+    `cursor` is the next fire time to replay; the backfill is done once it passes `end`.
+    """
+
+    start: float
+    end: float
+    cursor: float
+    paused: bool = False
+    inputs: dict[str, object] | None = None
+    labels: dict[str, str] | None = None
+
+
+class TriggerRow(msgspec.Struct, kw_only=True):
+    """The scheduler's state of one trigger; `execution_id` set means locked by that run.
+
+    `next_fire_at` is always an explicit instant (epoch seconds): recovering missed
+    schedules is decided once, at start or re-enable, never by a NULL here.
+    `fingerprint` identifies the schedule definition (cron, zone, dates) it was computed
+    from, so a changed cron gets a fresh next fire time and an unchanged one keeps its own.
+    """
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    next_fire_at: float
+    execution_id: str | None = None
+    disabled: bool = False
+    backfill: Backfill | None = None
+    fingerprint: str = ""
+    updated: float = 0.0
+
+    @property
+    def key(self) -> TriggerKey:
+        return (self.namespace, self.flow_id, self.trigger_id)
+
+
+class ExecutionBrief(msgspec.Struct, kw_only=True, frozen=True):
+    """What the monitor needs of an execution: its state and when it was created."""
+
+    id: str
+    state: str
+    start_date: str
+
+
 class BatchHandler(Protocol):
     """The executor's side of a batch: pure processing, called inside the transaction."""
 
@@ -255,3 +304,36 @@ class Store(Protocol):
     async def queue_stats(self, now: float) -> list[QueueStats]: ...
 
     async def ping(self) -> None: ...
+
+    # scheduler: trigger states
+    async def load_triggers(self) -> list[TriggerRow]:
+        """Every trigger row, in one query (the scheduler's index is built from it)."""
+        ...
+
+    async def save_trigger_states(
+        self,
+        states: list[TriggerRow],
+        executions: list[Execution],
+        *,
+        deleted: list[TriggerKey] | None = None,
+        logs: list[NewLog] | None = None,
+    ) -> None:
+        """In ONE transaction: upsert `states`, delete `deleted`, insert `executions`
+        (a Wake message each, unless already terminated) and `logs`."""
+        ...
+
+    async def get_trigger(
+        self, namespace: str, flow_id: str, trigger_id: str
+    ) -> TriggerRow | None: ...
+
+    async def list_triggers(
+        self, *, namespace: str | None = None, flow_id: str | None = None, limit: int = 1000
+    ) -> list[TriggerRow]: ...
+
+    async def triggers_updated_since(self, since: float) -> list[TriggerRow]:
+        """Rows written after `since` (epoch seconds): changes made by the CLI or API."""
+        ...
+
+    async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
+        """State and creation date of each given execution that exists, in one query."""
+        ...

@@ -20,12 +20,15 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import aiosqlite
+import msgspec
 
 from kestrad.model.execution import Execution, decode_execution, encode_execution
 from kestrad.model.state import now_iso
 from kestrad.runtime.messages import Wake, encode
 from kestrad.store.base import (
+    Backfill,
     BatchHandler,
+    ExecutionBrief,
     ExecutorOutcome,
     FlowRow,
     LocalBatch,
@@ -34,6 +37,8 @@ from kestrad.store.base import (
     Outgoing,
     QueueMessage,
     QueueStats,
+    TriggerKey,
+    TriggerRow,
 )
 from kestrad.store.queries import migrations, queries
 
@@ -351,8 +356,100 @@ class SQLiteStore:
 
         return await self._read(run)
 
+    # -- scheduler: trigger states ------------------------------------------------------------
+    async def load_triggers(self) -> list[TriggerRow]:
+        def run(conn: sqlite3.Connection) -> list[TriggerRow]:
+            return [_trigger_row(r) for r in conn.execute(Q["trigger_load_all"])]
 
-_FIRST_PAGE = ("~", "")  # sorts after every ISO-8601 date
+        return await self._read(run)
+
+    async def save_trigger_states(
+        self,
+        states: list[TriggerRow],
+        executions: list[Execution],
+        *,
+        deleted: list[TriggerKey] | None = None,
+        logs: list[NewLog] | None = None,
+    ) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            if executions:
+                _upsert_executions(conn, executions)
+                now = time.time()
+                conn.executemany(
+                    Q["queue_execution_insert"],
+                    [(e.id, _WAKE, now) for e in executions if not e.terminated],
+                )
+            _insert_logs(conn, logs or [])
+            conn.executemany(Q["trigger_delete"], deleted or [])
+            conn.executemany(Q["trigger_upsert"], [_trigger_params(s) for s in states])
+
+        await self._write(run)
+
+    async def get_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerRow | None:
+        def run(conn: sqlite3.Connection) -> TriggerRow | None:
+            row = conn.execute(Q["trigger_get"], (namespace, flow_id, trigger_id)).fetchone()
+            return _trigger_row(row) if row else None
+
+        return await self._read(run)
+
+    async def list_triggers(
+        self, *, namespace: str | None = None, flow_id: str | None = None, limit: int = 1000
+    ) -> list[TriggerRow]:
+        def run(conn: sqlite3.Connection) -> list[TriggerRow]:
+            rows = conn.execute(Q["trigger_list"], (namespace, flow_id, limit))
+            return [_trigger_row(r) for r in rows]
+
+        return await self._read(run)
+
+    async def triggers_updated_since(self, since: float) -> list[TriggerRow]:
+        def run(conn: sqlite3.Connection) -> list[TriggerRow]:
+            return [_trigger_row(r) for r in conn.execute(Q["trigger_updated_since"], (since,))]
+
+        return await self._read(run)
+
+    async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
+        if not execution_ids:
+            return []
+        wanted = json.dumps(execution_ids)
+
+        def run(conn: sqlite3.Connection) -> list[ExecutionBrief]:
+            rows = conn.execute(Q["execution_states_of"], (wanted,))
+            return [ExecutionBrief(id=r[0], state=r[1], start_date=r[2]) for r in rows]
+
+        return await self._read(run)
+
+
+_FIRST_PAGE = ("~", "")
+_backfill_decoder = msgspec.json.Decoder(Backfill)
+
+
+def _trigger_row(r: Any) -> TriggerRow:
+    return TriggerRow(
+        namespace=r[0],
+        flow_id=r[1],
+        trigger_id=r[2],
+        next_fire_at=r[3],
+        execution_id=r[4],
+        disabled=bool(r[5]),
+        backfill=_backfill_decoder.decode(r[6]) if r[6] else None,
+        fingerprint=r[7],
+        updated=r[8],
+    )
+
+
+def _trigger_params(s: TriggerRow) -> tuple[Any, ...]:
+    backfill = msgspec.json.encode(s.backfill).decode() if s.backfill is not None else None
+    return (
+        s.namespace,
+        s.flow_id,
+        s.trigger_id,
+        s.next_fire_at,
+        s.execution_id,
+        int(s.disabled),
+        backfill,
+        s.fingerprint,
+        s.updated,
+    )  # sorts after every ISO-8601 date
 
 
 def _search_variant(namespace: str | None, flow_id: str | None, state: str | None) -> str:

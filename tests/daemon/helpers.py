@@ -122,7 +122,11 @@ class Daemon:
 
     def start(self, *, env: dict[str, str] | None = None, wait: bool = True) -> Daemon:
         if self.notify is None:
-            self.notify = NotifySocket(self.tmp / "notify.sock")
+            path = self.tmp / "notify.sock"
+            if len(str(path)) < 100:  # AF_UNIX paths are limited to 108 bytes
+                self.notify = NotifySocket(path)
+            else:
+                self.notify = NotifySocket(abstract=f"kestrad-test-{os.getpid()}-{id(self)}")
         self.notify.messages.clear()
         self.stderr = self.stderr_file.open("ab")
         full_env = {
@@ -263,6 +267,16 @@ class StoreView:
     def execution_state(self, execution_id: str) -> str | None:
         rows = self._query("SELECT state FROM executions WHERE id = ?", execution_id)
         return rows[0][0] if rows else None
+
+    def task_states(self, execution_id: str) -> dict[str, str]:
+        """task id → state of its (last) task run, decoded from the stored execution."""
+        from kestrad.model.execution import decode_execution
+
+        rows = self._query("SELECT value FROM executions WHERE id = ?", execution_id)
+        if not rows:
+            return {}
+        execution = decode_execution(rows[0][0])
+        return {run.task_id: run.state.current for run in execution.task_run_list}
 
     def log_messages(self, execution_id: str) -> list[str]:
         rows = self._query(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,18 @@ def test_config_show_prints_the_effective_configuration(daemon: Daemon) -> None:
     assert f"port: {daemon.port}" in result.stdout
     assert "concurrency: 3" in result.stdout
     assert "termination_grace: PT5M" in result.stdout  # a default, shown too
+
+
+def test_sighup_applies_the_log_level_and_reports_the_rest(daemon: Daemon) -> None:
+    daemon.start()
+    port = daemon.port
+    daemon.write_config(logging__level="DEBUG", server__port=port + 1)
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log("reload: logging.level is now 'DEBUG'")
+    daemon.wait_log("reload: server.port changed; it takes effect at the next start")
+
+    daemon.config_file.write_text("server: [\n")  # broken: the running configuration stays
+    daemon.signal(signal.SIGHUP)
+    daemon.wait_log("keeping the running configuration")
+    assert daemon.process is not None and daemon.process.poll() is None
+    assert daemon.stop() == 0

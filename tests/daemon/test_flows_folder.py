@@ -138,3 +138,16 @@ def test_removing_the_folder_stops_the_daemon_loudly(daemon: Daemon) -> None:
     daemon.flows.rename(daemon.tmp / "gone")
     assert daemon.wait() == 1
     assert "was removed" in daemon.log()
+
+
+def test_periodic_rescan_heals_missed_events(daemon: Daemon, view: StoreView) -> None:
+    daemon.write_config(flows__watch=False, flows__rescan_interval="PT0.2S")
+    daemon.start()
+    daemon.write_flow("bad.yml", "id: bad\nnamespace: tests.folder\ntasks: [\n")
+    daemon.write_flow("late.yml", flow("late"))  # no watcher: only a rescan can see these
+    wait_until(revision_is(view, "late", 1), what="the rescan")
+    daemon.wait_log("not loaded")
+    daemon.write_flow("later.yml", flow("later"))
+    wait_until(revision_is(view, "later", 1), what="a later rescan")
+    assert daemon.log().count("not loaded") == 1  # reported once, not at every rescan
+    assert daemon.stop() == 0

@@ -50,8 +50,18 @@ def test_sigterm_lets_the_running_task_finish(daemon: Daemon, view: StoreView) -
     wait_until(lambda: refuses_connections(daemon.port), what="the API to stop accepting")
     assert daemon.process is not None and daemon.process.poll() is None
     assert daemon.wait(timeout=20) == 0
-    assert view.execution_state(execution_id) == "SUCCESS"
     assert "draining: 1 task(s) running" in daemon.log()
+    # The nap finished during the drain and its result is stored; the next task waits
+    # in the queue for the next start (no new work is taken while draining).
+    assert view.task_states(execution_id)["nap"] == "SUCCESS"
+    assert view.execution_state(execution_id) == "RUNNING"
+
+    daemon.start()
+    wait_until(lambda: view.execution_state(execution_id) == "SUCCESS", timeout=30)
+    messages = view.log_messages(execution_id)
+    assert sum("Waiting for" in m for m in messages) == 1  # the nap did not run twice
+    assert messages.count("woke up") == 1
+    assert daemon.stop() == 0
 
 
 def test_a_task_cut_by_the_grace_period_runs_again_at_next_start(

@@ -182,3 +182,37 @@ FROM logs
 WHERE (?1 IS NULL OR execution_id = ?1) AND (?2 IS NULL OR namespace = ?2)
   AND (?3 IS NULL OR flow_id = ?3) AND (?4 IS NULL OR level IN (SELECT value FROM json_each(?4)))
 ORDER BY seq DESC LIMIT ?5;
+
+-- Scheduler trigger states (see 003_triggers.sql).
+
+-- name: trigger_load_all
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated
+FROM triggers;
+
+-- name: trigger_get
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated
+FROM triggers WHERE namespace = ? AND flow_id = ? AND trigger_id = ?;
+
+-- name: trigger_list
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated
+FROM triggers
+WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2)
+ORDER BY namespace, flow_id, trigger_id LIMIT ?3;
+
+-- name: trigger_updated_since
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated
+FROM triggers WHERE updated > ? ORDER BY updated;
+
+-- name: trigger_upsert
+INSERT INTO triggers (namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET
+  next_fire_at = excluded.next_fire_at, execution_id = excluded.execution_id,
+  disabled = excluded.disabled, backfill = excluded.backfill,
+  fingerprint = excluded.fingerprint, updated = excluded.updated;
+
+-- name: trigger_delete
+DELETE FROM triggers WHERE namespace = ? AND flow_id = ? AND trigger_id = ?;
+
+-- name: execution_states_of
+SELECT id, state, start_date FROM executions WHERE id IN (SELECT value FROM json_each(?));
