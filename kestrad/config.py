@@ -81,6 +81,11 @@ class VariablesConfig(_Section, kw_only=True):
     secret_key: str | None = None
 
 
+class StorageConfig(_Section, kw_only=True):
+    # Internal storage (`kestra:///…` files). None: `storage/` beside the SQLite database.
+    path: str | None = None
+
+
 class Config(_Section, kw_only=True):
     database: DatabaseConfig = msgspec.field(default_factory=DatabaseConfig)
     flows: FlowsConfig = msgspec.field(default_factory=FlowsConfig)
@@ -91,9 +96,21 @@ class Config(_Section, kw_only=True):
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     variables: VariablesConfig = msgspec.field(default_factory=VariablesConfig)
+    storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
 
     def worker_concurrency(self) -> int:
         return self.worker.concurrency or 8 * (os.cpu_count() or 1)
+
+    def storage_path(self, database_url: str | None = None) -> str:
+        """`storage.path`, else a `storage` folder beside the SQLite database file."""
+        if self.storage.path:
+            return self.storage.path
+        url = database_url or self.database.url
+        if url.startswith("sqlite:"):
+            from kestrad.store.sqlite import path_from_url
+
+            return str(Path(path_from_url(url)).resolve().parent / "storage")
+        return "/var/lib/kestrad/storage"
 
 
 class ConfigError(Exception):

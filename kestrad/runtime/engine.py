@@ -35,6 +35,8 @@ from kestrad.runtime.hub import Hub
 from kestrad.runtime.messages import Kill, Resume, encode
 from kestrad.runtime.variables import refresh_environment
 from kestrad.runtime.worker import Worker
+from kestrad.storage import functions as storage_functions
+from kestrad.storage import set_default_storage
 from kestrad.store.base import LogEntry, Outgoing, Store
 from kestrad.store.factory import open_store
 
@@ -70,6 +72,7 @@ class Engine:
         self.flows = FlowCache(store)
         globals_ = dict(config.variables.globals)
         self.renderer = Renderer(globals_=globals_)
+        storage_functions.register(self.renderer)
         self.secret_key = config.variables.secret_key
         self.advance_env = AdvanceEnv(
             self.renderer, flow_lookup=self._flow_in_memory, secret_key=self.secret_key
@@ -136,6 +139,7 @@ class Engine:
                 folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="kestrad-"))
                 database_url = f"sqlite:///{folder}/kestrad.db"
             url = database_url or config.database.url
+            set_default_storage(config.storage_path(url))
             store = store_for(url, config)
             await store.migrate()
             engine = cls(config, store)

@@ -52,4 +52,12 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     _loaded = True
-    from kestrad.tasks import core_debug, core_execution, core_flow, core_log, core_output  # noqa: F401
+    from kestrad.tasks import (  # noqa: F401  # noqa: F401
+        core_debug,
+        core_execution,
+        core_flow,
+        core_log,
+        core_output,
+        http,
+        scripts,
+    )

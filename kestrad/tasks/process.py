@@ -1,0 +1,196 @@
+"""Run one command as its own process group, streaming its output lines as they come.
+
+Why a process group: a script is usually a shell that starts children. Stopping only the
+shell would leave them running (and holding our pipes open), so the command starts in a
+new session and every stop — kill, timeout, or leftovers after a normal exit — signals
+the whole group: SIGTERM first, SIGKILL for whatever is still there after a short grace.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+
+import anyio
+from anyio.abc import ByteReceiveStream, Process
+
+# Seconds between SIGTERM and SIGKILL when stopping a group.
+KILL_GRACE = 5.0
+# Seconds to wait for the output pipes to close once the command itself has exited; past
+# that, leftover background children are holding them and the group is stopped.
+DRAIN_AFTER_EXIT = 2.0
+# A line longer than this is cut in pieces, so one runaway line cannot fill memory.
+MAX_LINE = 1024 * 1024
+_CHUNK = 64 * 1024
+
+LineHandler = Callable[[str, bool], None]  # (line, is_stderr)
+
+
+class CommandNotFound(Exception):
+    """The program to run does not exist or is not executable."""
+
+
+async def run_command(
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    on_line: LineHandler,
+    kill_grace: float | None = None,
+) -> int:
+    """Run `argv`, call `on_line` for every stdout/stderr line, return the exit code.
+
+    Cancellation (kill, timeout) stops the whole process group before propagating.
+    """
+    grace = KILL_GRACE if kill_grace is None else kill_grace
+    try:
+        process = await anyio.open_process(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=cwd,
+            env=dict(env),
+            start_new_session=True,
+        )
+    except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
+        raise CommandNotFound(f"cannot run `{argv[0]}`: {exc.strerror or exc}") from None
+    try:
+        await _supervise(process, on_line)
+        return process.returncode if process.returncode is not None else -1
+    finally:
+        with anyio.CancelScope(shield=True):
+            await stop_group(process, grace)
+            await process.aclose()
+
+
+async def _supervise(process: Process, on_line: LineHandler) -> None:
+    """Pump both pipes until they close; stop leftovers that keep them open after exit."""
+    async with anyio.create_task_group() as tg:
+        done = anyio.Event()
+        pending = 2
+
+        async def pump(stream: ByteReceiveStream | None, is_stderr: bool) -> None:
+            nonlocal pending
+            try:
+                if stream is not None:
+                    await _pump_lines(stream, lambda line: on_line(line, is_stderr))
+            finally:
+                pending -= 1
+                if pending == 0:
+                    done.set()
+
+        tg.start_soon(pump, process.stdout, False)
+        tg.start_soon(pump, process.stderr, True)
+        await process.wait()
+        with anyio.move_on_after(DRAIN_AFTER_EXIT):
+            await done.wait()
+        if not done.is_set():
+            # Background children still hold the pipes: stop them so the pipes close.
+            await stop_group(process, 0.5)
+            with anyio.move_on_after(1.0):
+                await done.wait()
+            tg.cancel_scope.cancel()
+
+
+async def _pump_lines(stream: ByteReceiveStream, emit: Callable[[str], None]) -> None:
+    """Split a byte stream into lines (without their end of line) as chunks arrive."""
+    pending = b""
+    while True:
+        try:
+            chunk = await stream.receive(_CHUNK)
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            break
+        pending += chunk
+        start = 0
+        while True:
+            end = pending.find(b"\n", start)
+            if end < 0:
+                break
+            emit(_decode(pending[start:end]))
+            start = end + 1
+        pending = pending[start:]
+        while len(pending) > MAX_LINE:
+            emit(_decode(pending[:MAX_LINE]))
+            pending = pending[MAX_LINE:]
+    if pending:
+        emit(_decode(pending))
+
+
+def _decode(raw: bytes) -> str:
+    if raw.endswith(b"\r"):
+        raw = raw[:-1]
+    return raw.decode("utf-8", errors="replace")
+
+
+async def stop_group(process: Process, grace: float) -> None:
+    """SIGTERM the process group, SIGKILL it after `grace`; return once it is gone.
+
+    The group id is the leader's pid (new session). It stays reserved while any member
+    lives, so signalling it after the leader exited still reaches only our children.
+    """
+    pgid = process.pid
+    if not _signal_group(pgid, signal.SIGTERM):
+        await _reap(process)
+        return
+    with anyio.move_on_after(grace):
+        await _reap(process)
+        while _group_alive(pgid):
+            await anyio.sleep(0.05)
+    if _signal_group(pgid, signal.SIGKILL):
+        with anyio.move_on_after(2.0):
+            await _reap(process)
+            while _group_alive(pgid):
+                await anyio.sleep(0.02)
+
+
+async def _reap(process: Process) -> None:
+    if process.returncode is None:
+        await process.wait()
+
+
+def _signal_group(pgid: int, sig: int) -> bool:
+    """Send `sig` to the group; False when no process of the group is left."""
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    return True
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a process of the group still runs; zombies do not count.
+
+    Orphans are reparented to init, which may reap them late: waiting for their zombies
+    to disappear would only add to every stop the time init takes to notice them.
+    """
+    if not _signal_group(pgid, 0):
+        return False
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return True  # no /proc: trust the signal check
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        # After the command name: state, ppid, pgrp.
+        if len(fields) > 2 and int(fields[2]) == pgid and fields[0] != b"Z":
+            return True
+    return False
+
+
+def describe_signal(code: int) -> str:
+    """`-9` → `SIGKILL`, for messages about a command ended by a signal."""
+    try:
+        return signal.Signals(-code).name
+    except ValueError:
+        return f"signal {-code}"

@@ -1,0 +1,332 @@
+"""Kestra's script tasks (`scripts.shell.*`, `scripts.python.*`) on the local machine.
+
+This is Kestra's `Process` task runner: the command line is the interpreter plus one
+argument joining `beforeCommands` and the commands with newlines, run in a temporary
+working directory (`{{ workingDir }}`). Output lines are logged as they come, and lines
+of the form `::{"outputs": {...}}::` feed the task's `vars` output, as in Kestra.
+Containers are not supported: a Docker `taskRunner` is refused when the flow is loaded.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections import deque
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anyio
+import msgspec
+
+from kestrad.tasks.base import RunnableTask, TaskFailed, TaskOutcome
+from kestrad.tasks.process import CommandNotFound, describe_signal, run_command
+from kestrad.tasks.registry import register
+from kestrad.tasks.script_files import (
+    input_file_map,
+    match_output_files,
+    output_globs,
+    upload_output_files,
+    write_input_files,
+)
+
+DEFAULT_INTERPRETER = ["/bin/sh", "-c"]
+# The Python used by `scripts.python.*`; None: `$KESTRAD_PYTHON`, else python3/python on PATH.
+PYTHON_INTERPRETER: str | None = None
+# How many of the last stderr lines a failure message repeats.
+STDERR_TAIL = 10
+_SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "busybox"})
+_OUTPUT_LINE = re.compile(r"^::(\{.*\})::$")
+_PLUGIN = "io.kestra.plugin.scripts."
+
+
+class ScriptLines:
+    """Consumes output lines: logs them, counts them, and parses `::{…}::` lines."""
+
+    def __init__(self, logger: Any) -> None:
+        self.logger = logger
+        self.vars: dict[str, Any] = {}
+        self.metrics: list[Any] = []
+        self.stdout = 0
+        self.stderr = 0
+        self.last_errors: deque[str] = deque(maxlen=STDERR_TAIL)
+
+    def __call__(self, line: str, is_stderr: bool) -> None:
+        if is_stderr:
+            self.stderr += 1
+        else:
+            self.stdout += 1
+        if line.startswith("::") and self._parse(line.strip()):
+            return
+        if is_stderr:
+            self.last_errors.append(line)
+            self.logger.log("ERROR", line)
+        else:
+            self.logger.log("INFO", line)
+
+    def _parse(self, line: str) -> bool:
+        """Apply a `::{"outputs":…, "metrics":…, "logs":…}::` line; False if it is not one."""
+        match = _OUTPUT_LINE.match(line)
+        if match is None:
+            return False
+        try:
+            data = json.loads(match.group(1))
+        except json.JSONDecodeError:
+            return False
+        if not isinstance(data, dict):
+            return False
+        outputs = data.get("outputs")
+        if isinstance(outputs, dict):
+            self.vars.update(outputs)
+        metrics = data.get("metrics")
+        if isinstance(metrics, list):
+            self.metrics.extend(metrics)
+        logs = data.get("logs")
+        if isinstance(logs, list):
+            for entry in logs:
+                if isinstance(entry, dict) and "message" in entry:
+                    self.logger.log(str(entry.get("level") or "INFO"), str(entry["message"]))
+        return True
+
+
+class _Script(RunnableTask, kw_only=True):
+    """Properties and behaviour shared by every script task (Kestra's AbstractExecScript)."""
+
+    before_commands: Any = None
+    env: Any = None
+    interpreter: Any = None
+    fail_fast: Any = True
+    warning_on_std_err: Any = True
+    input_files: Any = None
+    output_files: Any = None
+    namespace_files: Any = None
+    container_image: Any = None
+    task_runner: Any = None
+    runner: Any = None
+    docker: Any = None
+    target_os: Any = msgspec.field(default=None, name="targetOS")
+
+    uses_python: ClassVar[bool] = False
+
+    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+        """The commands to run after `beforeCommands` (rendered)."""
+        raise NotImplementedError
+
+    async def run(self, ctx: Any) -> Any:
+        self._refuse_containers()
+        own_workdir = ctx.working_directory is None
+        workdir = Path(ctx.working_directory or tempfile.mkdtemp(prefix="kestrad-wd-"))
+        private = Path(tempfile.mkdtemp(prefix="kestrad-run-"))
+        try:
+            return await self._run_in(
+                ctx.with_variables({"workingDir": str(workdir)}), workdir, private
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(_remove, private, workdir if own_workdir else None)
+
+    async def _run_in(self, ctx: Any, workdir: Path, private: Path) -> Any:
+        namespace = ctx.variables.get("flow", {}).get("namespace", "")
+        if _enabled(ctx.render_typed(self.namespace_files)):
+            ctx.logger.warn("namespaceFiles are not supported; no namespace file was copied")
+        files = input_file_map(ctx.render_typed(self.input_files))
+        await write_input_files(workdir, files, ctx.storage, namespace)
+
+        env = dict(os.environ)
+        if self.uses_python:
+            _python_shims(private, env)
+        extra_env = ctx.render_typed(self.env) or {}
+        if not isinstance(extra_env, dict):
+            raise TaskFailed("`env` must be a map of variable name to value")
+        for key, value in extra_env.items():
+            env[str(key)] = _env_text(value)
+
+        interpreter = _string_list(ctx.render_typed(self.interpreter), "interpreter")
+        interpreter = interpreter or DEFAULT_INTERPRETER
+        script_lines: list[str] = []
+        if _bool(ctx.render_typed(self.fail_fast), "failFast") and _is_shell(interpreter[0]):
+            script_lines.append("set -e")
+        script_lines.extend(_string_list(ctx.render_typed(self.before_commands), "beforeCommands"))
+        script_lines.extend(self.main_commands(ctx, private))
+        argv = [*interpreter, "\n".join(script_lines)]
+        _check_program(argv[0], env)
+
+        lines = ScriptLines(ctx.logger)
+        try:
+            code = await run_command(argv, cwd=str(workdir), env=env, on_line=lines)
+        except CommandNotFound as exc:
+            raise TaskFailed(f"interpreter not found: {exc}") from None
+
+        uploaded = await upload_output_files(
+            match_output_files(workdir, output_globs(ctx.render_typed(self.output_files))),
+            ctx.storage,
+            ctx.task_run_uri(),
+        )
+        outputs = {
+            "exitCode": code,
+            "vars": lines.vars,
+            "outputFiles": uploaded,
+            "stdOutLineCount": lines.stdout,
+            "stdErrLineCount": lines.stderr,
+        }
+        if code != 0:
+            raise TaskFailed(_failure(code, lines), outputs)
+        if lines.stderr and _bool(ctx.render_typed(self.warning_on_std_err), "warningOnStdErr"):
+            return TaskOutcome(outputs=outputs, state="WARNING")
+        return outputs
+
+    def _refuse_containers(self) -> None:
+        """Loading already refuses these; a flow stored before that rule still fails clearly."""
+        runner_type = self.task_runner.get("type") if isinstance(self.task_runner, dict) else None
+        if (runner_type and runner_type.endswith(".Docker")) or self.runner == "DOCKER":
+            raise TaskFailed("the Docker task runner is not supported: scripts run as processes")
+
+
+def _failure(code: int, lines: ScriptLines) -> str:
+    reason = (
+        f"Command was killed by {describe_signal(code)}"
+        if code < 0
+        else f"Command failed with exit code {code}"
+    )
+    if lines.last_errors:
+        tail = "\n".join(lines.last_errors)
+        return f"{reason}; last lines of stderr:\n{tail}"
+    return reason
+
+
+def _remove(*folders: Path | None) -> None:
+    """Delete the run's folders (in a thread: a big working directory takes a while)."""
+    for folder in folders:
+        if folder is not None:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _is_shell(program: str) -> bool:
+    """`set -e` only means something to a POSIX shell, not to a custom interpreter."""
+    return os.path.basename(program) in _SHELLS
+
+
+def _env_text(value: Any) -> str:
+    """An environment value as Kestra writes it: JSON for maps and lists, `true`/`false`."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool | dict | list):
+        return json.dumps(value)
+    return str(value)
+
+
+def _enabled(value: Any) -> bool:
+    """`namespaceFiles: {enabled: true, …}`: a present block is on unless it says otherwise."""
+    if isinstance(value, dict):
+        return value.get("enabled", True) not in (False, "false")
+    return bool(value)
+
+
+def _bool(value: Any, name: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    raise TaskFailed(f"`{name}` must be true or false, got `{value}`")
+
+
+def _string_list(value: Any, name: str) -> list[str]:
+    """A list property that may also be written as one string (or an expression of one)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return ["" if v is None else str(v) for v in value]
+    raise TaskFailed(f"`{name}` must be a string or a list of strings")
+
+
+def _check_program(program: str, env: dict[str, str]) -> None:
+    """A missing interpreter is the flow's error: say which one, before starting anything."""
+    if os.sep in program:
+        if not (os.path.isfile(program) and os.access(program, os.X_OK)):
+            raise TaskFailed(f"interpreter `{program}` not found or not executable")
+    elif shutil.which(program, path=env.get("PATH")) is None:
+        raise TaskFailed(f"interpreter `{program}` not found on PATH")
+
+
+def find_python() -> str | None:
+    """The Python for `scripts.python.*`: configured, `$KESTRAD_PYTHON`, or on PATH."""
+    configured = PYTHON_INTERPRETER or os.environ.get("KESTRAD_PYTHON")
+    if configured:
+        return configured if os.sep in configured else shutil.which(configured)
+    return shutil.which("python3") or shutil.which("python")
+
+
+def _python_shims(private: Path, env: dict[str, str]) -> None:
+    """Make `python` and `python3` name the found interpreter, whatever PATH holds.
+
+    A shim folder first on PATH (not an absolute path in the command) keeps a virtualenv
+    activated by `beforeCommands` in charge of which `python` runs.
+    """
+    python = find_python()
+    if python is None or not os.access(python, os.X_OK):
+        raise TaskFailed(
+            "no Python interpreter found: looked for python3 and python on PATH "
+            "(set KESTRAD_PYTHON to choose one)"
+        )
+    shims = private / "bin"
+    shims.mkdir()
+    for name in ("python", "python3"):
+        (shims / name).symlink_to(python)
+    env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', os.defpath)}"
+
+
+def _commands(ctx: Any, value: Any) -> list[str]:
+    commands = _string_list(ctx.render_typed(value), "commands")
+    if not commands:
+        raise TaskFailed("`commands` must not be empty")
+    return commands
+
+
+@register(_PLUGIN + "shell.Commands")
+class ShellCommands(_Script, kw_only=True):
+    """Runs shell commands."""
+
+    commands: Any
+
+    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+        return _commands(ctx, self.commands)
+
+
+@register(_PLUGIN + "shell.Script")
+class ShellScript(_Script, kw_only=True):
+    """Runs a multi-line shell script."""
+
+    script: Any
+
+    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+        return [str(ctx.render(self.script))]
+
+
+@register(_PLUGIN + "python.Commands")
+class PythonCommands(_Script, kw_only=True):
+    """Runs shell commands with `python` available (e.g. `python main.py`)."""
+
+    commands: Any
+    uses_python: ClassVar[bool] = True
+
+    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+        return _commands(ctx, self.commands)
+
+
+@register(_PLUGIN + "python.Script")
+class PythonScript(_Script, kw_only=True):
+    """Runs an inline Python script, written to a file and run with `python`."""
+
+    script: Any
+    uses_python: ClassVar[bool] = True
+
+    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+        path = private / "script.py"
+        path.write_text(str(ctx.render(self.script)), encoding="utf-8")
+        return [f"python '{path}'"]
