@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--state", help="only this state (SUCCESS, FAILED, RUNNING, …)")
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--config", help=config_help)
+    from kestrad.cli_triggers import add_parsers as add_trigger_parsers
+
+    add_trigger_parsers(sub)
     return parser
 
 
@@ -86,6 +89,11 @@ def main(argv: list[str] | None = None) -> int:
         return serve(default_config_path(args.config))
     if args.command == "config":
         return _config_show(args)
+    if args.command == "triggers":
+        from kestrad.cli_triggers import handle as handle_triggers
+        from kestrad.runtime.loop import run_async
+
+        return run_async(handle_triggers, args)
     if args.command in ("logs", "executions"):
         from kestrad.runtime.loop import run_async
 

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 from ruamel.yaml import YAML
@@ -81,6 +81,15 @@ class VariablesConfig(_Section, kw_only=True):
     secret_key: str | None = None
 
 
+class SchedulerConfig(_Section, kw_only=True):
+    tick: str = "PT1S"  # the evaluation loop's period
+    monitor_interval: str = "PT10S"  # the monitoring loop's period (a separate loop)
+    # Default of `recoverMissedSchedules` for triggers that do not set it (Kestra ships ALL).
+    recover_missed_schedules: Literal["ALL", "LAST", "NONE"] = "ALL"
+    # An execution created by a trigger and still CREATED after this is reported.
+    not_started_after: str = "PT1M"
+
+
 class StorageConfig(_Section, kw_only=True):
     # Internal storage (`kestra:///…` files). None: `storage/` beside the SQLite database.
     path: str | None = None
@@ -97,6 +106,7 @@ class Config(_Section, kw_only=True):
     logging: LoggingConfig = msgspec.field(default_factory=LoggingConfig)
     variables: VariablesConfig = msgspec.field(default_factory=VariablesConfig)
     storage: StorageConfig = msgspec.field(default_factory=StorageConfig)
+    scheduler: SchedulerConfig = msgspec.field(default_factory=SchedulerConfig)
 
     def worker_concurrency(self) -> int:
         return self.worker.concurrency or 8 * (os.cpu_count() or 1)

@@ -35,6 +35,8 @@ from kestrad.config import Config, ConfigError, load_config
 from kestrad.flows.watcher import FlowSync, FolderGone
 from kestrad.logsetup import set_level, setup_logging
 from kestrad.model.durations import parse_duration
+from kestrad.runtime.monitor import TriggerMonitor
+from kestrad.runtime.scheduler import Scheduler
 from kestrad.sdnotify import Notifier
 
 log = logging.getLogger("kestrad.daemon")
@@ -154,8 +156,10 @@ class Daemon:
                         feeders.start_soon(
                             self._supervised, "flows rescan", sync.rescan_every, interval
                         )
-                feeders.start_soon(self._supervised, "scheduler", scheduler_placeholder)
-                feeders.start_soon(self._supervised, "monitor", monitor_placeholder)
+                scheduler = self._start_scheduler(engine, sync)
+                await scheduler.start()
+                feeders.start_soon(self._supervised, "scheduler", scheduler.run)
+                feeders.start_soon(self._supervised, "monitor", TriggerMonitor(scheduler).run)
                 services.start_soon(self._supervised, "sd_notify", self._notify_loop)
                 self._ready = True
                 log.info("kestrad ready: API on %s, %s", self.address, self._counts())
@@ -164,6 +168,31 @@ class Daemon:
                 feeders.cancel_scope.cancel()
             await self._drain(engine, server)
             services.cancel_scope.cancel()
+
+    def _start_scheduler(self, engine: Any, sync: FlowSync) -> Scheduler:
+        """The scheduler, fed single flow changes by the folder sync and end notices by
+        the executor (its trigger locks)."""
+        scheduler = Scheduler(
+            engine.store,
+            engine.flows,
+            renderer=engine.renderer,
+            secret_key=engine.secret_key,
+            config=self.config.scheduler,
+            wake=engine.hub.executor_wake.set,
+        )
+        engine.scheduler = scheduler
+
+        def flow_changed(row: Any) -> None:
+            if row.deleted:
+                scheduler.flow_removed(row.namespace, row.id)
+                return
+            flow = engine.flows.latest(row.namespace, row.id)
+            if flow is not None:
+                scheduler.flow_changed(flow, enabled=not row.disabled)
+
+        sync.listeners.append(flow_changed)
+        engine.executor.ended_listeners.append(scheduler.execution_ended)
+        return scheduler
 
     async def _drain(self, engine: Any, server: EmbeddedServer) -> None:
         running = engine.worker.running
@@ -396,17 +425,6 @@ def _ensure_folder(path: str) -> None:
         raise DaemonError(f"flows.path {path}: cannot create it: {exc.strerror or exc}") from None
     if not Path(path).is_dir():
         raise DaemonError(f"flows.path {path}: not a folder")
-
-
-# -- placeholders for loops that come later ---------------------------------------------------------
-async def scheduler_placeholder() -> None:
-    """Holds the scheduler's place in the task group until its evaluation loop exists."""
-    await anyio.sleep_forever()
-
-
-async def monitor_placeholder() -> None:
-    """Holds the monitor's place (liveness, resubmission, retention) until it exists."""
-    await anyio.sleep_forever()
 
 
 # -- small helpers --------------------------------------------------------------------------------

@@ -67,6 +67,8 @@ class Engine:
         self.roles = roles
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{new_id()[:8]}"
         self.hub = Hub()
+        # The daemon's Scheduler when it runs one (`kestrad run` does not fire schedules).
+        self.scheduler: Any = None
         # Set when a drain starts: long-lived readers (SSE follows) end with a final event.
         self.draining = asyncio.Event()
         self.flows = FlowCache(store)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import anyio
@@ -63,6 +63,8 @@ class Executor:
         self.stopping = False
         # The worker of this process, when it runs one: results and jobs pass in memory.
         self.local_worker: Any = None
+        # Called after the commit with each execution that ended (the scheduler's locks).
+        self.ended_listeners: list[Callable[[Execution], None]] = []
 
     async def run(self) -> None:
         while not self.stopping:
@@ -119,6 +121,12 @@ class Executor:
             self.hub.executor_wake.set()
         self.hub.logs_stored(outcome.stored_logs)
         self.hub.executions_changed(outcome.executions)
+        for execution in outcome.ended:
+            for listener in self.ended_listeners:
+                try:
+                    listener(execution)
+                except Exception:
+                    log.exception("end-of-execution listener failed for %s", execution.id)
 
     # -- BatchHandler (runs inside the store's transaction) -----------------------------------
     def missing_flows(self, executions: Iterable[Execution]) -> set[FlowKey]:
