@@ -15,11 +15,18 @@ The daemon is `kestrad serve` in a subprocess (SQLite in a temporary folder), or
 cores; Kestra's best published figure is 2 500 executions/min under 1 s on 8 vCPUs.
 
     .venv/bin/python bench/webhook_load.py [--rates 50,100,200,500] [--duration 10] [--warmup 3]
+        [--client httpx|raw] [--inprocess] [--synchronous FULL|NORMAL]
+
+On a 2-core machine the generator competes with the daemon for the same cores: each row
+reports the CPU both used, and `--client raw` (a bare keep-alive client) keeps the
+generator's share small enough that the daemon, not the generator, sets the limit.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import math
 import os
 import shutil
@@ -146,22 +153,78 @@ class Clients:
         self.api = self.clients[0]
         self._next = 0
 
-    async def post(self, url: str) -> httpx.Response:
+    async def post(self, url: str) -> tuple[int, bytes]:
         index = self._next = (self._next + 1) % len(self.clients)
         async with self.gates[index]:
-            return await self.clients[index].post(url)
+            response = await self.clients[index].post(url)
+            return response.status_code, response.content
 
     async def aclose(self) -> None:
         for client in self.clients:
             await client.aclose()
 
 
-async def _one(clients: Clients, url: str, due: float, wall: float, out: list) -> None:
+class RawClients:
+    """A bare HTTP/1.1 keep-alive client for the load itself (`--client raw`).
+
+    On a small machine the generator shares the cores with the daemon, and httpx spends
+    several times the CPU per request that this does; past a few hundred requests per
+    second the generator, not the daemon, would set the limit.
+    """
+
+    def __init__(self, base_url: str, connections: int) -> None:
+        self.host, port = base_url.removeprefix("http://").split(":")
+        self.port = int(port)
+        self.gate = anyio.Semaphore(connections)
+        self.idle: list[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = []
+
+    async def post(self, url: str) -> tuple[int, bytes]:
+        async with self.gate:
+            if self.idle:
+                reader, writer = self.idle.pop()
+                try:
+                    return await self._exchange(reader, writer, url)
+                except (OSError, asyncio.IncompleteReadError):
+                    pass  # the server closed it while idle (keep-alive timeout): reconnect
+            reader, writer = await asyncio.open_connection(self.host, self.port)
+            return await self._exchange(reader, writer, url)
+
+    async def _exchange(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, url: str
+    ) -> tuple[int, bytes]:
+        try:
+            request = f"POST {url} HTTP/1.1\r\nhost: {self.host}\r\ncontent-length: 0\r\n\r\n"
+            writer.write(request.encode())
+            head = await reader.readuntil(b"\r\n\r\n")
+            status = int(head.split(b" ", 2)[1])
+            length, close = 0, False
+            for line in head.split(b"\r\n")[1:]:
+                name, _, value = line.partition(b":")
+                name = name.strip().lower()
+                if name == b"content-length":
+                    length = int(value)
+                elif name == b"connection":
+                    close = value.strip().lower() == b"close"
+            body = await reader.readexactly(length) if length else b""
+        except BaseException:
+            writer.close()
+            raise
+        if close:
+            writer.close()
+        else:
+            self.idle.append((reader, writer))
+        return status, body
+
+    async def aclose(self) -> None:
+        for _, writer in self.idle:
+            writer.close()
+
+
+async def _one(clients: Any, url: str, due: float, wall: float, out: list) -> None:
     try:
-        response = await clients.post(url)
-        status = response.status_code
-        execution_id = response.json().get("id") if status == 200 else None
-    except (httpx.HTTPError, ValueError) as exc:
+        status, body = await clients.post(url)
+        execution_id = json.loads(body).get("id") if status == 200 else None
+    except (httpx.HTTPError, OSError, asyncio.IncompleteReadError, ValueError) as exc:
         status, execution_id = type(exc).__name__, None
     out.append(
         {"due": wall, "http": time.perf_counter() - due, "status": status, "id": execution_id}
@@ -169,7 +232,7 @@ async def _one(clients: Clients, url: str, due: float, wall: float, out: list) -
 
 
 async def open_loop(
-    clients: Clients, url: str, rate: float, seconds: float
+    clients: Any, url: str, rate: float, seconds: float
 ) -> tuple[list[dict[str, Any]], float]:
     """Fire `rate * seconds` requests on schedule; (samples, wall time until the last answer)."""
     samples: list[dict[str, Any]] = []
@@ -237,6 +300,10 @@ def measure(
     http = [s["http"] for s in samples if s["status"] == 200]
     ends = [_instant(e["state"]["endDate"]) for e in runs if e["state"].get("endDate")]
     starts = [_instant(e["state"]["startDate"]) for e in runs]
+    errors: dict[str, int] = {}
+    for sample in samples:
+        if sample["status"] != 200:
+            errors[str(sample["status"])] = errors.get(str(sample["status"]), 0) + 1
     states: dict[str, int] = {}
     for e in runs:
         states[e["state"]["current"]] = states.get(e["state"]["current"], 0) + 1
@@ -254,6 +321,7 @@ def measure(
         "rate": rate,
         "requests": len(samples),
         "errors": len(samples) - len(http),
+        "error_kinds": errors,
         "executions": len(runs),
         "states": states,
         "achieved_rate": len(http) / wall if wall > 0 else math.nan,
@@ -274,8 +342,13 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
     hook = f"{API}/executions/webhook/{namespace}/{flow_id}/{key}"
     workdir = Path(tempfile.mkdtemp(prefix="kestrad-bench-"))
     process = start_daemon(workdir, flow_file, port, args.inprocess, args.synchronous)
-    clients = Clients(base, args.connections)
-    client = clients.api
+    api = Clients(base, Clients.SHARD)
+    client = api.api
+    clients = (
+        RawClients(base, args.connections)
+        if args.client == "raw"
+        else Clients(base, args.connections)
+    )
     results: list[dict[str, Any]] = []
     try:
         await wait_ready(client, process, f"{namespace}/{flow_id}", workdir / "daemon.log")
@@ -301,13 +374,15 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
                 1000 * daemon_cpu / max(result["executions"], 1), 2
             )
             print(
-                f"  {len(samples)} requests, {result['errors']} errors; CPU: generator "
+                f"  {len(samples)} requests, {result['errors']} errors "
+                f"{result['error_kinds'] or ''}; CPU: generator "
                 f"{generator_cpu:.0%} of a core, daemon {result['daemon_cpu']:.0%} "
                 f"({result['daemon_cpu_ms_per_execution']:.2f} ms per execution)"
             )
         peak_rss = rss_mb(process.pid, "VmHWM")
     finally:
         await clients.aclose()
+        await api.aclose()
         process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=30)
@@ -321,6 +396,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
         "warmup_seconds": args.warmup,
         "duration_seconds": args.duration,
         "connections": args.connections,
+        "client": args.client,
         "synchronous": args.synchronous,
         "idle_rss_mb": round(idle_rss, 1),
         "peak_rss_mb": round(peak_rss, 1),
@@ -387,11 +463,18 @@ def main() -> None:
         choices=["FULL", "NORMAL"],
         help="SQLite synchronous mode of the daemon (kestrad serve only)",
     )
+    parser.add_argument(
+        "--client",
+        default="httpx",
+        choices=["httpx", "raw"],
+        help="load client: httpx pools, or a bare keep-alive client using less CPU",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     data = anyio.run(bench, args)
     report(data)
-    print(f"\nwrote {write_results('webhook_load', data)}")
+    name = "webhook_load" if args.client == "httpx" else f"webhook_load_{args.client}"
+    print(f"\nwrote {write_results(name, data)}")
 
 
 if __name__ == "__main__":

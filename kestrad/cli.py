@@ -68,9 +68,16 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--state", help="only this state (SUCCESS, FAILED, RUNNING, …)")
     listing.add_argument("--limit", type=int, default=50)
     listing.add_argument("--config", help=config_help)
+    from kestrad.cli_executions import add_parsers as add_execution_parsers
+
+    add_execution_parsers(executions_sub, config_help)
     from kestrad.cli_triggers import add_parsers as add_trigger_parsers
 
     add_trigger_parsers(sub)
+    from kestrad import cli_kv, cli_plugins
+
+    for extra in (cli_kv, cli_plugins):
+        extra.add_parsers(sub)
     return parser
 
 
@@ -94,10 +101,19 @@ def main(argv: list[str] | None = None) -> int:
         from kestrad.runtime.loop import run_async
 
         return run_async(handle_triggers, args)
+    if args.command in ("kv", "plugins"):
+        from kestrad import cli_kv, cli_plugins
+        from kestrad.runtime.loop import run_async
+
+        return run_async((cli_kv if args.command == "kv" else cli_plugins).handle, args)
     if args.command in ("logs", "executions"):
         from kestrad.runtime.loop import run_async
 
         try:
+            if args.command == "executions" and args.executions_command != "list":
+                from kestrad.cli_executions import handle as handle_execution
+
+                return run_async(handle_execution, args, _open_store)
             return run_async(_logs if args.command == "logs" else _executions_list, args)
         except KeyboardInterrupt:
             return 130

@@ -1,4 +1,5 @@
-"""Executions: create (form or JSON inputs, `?wait=true`), get, search, kill, resume, follow.
+"""Executions: create (inputs, labels, `?wait=true`), get, search, follow, kill, resume, restart,
+replay.
 
 Responses are Kestra's Execution JSON. Search pages with an opaque cursor over
 (start date, id), newest first, and counts only when asked (`?count=true`): a count is a
@@ -28,6 +29,7 @@ from kestrad.api.responses import encode_json, json_response
 from kestrad.model.execution import Execution, to_kestra_json
 from kestrad.model.inputs import InputsInvalid
 from kestrad.model.state import ALL_STATES, PAUSED, TERMINATED
+from kestrad.runtime.replay import ReplayError
 
 # How often a `?wait=true` request checks that its client is still there.
 WAIT_CHECK = 1.0
@@ -55,7 +57,7 @@ async def create(request: Request) -> Response:
     except InputsInvalid as exc:
         raise invalid_inputs(exc) from None
     await ctx.creations.store(execution)
-    ctx.metrics.execution_seen(execution)
+    ctx.metrics.execution_created(execution)
     if wait:
         execution = await wait_end(ctx, request, execution)
     return json_response(to_kestra_json(execution))
@@ -105,6 +107,31 @@ async def resume(request: Request) -> Response:
     inputs, _ = await read_inputs(request, ctx.body_limit)
     await ctx.engine.resume(execution.id, inputs or None)
     return Response(status_code=204)
+
+
+async def restart(request: Request) -> Response:
+    """Run the failed task runs of an ended (or paused) execution again, same id."""
+    ctx = api(request)
+    execution = await _existing(ctx, request.path_params["execution_id"])
+    if not (execution.state.current in TERMINATED or execution.state.current == PAUSED):
+        raise ApiError(
+            409, f"Only an ended or paused execution restarts ({execution.state.current})"
+        )
+    revision = query_int(request, "revision", 0, low=1, high=2**31) or None
+    await ctx.engine.restart(execution.id, revision)
+    return json_response(to_kestra_json(execution), status=202)
+
+
+async def replay(request: Request) -> Response:
+    """A new execution replaying this one, from the start or from `?taskRunId=`."""
+    ctx = api(request)
+    execution = await _existing(ctx, request.path_params["execution_id"])
+    try:
+        created = await ctx.engine.replay(execution.id, request.query_params.get("taskRunId"))
+    except ReplayError as exc:
+        raise ApiError(422, str(exc)) from None
+    ctx.metrics.execution_created(created)
+    return json_response(to_kestra_json(created))
 
 
 # -- search ------------------------------------------------------------------------------------

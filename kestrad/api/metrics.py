@@ -115,6 +115,11 @@ class ApiMetrics:
         except Exception:
             log.exception("metrics: execution %s not counted", execution.id)
 
+    def execution_created(self, execution: Execution) -> None:
+        """A new execution this daemon stored; the executor may have reported it already."""
+        if execution.id not in self._active and execution.id not in self._ended:
+            self.execution_seen(execution)
+
     def _update(self, execution: Execution) -> None:
         eid, state = execution.id, execution.state.current
         if eid in self._ended:

@@ -141,7 +141,7 @@ async def webhook(request: Request) -> Response:
     except InputsInvalid as exc:
         raise invalid_inputs(exc) from None
     await ctx.creations.store(execution)
-    ctx.metrics.execution_seen(execution)
+    ctx.metrics.execution_created(execution)
     if trigger.wait:
         execution = await wait_end(ctx, request, execution)
         if trigger.return_outputs:

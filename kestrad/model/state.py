@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import msgspec
@@ -43,9 +44,22 @@ TERMINATED = frozenset({SUCCESS, WARNING, FAILED, KILLED, CANCELLED, RETRIED, SK
 FAILED_LIKE = frozenset({FAILED, KILLED})
 
 
+_second: int = -1
+_prefix: str = ""
+
+
 def now_iso() -> str:
-    """The current instant as Kestra writes it: ISO-8601 UTC with microseconds and `Z`."""
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+    """The current instant as Kestra writes it: ISO-8601 UTC with microseconds and `Z`.
+
+    Called for every state change; the date-time part is formatted once per second.
+    """
+    global _second, _prefix
+    now = time.time()
+    second = int(now)
+    if second != _second:
+        _prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _second = second
+    return f"{_prefix}.{int((now - second) * 1_000_000):06d}Z"
 
 
 def parse_iso(text: str) -> datetime:

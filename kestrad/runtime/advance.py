@@ -35,6 +35,7 @@ from kestrad.runtime.messages import (
     ExecutionEvent,
     Kill,
     PauseTimeout,
+    Restart,
     Resume,
     RetryDue,
     SlaDue,
@@ -245,6 +246,8 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
     elif isinstance(event, Kill):
         if not p.execution.terminated:
             p.set_execution_state(S.KILLING)
+    elif isinstance(event, Restart):
+        _apply_restart(p, event)
     elif isinstance(event, Resume):
         _apply_resume(p, event)
     elif isinstance(event, SubflowEnded):
@@ -282,6 +285,9 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
     run.outputs = result.outputs or {}
     task = p.flow.find_task(run.task_id)
     state = result.state
+    if isinstance(task, core_flow.WorkingDirectory):
+        _apply_dynamic_runs(p, run, result)
+        return
     if state == S.FAILED and task is not None and _schedule_retry(p, run, task):
         return
     if state == S.SUCCESS and len(run.attempts) > 1:
@@ -294,6 +300,31 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
         if state == S.WARNING and task.allow_warning:
             state = S.SUCCESS
     run.state.set(state, result.histories[-1].date if result.histories else None)
+
+
+def _apply_dynamic_runs(p: _Pass, run: TaskRun, result: TaskResult) -> None:
+    """A WorkingDirectory's children, run by the worker, become child runs here; the
+    WorkingDirectory itself then resolves like a flowable (errors branch included)."""
+    known = {child.id for child in p.children(run)}
+    for dynamic in result.dynamic or []:
+        if dynamic.id in known:
+            continue
+        child = TaskRun(
+            id=dynamic.id,
+            execution_id=p.execution.id,
+            namespace=p.execution.namespace,
+            flow_id=p.execution.flow_id,
+            task_id=dynamic.task_id,
+            parent_task_run_id=run.id,
+            state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
+            attempts=[
+                Attempt(state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)))
+            ],
+            outputs=dynamic.outputs,
+        )
+        p.index.add(child)
+    if result.state not in (S.SUCCESS, S.WARNING) and not result.dynamic:
+        p.set_state(run, result.state if result.state in S.TERMINATED else S.FAILED)
 
 
 def _retry_policy(p: _Pass, run: TaskRun, task: Any) -> Any:
@@ -420,8 +451,12 @@ def _resolve(p: _Pass) -> None:
 
 
 def _kill(p: _Pass) -> None:
+    """Every unfinished task run ends KILLED; subflow children are killed in turn."""
     for run in p.execution.task_run_list:
         if not run.terminated:
+            child_id = run.outputs.get("executionId") if run.outputs else None
+            if child_id and run.state.current == S.RUNNING:
+                p.notices.append(Notice(execution_id=str(child_id), event=Kill()))
             p.set_state(run, S.KILLED)
     p.set_execution_state(S.KILLED)
 
@@ -559,6 +594,9 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
             return
     if isinstance(task, core_flow.Pause):
         _start_pause(p, run, task)
+    elif isinstance(task, core_flow.WorkingDirectory):
+        p.set_state(run, S.RUNNING)
+        _dispatch(p, run, task)
     elif isinstance(task, Flowable):
         p.set_state(run, S.RUNNING)
         try:
@@ -916,3 +954,71 @@ def _violate_sla(p: _Pass, index: int, sla: Any, why: str) -> None:
         if not run.terminated:
             p.set_state(run, S.KILLED)
     p.set_execution_state(end)
+
+
+# -- restart -------------------------------------------------------------------------------------
+_RESTARTABLE = frozenset({S.FAILED, S.KILLED, S.PAUSED, S.CANCELLED})
+
+
+def _apply_restart(p: _Pass, event: Restart) -> None:
+    """Kestra's restart: failed runs go again (new attempt), error branches are dropped.
+
+    Only an ended (or paused) execution restarts. A runnable that failed is dispatched
+    again with a new attempt; a flowable that failed because of a child re-opens; one
+    that failed by itself (its condition, its values) is removed so its parent creates
+    it again; `errors`, `finally` and listener runs are removed with their children.
+    """
+    execution = p.execution
+    if not (execution.terminated or execution.state.current == S.PAUSED):
+        return
+    if (
+        event.revision is not None
+        and p.env.flow_lookup(execution.namespace, execution.flow_id, event.revision) is not None
+    ):
+        execution.flow_revision = event.revision
+        p.flow = p.env.flow_lookup(execution.namespace, execution.flow_id, event.revision)
+    doomed = {r.id for r in execution.task_run_list if r.k_branch in (ERRORS, FINALLY, LISTENERS)}
+    failed = [r for r in execution.task_run_list if r.state.current in _RESTARTABLE]
+    for run in failed:
+        task = p.flow.find_task(run.task_id)
+        if (
+            task is None
+            or run.id in doomed
+            or task.kind == TaskKind.EXECUTION_UPDATING
+            or (
+                isinstance(task, Flowable)
+                and not any(c.state.current in _RESTARTABLE for c in p.children(run))
+            )
+        ):
+            doomed.add(run.id)
+    doomed |= _descendants(p, doomed)
+    execution.task_run_list = [r for r in execution.task_run_list if r.id not in doomed]
+    p.index = ExecutionIndex(execution)
+    execution.k_end_state = None
+    execution.outputs = {}
+    execution.metadata.attempt_number += 1
+    p.set_execution_state(S.RESTARTED)
+    p.set_execution_state(S.RUNNING)
+    for run in execution.task_run_list:
+        if run.state.current not in _RESTARTABLE:
+            continue
+        task = p.flow.find_task(run.task_id)
+        p.set_state(run, S.RESTARTED)
+        if isinstance(task, Flowable):
+            p.set_state(run, S.RUNNING)
+        elif task.kind == TaskKind.EXECUTABLE:
+            _start_subflow(p, run, task)
+        else:
+            _dispatch(p, run, task)
+    p.changed = True
+
+
+def _descendants(p: _Pass, roots: set[str]) -> set[str]:
+    out: set[str] = set()
+    stack = list(roots)
+    while stack:
+        for child in p.index.children.get(stack.pop(), []):
+            if child.id not in out:
+                out.add(child.id)
+                stack.append(child.id)
+    return out

@@ -92,6 +92,7 @@ class RunContext:
         attempt: int,
         storage: Any = None,
         working_directory: str | None = None,
+        services: Any = None,
     ) -> None:
         self.renderer = renderer
         self.variables = variables
@@ -101,6 +102,8 @@ class RunContext:
         self._storage = storage
         # A folder shared by several tasks (WorkingDirectory); None: each script gets its own.
         self.working_directory = working_directory
+        # The daemon's TaskServices (runtime.services); None outside an engine.
+        self._services = services
 
     @property
     def storage(self) -> Any:
@@ -110,6 +113,16 @@ class RunContext:
 
             self._storage = default_storage()
         return self._storage
+
+    @property
+    def services(self) -> Any:
+        """KV, log, execution and trigger operations (runtime.services.TaskServices)."""
+        if self._services is None:
+            raise RuntimeError(
+                "this task needs the daemon's services (KV store, logs, executions), "
+                "which are only available when it runs inside an engine"
+            )
+        return self._services
 
     def task_run_uri(self) -> Any:
         """`kestra:///<ns>/<flow>/executions/<exec>/tasks/<task>/<taskRun>`, for output files."""
@@ -126,6 +139,7 @@ class RunContext:
             attempt=self.attempt,
             storage=self._storage,
             working_directory=self.working_directory,
+            services=self._services,
         )
         return child
 

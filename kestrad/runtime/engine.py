@@ -32,7 +32,9 @@ from kestrad.runtime.advance import AdvanceEnv
 from kestrad.runtime.executor import Executor
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
-from kestrad.runtime.messages import Kill, Resume, encode
+from kestrad.runtime.messages import Kill, Restart, Resume, encode
+from kestrad.runtime.replay import replay_execution
+from kestrad.runtime.services import TaskServices
 from kestrad.runtime.variables import refresh_environment
 from kestrad.runtime.worker import Worker
 from kestrad.storage import functions as storage_functions
@@ -103,6 +105,10 @@ class Engine:
         self.worker.flush_results = False
         self.worker.outbox.wake = self.hub.executor_wake
         self.executor.local_worker = self.worker
+        # KV, log, execution and trigger operations for tasks (and the `kv()` function).
+        self.services = TaskServices(store, scheduler=lambda: self.scheduler)
+        self.services.register_functions(self.renderer)
+        self.worker.services = self.services
 
     def _flow_in_memory(self, namespace: str, flow_id: str, revision: int | None) -> Any:
         if revision is not None:
@@ -149,6 +155,7 @@ class Engine:
                 await store.register_instance(engine.instance_id, engine.roles)
                 await engine.flows.load_all()
                 async with anyio.create_task_group() as tg:
+                    await tg.start(engine.services.run)
                     tg.start_soon(engine.executor.run)
                     tg.start_soon(engine.worker.run)
                     tg.start_soon(engine._heartbeat)
@@ -297,13 +304,36 @@ class Engine:
         return execution
 
     async def store_executions(self, executions: list[Execution]) -> None:
-        """Store built executions with their first queue messages, in one transaction."""
+        """Store built executions with their first queue messages, in one transaction.
+
+        With the executor in this process they go into its next batch: inserted and first
+        advanced in one commit. Otherwise they are queued for whichever executor polls.
+        """
+        if self.executor.local_worker is not None and not self.executor.stopping:
+            await self.executor.submit(executions)
+            return
         await self.store.create_executions(executions)
         self.hub.executor_wake.set()
 
     async def kill(self, execution_id: str) -> None:
         await self.store.publish_events([Outgoing(key=execution_id, payload=encode(Kill()))])
         self.hub.executor_wake.set()
+
+    async def restart(self, execution_id: str, revision: int | None = None) -> None:
+        """Run the failed task runs of an ended execution again (same execution id)."""
+        event = Restart(revision=revision)
+        await self.store.publish_events([Outgoing(key=execution_id, payload=encode(event))])
+        self.hub.executor_wake.set()
+
+    async def replay(self, execution_id: str, task_run_id: str | None = None) -> Execution:
+        """A new execution replaying this one from the start or from `task_run_id`."""
+        source = await self.store.get_execution(execution_id)
+        if source is None:
+            raise LookupError(f"execution {execution_id} not found")
+        execution = replay_execution(source, task_run_id)
+        await self.store.create_executions([execution])
+        self.hub.executor_wake.set()
+        return execution
 
     async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> None:
         event = Resume(inputs=dict(inputs) if inputs else None)

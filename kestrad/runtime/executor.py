@@ -7,6 +7,7 @@ writes executions, worker jobs, delayed events and logs before deleting the mess
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -15,7 +16,7 @@ from typing import Any
 import anyio
 
 from kestrad.model import state as S
-from kestrad.model.execution import Execution
+from kestrad.model.execution import Execution, decode_execution, encode_execution
 from kestrad.runtime.advance import AdvanceEnv, advance
 from kestrad.runtime.concurrency import Admission
 from kestrad.runtime.flow_cache import FlowCache
@@ -23,6 +24,8 @@ from kestrad.runtime.flow_triggers import triggered_executions
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.messages import ExecutionEvent, Kill, Wake, decode_event, encode
 from kestrad.runtime.poll import Backoff
+from kestrad.runtime.preconditions import WindowBook
+from kestrad.runtime.trigger_locks import released_locks
 from kestrad.store.base import (
     BatchView,
     ExecutorOutcome,
@@ -63,19 +66,25 @@ class Executor:
         self.stopping = False
         # The worker of this process, when it runs one: results and jobs pass in memory.
         self.local_worker: Any = None
+        # Executions submitted by this process, waiting for the next batch (see submit).
+        self._creating: list[tuple[Execution, asyncio.Future[None]]] = []
         # Called after the commit with each execution that ended (the scheduler's locks).
         self.ended_listeners: list[Callable[[Execution], None]] = []
+        # The current batch's Flow-trigger windows (set by `process`, inside the transaction).
+        self._windows: WindowBook | None = None
 
     async def run(self) -> None:
         while not self.stopping:
-            local = self._local_batch()
+            local, created = self._local_batch() if self.local_worker else (None, [])
             try:
                 outcome = await self.store.executor_batch(self.batch_size, self, local)
-            except Exception:
+            except Exception as exc:
                 log.exception("executor batch failed; retrying")
                 self._put_back(local)
+                _settle(created, exc)
                 await anyio.sleep(1.0)
                 continue
+            _settle(created, None)
             if outcome is not None:
                 self.backoff.reset()
                 if outcome.claimed_jobs and self.local_worker is not None:
@@ -86,19 +95,29 @@ class Executor:
                 self._next_due = None
             await self.backoff.wait(self.hub.executor_wake, due=self._next_due)
 
-    def _local_batch(self) -> LocalBatch | None:
+    def _local_batch(self) -> tuple[LocalBatch, list[tuple[Execution, asyncio.Future]]]:
         """Take what the local worker finished, and how many new jobs it can start."""
         worker = self.local_worker
-        if worker is None:
-            return None
         results, done, logs = worker.outbox.take()
+        created, self._creating = self._creating, []
         return LocalBatch(
             results=list(results.values()),
             done=done,
             logs=logs,
             claim_for=worker.instance_id,
             claim_limit=worker.free_slots(),
-        )
+            # Copies: the batch advances them on the database thread, while the callers
+            # keep (and return) the executions as created.
+            created=[decode_execution(encode_execution(e)) for e, _ in created],
+        ), created
+
+    async def submit(self, executions: list[Execution]) -> None:
+        """Store new executions in the next batch's transaction (and advance them there);
+        returns once that transaction committed, raises if it failed."""
+        done = asyncio.get_running_loop().create_future()
+        self._creating.extend((execution, done) for execution in executions)
+        self.hub.executor_wake.set()
+        await done
 
     def _put_back(self, local: LocalBatch | None) -> None:
         if local is None or self.local_worker is None or local.empty():
@@ -159,12 +178,14 @@ class Executor:
                 )
         outcome = ExecutorOutcome()
         admission = Admission(view)
+        self._windows = WindowBook(view, outcome.trigger_windows)
         for execution_id, events in grouped.items():
             execution = executions.get(execution_id)
             if execution is None:
                 log.warning("events for unknown execution %s dropped", execution_id)
                 continue
             self._advance_one(execution, events, outcome, admission)
+        outcome.released_triggers = released_locks(outcome.ended)
         return outcome
 
     def _admit(
@@ -272,7 +293,12 @@ class Executor:
         if not candidates:
             return
         for created in triggered_executions(
-            execution, flow, candidates, self.env.renderer, secret_key=self.env.secret_key
+            execution,
+            flow,
+            candidates,
+            self.env.renderer,
+            secret_key=self.env.secret_key,
+            windows=self._windows,
         ):
             outcome.new_executions.append(created)
             outcome.execution_messages.append(Outgoing(key=created.id, payload=_WAKE))
@@ -290,3 +316,14 @@ def _executor_log(execution: Execution, level: str, message: str) -> NewLog:
         timestamp=S.now_iso(),
         message=message,
     )
+
+
+def _settle(created: list[tuple[Execution, asyncio.Future[None]]], error: Exception | None) -> None:
+    """Tell the submitters of new executions whether their batch committed."""
+    for _, future in created:
+        if future.done():
+            continue
+        if error is None:
+            future.set_result(None)
+        else:
+            future.set_exception(error)

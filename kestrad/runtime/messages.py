@@ -17,6 +17,16 @@ class Wake(msgspec.Struct, tag="wake", kw_only=True):
     """Look at the execution again (it was just created, or something outside changed it)."""
 
 
+class DynamicRun(msgspec.Struct, kw_only=True):
+    """A task run the worker created itself (a WorkingDirectory's children)."""
+
+    id: str
+    task_id: str
+    state: str
+    histories: list[History]
+    outputs: dict[str, Any] = msgspec.field(default_factory=dict)
+
+
 class TaskResult(msgspec.Struct, tag="result", kw_only=True):
     """A worker's report on one attempt: RUNNING when it starts, then its end state."""
 
@@ -25,6 +35,7 @@ class TaskResult(msgspec.Struct, tag="result", kw_only=True):
     state: str
     histories: list[History]
     outputs: dict[str, Any] | None = None
+    dynamic: list[DynamicRun] | None = None
 
 
 class RetryDue(msgspec.Struct, tag="retry", kw_only=True):
@@ -48,6 +59,12 @@ class PauseTimeout(msgspec.Struct, tag="pause-timeout", kw_only=True):
 
 class Kill(msgspec.Struct, tag="kill", kw_only=True):
     """Kill the execution: running tasks are cancelled, the execution ends KILLED."""
+
+
+class Restart(msgspec.Struct, tag="restart", kw_only=True):
+    """Run the failed task runs of an ended (or paused) execution again, same id."""
+
+    revision: int | None = None
 
 
 class SubflowEnded(msgspec.Struct, tag="subflow-ended", kw_only=True):
@@ -82,6 +99,7 @@ ExecutionEvent = (
     | SubflowEnded
     | ContinueLoop
     | SlaDue
+    | Restart
 )
 
 

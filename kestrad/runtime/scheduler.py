@@ -35,10 +35,12 @@ from kestrad.model.durations import parse_duration
 from kestrad.model.execution import Execution, ExecutionTrigger, Label
 from kestrad.model.inputs import resolve_inputs
 from kestrad.model.state import FAILED, TERMINATED, now_iso
+from kestrad.runtime.polling import Poller, PollJob, PollResult
 from kestrad.store.base import Backfill, FlowRow, NewLog, Store, TriggerKey, TriggerRow
 from kestrad.triggers.cron import NEVER, CronError
 from kestrad.triggers.evaluate import conditions_hold
 from kestrad.triggers.fire_times import FirePlan, plan_for
+from kestrad.triggers.polling import PollingTrigger
 
 log = logging.getLogger("kestrad.scheduler")
 
@@ -102,8 +104,10 @@ class Scheduler:
         self._deleted: set[TriggerKey] = set()
         self._pending: list[Execution] = []
         self._pending_logs: list[NewLog] = []
-        # (fire date, next) of the last fire: the next fire's `trigger.previous` for free.
-        self._last_fire: dict[TriggerKey, tuple[float, float]] = {}
+        # Polling triggers: evaluated by the poller outside the tick; off the heap meanwhile.
+        self.poller: Poller | None = None
+        self._evaluating: set[TriggerKey] = set()
+        self._polled: list[PollResult] = []
         self.started = False
 
     # -- start ---------------------------------------------------------------------------------
@@ -186,6 +190,7 @@ class Scheduler:
                 self._mark(row)
             elif row.fingerprint != plan.fingerprint:
                 row.next_fire_at = plan.next_after(now)
+                row.last_fire_at = None
                 row.fingerprint = plan.fingerprint
                 self._mark(row)
             elif recover and not was_active and row.next_fire_at <= now:
@@ -208,9 +213,12 @@ class Scheduler:
             return  # keep the stored next fire time: catch up one by one
         if policy == "LAST":
             last = plan.previous_before(now + 1e-6)
-            row.next_fire_at = max(last, row.next_fire_at)
+            if last > row.next_fire_at:
+                row.next_fire_at = last
+                row.last_fire_at = None
         else:
             row.next_fire_at = plan.next_after(now)
+            row.last_fire_at = None
         self._mark(row)
 
     def _forget(self, key: TriggerKey) -> None:
@@ -220,7 +228,6 @@ class Scheduler:
         self._plans.pop(key, None)
         self._gen[key] = self._gen.get(key, 0) + 1
         self._dirty.pop(key, None)
-        self._last_fire.pop(key, None)
         self._deleted.add(key)
 
     # -- heap ------------------------------------------------------------------------------------
@@ -231,6 +238,8 @@ class Scheduler:
         row = self._states.get(key)
         if row is None or row.disabled or row.execution_id or key not in self._plans:
             return
+        if key in self._evaluating:
+            return  # back on the heap when its poll result arrives
         if key[2] not in self._active.get((key[0], key[1]), ()):
             return
         due = row.next_fire_at
@@ -245,22 +254,34 @@ class Scheduler:
 
     # -- evaluation loop -------------------------------------------------------------------------
     async def run(self) -> None:
-        """Start if needed, then tick every `scheduler.tick` until cancelled."""
+        """Start if needed, then tick every `scheduler.tick` until cancelled; the poller of
+        polling triggers runs beside the loop, never inside a tick."""
         if not self.started:
             await self.start()
-        while True:
-            begun = time.monotonic()
-            try:
-                await self.tick()
-            except Exception:
-                log.exception("scheduler tick failed")
-            await anyio.sleep(max(self.period - (time.monotonic() - begun), 0.0))
+        async with anyio.create_task_group() as tg:
+            if self.poller is None:
+                self.poller = Poller(self.polled, self.renderer)
+            tg.start_soon(self.poller.run)
+            while True:
+                begun = time.monotonic()
+                try:
+                    await self.tick()
+                except Exception:
+                    log.exception("scheduler tick failed")
+                await anyio.sleep(max(self.period - (time.monotonic() - begun), 0.0))
 
     async def tick(self) -> TickReport:
         """Fire every due trigger, then write states and executions in one transaction."""
         begun = time.perf_counter()
         now = self.clock()
         report = TickReport()
+        if self._polled:
+            results, self._polled = self._polled, []
+            for result in results:
+                try:
+                    self._poll_done(result)
+                except Exception:
+                    log.exception("poll result of %s/%s %s could not be used", *result.key)
         heap = self._heap
         while heap and heap[0][0] <= now:
             _, gen, key = heapq.heappop(heap)
@@ -313,7 +334,10 @@ class Scheduler:
         if trigger is None:
             self._forget(key)
             return
-        if row.next_fire_at <= now:
+        if isinstance(trigger, PollingTrigger):
+            if row.next_fire_at <= now:
+                self._poll(row, plan, flow, trigger, now)
+        elif row.next_fire_at <= now:
             self._fire_schedule(row, plan, flow, trigger, now)
         elif row.backfill is not None and not row.backfill.paused:
             self._fire_backfill(row, plan, flow, trigger)
@@ -331,10 +355,13 @@ class Scheduler:
             if date < floor:
                 # Too late to run: skip to the first fire time still within the delay.
                 row.next_fire_at = plan.at_or_after(floor)
+                row.last_fire_at = None
                 log.info("trigger %s/%s %s: skipped late fire at %s", *row.key, plan.iso(date))
                 return
-        previous = self._previous(row.key, plan, date)
-        self._last_fire[row.key] = (date, nxt)
+        previous = row.last_fire_at
+        if previous is None or previous >= date:
+            previous = plan.previous_before(date)
+        row.last_fire_at = date
         row.next_fire_at = nxt
         execution = self._execution(flow, trigger, plan, date, nxt, previous, None)
         if execution is not None and not execution.terminated:
@@ -358,11 +385,74 @@ class Scheduler:
             row.execution_id = execution.id
             self._locks[execution.id] = row.key
 
-    def _previous(self, key: TriggerKey, plan: FirePlan, date: float) -> float:
-        last = self._last_fire.get(key)
-        if last is not None and last[1] == date:
-            return last[0]
-        return plan.previous_before(date)
+    # -- polling triggers ----------------------------------------------------------------------
+    def _poll(self, row: TriggerRow, plan: FirePlan, flow: Any, trigger: Any, now: float) -> None:
+        """Hand the evaluation to the poller; the trigger waits off the heap for its result."""
+        row.next_fire_at = plan.next_after(now)
+        if self.poller is None:
+            return  # nothing evaluates polls in this process (`kestrad run`, tests)
+        context = {"trigger": {"date": plan.iso(now)}, "flow": {"id": flow.id}}
+        try:
+            if not conditions_hold(_conditions(trigger), context, self.renderer):
+                return
+        except Exception as exc:
+            log.warning("%s/%s trigger %s: conditions not evaluated: %s", *row.key, exc)
+            return
+        self._evaluating.add(row.key)
+        self.poller.submit(
+            PollJob(key=row.key, flow=flow, trigger=trigger, date=plan.iso(now) or "")
+        )
+
+    def polled(self, result: PollResult) -> None:
+        """A poll result (from the poller, on the event loop): used by the next tick."""
+        self._polled.append(result)
+
+    def _poll_done(self, result: PollResult) -> None:
+        key = result.key
+        self._evaluating.discard(key)
+        row = self._states.get(key)
+        flow = self.flows.latest(key[0], key[1])
+        trigger = flow.find_trigger(key[2]) if flow is not None else None
+        if row is None or trigger is None:
+            return
+        if result.variables is not None and not row.execution_id and not row.disabled:
+            execution = self._polled_execution(flow, trigger, result.variables)
+            if execution is not None and not execution.terminated:
+                row.execution_id = execution.id
+                self._locks[execution.id] = key
+            self._mark(row)
+        self._push(key)
+
+    def _polled_execution(
+        self, flow: Any, trigger: Any, variables: dict[str, Any]
+    ) -> Execution | None:
+        origin = ExecutionTrigger(id=trigger.id, type=trigger.type, variables=variables)
+        execution = Execution.new(
+            namespace=flow.namespace,
+            flow_id=flow.id,
+            flow_revision=flow.revision or 1,
+            trigger=origin,
+        )
+        context = {
+            "trigger": variables,
+            "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+            "labels": dict(flow.labels or {}),
+        }
+        labels = {k: v for k, v in (flow.labels or {}).items() if not k.startswith("system.")}
+        try:
+            if trigger.inputs or flow.inputs:
+                rendered = self.renderer.render_value_typed(dict(trigger.inputs or {}), context)
+                execution.inputs = resolve_inputs(
+                    flow, rendered, renderer=self.renderer, secret_key=self.secret_key
+                )
+            if trigger.labels:
+                labels.update(self.renderer.render_value(dict(trigger.labels), context))
+        except Exception as exc:
+            return self._failed(execution, trigger, now_iso(), exc)
+        labels.setdefault("system.correlationId", execution.id)
+        execution.labels = [Label(key=k, value=str(v)) for k, v in labels.items()]
+        self._pending.append(execution)
+        return execution
 
     # -- executions --------------------------------------------------------------------------
     def _execution(
@@ -378,12 +468,6 @@ class Scheduler:
         """The execution of one fire (None when conditions say no); FAILED when it cannot
         be evaluated, with a log line saying why: once per fire time, never retried."""
         variables = {"date": plan.iso(date), "next": plan.iso(nxt), "previous": plan.iso(previous)}
-        context = {
-            "trigger": variables,
-            "schedule": variables,
-            "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
-            "labels": dict(flow.labels or {}),
-        }
         origin = ExecutionTrigger(id=trigger.id, type=trigger.type, variables=variables)
         execution = Execution.new(
             namespace=flow.namespace,
@@ -391,18 +475,31 @@ class Scheduler:
             flow_revision=flow.revision or 1,
             trigger=origin,
         )
+        # Most schedules have no conditions, inputs or labels of their own: build the
+        # expression context and call the renderer only when something needs them.
+        conditions = _conditions(trigger)
+        raw = trigger.inputs
+        if backfill is not None and backfill.inputs:
+            raw = {**(raw or {}), **backfill.inputs}
+        labels = {k: v for k, v in (flow.labels or {}).items() if not k.startswith("system.")}
         try:
-            if not conditions_hold(_conditions(trigger), context, self.renderer):
+            context: dict[str, Any] | None = None
+            if conditions or raw or trigger.labels:
+                context = {
+                    "trigger": variables,
+                    "schedule": variables,
+                    "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
+                    "labels": dict(flow.labels or {}),
+                }
+            if conditions and not conditions_hold(conditions, context or {}, self.renderer):
                 return None
-            raw = dict(trigger.inputs or {})
-            if backfill is not None and backfill.inputs:
-                raw.update(backfill.inputs)
-            rendered = self.renderer.render_value_typed(raw, context)
-            execution.inputs = resolve_inputs(
-                flow, rendered, renderer=self.renderer, secret_key=self.secret_key
-            )
-            labels = {k: v for k, v in (flow.labels or {}).items() if not k.startswith("system.")}
-            labels.update(self.renderer.render_value(dict(trigger.labels or {}), context))
+            if raw or flow.inputs:
+                rendered = self.renderer.render_value_typed(dict(raw), context) if raw else {}
+                execution.inputs = resolve_inputs(
+                    flow, rendered, renderer=self.renderer, secret_key=self.secret_key
+                )
+            if trigger.labels:
+                labels.update(self.renderer.render_value(dict(trigger.labels), context))
             if backfill is not None:
                 labels.update(backfill.labels or {})
         except Exception as exc:
@@ -512,8 +609,9 @@ class Scheduler:
             row.disabled = stored.disabled or enabling
             row.backfill = stored.backfill
             row.updated = stored.updated
-            if stored.fingerprint == row.fingerprint:
+            if stored.fingerprint == row.fingerprint and stored.next_fire_at != row.next_fire_at:
                 row.next_fire_at = stored.next_fire_at
+                row.last_fire_at = None
             if enabling:
                 self.set_disabled(row.key, False)
             else:

@@ -10,22 +10,35 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shutil
+import tempfile
 from collections import deque
+from pathlib import Path
 from typing import Any
 
 import anyio
+import msgspec
 
 from kestrad.expr.engine import ExpressionError, Renderer
 from kestrad.model import state as S
+from kestrad.model.ids import new_id
 from kestrad.model.state import History, now_iso
 from kestrad.runtime.context import RunContext, TaskLogger, current_secret_values
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
-from kestrad.runtime.messages import TaskResult, WorkerJob, decode_job, encode
+from kestrad.runtime.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.runtime.poll import Backoff
 from kestrad.runtime.variables import envs_from_environment
 from kestrad.store.base import NewLog, Outgoing, QueueMessage, Store
 from kestrad.tasks.base import TaskFailed, TaskOutcome
+from kestrad.tasks.core_flow import WorkingDirectory
+from kestrad.tasks.script_files import (
+    input_file_map,
+    match_output_files,
+    output_globs,
+    upload_output_files,
+    write_input_files,
+)
 
 log = logging.getLogger("kestrad.worker")
 # Seconds a task runs before the worker reports it RUNNING (quick tasks only report the end).
@@ -97,6 +110,8 @@ class Worker:
         self.concurrency = max(concurrency, 1)
         self.backoff = Backoff(min_poll_interval, max_poll_interval)
         self.globals = globals_ or {}
+        # Narrow store access for the tasks that need it (KV, log.Fetch, …); set by the engine.
+        self.services: Any = None
         self.outbox = Outbox()
         # False when the executor of this process drains the outbox in its own transaction.
         self.flush_results = True
@@ -186,14 +201,20 @@ class Worker:
             RUNNING_NOTICE_DELAY, self.outbox.put_result, job.task_run_id, running, None
         )
         try:
-            state, outputs = await self._run_task(job)
+            state, outputs, dynamic = await self._run_task(job)
         finally:
             notice.cancel()
         histories = [*histories, History(state=state, date=now_iso())]
-        self.outbox.put_result(job.task_run_id, self._result(job, state, histories, outputs), seq)
+        result = self._result(job, state, histories, outputs, dynamic)
+        self.outbox.put_result(job.task_run_id, result, seq)
 
     def _result(
-        self, job: WorkerJob, state: str, histories: list[History], outputs: dict[str, Any] | None
+        self,
+        job: WorkerJob,
+        state: str,
+        histories: list[History],
+        outputs: dict[str, Any] | None,
+        dynamic: list[DynamicRun] | None = None,
     ) -> Outgoing:
         result = TaskResult(
             task_run_id=job.task_run_id,
@@ -201,10 +222,13 @@ class Worker:
             state=state,
             histories=histories,
             outputs=outputs,
+            dynamic=dynamic or None,
         )
         return Outgoing(key=job.execution_id, payload=encode(result))
 
-    async def _run_task(self, job: WorkerJob) -> tuple[str, dict[str, Any] | None]:
+    async def _run_task(
+        self, job: WorkerJob
+    ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
         flow = await self.flows.fetch(job.namespace, job.flow_id, job.flow_revision)
         task = flow.find_task(job.task_id) if flow is not None else None
         logger = TaskLogger(
@@ -212,23 +236,39 @@ class Worker:
         )
         if task is None:
             logger.error(f"task {job.task_id} not found in {job.namespace}/{job.flow_id}")
-            return S.FAILED, None
+            return S.FAILED, None, []
         variables = dict(job.variables)
         variables.setdefault("envs", envs_from_environment())
         variables.setdefault("globals", self.globals)
         if "taskrun" in variables:
             variables["taskrun"] = {**variables["taskrun"], "attemptsCount": job.attempt - 1}
-        ctx = RunContext(self.renderer, variables, logger, attempt=job.attempt)
+        if isinstance(task, WorkingDirectory):
+            return await self._run_working_directory(job, task, variables, logger)
+        ctx = RunContext(
+            self.renderer,
+            variables,
+            logger,
+            attempt=job.attempt,
+            services=self.services,
+        )
+        state, outputs = await self._call(job.execution_id, task, ctx, job.timeout)
+        return state, outputs, []
+
+    async def _call(
+        self, execution_id: str, task: Any, ctx: RunContext, timeout: float | None
+    ) -> tuple[str, dict[str, Any] | None]:
+        """Run one task under the execution's kill scope and its timeout; never raises."""
+        logger = ctx.logger
         scope = anyio.CancelScope()
-        self._scopes.setdefault(job.execution_id, set()).add(scope)
+        self._scopes.setdefault(execution_id, set()).add(scope)
         try:
-            with scope, anyio.fail_after(job.timeout) if job.timeout else _nullcontext():
+            with scope, anyio.fail_after(timeout) if timeout else _nullcontext():
                 returned = await task.run(ctx)
             if scope.cancel_called:
                 logger.warn("Killed")
                 return S.KILLED, None
         except TimeoutError:
-            logger.error(f"Timeout after {job.timeout:g}s")
+            logger.error(f"Timeout after {timeout:g}s")
             return S.FAILED, None
         except TaskFailed as exc:
             logger.error(str(exc))
@@ -240,14 +280,99 @@ class Worker:
             logger.error(f"{type(exc).__name__}: {exc}")
             return S.FAILED, None
         finally:
-            scopes = self._scopes.get(job.execution_id)
+            scopes = self._scopes.get(execution_id)
             if scopes is not None:
                 scopes.discard(scope)
                 if not scopes:
-                    del self._scopes[job.execution_id]
+                    del self._scopes[execution_id]
         if isinstance(returned, TaskOutcome):
             return returned.state, returned.outputs
         return S.SUCCESS, returned
+
+    async def _run_working_directory(
+        self, job: WorkerJob, task: Any, variables: dict[str, Any], logger: TaskLogger
+    ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
+        """Kestra's WorkingDirectory: its runnable children run here, one after the other,
+        in one temporary folder; each becomes a task run the executor adds (dynamic runs).
+        The first failure stops the rest; the executor then runs the `errors` branch."""
+        folder = Path(tempfile.mkdtemp(prefix="kestrad-wd-"))
+        dynamic: list[DynamicRun] = []
+        try:
+            ctx = RunContext(
+                self.renderer,
+                variables,
+                logger,
+                attempt=job.attempt,
+                working_directory=str(folder),
+                services=self.services,
+            )
+            try:
+                if task.input_files:
+                    files = input_file_map(ctx.render(task.input_files))
+                    await write_input_files(folder, files, ctx.storage, job.namespace)
+            except (TaskFailed, ExpressionError) as exc:
+                logger.error(str(exc))
+                return S.FAILED, None, dynamic
+            outputs = dict(variables.get("outputs") or {})
+            parent_run = dict(variables.get("taskrun") or {})
+            for child in task.tasks:
+                if child.disabled:
+                    continue
+                run_id, started = new_id(), now_iso()
+                child_job = msgspec.structs.replace(job, task_id=child.id, task_run_id=run_id)
+                child_logger = TaskLogger(
+                    self._log_sink(child_job), child.log_level, current_secret_values()
+                )
+                child_vars = {
+                    **variables,
+                    "outputs": outputs,
+                    "task": {"id": child.id, "type": child.type},
+                    "taskrun": {
+                        "id": run_id,
+                        "startDate": started,
+                        "attemptsCount": 0,
+                        "parentId": job.task_run_id,
+                        "value": parent_run.get("value"),
+                    },
+                    "workerTaskrun": parent_run,
+                }
+                child_ctx = RunContext(
+                    self.renderer,
+                    child_vars,
+                    child_logger,
+                    attempt=1,
+                    working_directory=str(folder),
+                    services=self.services,
+                )
+                state, produced = await self._call(job.execution_id, child, child_ctx, None)
+                dynamic.append(
+                    DynamicRun(
+                        id=run_id,
+                        task_id=child.id,
+                        state=state,
+                        histories=[
+                            History(state=S.RUNNING, date=started),
+                            History(state=state, date=now_iso()),
+                        ],
+                        outputs=produced or {},
+                    )
+                )
+                if produced:
+                    outputs[child.id] = produced
+                if state in (S.FAILED, S.KILLED):
+                    return state, None, dynamic
+            result: dict[str, Any] = {}
+            if task.output_files:
+                try:
+                    found = match_output_files(folder, output_globs(ctx.render(task.output_files)))
+                    uris = await upload_output_files(found, ctx.storage, ctx.task_run_uri())
+                except (TaskFailed, ExpressionError) as exc:
+                    logger.error(str(exc))
+                    return S.FAILED, None, dynamic
+                result["outputFiles"] = uris
+            return S.SUCCESS, result, dynamic
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
 
     def _log_sink(self, job: WorkerJob):
         def sink(level: str, message: str, timestamp: str) -> None:

@@ -71,6 +71,30 @@ class LogEntry(msgspec.Struct, kw_only=True):
     message: str
 
 
+WindowKey = tuple[str, str, str, str]
+
+
+class TriggerWindow(msgspec.Struct, kw_only=True):
+    """The current time window of one multiple condition of a Flow trigger.
+
+    `results` maps each named condition already satisfied in the window to the instant
+    (epoch seconds) it last was; `outputs` merges the outputs of those upstream executions.
+    """
+
+    namespace: str
+    flow_id: str
+    trigger_id: str
+    condition_id: str
+    start: float
+    end: float
+    results: dict[str, float] = msgspec.field(default_factory=dict)
+    outputs: dict[str, object] | None = None
+
+    @property
+    def key(self) -> WindowKey:
+        return (self.namespace, self.flow_id, self.trigger_id, self.condition_id)
+
+
 class ExecutorOutcome(msgspec.Struct, kw_only=True):
     """Everything one executor batch writes, committed together (outbox style)."""
 
@@ -86,6 +110,12 @@ class ExecutorOutcome(msgspec.Struct, kw_only=True):
     stored_logs: list[LogEntry] = msgspec.field(default_factory=list)
     # Worker jobs inserted already claimed by the local worker (see LocalBatch.claim_for).
     claimed_jobs: list[QueueMessage] = msgspec.field(default_factory=list)
+    # Flow-trigger windows this batch touched, in their final state (None = delete). A
+    # dict so a second execution ending in the same batch reads what the first wrote.
+    trigger_windows: dict[WindowKey, TriggerWindow | None] = msgspec.field(default_factory=dict)
+    # Schedule locks to clear with the end of the executions holding them:
+    # (namespace, flow id, trigger id, execution id); a lock taken since is left alone.
+    released_triggers: list[tuple[str, str, str, str]] = msgspec.field(default_factory=list)
 
 
 class LocalBatch(msgspec.Struct, kw_only=True):
@@ -104,9 +134,12 @@ class LocalBatch(msgspec.Struct, kw_only=True):
     logs: list[NewLog] = msgspec.field(default_factory=list)
     claim_for: str | None = None
     claim_limit: int = 0
+    # Executions created in this process (API, CLI): inserted and first advanced in this
+    # same transaction, instead of a commit of their own and a queue round trip.
+    created: list[Execution] = msgspec.field(default_factory=list)
 
     def empty(self) -> bool:
-        return not (self.results or self.done or self.logs)
+        return not (self.results or self.done or self.logs or self.created)
 
 
 class QueueStats(msgspec.Struct, kw_only=True):
@@ -119,11 +152,18 @@ class QueueStats(msgspec.Struct, kw_only=True):
 
 
 class BatchView(Protocol):
-    """Reads the executor may make inside its batch transaction (flow concurrency)."""
+    """Reads the executor may make inside its batch transaction (flow concurrency,
+    Flow-trigger windows)."""
 
     def running_count(self, namespace: str, flow_id: str) -> int: ...
 
     def queued_ids(self, namespace: str, flow_id: str, limit: int) -> list[str]: ...
+
+    def trigger_window(
+        self, namespace: str, flow_id: str, trigger_id: str, condition_id: str
+    ) -> TriggerWindow | None:
+        """The stored window of one Flow-trigger multiple condition (preconditions)."""
+        ...
 
 
 TriggerKey = tuple[str, str, str]
@@ -161,6 +201,9 @@ class TriggerRow(msgspec.Struct, kw_only=True):
     backfill: Backfill | None = None
     fingerprint: str = ""
     updated: float = 0.0
+    # The last fire date while `next_fire_at` is the fire time right after it (else None):
+    # the next fire's `trigger.previous` without searching the cron backwards.
+    last_fire_at: float | None = None
 
     @property
     def key(self) -> TriggerKey:
@@ -337,3 +380,103 @@ class Store(Protocol):
     async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
         """State and creation date of each given execution that exists, in one query."""
         ...
+
+
+class KVEntry(msgspec.Struct, kw_only=True):
+    """One KV pair: `value` is its JSON text, `type` its Kestra KV type.
+
+    `expires_at` (epoch seconds, None: never) is checked by readers; an expired row is
+    missing for every purpose, so nobody has to sweep the table for correctness.
+    """
+
+    namespace: str
+    key: str
+    value: str
+    type: str
+    description: str | None = None
+    expires_at: float | None = None
+    updated: float = 0.0
+
+    def expired(self, now: float) -> bool:
+        return self.expires_at is not None and self.expires_at <= now
+
+
+class FlowCount(msgspec.Struct, kw_only=True, frozen=True):
+    """Executions of one flow in a date range (execution.Count)."""
+
+    namespace: str
+    flow_id: str
+    count: int
+
+
+class ExecutionRef(msgspec.Struct, kw_only=True, frozen=True):
+    """Where an execution's rows and files live, for purges."""
+
+    id: str
+    namespace: str
+    flow_id: str
+
+
+class MaintenanceStore(Protocol):
+    """The KV table and the bulk reads and deletes of the maintenance tasks.
+
+    Kept apart from `Store` so backends add them as a block; every Store implements both.
+    """
+
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None: ...
+
+    async def kv_set(self, entry: KVEntry, *, overwrite: bool = True) -> bool:
+        """Write `entry`; False (nothing written) when `overwrite` is off and a live row exists."""
+        ...
+
+    async def kv_delete(self, namespace: str, key: str) -> bool: ...
+
+    async def kv_list(self, namespace: str | None = None) -> list[KVEntry]:
+        """Every row (expired ones too) of one namespace, or of all, ordered by key."""
+        ...
+
+    async def kv_stamp(self) -> tuple[int, float]:
+        """(row count, latest `updated`): changes when any writer changes the table."""
+        ...
+
+    async def count_executions_by_flow(
+        self,
+        *,
+        start: str | None,
+        end: str | None,
+        states: list[str] | None = None,
+        namespaces: list[str] | None = None,
+        flows: list[tuple[str, str]] | None = None,
+    ) -> list[FlowCount]: ...
+
+    async def ended_executions(
+        self,
+        *,
+        states: list[str],
+        end: str,
+        start: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[ExecutionRef]:
+        """One keyset page (by id) of executions in `states`; `namespace` without
+        `flow_id` also matches its child namespaces, as in Kestra's purge."""
+        ...
+
+    async def delete_executions(
+        self, ids: list[str], *, executions: bool = True, logs: bool = True
+    ) -> tuple[int, int]:
+        """Delete executions and/or their log lines in one transaction: (executions, logs)."""
+        ...
+
+    async def purge_logs(
+        self,
+        *,
+        end: str,
+        start: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        execution_id: str | None = None,
+        levels: list[str] | None = None,
+    ) -> int: ...

@@ -29,8 +29,11 @@ from kestrad.store.base import (
     Backfill,
     BatchHandler,
     ExecutionBrief,
+    ExecutionRef,
     ExecutorOutcome,
+    FlowCount,
     FlowRow,
+    KVEntry,
     LocalBatch,
     LogEntry,
     NewLog,
@@ -39,6 +42,8 @@ from kestrad.store.base import (
     QueueStats,
     TriggerKey,
     TriggerRow,
+    TriggerWindow,
+    WindowKey,
 )
 from kestrad.store.queries import migrations, queries
 
@@ -73,7 +78,10 @@ class SQLiteStore:
 
     # -- plumbing -----------------------------------------------------------------------------
     async def _open(self) -> aiosqlite.Connection:
-        conn = await aiosqlite.connect(self.path, isolation_level=None, timeout=30.0)
+        conn = aiosqlite.connect(self.path, isolation_level=None, timeout=30.0)
+        # A daemon thread: a connection left open (a crash path) never blocks the exit.
+        conn._thread.daemon = True
+        await conn
         await conn.execute("PRAGMA journal_mode=WAL")
         await conn.execute(f"PRAGMA synchronous={self.synchronous}")
         await conn.execute("PRAGMA busy_timeout=30000")
@@ -359,7 +367,7 @@ class SQLiteStore:
     # -- scheduler: trigger states ------------------------------------------------------------
     async def load_triggers(self) -> list[TriggerRow]:
         def run(conn: sqlite3.Connection) -> list[TriggerRow]:
-            return [_trigger_row(r) for r in conn.execute(Q["trigger_load_all"])]
+            return [_trigger_row(r) for r in conn.execute(Q["trigger_load_all_with_last_fire"])]
 
         return await self._read(run)
 
@@ -381,7 +389,10 @@ class SQLiteStore:
                 )
             _insert_logs(conn, logs or [])
             conn.executemany(Q["trigger_delete"], deleted or [])
-            conn.executemany(Q["trigger_upsert"], [_trigger_params(s) for s in states])
+            conn.executemany(
+                Q["trigger_upsert_with_last_fire"],
+                [(*_trigger_params(s), s.last_fire_at) for s in states],
+            )
 
         await self._write(run)
 
@@ -418,6 +429,154 @@ class SQLiteStore:
 
         return await self._read(run)
 
+    # -- KV store and maintenance tasks (MaintenanceStore) ------------------------------------
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        def run(conn: sqlite3.Connection) -> KVEntry | None:
+            row = conn.execute(Q["kv_get"], (namespace, key)).fetchone()
+            return _kv_entry(row) if row else None
+
+        return await self._read(run)
+
+    async def kv_set(self, entry: KVEntry, *, overwrite: bool = True) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            if not overwrite:
+                row = conn.execute(Q["kv_get"], (entry.namespace, entry.key)).fetchone()
+                if row is not None and not _kv_entry(row).expired(time.time()):
+                    return False
+            conn.execute(Q["kv_upsert"], _kv_params(entry))
+            return True
+
+        return await self._write(run)
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        def run(conn: sqlite3.Connection) -> bool:
+            return conn.execute(Q["kv_delete"], (namespace, key)).rowcount > 0
+
+        return await self._write(run)
+
+    async def kv_list(self, namespace: str | None = None) -> list[KVEntry]:
+        def run(conn: sqlite3.Connection) -> list[KVEntry]:
+            return [_kv_entry(r) for r in conn.execute(Q["kv_list"], (namespace,))]
+
+        return await self._read(run)
+
+    async def kv_stamp(self) -> tuple[int, float]:
+        def run(conn: sqlite3.Connection) -> tuple[int, float]:
+            count, updated = conn.execute(Q["kv_stamp"]).fetchone()
+            return int(count), float(updated)
+
+        return await self._read(run)
+
+    async def count_executions_by_flow(
+        self,
+        *,
+        start: str | None,
+        end: str | None,
+        states: list[str] | None = None,
+        namespaces: list[str] | None = None,
+        flows: list[tuple[str, str]] | None = None,
+    ) -> list[FlowCount]:
+        params = {
+            "start": start,
+            "end": end,
+            "states": _json_or_none(states),
+            "namespaces": _json_or_none(namespaces),
+            "flows": _json_or_none([f"{ns}/{fid}" for ns, fid in flows] if flows else None),
+        }
+
+        def run(conn: sqlite3.Connection) -> list[FlowCount]:
+            rows = conn.execute(Q["execution_count_by_flow"], params)
+            return [FlowCount(namespace=r[0], flow_id=r[1], count=r[2]) for r in rows]
+
+        return await self._read(run)
+
+    async def ended_executions(
+        self,
+        *,
+        states: list[str],
+        end: str,
+        start: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[ExecutionRef]:
+        params = {
+            "states": json.dumps(states),
+            "end": end,
+            "start": start,
+            "namespace": namespace,
+            "flow_id": flow_id,
+            "after": after,
+            "limit": limit,
+        }
+
+        def run(conn: sqlite3.Connection) -> list[ExecutionRef]:
+            rows = conn.execute(Q["execution_ended_page"], params)
+            return [ExecutionRef(id=r[0], namespace=r[1], flow_id=r[2]) for r in rows]
+
+        return await self._read(run)
+
+    async def delete_executions(
+        self, ids: list[str], *, executions: bool = True, logs: bool = True
+    ) -> tuple[int, int]:
+        def run(conn: sqlite3.Connection) -> tuple[int, int]:
+            deleted_logs = deleted = 0
+            for execution_id in ids:
+                if logs:
+                    deleted_logs += conn.execute(
+                        Q["log_delete_execution"], (execution_id,)
+                    ).rowcount
+                if executions:
+                    deleted += conn.execute(Q["execution_delete"], (execution_id,)).rowcount
+            return deleted, deleted_logs
+
+        return await self._write(run)
+
+    async def purge_logs(
+        self,
+        *,
+        end: str,
+        start: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        execution_id: str | None = None,
+        levels: list[str] | None = None,
+    ) -> int:
+        params = {
+            "end": end,
+            "start": start,
+            "namespace": namespace,
+            "flow_id": flow_id,
+            "execution_id": execution_id,
+            "levels": _json_or_none(levels),
+        }
+
+        def run(conn: sqlite3.Connection) -> int:
+            return conn.execute(Q["log_purge"], params).rowcount
+
+        return await self._write(run)
+
+
+def _kv_entry(r: Any) -> KVEntry:
+    return KVEntry(
+        namespace=r[0],
+        key=r[1],
+        value=r[2],
+        type=r[3],
+        description=r[4],
+        expires_at=r[5],
+        updated=r[6],
+    )
+
+
+def _kv_params(e: KVEntry) -> tuple[Any, ...]:
+    return (e.namespace, e.key, e.value, e.type, e.description, e.expires_at, e.updated)
+
+
+def _json_or_none(values: list[str] | None) -> str | None:
+    return json.dumps(values) if values is not None else None
+
 
 _FIRST_PAGE = ("~", "")
 _backfill_decoder = msgspec.json.Decoder(Backfill)
@@ -434,6 +593,7 @@ def _trigger_row(r: Any) -> TriggerRow:
         backfill=_backfill_decoder.decode(r[6]) if r[6] else None,
         fingerprint=r[7],
         updated=r[8],
+        last_fire_at=r[9] if len(r) > 9 else None,
     )
 
 
@@ -649,14 +809,17 @@ def _executor_batch(
         return None
     stored_local_logs = _insert_logs(conn, local.logs)
     conn.executemany(Q["queue_worker_delete"], [(seq,) for seq in local.done])
+    _upsert_executions(conn, local.created)
     messages = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
     messages += [QueueMessage(seq=0, key=m.key, payload=m.payload) for m in local.results]
+    messages += [QueueMessage(seq=0, key=e.id, payload=_WAKE) for e in local.created]
     if not messages:
         return ExecutorOutcome(stored_logs=stored_local_logs)
     keys = list(dict.fromkeys(m.key for m in messages))
-    executions: dict[str, Execution] = {}
-    for chunk_start in range(0, len(keys), 500):
-        chunk = keys[chunk_start : chunk_start + 500]
+    executions: dict[str, Execution] = {e.id: e for e in local.created}
+    stored_keys = [key for key in keys if key not in executions]
+    for chunk_start in range(0, len(stored_keys), 500):
+        chunk = stored_keys[chunk_start : chunk_start + 500]
         marks = ",".join("?" * len(chunk))
         for (value,) in conn.execute(
             f"SELECT value FROM executions WHERE id IN ({marks})",
@@ -673,6 +836,8 @@ def _executor_batch(
     _insert_messages(conn, "queue_execution_insert", outcome.execution_messages)
     outcome.claimed_jobs = _insert_jobs(conn, outcome.worker_jobs, local)
     outcome.stored_logs = stored_local_logs + _insert_logs(conn, outcome.logs)
+    _write_trigger_windows(conn, outcome.trigger_windows)
+    conn.executemany(Q["trigger_release_lock"], outcome.released_triggers)
     conn.executemany(Q["queue_execution_delete"], [(r[0],) for r in rows])
     outcome.consumed = len(messages)
     return outcome
@@ -690,6 +855,52 @@ class _SQLiteBatchView:
     def queued_ids(self, namespace: str, flow_id: str, limit: int) -> list[str]:
         rows = self._conn.execute(Q["execution_queued_ids"], (namespace, flow_id, limit))
         return [r[0] for r in rows]
+
+    def trigger_window(
+        self, namespace: str, flow_id: str, trigger_id: str, condition_id: str
+    ) -> TriggerWindow | None:
+        row = self._conn.execute(
+            Q["trigger_window_get"], (namespace, flow_id, trigger_id, condition_id)
+        ).fetchone()
+        if row is None:
+            return None
+        return TriggerWindow(
+            namespace=row[0],
+            flow_id=row[1],
+            trigger_id=row[2],
+            condition_id=row[3],
+            start=row[4],
+            end=row[5],
+            results=_decode_results(row[6]),
+            outputs=msgspec.json.decode(row[7]) if row[7] else None,
+        )
+
+
+_decode_results = msgspec.json.Decoder(dict[str, float]).decode
+
+
+def _write_trigger_windows(
+    conn: sqlite3.Connection, windows: dict[WindowKey, TriggerWindow | None]
+) -> None:
+    """Upsert or delete the Flow-trigger windows a batch touched; purge expired ones."""
+    if not windows:
+        return
+    conn.executemany(Q["trigger_window_delete"], [k for k, w in windows.items() if w is None])
+    conn.executemany(
+        Q["trigger_window_upsert"],
+        [
+            (
+                *w.key,
+                w.start,
+                w.end,
+                msgspec.json.encode(w.results).decode(),
+                msgspec.json.encode(w.outputs).decode() if w.outputs else None,
+            )
+            for w in windows.values()
+            if w is not None
+        ],
+    )
+    conn.execute(Q["trigger_window_delete_expired"], (time.time(),))
 
 
 def _insert_jobs(

@@ -38,3 +38,104 @@ class Exit(Task, kw_only=True):
     state: Literal["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED", "CANCELLED"] = "SUCCESS"
 
     kind: ClassVar[TaskKind] = TaskKind.EXECUTION_UPDATING
+
+
+def _state_list(ctx: Any, value: Any) -> list[str] | None:
+    if value is None:
+        return None
+    rendered = ctx.render(value)
+    if isinstance(rendered, str):
+        rendered = [rendered]
+    if not isinstance(rendered, list):
+        raise TaskFailed("`states` must be a list of execution states")
+    return [str(state).upper() for state in rendered]
+
+
+@register("io.kestra.plugin.core.execution.Count", "io.kestra.core.tasks.executions.Counts")
+class Count(RunnableTask, kw_only=True):
+    """Counts executions per flow between two dates; keeps the flows where `expression`
+    (rendered with `count`) is true, e.g. `{{ count == 0 }}` to notice a silent flow."""
+
+    expression: str
+    start_date: str
+    end_date: str | None = None
+    flows: list[dict[str, str]] | None = None
+    namespaces: Any = None
+    states: Any = None
+
+    async def run(self, ctx: Any) -> dict[str, Any] | None:
+        from kestrad.runtime.services import ServiceError, utc_date
+        from kestrad.tasks.core_log import _rendered_list
+
+        if self.flows is None and self.namespaces is None:
+            raise TaskFailed("You must provide a list of flows or namespaces.")
+        flows = None
+        if self.flows is not None:
+            try:
+                flows = [(str(f["namespace"]), str(f["flowId"])) for f in ctx.render(self.flows)]
+            except (KeyError, TypeError):
+                raise TaskFailed("each of `flows` needs a `namespace` and a `flowId`") from None
+        try:
+            counts = await ctx.services.count_executions(
+                start=utc_date(ctx.render(self.start_date), "startDate"),
+                end=utc_date(ctx.render(self.end_date), "endDate") if self.end_date else None,
+                states=_state_list(ctx, self.states),
+                namespaces=_rendered_list(ctx, self.namespaces, "namespaces"),
+                flows=flows,
+            )
+        except ServiceError as exc:
+            raise TaskFailed(str(exc)) from None
+        results = [
+            {"namespace": c.namespace, "flowId": c.flow_id, "count": c.count}
+            for c in counts
+            if str(ctx.with_variables({"count": c.count}).render(self.expression)).strip() == "true"
+        ]
+        return {"results": results, "total": sum(r["count"] for r in results)}
+
+
+@register(
+    "io.kestra.plugin.core.execution.PurgeExecutions",
+    "io.kestra.core.tasks.storages.Purge",
+    "io.kestra.plugin.core.storage.Purge",
+)
+class PurgeExecutions(RunnableTask, kw_only=True):
+    """Deletes ended executions started up to `endDate`, in batches, with their log lines
+    and internal storage files; `namespace` without `flowId` covers child namespaces."""
+
+    end_date: str
+    start_date: str | None = None
+    namespace: str | None = None
+    flow_id: str | None = None
+    states: Any = None
+    purge_execution: bool = True
+    purge_log: bool = True
+    purge_metric: bool = True
+    purge_storage: bool = True
+    batch_size: int = 100
+
+    async def run(self, ctx: Any) -> dict[str, Any] | None:
+        from kestrad.runtime.services import ServiceError, utc_date
+
+        try:
+            counts = await ctx.services.purge_executions(
+                end=utc_date(ctx.render(self.end_date), "endDate"),
+                start=utc_date(ctx.render(self.start_date), "startDate")
+                if self.start_date
+                else None,
+                namespace=ctx.render(self.namespace) if self.namespace else None,
+                flow_id=ctx.render(self.flow_id) if self.flow_id else None,
+                states=_state_list(ctx, self.states),
+                purge_execution=self.purge_execution,
+                purge_log=self.purge_log,
+                purge_storage=self.purge_storage,
+                batch_size=self.batch_size,
+            )
+        except ServiceError as exc:
+            raise TaskFailed(str(exc)) from None
+        return {
+            "executionsCount": counts.executions_count,
+            "taskOutputsCount": 0,
+            "logsCount": counts.logs_count,
+            "storagesCount": counts.storages_count,
+            "metricsCount": 0,
+        }

@@ -328,3 +328,28 @@ class Subflow(Task, kw_only=True):
     outputs: dict[str, Any] | None = None
 
     kind: ClassVar[TaskKind] = TaskKind.EXECUTABLE
+
+
+@register(
+    "io.kestra.plugin.core.flow.WorkingDirectory",
+    _LEGACY + "WorkingDirectory",
+    _LEGACY + "Worker",
+)
+class WorkingDirectory(Flowable, kw_only=True):
+    """Runnable children run on one worker, one after the other, in one temporary folder.
+
+    The executor sends the whole task as one job; the worker reports each child as a task
+    run of its own. Failures go to `errors` like in a Sequential.
+    """
+
+    tasks: TaskList
+    input_files: Any = None
+    output_files: Any = None
+    namespace_files: dict[str, Any] | None = None
+    cache: dict[str, Any] | None = None
+    child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
+
+    def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
+        if current.current and current.current[0].branch == TASKS:
+            return []  # the worker creates these runs
+        return sequential_nexts(current.current or [], current.runs)

@@ -52,6 +52,7 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     _loaded = True
+    from kestrad.plugins import load_plugins
     from kestrad.tasks import (  # noqa: F401  # noqa: F401
         core_debug,
         core_execution,
@@ -59,5 +60,11 @@ def _ensure_loaded() -> None:
         core_log,
         core_output,
         http,
+        kv,
+        local_files,
         scripts,
+        storage_tasks,
+        trigger_toggle,
     )
+
+    load_plugins()

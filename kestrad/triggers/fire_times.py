@@ -1,4 +1,5 @@
-"""When a time-based trigger fires: a cron (`Schedule`) or a fixed list (`ScheduleOnDates`).
+"""When a trigger fires: a cron (`Schedule`), a fixed list (`ScheduleOnDates`), or every
+`interval` (polling triggers).
 
 The scheduler only asks a plan for instants (epoch seconds) and formats dates in the
 plan's zone; it does not care which kind of trigger it has.
@@ -9,10 +10,12 @@ from __future__ import annotations
 import functools
 import hashlib
 from bisect import bisect_left, bisect_right
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
+from kestrad.model.durations import DurationError, parse_duration
 from kestrad.triggers.cron import NEVER, CronError, cron_schedule, zone_named
+from kestrad.triggers.polling import PollingTrigger
 from kestrad.triggers.schedule import Schedule, ScheduleOnDates
 
 
@@ -39,16 +42,48 @@ class FirePlan:
 
 
 class CronPlan(FirePlan):
+    """A cron's fire times, memoised per instant.
+
+    Plans are shared by every trigger with the same cron and zone, and such triggers come
+    due at the same instants (every `0 * * * *` at the top of the hour): the first of them
+    computes the next and previous fire times, the others read them. The memo is small and
+    cleared when full, so it never grows with the number of triggers.
+    """
+
+    _MEMO = 512
+
     def __init__(self, cron: str, with_seconds: bool, timezone: str | None) -> None:
         self.cron = cron_schedule(cron, with_seconds, timezone)
         self.zone = self.cron.zone
         self.fingerprint = _digest("cron", cron, with_seconds, str(self.zone))
+        self._next: dict[float, float] = {}
+        self._previous: dict[float, float] = {}
+        self._iso: dict[float, str | None] = {}
 
     def next_after(self, when: float) -> float:
-        return self.cron.next_after(when)
+        found = self._next.get(when)
+        if found is None:
+            if len(self._next) >= self._MEMO:
+                self._next.clear()
+            found = self._next[when] = self.cron.next_after(when)
+        return found
 
     def previous_before(self, when: float) -> float:
-        return self.cron.previous_before(when)
+        found = self._previous.get(when)
+        if found is None:
+            if len(self._previous) >= self._MEMO:
+                self._previous.clear()
+            found = self._previous[when] = self.cron.previous_before(when)
+        return found
+
+    def iso(self, when: float) -> str | None:
+        try:
+            return self._iso[when]
+        except KeyError:
+            if len(self._iso) >= self._MEMO:
+                self._iso.clear()
+            text = self._iso[when] = FirePlan.iso(self, when)
+            return text
 
     def at_or_after(self, when: float) -> float:
         return self.cron.at_or_after(when)
@@ -82,12 +117,37 @@ class DatesPlan(FirePlan):
         return self.instants[i] if i < len(self.instants) else NEVER
 
 
+class IntervalPlan(FirePlan):
+    """A polling trigger: evaluated every `interval` after the previous evaluation."""
+
+    def __init__(self, interval: str) -> None:
+        try:
+            self.seconds = parse_duration(interval).total_seconds()
+        except DurationError as exc:
+            raise CronError(str(exc)) from exc
+        if self.seconds <= 0:
+            raise CronError(f"`interval` must be positive, not `{interval}`")
+        self.zone = UTC
+        self.fingerprint = _digest("interval", self.seconds)
+
+    def next_after(self, when: float) -> float:
+        return when + self.seconds
+
+    def previous_before(self, when: float) -> float:
+        return when - self.seconds
+
+    def at_or_after(self, when: float) -> float:
+        return when
+
+
 def plan_for(trigger: Any) -> FirePlan | None:
-    """The plan of a time-based trigger; None for other trigger kinds. Raises CronError."""
+    """The plan of a time-based or polling trigger; None for other kinds. Raises CronError."""
     if isinstance(trigger, Schedule):
         return _cron_plan(trigger.cron, trigger.with_seconds, trigger.timezone)
     if isinstance(trigger, ScheduleOnDates):
         return DatesPlan(trigger)
+    if isinstance(trigger, PollingTrigger):
+        return IntervalPlan(trigger.interval)
     return None
 
 

@@ -1,4 +1,8 @@
-"""Polling triggers: `io.kestra.plugin.core.http.Trigger` checks a URL every `interval`."""
+"""Polling triggers: `io.kestra.plugin.core.http.Trigger` checks a URL every `interval`.
+
+The evaluation itself lives in `kestrad.runtime.polling` (the framework) and
+`kestrad.runtime.http_trigger` (the HTTP check); these classes only declare the schema.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,19 @@ from kestrad.triggers.base import Trigger
 from kestrad.triggers.registry import register_trigger
 
 
+class PollingTrigger(Trigger, kw_only=True):
+    """A trigger the scheduler has evaluated every `interval`, away from its tick (a poll
+    may take seconds); an evaluation that finds something creates one execution."""
+
+    interval: str = "PT60S"
+
+
 @register_trigger("io.kestra.plugin.core.http.Trigger", "io.kestra.plugin.fs.http.Trigger")
-class HttpTrigger(Trigger, kw_only=True):
+class HttpTrigger(PollingTrigger, kw_only=True):
     """Fires when the response to `uri` satisfies `responseCondition`."""
 
     uri: str
     method: str = "GET"
-    interval: str = "PT60S"
     response_condition: str = "{{ response.statusCode < 400 }}"
     body: Any = None
     form_data: dict[str, Any] | None = None

@@ -6,7 +6,7 @@ import json
 
 import anyio
 import pytest
-from api_support import api_client, http_client, running_engine, sse_events
+from api_support import FLOWS, OTHER, api_client, http_client, running_engine, sse_events
 
 pytestmark = pytest.mark.anyio
 
@@ -88,6 +88,14 @@ async def test_unknown_flow_and_unknown_execution_are_404() -> None:
         assert response.json()["message"] == "Execution not found"
 
 
+async def test_a_disabled_flow_is_409() -> None:
+    disabled = OTHER.replace("id: other", "id: off") + "disabled: true\n"
+    async with running_engine(*FLOWS, disabled) as engine, api_client(engine) as client:
+        response = await client.post(f"{BASE}/executions/tests.other/off")
+        assert response.status_code == 409
+        assert response.json()["message"] == "Flow is disabled"
+
+
 async def test_search_pages_with_a_cursor_and_counts_only_when_asked() -> None:
     async with running_engine() as engine, api_client(engine) as client:
         ids = set()
@@ -155,6 +163,39 @@ async def test_resume_a_paused_execution() -> None:
         assert done.state.current == "SUCCESS"
         again = await client.post(f"{BASE}/executions/{created.id}/resume")
         assert again.status_code == 409
+
+
+async def test_restart_runs_the_failed_task_again_and_replay_makes_a_new_execution() -> None:
+    failing = (
+        "id: failing\nnamespace: tests.api\ntasks:\n"
+        "  - id: boom\n    type: io.kestra.plugin.core.execution.Fail\n"
+    )
+    async with running_engine(*FLOWS, failing) as engine, api_client(engine) as client:
+        created = await engine.create_execution("tests.api", "failing")
+        assert (await engine.wait_for(created.id)).state.current == "FAILED"
+        response = await client.post(f"{BASE}/executions/{created.id}/restart")
+        assert response.status_code == 202, response.text
+        restarted = await engine.wait_for(
+            created.id, lambda e: e.terminated and e.state.has("RESTARTED")
+        )
+        assert restarted.state.current == "FAILED"
+        assert len(restarted.task_run_list[0].attempts) == 2
+
+        hello = await engine.create_execution("tests.api", "hello", {"name": "R"})
+        await engine.wait_for(hello.id)
+        replayed = await client.post(f"{BASE}/executions/{hello.id}/replay")
+        assert replayed.status_code == 200, replayed.text
+        body = replayed.json()
+        assert body["id"] != hello.id and body["originalId"] == hello.id
+        assert (await engine.wait_for(body["id"])).state.current == "SUCCESS"
+        bad = await client.post(f"{BASE}/executions/{hello.id}/replay?taskRunId=nope")
+        assert bad.status_code == 422
+
+        running = await engine.create_execution("tests.api", "sleepy")
+        await engine.wait_for(running.id, lambda e: e.state.current == "RUNNING")
+        early = await client.post(f"{BASE}/executions/{running.id}/restart")
+        assert early.status_code == 409
+        assert (await client.post(f"{BASE}/executions/nope/restart")).status_code == 404
 
 
 async def test_follow_sends_the_stored_state_every_change_and_end() -> None:

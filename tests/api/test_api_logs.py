@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import time
 
 import anyio
 import pytest
 from api_support import FLOWS, chatty_flow, http_client, running_engine, sse_events
+
+from kestrad.model.state import parse_iso
 
 pytestmark = pytest.mark.anyio
 
@@ -53,6 +56,7 @@ async def _follow(client, execution_id: str, *, last_event_id: str | None = None
             if event.get("event"):
                 final = event
                 break
+            event["received"] = time.time()
             lines.append(event)
             if stop_after is not None and len(lines) >= stop_after:
                 break
@@ -79,6 +83,9 @@ async def test_follow_while_a_flow_logs_10000_lines_misses_and_repeats_nothing()
         assert json.loads(final["data"])["lastSequence"] == ids[-1]
         done = await engine.get_execution(created.id)
         assert done is not None and done.state.current == "SUCCESS"
+        # The stream was live: lines arrived while the flow was still logging.
+        ended = parse_iso(done.state.histories[-1].date).timestamp()
+        assert lines[0]["received"] < ended
 
 
 async def test_last_event_id_resumes_right_after_the_last_line_received() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import anyio
 import pytest
-from api_support import FLOWS, WEBHOOK, http_client, running_engine
+from api_support import FLOWS, WEBHOOK, api_client, http_client, running_engine
 
 from kestrad.config import Config
 
@@ -117,3 +117,26 @@ async def test_many_concurrent_webhook_calls_each_create_one_execution() -> None
             for eid in ids:
                 assert (await engine.wait_for(eid)).state.current == "SUCCESS"
         assert len(set(ids)) == 50
+
+
+async def test_concurrent_creations_share_transactions() -> None:
+    async with running_engine() as engine, api_client(engine) as client:
+        batches: list[int] = []
+        original = engine.store.executor_batch
+
+        async def recording(limit, handler, local=None):  # type: ignore[no-untyped-def]
+            if local is not None and local.created:
+                batches.append(len(local.created))
+            return await original(limit, handler, local)
+
+        engine.store.executor_batch = recording  # type: ignore[method-assign]
+
+        async def call() -> None:
+            response = await client.post(f"{HOOK}/hooked-secret")
+            assert response.status_code == 200
+
+        async with anyio.create_task_group() as tg:
+            for _ in range(40):
+                tg.start_soon(call)
+        assert sum(batches) == 40
+        assert len(batches) < 40  # some requests were stored together

@@ -42,20 +42,7 @@ if not CASES_FILE.is_file():
     pytest.skip(_missing, allow_module_level=True)
 
 # Case id -> why it cannot pass yet.
-_KV = "the KV store and the kv() function come with the real-work features (KV store)"
-_FETCH = "log.Fetch comes with the real-work features (more core tasks)"
-_WORKDIR = "WorkingDirectory and storage.LocalFiles need internal storage (real-work features)"
-PENDING: dict[str, str] = {
-    "kv-missing-key-error-on-missing": _KV,
-    "log-fetch-by-task-id": _FETCH,
-    "log-fetch-by-execution-id": _FETCH,
-    "flow-trigger-multiple-condition": "MultipleCondition windows live in the scheduler's "
-    "trigger state (flow triggers with preconditions)",
-    "working-directory-success": _WORKDIR,
-    "working-directory-failed": _WORKDIR,
-    "working-directory-input-files": _WORKDIR,
-    "working-directory-taskrun-value": _WORKDIR,
-}
+PENDING: dict[str, str] = {}
 
 # What Kestra's test configuration provides (README, "How a runner uses it", step 1).
 GLOBALS: dict[str, Any] = {"string": "string", "int": 1, "bool": True, "nested": {"int": 2}}

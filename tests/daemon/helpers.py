@@ -268,6 +268,13 @@ class StoreView:
         rows = self._query("SELECT state FROM executions WHERE id = ?", execution_id)
         return rows[0][0] if rows else None
 
+    def states_history(self, execution_id: str) -> list[str]:
+        """Every state the execution went through, oldest first."""
+        from kestrad.model.execution import decode_execution
+
+        rows = self._query("SELECT value FROM executions WHERE id = ?", execution_id)
+        return [h.state for h in decode_execution(rows[0][0]).state.histories] if rows else []
+
     def task_states(self, execution_id: str) -> dict[str, str]:
         """task id → state of its (last) task run, decoded from the stored execution."""
         from kestrad.model.execution import decode_execution

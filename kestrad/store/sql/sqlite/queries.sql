@@ -216,3 +216,101 @@ DELETE FROM triggers WHERE namespace = ? AND flow_id = ? AND trigger_id = ?;
 
 -- name: execution_states_of
 SELECT id, state, start_date FROM executions WHERE id IN (SELECT value FROM json_each(?));
+
+-- name: trigger_window_get
+SELECT namespace, flow_id, trigger_id, condition_id, start_at, end_at, results, outputs
+FROM trigger_windows
+WHERE namespace = ? AND flow_id = ? AND trigger_id = ? AND condition_id = ?;
+
+-- name: trigger_window_upsert
+INSERT INTO trigger_windows (namespace, flow_id, trigger_id, condition_id, start_at, end_at, results, outputs)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (namespace, flow_id, trigger_id, condition_id) DO UPDATE SET
+  start_at = excluded.start_at, end_at = excluded.end_at,
+  results = excluded.results, outputs = excluded.outputs;
+
+-- name: trigger_window_delete
+DELETE FROM trigger_windows
+WHERE namespace = ? AND flow_id = ? AND trigger_id = ? AND condition_id = ?;
+
+-- name: trigger_window_delete_expired
+DELETE FROM trigger_windows WHERE end_at < ?;
+
+-- name: trigger_release_lock
+UPDATE triggers SET execution_id = NULL
+WHERE namespace = ? AND flow_id = ? AND trigger_id = ? AND execution_id = ?;
+
+-- KV store (see 006_kv.sql).
+
+-- name: kv_get
+SELECT namespace, key, value, type, description, expires_at, updated
+FROM kv WHERE namespace = ? AND key = ?;
+
+-- name: kv_upsert
+INSERT INTO kv (namespace, key, value, type, description, expires_at, updated)
+VALUES (?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (namespace, key) DO UPDATE SET
+  value = excluded.value, type = excluded.type, description = excluded.description,
+  expires_at = excluded.expires_at, updated = excluded.updated;
+
+-- name: kv_delete
+DELETE FROM kv WHERE namespace = ? AND key = ?;
+
+-- name: kv_list
+SELECT namespace, key, value, type, description, expires_at, updated
+FROM kv WHERE (?1 IS NULL OR namespace = ?1) ORDER BY namespace, key;
+
+-- name: kv_stamp
+SELECT count(*), coalesce(max(updated), 0) FROM kv;
+
+-- Maintenance tasks (execution.Count, execution.PurgeExecutions, log.PurgeLogs). Dates are
+-- ISO-8601 UTC strings written like `now_iso`, so they compare as text.
+
+-- name: execution_count_by_flow
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE (:start IS NULL OR start_date >= :start) AND (:end IS NULL OR start_date <= :end)
+  AND (:states IS NULL OR state IN (SELECT value FROM json_each(:states)))
+  AND (:namespaces IS NULL OR namespace IN (SELECT value FROM json_each(:namespaces)))
+  AND (:flows IS NULL OR namespace || '/' || flow_id IN (SELECT value FROM json_each(:flows)))
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- name: execution_ended_page
+SELECT id, namespace, flow_id FROM executions
+WHERE id > :after AND state IN (SELECT value FROM json_each(:states))
+  AND (:namespace IS NULL
+       OR (:flow_id IS NOT NULL AND namespace = :namespace)
+       OR (:flow_id IS NULL AND (namespace = :namespace
+                                 OR substr(namespace, 1, length(:namespace) + 1) = :namespace || '.')))
+  AND (:flow_id IS NULL OR flow_id = :flow_id)
+  AND (:start IS NULL OR start_date >= :start) AND start_date <= :end
+ORDER BY id LIMIT :limit;
+
+-- name: execution_delete
+DELETE FROM executions WHERE id = ?;
+
+-- name: log_delete_execution
+DELETE FROM logs WHERE execution_id = ?;
+
+-- name: log_purge
+DELETE FROM logs
+WHERE (:namespace IS NULL
+       OR (:flow_id IS NOT NULL AND namespace = :namespace)
+       OR (:flow_id IS NULL AND (namespace = :namespace
+                                 OR substr(namespace, 1, length(:namespace) + 1) = :namespace || '.')))
+  AND (:flow_id IS NULL OR flow_id = :flow_id)
+  AND (:execution_id IS NULL OR execution_id = :execution_id)
+  AND (:levels IS NULL OR level IN (SELECT value FROM json_each(:levels)))
+  AND (:start IS NULL OR timestamp >= :start) AND timestamp <= :end;
+
+-- name: trigger_load_all_with_last_fire
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated, last_fire_at
+FROM triggers;
+
+-- name: trigger_upsert_with_last_fire
+INSERT INTO triggers (namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated, last_fire_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET
+  next_fire_at = excluded.next_fire_at, execution_id = excluded.execution_id,
+  disabled = excluded.disabled, backfill = excluded.backfill,
+  fingerprint = excluded.fingerprint, updated = excluded.updated,
+  last_fire_at = excluded.last_fire_at;

@@ -1,0 +1,135 @@
+"""`kestrad kv get|set|list|delete NAMESPACE [KEY] [VALUE]`: the KV store, from the shell.
+
+The commands read and write the `kv` table directly, so they work whether or not the
+daemon runs; a running daemon's `kv()` function sees a change within one refresh interval
+(the `kv.Get` task sees it at once).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import sys
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from kestrad.runtime.kv import KV_TYPES, KVError, check_key, encode_value, expiry
+from kestrad.store.base import KVEntry
+
+
+def add_parsers(subparsers: Any) -> None:
+    """Add `kv …` to the main parser's subcommands."""
+    kv = subparsers.add_parser("kv", help="read and write the namespace KV store")
+    actions = kv.add_subparsers(dest="kv_action", required=True)
+    get = actions.add_parser("get", help="print a value as JSON (exit 1 when missing)")
+    get.add_argument("namespace", metavar="NAMESPACE")
+    get.add_argument("key", metavar="KEY")
+    put = actions.add_parser("set", help="store a value")
+    put.add_argument("namespace", metavar="NAMESPACE")
+    put.add_argument("key", metavar="KEY")
+    put.add_argument("value", metavar="VALUE")
+    put.add_argument("--type", choices=KV_TYPES, default="STRING", help="kvType (STRING)")
+    put.add_argument("--ttl", help="ISO-8601 duration after which the key expires")
+    put.add_argument("--no-overwrite", action="store_true", help="fail if the key exists")
+    listing = actions.add_parser("list", help="the keys of a namespace, with type and expiry")
+    listing.add_argument("namespace", metavar="NAMESPACE")
+    delete = actions.add_parser("delete", help="remove a key (exit 1 when missing)")
+    delete.add_argument("namespace", metavar="NAMESPACE")
+    delete.add_argument("key", metavar="KEY")
+    for parser in (get, put, listing, delete):
+        parser.add_argument("--config", help="kestrad.yml (default: KESTRAD_CONFIG or /etc)")
+
+
+async def handle(args: argparse.Namespace) -> int:
+    """Run one `kv` action: 0 on success, 1 for a missing key, 2 for bad use."""
+    from kestrad.config import ConfigError
+
+    try:
+        async with _store(args.config) as store:
+            return await _ACTIONS[args.kv_action](store, args)
+    except (KVError, ValueError, LookupError, ConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+async def _get(store: Any, args: argparse.Namespace) -> int:
+    entry = await store.kv_get(args.namespace, check_key(args.key))
+    if entry is None or entry.expired(time.time()):
+        print(f"no key {args.key} in namespace {args.namespace}", file=sys.stderr)
+        return 1
+    print(entry.value)
+    return 0
+
+
+async def _set(store: Any, args: argparse.Namespace) -> int:
+    now = time.time()
+    text, kv_type = encode_value(args.value, args.type)
+    entry = KVEntry(
+        namespace=args.namespace,
+        key=check_key(args.key),
+        value=text,
+        type=kv_type,
+        expires_at=expiry(args.ttl, now),
+        updated=now,
+    )
+    if not await store.kv_set(entry, overwrite=not args.no_overwrite):
+        print(f"key {args.key} already exists in namespace {args.namespace}", file=sys.stderr)
+        return 1
+    print(f"{args.namespace} {args.key} = {text}")
+    return 0
+
+
+async def _list(store: Any, args: argparse.Namespace) -> int:
+    now = time.time()
+    for entry in await store.kv_list(args.namespace):
+        if entry.expired(now):
+            continue
+        expires = (
+            datetime.fromtimestamp(entry.expires_at, UTC).isoformat(timespec="seconds")
+            if entry.expires_at is not None
+            else "never"
+        )
+        print(f"{entry.key}\t{entry.type}\texpires {expires}\t{_short(entry.value)}")
+    return 0
+
+
+async def _delete(store: Any, args: argparse.Namespace) -> int:
+    entry = await store.kv_get(args.namespace, check_key(args.key))
+    await store.kv_delete(args.namespace, args.key)
+    if entry is None or entry.expired(time.time()):
+        print(f"no key {args.key} in namespace {args.namespace}", file=sys.stderr)
+        return 1
+    print(f"deleted {args.namespace} {args.key}")
+    return 0
+
+
+_ACTIONS = {"get": _get, "set": _set, "list": _list, "delete": _delete}
+
+
+def _short(value: str, limit: int = 60) -> str:
+    text = json.dumps(json.loads(value), ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@contextlib.asynccontextmanager
+async def _store(config_arg: str | None) -> AsyncIterator[Any]:
+    """The configured store, migrated (the KV table may be newer than the database)."""
+    from pathlib import Path
+
+    from kestrad.config import default_config_path, load_config
+    from kestrad.runtime.engine import store_for
+    from kestrad.store.sqlite import path_from_url
+
+    config = load_config(default_config_path(config_arg))
+    url = config.database.url
+    if url.startswith("sqlite:") and not Path(path_from_url(url)).exists():
+        raise LookupError(f"no database at {path_from_url(url)} (database.url); has kestrad run?")
+    store = store_for(url, config)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.close()
