@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from kestrad.api import executions, flows, health, logs, metrics, webhooks
+from kestrad.api import executions, flows, health, logs, metrics, triggers, webhooks
 from kestrad.api.auth import BasicAuthMiddleware
 from kestrad.api.context import ApiContext
 from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_response
@@ -45,6 +45,12 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
         Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
+        Route("/triggers/search", triggers.search, methods=["GET"]),
+        Route(
+            "/triggers/{namespace}/{flow_id}/{trigger_id}/unlock",
+            triggers.unlock,
+            methods=["POST"],
+        ),
         Route("/flows/validate", flows.validate, methods=["POST"]),
         Route("/flows/search", flows.search, methods=["GET"]),
         Route("/flows", flows.create, methods=["POST"]),

@@ -15,7 +15,7 @@ from kestrad.flows.aliases import legacy_task_type
 from kestrad.flows.convert import convert_struct, struct_fields
 from kestrad.flows.problems import PathKey
 from kestrad.flows.report import Report
-from kestrad.flows.task_rules import RuleContext, check_task
+from kestrad.flows.task_rules import REFUSED_TYPES, RuleContext, check_task
 from kestrad.flows.trigger_rules import check_trigger
 from kestrad.model.task_tree import child_attrs, encode_names
 from kestrad.tasks import registry
@@ -99,6 +99,10 @@ class TreeBuilder:
             if task_id is None:
                 report.add(path, "missing required property `id`")
             report.add(path, "missing required property `type`")
+            return None
+        refusal = REFUSED_TYPES.get(type_name)
+        if refusal is not None:
+            report.add((*path, "type"), refusal)
             return None
         cls = resolve_task_class(type_name)
         if cls is None:

@@ -144,6 +144,16 @@ def _task_runner(report: Report, raw: dict[str, Any], path: PathKey) -> None:
         report.add((*path, "runner"), "the DOCKER runner is not supported, use PROCESS")
 
 
+# Kestra types that exist but are not supported here, with what to do instead.
+_TEMPLATE = (
+    "`Template` is deprecated in Kestra and not supported: copy the template's tasks into "
+    "the flow, or call another flow with `io.kestra.plugin.core.flow.Subflow`"
+)
+REFUSED_TYPES: dict[str, str] = {
+    _FLOW + "Template": _TEMPLATE,
+    "io.kestra.core.tasks.flows.Template": _TEMPLATE,
+}
+
 _RULES: dict[str, tuple[Rule, ...]] = {
     _FLOW + "Switch": (_switch,),
     _FLOW + "Dag": (_dag,),

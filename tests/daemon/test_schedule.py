@@ -44,3 +44,27 @@ def test_one_execution_per_second_for_ten_seconds(daemon: Daemon, view: StoreVie
         timeout=15,
         what="the fired executions to succeed",
     )
+
+
+def test_triggers_search_and_unlock_through_the_api(daemon: Daemon, view: StoreView) -> None:
+    import urllib.error
+
+    daemon.start()
+    daemon.write_flow("ticker.yml", EVERY_SECOND)
+    wait_until(lambda: len(_executions(view)) >= 1, timeout=20, what="the first fire")
+    found = daemon.request("GET", "/api/v1/main/triggers/search?namespace=tests.schedule")
+    assert [t["triggerId"] for t in found["results"]] == ["every-second"]
+    assert found["results"][0]["flowId"] == "ticker"
+    assert found["results"][0]["nextExecutionDate"].endswith("Z")
+    unlocked = daemon.request(
+        "POST", "/api/v1/main/triggers/tests.schedule/ticker/every-second/unlock", b""
+    )
+    assert unlocked["triggerId"] == "every-second" and unlocked["executionId"] is None
+    try:
+        daemon.request("POST", "/api/v1/main/triggers/tests.schedule/ticker/nope/unlock", b"")
+    except urllib.error.HTTPError as exc:
+        assert exc.code == 404
+    else:
+        raise AssertionError("unlocking an unknown trigger did not fail")
+    empty = daemon.request("GET", "/api/v1/main/triggers/search?namespace=other")
+    assert empty["results"] == []

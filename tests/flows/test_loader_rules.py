@@ -743,3 +743,20 @@ def test_numbers_given_to_text_properties_become_text() -> None:
         + "triggers:\n  - id: hook\n    type: io.kestra.plugin.core.trigger.Webhook\n    key: 12345\n"
     )
     assert flow.triggers and flow.triggers[0].key == "12345"
+
+
+def test_template_is_refused_with_what_to_do_instead() -> None:
+    from kestrad.flows.loader import FlowLoadError, load_flow
+
+    source = (
+        "id: t\nnamespace: tests\ntasks:\n"
+        "  - id: tpl\n    type: io.kestra.plugin.core.flow.Template\n"
+        "    namespace: tests\n    templateId: shared\n"
+    )
+    try:
+        load_flow(source, file="t.yml")
+    except FlowLoadError as exc:
+        text = str(exc)
+    else:
+        raise AssertionError("a Template task was accepted")
+    assert "t.yml:5:11" in text and "Subflow" in text
