@@ -9,12 +9,12 @@ daemon writes.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+
+from kestrad.cli_store import open_configured_store
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED = 0, 1, 2, 3
 
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.command == "executions" and args.executions_command != "list":
                 from kestrad.cli_executions import handle as handle_execution
 
-                return run_async(handle_execution, args, _open_store)
+                return run_async(handle_execution, args, open_configured_store)
             return run_async(_logs if args.command == "logs" else _executions_list, args)
         except KeyboardInterrupt:
             return 130
@@ -265,25 +265,6 @@ def _flow_filter(value: str | None) -> tuple[str | None, str | None]:
     return namespace, flow_id
 
 
-@contextlib.asynccontextmanager
-async def _open_store(config_arg: str | None) -> AsyncIterator[Any]:
-    """The store of the configured database; refuses to create a SQLite file that is missing."""
-    from kestrad.config import default_config_path, load_config
-    from kestrad.runtime.engine import store_for
-    from kestrad.store.sqlite import path_from_url
-
-    config = load_config(default_config_path(config_arg))
-    url = config.database.url
-    if url.startswith("sqlite:") and not Path(path_from_url(url)).exists():
-        raise LookupError(f"no database at {path_from_url(url)} (database.url); has kestrad run?")
-    store = store_for(url, config)
-    await store.migrate()
-    try:
-        yield store
-    finally:
-        await store.close()
-
-
 def _format_log(entry: Any) -> str:
     task = entry.task_id or "-"
     return (
@@ -299,7 +280,7 @@ async def _logs(args: argparse.Namespace) -> int:
     try:
         levels = _levels_from(args.level)
         namespace, flow_id = _flow_filter(args.flow)
-        async with _open_store(args.config) as store:
+        async with open_configured_store(args.config) as store:
             filters = dict(
                 execution_id=args.execution, namespace=namespace, flow_id=flow_id, levels=levels
             )
@@ -351,7 +332,7 @@ async def _executions_list(args: argparse.Namespace) -> int:
 
     try:
         namespace, flow_id = _flow_filter(args.flow)
-        async with _open_store(args.config) as store:
+        async with open_configured_store(args.config) as store:
             found = await store.list_executions(
                 namespace=namespace,
                 flow_id=flow_id,

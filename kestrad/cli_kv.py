@@ -8,14 +8,13 @@ daemon runs; a running daemon's `kv()` function sees a change within one refresh
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from kestrad.cli_store import open_configured_store
 from kestrad.runtime.kv import KV_TYPES, KVError, check_key, encode_value, expiry
 from kestrad.store.base import KVEntry
 
@@ -48,7 +47,7 @@ async def handle(args: argparse.Namespace) -> int:
     from kestrad.config import ConfigError
 
     try:
-        async with _store(args.config) as store:
+        async with open_configured_store(args.config) as store:
             return await _ACTIONS[args.kv_action](store, args)
     except (KVError, ValueError, LookupError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -112,24 +111,3 @@ _ACTIONS = {"get": _get, "set": _set, "list": _list, "delete": _delete}
 def _short(value: str, limit: int = 60) -> str:
     text = json.dumps(json.loads(value), ensure_ascii=False)
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-@contextlib.asynccontextmanager
-async def _store(config_arg: str | None) -> AsyncIterator[Any]:
-    """The configured store, migrated (the KV table may be newer than the database)."""
-    from pathlib import Path
-
-    from kestrad.config import default_config_path, load_config
-    from kestrad.runtime.engine import store_for
-    from kestrad.store.sqlite import path_from_url
-
-    config = load_config(default_config_path(config_arg))
-    url = config.database.url
-    if url.startswith("sqlite:") and not Path(path_from_url(url)).exists():
-        raise LookupError(f"no database at {path_from_url(url)} (database.url); has kestrad run?")
-    store = store_for(url, config)
-    await store.migrate()
-    try:
-        yield store
-    finally:
-        await store.close()

@@ -8,13 +8,12 @@ within one monitor interval.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 
+from kestrad.cli_store import open_configured_store
 from kestrad.store.base import Store, TriggerRow
 from kestrad.triggers.cron import NEVER, zone_named
 
@@ -56,7 +55,7 @@ async def handle(args: argparse.Namespace) -> int:
     from kestrad.config import ConfigError
 
     try:
-        async with _store(args.config) as store:
+        async with open_configured_store(args.config) as store:
             if args.triggers_action == "list":
                 return await _list(store, args)
             namespace, flow_id = _split(args.flow)
@@ -168,28 +167,3 @@ def _pairs(items: list[str]) -> dict[str, Any]:
             raise ValueError(f"`{item}` must be KEY=VALUE")
         out[key] = value
     return out
-
-
-@contextlib.asynccontextmanager
-async def _store(config_arg: str | None) -> AsyncIterator[Store]:
-    from pathlib import Path
-
-    from kestrad.config import default_config_path, load_config
-    from kestrad.model.durations import parse_duration
-    from kestrad.store.factory import open_store
-    from kestrad.store.sqlite import path_from_url
-
-    config = load_config(default_config_path(config_arg))
-    url = config.database.url
-    if url.startswith("sqlite:") and not Path(path_from_url(url)).exists():
-        raise LookupError(f"no database at {path_from_url(url)} (database.url); has kestrad run?")
-    store = open_store(
-        url,
-        synchronous=config.database.synchronous,
-        liveness_timeout=parse_duration(config.liveness.timeout).total_seconds(),
-    )
-    await store.migrate()
-    try:
-        yield store
-    finally:
-        await store.close()

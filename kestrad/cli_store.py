@@ -1,0 +1,28 @@
+"""The configured database for commands that work on it directly (logs, kv, triggers, …)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+
+@contextlib.asynccontextmanager
+async def open_configured_store(config_arg: str | None) -> AsyncIterator[Any]:
+    """The store of the configured database, migrated (a command may need a newer table
+    than the daemon created); refuses to create a SQLite file that does not exist yet."""
+    from kestrad.config import default_config_path, load_config
+    from kestrad.runtime.engine import store_for
+    from kestrad.store.sqlite import path_from_url
+
+    config = load_config(default_config_path(config_arg))
+    url = config.database.url
+    if url.startswith("sqlite:") and not Path(path_from_url(url)).exists():
+        raise LookupError(f"no database at {path_from_url(url)} (database.url); has kestrad run?")
+    store = store_for(url, config)
+    await store.migrate()
+    try:
+        yield store
+    finally:
+        await store.close()
