@@ -70,6 +70,7 @@ class LivenessConfig(_Section, kw_only=True):
 class RetentionConfig(_Section, kw_only=True):
     executions: str | None = None  # e.g. P30D; None keeps everything
     logs: str | None = None
+    interval: str = "PT1H"  # how often the retention pass runs
 
 
 class LoggingConfig(_Section, kw_only=True):
@@ -233,6 +234,10 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         "liveness.timeout": config.liveness.timeout,
         "retention.executions": config.retention.executions,
         "retention.logs": config.retention.logs,
+        "retention.interval": config.retention.interval,
+        "scheduler.tick": config.scheduler.tick,
+        "scheduler.monitor_interval": config.scheduler.monitor_interval,
+        "scheduler.not_started_after": config.scheduler.not_started_after,
         "flows.rescan_interval": config.flows.rescan_interval,
     }
     for key, value in durations.items():

@@ -36,6 +36,7 @@ from kestrad.flows.watcher import FlowSync, FolderGone
 from kestrad.logsetup import set_level, setup_logging
 from kestrad.model.durations import parse_duration
 from kestrad.runtime.monitor import TriggerMonitor
+from kestrad.runtime.retention import run_retention
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.sdnotify import Notifier
 
@@ -160,6 +161,9 @@ class Daemon:
                 await scheduler.start()
                 feeders.start_soon(self._supervised, "scheduler", scheduler.run)
                 feeders.start_soon(self._supervised, "monitor", TriggerMonitor(scheduler).run)
+                feeders.start_soon(
+                    self._supervised, "retention", run_retention, engine.services, config
+                )
                 services.start_soon(self._supervised, "sd_notify", self._notify_loop)
                 self._ready = True
                 log.info("kestrad ready: API on %s, %s", self.address, self._counts())

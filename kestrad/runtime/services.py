@@ -273,6 +273,26 @@ class TaskServices:
         row.updated = time.time()
         await self.store.save_trigger_states([row], [])
 
+    async def resume_execution(
+        self, execution_id: str, inputs: dict[str, Any] | None, *, namespace: str, flow_id: str
+    ) -> None:
+        """Resume a PAUSED execution of `namespace/flow_id` (the `execution.Resume` task)."""
+        from kestrad.runtime.messages import Resume, encode
+        from kestrad.store.base import Outgoing
+
+        execution = await self.store.get_execution(execution_id)
+        if execution is None:
+            raise ServiceError(f"execution {execution_id} not found")
+        if (execution.namespace, execution.flow_id) != (namespace, flow_id):
+            raise ServiceError(
+                f"execution {execution_id} belongs to {execution.namespace}/{execution.flow_id}, "
+                f"not {namespace}/{flow_id}"
+            )
+        if execution.state.current != "PAUSED":
+            raise ServiceError(f"execution {execution_id} is {execution.state.current}, not PAUSED")
+        event = Resume(inputs=dict(inputs) if inputs else None)
+        await self.store.publish_events([Outgoing(key=execution_id, payload=encode(event))])
+
 
 def _levels_from(min_level: str) -> frozenset[str]:
     level = str(min_level).upper()

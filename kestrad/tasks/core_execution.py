@@ -139,3 +139,27 @@ class PurgeExecutions(RunnableTask, kw_only=True):
             "storagesCount": counts.storages_count,
             "metricsCount": 0,
         }
+
+
+@register("io.kestra.plugin.core.execution.Resume", "io.kestra.core.tasks.executions.Resume")
+class Resume(RunnableTask, kw_only=True):
+    """Resumes a PAUSED execution (by default of this flow), with `onResume` inputs."""
+
+    execution_id: Any
+    namespace: Any = None
+    flow_id: Any = None
+    inputs: dict[str, Any] | None = None
+
+    async def run(self, ctx: Any) -> dict[str, Any] | None:
+        flow = ctx.variables["flow"]
+        namespace = ctx.render(self.namespace) if self.namespace else flow["namespace"]
+        flow_id = ctx.render(self.flow_id) if self.flow_id else flow["id"]
+        target = ctx.render(self.execution_id)
+        try:
+            await ctx.services.resume_execution(
+                target, ctx.render(self.inputs or {}), namespace=namespace, flow_id=flow_id
+            )
+        except Exception as exc:
+            raise TaskFailed(str(exc)) from exc
+        ctx.logger.info(f"Resumed execution {target}")
+        return None

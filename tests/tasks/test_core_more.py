@@ -212,3 +212,46 @@ tasks:
         execution, _ = await run_flow(engine, toggle)
         assert execution.state.current == "SUCCESS"
         assert engine.scheduler.calls == [(("company.team", "toggler", "hourly"), False)]
+
+
+async def test_resume_task_resumes_another_paused_execution() -> None:
+    from kestrad.runtime.engine import Engine
+
+    waiting = """
+id: waiting
+namespace: tests.resume
+tasks:
+  - id: hold
+    type: io.kestra.plugin.core.flow.Pause
+  - id: done
+    type: io.kestra.plugin.core.log.Log
+    message: "resumed with {{ outputs.hold.onResume.reason }}"
+"""
+    resumer = """
+id: resumer
+namespace: tests.resume
+inputs:
+  - id: target
+    type: STRING
+tasks:
+  - id: go
+    type: io.kestra.plugin.core.execution.Resume
+    flowId: waiting
+    executionId: "{{ inputs.target }}"
+    inputs:
+      reason: approved
+"""
+    async with Engine.open() as engine:
+        await engine.deploy_source(waiting)
+        await engine.deploy_source(resumer)
+        paused = await engine.create_execution("tests.resume", "waiting")
+        await engine.wait_for(paused.id, until=lambda e: e.state.current == "PAUSED")
+        run = await engine.create_execution("tests.resume", "resumer", {"target": paused.id})
+        assert (await engine.wait_for(run.id)).state.current == "SUCCESS"
+        final = await engine.wait_for(paused.id)
+        logs = [entry.message for entry in await engine.logs(paused.id)]
+        again = await engine.create_execution("tests.resume", "resumer", {"target": paused.id})
+        failed = await engine.wait_for(again.id)
+    assert final.state.current == "SUCCESS"
+    assert "resumed with approved" in logs
+    assert failed.state.current == "FAILED", "resuming an execution that is not paused fails"
