@@ -138,7 +138,8 @@ class Daemon:
     async def _run_services(self, engine: Any, listener: socket.socket) -> None:
         config = self.config
         sync = self.sync = FlowSync(engine, config.flows.path)
-        server = EmbeddedServer(_uvicorn_config(_http_app(engine, config), config))
+        self.app = _http_app(engine, config)
+        server = EmbeddedServer(_uvicorn_config(self.app, config))
         async with anyio.create_task_group() as services:
             async with anyio.create_task_group() as feeders:
                 self._feeders = feeders
@@ -207,6 +208,7 @@ class Daemon:
             running,
             self.config.server.termination_grace,
         )
+        _close_streams(self.app)  # SSE followers get a final event instead of a cut
         server.should_exit = True  # stop accepting; open requests get a few seconds
         left = await engine.drain(self.grace)
         if left:
@@ -384,6 +386,17 @@ def _uvicorn_config(app: Any, config: Config) -> uvicorn.Config:
         # Open requests (an SSE follow, `?wait=true`) get this long once stopping begins.
         timeout_graceful_shutdown=5,
     )
+
+
+def _close_streams(app: Any) -> None:
+    try:
+        from kestrad.api.app import close_streams
+    except ImportError:
+        return
+    try:
+        close_streams(app)
+    except Exception:  # a build without the API serves a plain 503 app
+        log.debug("no SSE streams to close", exc_info=True)
 
 
 def _http_app(engine: Any, config: Config) -> Any:

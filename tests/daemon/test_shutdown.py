@@ -102,3 +102,32 @@ def test_a_taken_port_is_a_clear_error(daemon: Daemon) -> None:
         daemon.start(wait=False)
         assert daemon.wait() == 1
     assert f"cannot listen on 127.0.0.1:{daemon.port} (server.host, server.port)" in daemon.log()
+
+
+def test_sigterm_ends_open_sse_follows_with_a_final_event(daemon: Daemon) -> None:
+    import http.client
+    import threading
+
+    daemon.start()
+    daemon.write_flow(
+        "held.yml",
+        "id: held\nnamespace: tests.sse\ntasks:\n"
+        "  - id: hold\n    type: io.kestra.plugin.core.flow.Pause\n",
+    )
+    view = StoreView(daemon.db)
+    wait_until(lambda: view.flow("tests.sse", "held"), what="the flow")
+    execution_id = daemon.create_execution("tests.sse", "held")
+    wait_until(lambda: view.execution_state(execution_id) == "PAUSED", what="the pause")
+    conn = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=20)
+    conn.request("GET", f"/api/v1/main/executions/{execution_id}/follow")
+    response = conn.getresponse()
+    assert response.status == 200
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(response.read()), daemon=True)
+    reader.start()
+    time.sleep(0.5)
+    daemon.signal(signal.SIGTERM)
+    reader.join(timeout=20)
+    assert not reader.is_alive(), "the stream stayed open after SIGTERM"
+    assert b"event: shutdown" in b"".join(received)
+    assert daemon.wait() == 0
