@@ -57,14 +57,6 @@ def _labels(c: Mapping[str, Any], e: Execution, state: str) -> bool:
     return all(have.get(str(k)) == str(v) for k, v in wanted.items())
 
 
-def _not(c: Mapping[str, Any], e: Execution, state: str) -> bool:
-    return not any(evaluate(sub, e, state) for sub in c.get("conditions") or [])
-
-
-def _or(c: Mapping[str, Any], e: Execution, state: str) -> bool:
-    return any(evaluate(sub, e, state) for sub in c.get("conditions") or [])
-
-
 EXECUTION_CONDITIONS: dict[str, Callable[[Mapping[str, Any], Execution, str], bool]] = {
     "ExecutionStatus": _status,
     "ExecutionFlow": _flow,
@@ -72,26 +64,41 @@ EXECUTION_CONDITIONS: dict[str, Callable[[Mapping[str, Any], Execution, str], bo
     "ExecutionNamespace": _namespace,
     "FlowNamespace": _namespace,
     "ExecutionLabels": _labels,
-    "Not": _not,
-    "Or": _or,
 }
 
 
-def evaluate(condition: Any, execution: Execution, state: str) -> bool:
+def evaluate(
+    condition: Any,
+    execution: Execution,
+    state: str,
+    dated: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> bool:
+    """One condition on an execution; `dated` answers the others (Expression, DayWeek,
+    TimeBetween, …), which need a rendering context the caller builds only when asked."""
     data = condition if isinstance(condition, Mapping) else _as_mapping(condition)
     kind = short_type(str(data.get("type", "")))
+    if kind in ("Not", "Or"):
+        subs = (evaluate(sub, execution, state, dated) for sub in data.get("conditions") or [])
+        return not any(subs) if kind == "Not" else any(subs)
     check = EXECUTION_CONDITIONS.get(kind)
-    if check is None:
+    if check is not None:
+        return check(data, execution, state)
+    if dated is None:
         raise ConditionError(
             f"condition type `{data.get('type')}` cannot be evaluated on an execution"
         )
-    return check(data, execution, state)
+    return dated(data)
 
 
-def execution_matches(conditions: list[Any], execution: Execution, state: str | None) -> bool:
+def execution_matches(
+    conditions: list[Any],
+    execution: Execution,
+    state: str | None,
+    dated: Callable[[Mapping[str, Any]], bool] | None = None,
+) -> bool:
     """True when every condition holds for `execution` ending in `state`."""
     final = state or execution.state.current
-    return all(evaluate(c, execution, final) for c in conditions)
+    return all(evaluate(c, execution, final, dated) for c in conditions)
 
 
 def _as_mapping(condition: Any) -> Mapping[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import UTC, datetime
 from typing import Any
 
 from kestrad.expr.engine import ExpressionError, Renderer
@@ -67,6 +68,17 @@ def triggered_executions(
             cache["v"] = found
         return cache["v"]
 
+    def dated(condition: Any) -> bool:
+        """Expression and date conditions, against the upstream execution's variables
+        with `trigger.date` = now (the moment the flow trigger is evaluated)."""
+        from kestrad.triggers.evaluate import evaluate as evaluate_dated
+
+        context = dict(variables())
+        moment = time.time() if now is None else now
+        date = datetime.fromtimestamp(moment, UTC).isoformat().replace("+00:00", "Z")
+        context["trigger"] = {**context["trigger"], "date": date}
+        return evaluate_dated(condition, context, renderer)
+
     for flow, trigger in candidates:
         if (flow.namespace, flow.id) == (upstream.namespace, upstream.flow_id):
             continue  # a flow never triggers itself
@@ -78,7 +90,7 @@ def triggered_executions(
         try:
             multiples = multiples_of(trigger)
             simple = [c for c in trigger.conditions or [] if not is_multiple(c)]
-            if not execution_matches(simple, upstream, state):
+            if not execution_matches(simple, upstream, state, dated):
                 continue
             outputs = upstream.outputs
             if multiples:
