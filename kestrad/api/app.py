@@ -51,6 +51,21 @@ def api_routes() -> list[Route]:
             triggers.unlock,
             methods=["POST"],
         ),
+        Route(
+            "/triggers/{namespace}/{flow_id}/{trigger_id}/backfill",
+            triggers.backfill,
+            methods=["POST"],
+        ),
+        Route(
+            "/triggers/{namespace}/{flow_id}/{trigger_id}/backfill",
+            triggers.backfill_action,
+            methods=["DELETE"],
+        ),
+        Route(
+            "/triggers/{namespace}/{flow_id}/{trigger_id}/backfill/{action}",
+            triggers.backfill_action,
+            methods=["POST"],
+        ),
         Route("/flows/validate", flows.validate, methods=["POST"]),
         Route("/flows/search", flows.search, methods=["GET"]),
         Route("/flows", flows.create, methods=["POST"]),

@@ -593,6 +593,20 @@ class Scheduler:
         self._push(key)
         return True
 
+    def plan(self, key: TriggerKey) -> FirePlan | None:
+        """The fire plan of a schedule trigger (backfills need its zone and fire times)."""
+        return self._plans.get(key)
+
+    def set_backfill(self, key: TriggerKey, backfill: Backfill | None) -> bool:
+        """Start, change (pause/resume) or remove a trigger's backfill; saved next tick."""
+        row = self._states.get(key)
+        if row is None:
+            return False
+        row.backfill = backfill
+        self._mark(row)
+        self._push(key)
+        return True
+
     def apply_external(self, rows: Iterable[TriggerRow]) -> int:
         """Take in rows changed by another writer (the CLI); returns how many changed here."""
         changed = 0
