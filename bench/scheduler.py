@@ -86,7 +86,7 @@ def seed(path: str, flows: Flows, now: float) -> None:
     conn.close()
 
 
-async def measure(size: int, ticks: int) -> dict[str, Any]:
+async def measure(size: int, ticks: int, busy: bool = False) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="kestrad-bench-") as folder:
         path = str(Path(folder) / "bench.db")
         store = open_store(f"sqlite:///{path}")
@@ -128,19 +128,91 @@ async def measure(size: int, ticks: int) -> dict[str, Any]:
                 durations.append(report.seconds)
             result[f"tick_{due}_p50_s"] = percentile(durations, 0.5)
             result[f"tick_{due}_p99_s"] = percentile(durations, 0.99)
+        if busy:
+            result.update(
+                await measure_with_busy_monitor(store, scheduler, keys, clock, path, ticks)
+            )
         await store.close()
         return result
+
+
+async def measure_with_busy_monitor(
+    store: Any, scheduler: Scheduler, keys: list[Any], clock: list[float], path: str, ticks: int
+) -> dict[str, Any]:
+    """Ticks with 100 due triggers while the other half of the triggers are locked by
+    RUNNING executions and the monitoring loop checks those locks without pause: the
+    monitoring loop is separate, so the tick should not notice it."""
+    from kestrad.model.state import now_iso
+    from kestrad.runtime.monitor import TriggerMonitor
+
+    half = len(keys) // 2
+    locked = keys[half:]
+    created = now_iso()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.executemany(
+            "INSERT INTO executions (id, namespace, flow_id, flow_revision, state, start_date,"
+            " value) VALUES (?, ?, ?, 1, 'RUNNING', ?, x'7b7d')",
+            [(f"run-{i}", key[0], key[1], created) for i, key in enumerate(locked)],
+        )
+    conn.close()
+    for i, key in enumerate(locked):
+        scheduler.state(key).execution_id = f"run-{i}"
+        scheduler._locks[f"run-{i}"] = key
+    monitor = TriggerMonitor(scheduler)
+    checks: list[float] = []
+    durations: list[float] = []
+
+    async def monitor_loop() -> None:
+        while True:
+            begun = time.perf_counter()
+            await monitor.check()
+            checks.append(time.perf_counter() - begun)
+            await anyio.sleep(0)
+
+    cursor = 0
+    async with anyio.create_task_group() as tg:
+        tg.start_soon(monitor_loop)
+        for _ in range(ticks):
+            clock[0] += 1.0
+            for _ in range(100):
+                key = keys[cursor % half]
+                cursor += 1
+                row = scheduler.state(key)
+                if row.execution_id:
+                    scheduler.release(key, row.execution_id, "SUCCESS")
+                row.next_fire_at = clock[0]
+                scheduler._push(key)
+            await scheduler.flush()
+            report = await scheduler.tick()
+            durations.append(report.seconds)
+        tg.cancel_scope.cancel()
+    return {
+        "busy_running_executions": len(locked),
+        "busy_monitor_checks": len(checks),
+        "busy_monitor_check_p50_s": percentile(checks, 0.5) if checks else None,
+        "busy_tick_100_p50_s": percentile(durations, 0.5),
+        "busy_tick_100_p99_s": percentile(durations, 0.99),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--ticks", type=int, default=60)
+    parser.add_argument(
+        "--busy-size",
+        type=int,
+        default=200_000,
+        help="triggers for the busy-monitor point (half of them locked by running executions)",
+    )
     args = parser.parse_args()
     results = []
     for size in (int(s) for s in args.sizes.split(",")):
         results.append(anyio.run(measure, size, args.ticks))
         print(f"measured {size} triggers", flush=True)
+    busy = anyio.run(measure, args.busy_size, args.ticks, True)
+    print(f"measured {args.busy_size} triggers with the monitor busy", flush=True)
     rows = []
     for r in results:
         row = [f"{r['triggers']:,}", ms(r["start_s"]), ms(r["start_to_first_tick_s"])]
@@ -151,6 +223,18 @@ def main() -> None:
     headers = ["triggers", "start", "start → first tick"]
     headers += [f"tick p50 / p99, {due} due" for due in DUE_COUNTS]
     print(table(headers, rows))
+    print(
+        table(
+            ["running executions (locks)", "monitor check p50", "tick p50 / p99, 100 due"],
+            [
+                [
+                    f"{busy['busy_running_executions']:,}",
+                    ms(busy["busy_monitor_check_p50_s"] or 0.0),
+                    f"{ms(busy['busy_tick_100_p50_s'])} / {ms(busy['busy_tick_100_p99_s'])}",
+                ]
+            ],
+        )
+    )
     path = write_results(
         "scheduler",
         {
@@ -158,6 +242,7 @@ def main() -> None:
             "goals": {"start_100k_s": 2.0, "tick_100_due_s": 0.010},
             "ticks_per_point": args.ticks,
             "results": results,
+            "busy_monitor": busy,
         },
     )
     print(f"wrote {path}")

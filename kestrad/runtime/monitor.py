@@ -21,6 +21,7 @@ from kestrad.runtime.scheduler import Scheduler
 
 log = logging.getLogger("kestrad.monitor")
 
+_YIELD_EVERY = 500
 _CHUNK = 500
 
 
@@ -63,8 +64,12 @@ class TriggerMonitor:
         for start in range(0, len(ids), _CHUNK):
             for brief in await self.store.execution_briefs(ids[start : start + _CHUNK]):
                 found[brief.id] = (brief.state, brief.start_date)
+            await anyio.sleep(0)
         now = datetime.now(UTC)
-        for execution_id, key in locks.items():
+        for count, (execution_id, key) in enumerate(locks.items()):
+            if count % _YIELD_EVERY == 0:
+                # Let the evaluation loop tick in between: this loop may walk many locks.
+                await anyio.sleep(0)
             state = found.get(execution_id)
             if state is None or state[0] in TERMINATED:
                 ended = state[0] if state else None
