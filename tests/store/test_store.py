@@ -165,19 +165,37 @@ async def test_claims_of_a_dead_process_are_handed_out_again(store, tmp_path: Pa
         check=True,
     )
     pid = int(dead.stdout)
-    writer = store._writer
-
-    def register_dead(conn):
-        import socket
-        import time
-
-        conn.execute(
-            "INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING')",
-            ("dead", socket.gethostname(), pid, "worker", time.time(), time.time()),
-        )
-        conn.execute("UPDATE queue_worker SET claimed_by = 'dead', claimed_at = ?", (time.time(),))
-
-    await writer._execute(register_dead, writer._conn)
+    await _register_dead_claimer(store, pid)
     assert await store.claim_worker_jobs("alive", 10) == []
     await store.register_instance("alive", "worker")
     assert [j.payload for j in await store.claim_worker_jobs("alive", 10)] == [b"job"]
+
+
+async def _register_dead_claimer(store, pid: int) -> None:
+    """Write, behind the Store protocol, a RUNNING instance `dead` (this host, process
+    `pid`) that claims every worker job: what a crashed daemon leaves behind."""
+    import socket
+    import time
+
+    host, now = socket.gethostname(), time.time()
+    if hasattr(store, "_pool"):  # PostgreSQL
+        async with store._pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state) "
+                "VALUES ('dead', $1, $2, 'worker', $3, $3, 'RUNNING')",
+                host,
+                pid,
+                now,
+            )
+            await conn.execute("UPDATE queue_worker SET claimed_by = 'dead', claimed_at = $1", now)
+        return
+
+    def register_dead(conn):
+        conn.execute(
+            "INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING')",
+            ("dead", host, pid, "worker", now, now),
+        )
+        conn.execute("UPDATE queue_worker SET claimed_by = 'dead', claimed_at = ?", (now,))
+
+    writer = store._writer
+    await writer._execute(register_dead, writer._conn)

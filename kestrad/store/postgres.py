@@ -1,0 +1,798 @@
+"""The PostgreSQL store (asyncpg pool): several daemons on one database.
+
+Each Store call is one transaction on one pooled connection, and batches travel as arrays
+(`unnest`, `= ANY`), so a call costs a few round trips whatever its size. The executor's
+batch claims its messages with `FOR UPDATE SKIP LOCKED` and an advisory lock per
+execution id, so one execution's messages are processed in order by one executor at a
+time across every daemon. `BatchView` is synchronous (the handler is pure code), so its
+answers are fetched before the handler runs; see `_prefetch_view`.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from kestrad.model import state as S
+from kestrad.model.execution import Execution, decode_execution
+from kestrad.model.state import now_iso
+from kestrad.runtime.messages import Wake, encode
+from kestrad.store.base import (
+    Backfill,
+    BatchHandler,
+    ExecutionBrief,
+    ExecutionRef,
+    ExecutorOutcome,
+    FlowCount,
+    FlowRow,
+    KVEntry,
+    LocalBatch,
+    LogEntry,
+    NewLog,
+    Outgoing,
+    QueueMessage,
+    QueueStats,
+    TriggerKey,
+    TriggerRow,
+    TriggerWindow,
+    WindowKey,
+)
+from kestrad.store.queries import migrations, queries
+from kestrad.store.sqlite import _execution_row, _pid_alive, _search_variant
+
+T = TypeVar("T")
+Q = queries("postgres")
+_WAKE = encode(Wake())
+_FIRST_PAGE = ("~", "")  # sorts after every ISO-8601 date
+# Taken while migrating, so daemons starting together apply each migration once.
+_MIGRATION_LOCK = 0x6B657374
+# Only these states can be admitted by flow concurrency (see runtime/concurrency.py).
+_ADMITTABLE = frozenset({S.CREATED, S.QUEUED})
+
+Conn = asyncpg.Connection
+
+
+class PostgresStore:
+    """Store protocol on one PostgreSQL database."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        liveness_timeout: float = 45.0,
+        min_size: int = 1,
+        max_size: int = 10,
+    ) -> None:
+        self.url = url
+        self.liveness_timeout = liveness_timeout
+        self.min_size = min_size
+        self.max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    @classmethod
+    def from_url(cls, url: str, **kwargs: Any) -> PostgresStore:
+        return cls(url, **kwargs)
+
+    # -- plumbing -----------------------------------------------------------------------------
+    async def _write(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
+        """Run `fn(conn, *args)` in one transaction; rolled back on any error."""
+        assert self._pool is not None, "store not open"
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await fn(conn, *args)
+
+    async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
+        assert self._pool is not None, "store not open"
+        return await self._pool.fetch(Q[query], *args)
+
+    async def _fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
+        assert self._pool is not None, "store not open"
+        return await self._pool.fetchrow(Q[query], *args)
+
+    async def _execute(self, query: str, *args: Any) -> str:
+        assert self._pool is not None, "store not open"
+        return await self._pool.execute(Q[query], *args)
+
+    async def migrate(self) -> None:
+        if self._pool is None:
+            self._pool = await asyncpg.create_pool(
+                self.url, min_size=self.min_size, max_size=self.max_size
+            )
+        await self._write(_migrate)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+        self._pool = None
+
+    # -- flows --------------------------------------------------------------------------------
+    async def save_flow(
+        self, namespace: str, flow_id: str, source: str, digest: str, file: str | None
+    ) -> FlowRow:
+        return await self._write(_save_flow, namespace, flow_id, source, digest, file)
+
+    async def set_flow_flags(self, row: FlowRow, *, disabled: bool, deleted: bool) -> None:
+        await self._execute(
+            "flow_set_flags", disabled, deleted, now_iso(), row.namespace, row.id, row.revision
+        )
+
+    async def get_flow(
+        self, namespace: str, flow_id: str, revision: int | None = None
+    ) -> FlowRow | None:
+        assert self._pool is not None, "store not open"
+        async with self._pool.acquire() as conn:
+            return await _get_flow(conn, namespace, flow_id, revision)
+
+    async def list_flows(self) -> list[FlowRow]:
+        return [_flow_row(r) for r in await self._fetch("flow_list_latest")]
+
+    # -- executions ---------------------------------------------------------------------------
+    async def create_executions(self, executions: list[Execution]) -> None:
+        async def run(conn: Conn) -> None:
+            await _upsert_executions(conn, executions)
+            await _insert_messages(
+                conn, "queue_execution_insert", [_wake(e.id) for e in executions]
+            )
+
+        await self._write(run)
+
+    async def get_execution(self, execution_id: str) -> Execution | None:
+        row = await self._fetchrow("execution_get", execution_id)
+        return decode_execution(row[0]) if row else None
+
+    async def list_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+        limit: int = 100,
+    ) -> list[Execution]:
+        rows = await self._fetch("execution_list", namespace, flow_id, state, limit)
+        return [decode_execution(r[0]) for r in rows]
+
+    async def executions_triggered_by(self, execution_id: str) -> list[Execution]:
+        rows = await self._fetch("execution_by_trigger", execution_id)
+        return [decode_execution(r[0]) for r in rows]
+
+    async def publish_events(self, messages: list[Outgoing]) -> None:
+        async def run(conn: Conn) -> None:
+            await _insert_messages(conn, "queue_execution_insert", messages)
+
+        await self._write(run)
+
+    # -- queue --------------------------------------------------------------------------------
+    async def executor_batch(
+        self, limit: int, handler: BatchHandler, local: LocalBatch | None = None
+    ) -> ExecutorOutcome | None:
+        return await self._write(_executor_batch, limit, handler, local or LocalBatch())
+
+    async def next_event_due(self) -> float | None:
+        row = await self._fetchrow("queue_execution_next_due")
+        return row[0] if row else None
+
+    async def claim_worker_jobs(self, instance_id: str, limit: int) -> list[QueueMessage]:
+        rows = await self._fetch("queue_worker_claim", instance_id, time.time(), limit)
+        messages = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
+        return sorted(messages, key=lambda m: m.seq)
+
+    async def complete_worker_jobs(
+        self, results: list[Outgoing], done: list[int], logs: list[NewLog]
+    ) -> list[LogEntry]:
+        async def run(conn: Conn) -> list[LogEntry]:
+            stored = await _insert_logs(conn, logs)
+            await _insert_messages(conn, "queue_execution_insert", results)
+            if done:
+                await conn.execute(Q["queue_worker_delete"], done)
+            return stored
+
+        return await self._write(run)
+
+    # -- logs ---------------------------------------------------------------------------------
+    async def append_logs(self, logs: list[NewLog]) -> list[LogEntry]:
+        return await self._write(_insert_logs, logs)
+
+    async def list_logs(
+        self, execution_id: str, after: int = 0, limit: int = 10_000
+    ) -> list[LogEntry]:
+        rows = await self._fetch("log_list", execution_id, after, limit)
+        return [_log_entry(r) for r in rows]
+
+    # -- service instances --------------------------------------------------------------------
+    async def register_instance(self, instance_id: str, roles: str) -> None:
+        host, timeout = socket.gethostname(), self.liveness_timeout
+
+        async def run(conn: Conn) -> None:
+            now = time.time()
+            for iid, ihost, pid, beat in await conn.fetch(Q["instance_running"]):
+                dead_here = ihost == host and not _pid_alive(pid)
+                if dead_here or beat < now - timeout:
+                    await conn.execute(Q["instance_set_state"], "DEAD", iid)
+            await conn.execute(
+                Q["instance_register"], instance_id, host, os.getpid(), roles, now, now
+            )
+            await conn.execute(Q["queue_worker_release_dead"])
+
+        await self._write(run)
+
+    async def heartbeat(self, instance_id: str) -> None:
+        await self._execute("instance_heartbeat", time.time(), instance_id)
+
+    async def stop_instance(self, instance_id: str) -> None:
+        async def run(conn: Conn) -> None:
+            await conn.execute(Q["instance_set_state"], "STOPPED", instance_id)
+            await conn.execute(Q["queue_worker_release_dead"])
+
+        await self._write(run)
+
+    # -- API and metrics reads ----------------------------------------------------------------
+    async def search_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+        after: tuple[str, str] | None = None,
+        limit: int = 25,
+    ) -> list[Execution]:
+        """Newest first; `after` is the (start date, id) of the last row of the previous page."""
+        variant = _search_variant(namespace, flow_id, state)
+        args = (*_filters(variant, namespace, flow_id, state), *(after or _FIRST_PAGE), limit)
+        rows = await self._fetch("execution_search_" + variant, *args)
+        return [decode_execution(r[2]) for r in rows]
+
+    async def count_executions(
+        self,
+        *,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        state: str | None = None,
+    ) -> int:
+        variant = _search_variant(namespace, flow_id, state)
+        row = await self._fetchrow(
+            "execution_count_" + variant, *_filters(variant, namespace, flow_id, state)
+        )
+        assert row is not None
+        return int(row[0])
+
+    async def active_executions(self) -> list[tuple[str, str]]:
+        """(id, state) of every execution not in a terminal state."""
+        return [(r[0], r[1]) for r in await self._fetch("execution_active")]
+
+    async def queue_stats(self, now: float) -> list[QueueStats]:
+        out = []
+        for topic in ("execution", "worker"):
+            row = await self._fetchrow(f"queue_{topic}_stats", now)
+            assert row is not None
+            out.append(QueueStats(topic=topic, depth=int(row[0]), oldest_due=row[1]))
+        return out
+
+    async def ping(self) -> None:
+        await self._fetchrow("ping")
+
+    # -- daemon: drain and the `logs` command -------------------------------------------------
+    async def count_worker_claims(self, instance_id: str) -> int:
+        row = await self._fetchrow("queue_worker_claimed_count", instance_id)
+        return int(row[0]) if row else 0
+
+    async def search_logs(
+        self,
+        *,
+        after: int = 0,
+        execution_id: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        levels: list[str] | None = None,
+        limit: int = 1000,
+    ) -> list[LogEntry]:
+        rows = await self._fetch(
+            "log_search_after", after, execution_id, namespace, flow_id, levels, limit
+        )
+        return [_log_entry(r) for r in rows]
+
+    async def latest_logs(
+        self,
+        *,
+        execution_id: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        levels: list[str] | None = None,
+        limit: int = 100,
+    ) -> list[LogEntry]:
+        rows = await self._fetch(
+            "log_search_latest", execution_id, namespace, flow_id, levels, limit
+        )
+        return [_log_entry(r) for r in reversed(rows)]
+
+    # -- scheduler: trigger states ------------------------------------------------------------
+    async def load_triggers(self) -> list[TriggerRow]:
+        return [_trigger_row(r) for r in await self._fetch("trigger_load_all")]
+
+    async def save_trigger_states(
+        self,
+        states: list[TriggerRow],
+        executions: list[Execution],
+        *,
+        deleted: list[TriggerKey] | None = None,
+        logs: list[NewLog] | None = None,
+    ) -> None:
+        async def run(conn: Conn) -> None:
+            if executions:
+                await _upsert_executions(conn, executions)
+                wakes = [_wake(e.id) for e in executions if not e.terminated]
+                await _insert_messages(conn, "queue_execution_insert", wakes)
+            await _insert_logs(conn, logs or [])
+            if deleted:
+                await conn.executemany(Q["trigger_delete"], deleted)
+            if states:
+                await conn.executemany(Q["trigger_upsert"], [_trigger_params(s) for s in states])
+
+        await self._write(run)
+
+    async def get_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerRow | None:
+        row = await self._fetchrow("trigger_get", namespace, flow_id, trigger_id)
+        return _trigger_row(row) if row else None
+
+    async def list_triggers(
+        self, *, namespace: str | None = None, flow_id: str | None = None, limit: int = 1000
+    ) -> list[TriggerRow]:
+        rows = await self._fetch("trigger_list", namespace, flow_id, limit)
+        return [_trigger_row(r) for r in rows]
+
+    async def triggers_updated_since(self, since: float) -> list[TriggerRow]:
+        return [_trigger_row(r) for r in await self._fetch("trigger_updated_since", since)]
+
+    async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
+        if not execution_ids:
+            return []
+        rows = await self._fetch("execution_states_of", execution_ids)
+        return [ExecutionBrief(id=r[0], state=r[1], start_date=r[2]) for r in rows]
+
+    # -- KV store and maintenance tasks (MaintenanceStore) ------------------------------------
+    async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
+        row = await self._fetchrow("kv_get", namespace, key)
+        return _kv_entry(row) if row else None
+
+    async def kv_set(self, entry: KVEntry, *, overwrite: bool = True) -> bool:
+        if overwrite:
+            await self._execute("kv_upsert", *_kv_params(entry))
+            return True
+        row = await self._fetchrow("kv_insert_unless_live", *_kv_params(entry), time.time())
+        return row is not None
+
+    async def kv_delete(self, namespace: str, key: str) -> bool:
+        return _rowcount(await self._execute("kv_delete", namespace, key)) > 0
+
+    async def kv_list(self, namespace: str | None = None) -> list[KVEntry]:
+        return [_kv_entry(r) for r in await self._fetch("kv_list", namespace)]
+
+    async def kv_stamp(self) -> tuple[int, float]:
+        row = await self._fetchrow("kv_stamp")
+        assert row is not None
+        return int(row[0]), float(row[1])
+
+    async def count_executions_by_flow(
+        self,
+        *,
+        start: str | None,
+        end: str | None,
+        states: list[str] | None = None,
+        namespaces: list[str] | None = None,
+        flows: list[tuple[str, str]] | None = None,
+    ) -> list[FlowCount]:
+        wanted = [f"{ns}/{fid}" for ns, fid in flows] if flows else None
+        rows = await self._fetch("execution_count_by_flow", start, end, states, namespaces, wanted)
+        return [FlowCount(namespace=r[0], flow_id=r[1], count=r[2]) for r in rows]
+
+    async def ended_executions(
+        self,
+        *,
+        states: list[str],
+        end: str,
+        start: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        after: str = "",
+        limit: int = 100,
+    ) -> list[ExecutionRef]:
+        rows = await self._fetch(
+            "execution_ended_page", states, end, start, namespace, flow_id, after, limit
+        )
+        return [ExecutionRef(id=r[0], namespace=r[1], flow_id=r[2]) for r in rows]
+
+    async def delete_executions(
+        self, ids: list[str], *, executions: bool = True, logs: bool = True
+    ) -> tuple[int, int]:
+        async def run(conn: Conn) -> tuple[int, int]:
+            deleted_logs = deleted = 0
+            if logs:
+                deleted_logs = _rowcount(await conn.execute(Q["log_delete_execution"], ids))
+            if executions:
+                deleted = _rowcount(await conn.execute(Q["execution_delete"], ids))
+            return deleted, deleted_logs
+
+        return await self._write(run)
+
+    async def purge_logs(
+        self,
+        *,
+        end: str,
+        start: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        execution_id: str | None = None,
+        levels: list[str] | None = None,
+    ) -> int:
+        status = await self._execute(
+            "log_purge", end, start, namespace, flow_id, execution_id, levels
+        )
+        return _rowcount(status)
+
+
+# -- row conversions --------------------------------------------------------------------------
+def _rowcount(status: str) -> int:
+    """Rows touched, from a command tag such as `DELETE 3`."""
+    return int(status.rsplit(" ", 1)[-1])
+
+
+def _filters(
+    variant: str, namespace: str | None, flow_id: str | None, state: str | None
+) -> tuple[Any, ...]:
+    """The filter parameters each search/count variant takes, in its own order."""
+    return {
+        "all": (flow_id,),
+        "namespace": (namespace,),
+        "flow": (namespace, flow_id),
+        "state": (state, namespace, flow_id),
+    }[variant]
+
+
+def _wake(execution_id: str) -> Outgoing:
+    return Outgoing(key=execution_id, payload=_WAKE)
+
+
+def _flow_row(r: Sequence[Any]) -> FlowRow:
+    return FlowRow(
+        namespace=r[0],
+        id=r[1],
+        revision=r[2],
+        source=r[3],
+        hash=r[4],
+        file=r[5],
+        disabled=r[6],
+        deleted=r[7],
+    )
+
+
+def _log_entry(r: Sequence[Any]) -> LogEntry:
+    return LogEntry(
+        seq=r[0],
+        execution_id=r[1],
+        namespace=r[2],
+        flow_id=r[3],
+        task_id=r[4],
+        task_run_id=r[5],
+        attempt=r[6],
+        level=r[7],
+        timestamp=r[8],
+        message=r[9],
+    )
+
+
+def _kv_entry(r: Sequence[Any]) -> KVEntry:
+    return KVEntry(
+        namespace=r[0],
+        key=r[1],
+        value=r[2],
+        type=r[3],
+        description=r[4],
+        expires_at=r[5],
+        updated=r[6],
+    )
+
+
+def _kv_params(e: KVEntry) -> tuple[Any, ...]:
+    return (e.namespace, e.key, e.value, e.type, e.description, e.expires_at, e.updated)
+
+
+_backfill_decoder = msgspec.json.Decoder(Backfill)
+
+
+def _trigger_row(r: Sequence[Any]) -> TriggerRow:
+    return TriggerRow(
+        namespace=r[0],
+        flow_id=r[1],
+        trigger_id=r[2],
+        next_fire_at=r[3],
+        execution_id=r[4],
+        disabled=r[5],
+        backfill=_backfill_decoder.decode(r[6]) if r[6] else None,
+        fingerprint=r[7],
+        updated=r[8],
+        last_fire_at=r[9] if len(r) > 9 else None,
+    )
+
+
+def _trigger_params(s: TriggerRow) -> tuple[Any, ...]:
+    backfill = msgspec.json.encode(s.backfill).decode() if s.backfill is not None else None
+    return (
+        s.namespace,
+        s.flow_id,
+        s.trigger_id,
+        s.next_fire_at,
+        s.execution_id,
+        s.disabled,
+        backfill,
+        s.fingerprint,
+        s.updated,
+        s.last_fire_at,
+    )
+
+
+_decode_results = msgspec.json.Decoder(dict[str, float]).decode
+
+
+def _window(r: Sequence[Any]) -> TriggerWindow:
+    return TriggerWindow(
+        namespace=r[0],
+        flow_id=r[1],
+        trigger_id=r[2],
+        condition_id=r[3],
+        start=r[4],
+        end=r[5],
+        results=_decode_results(r[6]),
+        outputs=msgspec.json.decode(r[7]) if r[7] else None,
+    )
+
+
+def _columns(rows: Iterable[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows → one list per column: the arrays `unnest` inserts take."""
+    out: list[list[Any]] = [[] for _ in range(width)]
+    for row in rows:
+        for i, value in enumerate(row):
+            out[i].append(value)
+    return out
+
+
+# -- functions run inside one transaction -----------------------------------------------------
+async def _migrate(conn: Conn) -> None:
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+    await conn.execute(
+        "CREATE TABLE IF NOT EXISTS schema_migrations "
+        "(version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL)"
+    )
+    done = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+    for version, name, sql in migrations("postgres"):
+        if version in done:
+            continue
+        await conn.execute(sql)
+        await conn.execute(
+            "INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3)",
+            version,
+            name,
+            now_iso(),
+        )
+
+
+async def _get_flow(
+    conn: Conn, namespace: str, flow_id: str, revision: int | None
+) -> FlowRow | None:
+    if revision is None:
+        row = await conn.fetchrow(Q["flow_latest"], namespace, flow_id)
+    else:
+        row = await conn.fetchrow(Q["flow_revision"], namespace, flow_id, revision)
+    return _flow_row(row) if row else None
+
+
+async def _save_flow(
+    conn: Conn, namespace: str, flow_id: str, source: str, digest: str, file: str | None
+) -> FlowRow:
+    # Serializes saves of one flow across daemons: two new revisions never get one number.
+    await conn.execute(Q["queue_key_lock"], [f"flow:{namespace}/{flow_id}"])
+    latest = await _get_flow(conn, namespace, flow_id, None)
+    if latest is not None and latest.hash == digest:
+        if latest.disabled or latest.deleted or latest.file != file:
+            await conn.execute(
+                Q["flow_restore"], file, now_iso(), namespace, flow_id, latest.revision
+            )
+            latest.disabled = latest.deleted = False
+            latest.file = file
+        return latest
+    revision = latest.revision + 1 if latest else 1
+    await conn.execute(
+        Q["flow_insert"], namespace, flow_id, revision, source, digest, file, now_iso()
+    )
+    return FlowRow(
+        namespace=namespace, id=flow_id, revision=revision, source=source, hash=digest, file=file
+    )
+
+
+async def _upsert_executions(conn: Conn, executions: list[Execution]) -> None:
+    if executions:
+        await conn.execute(Q["execution_upsert"], *_columns(map(_execution_row, executions), 9))
+
+
+async def _insert_messages(conn: Conn, query: str, messages: list[Outgoing]) -> None:
+    if not messages:
+        return
+    now = time.time()
+    rows = ((m.key, m.payload, m.available_at or now) for m in messages)
+    await conn.execute(Q[query], *_columns(rows, 3))
+
+
+async def _insert_logs(conn: Conn, logs: list[NewLog]) -> list[LogEntry]:
+    """Insert log lines; their `seq` comes from the BIGSERIAL, in the order given."""
+    if not logs:
+        return []
+    rows = (
+        (
+            log.execution_id,
+            log.namespace,
+            log.flow_id,
+            log.task_id,
+            log.task_run_id,
+            log.attempt,
+            log.level,
+            log.timestamp,
+            log.message,
+        )
+        for log in logs
+    )
+    seqs = await conn.fetch(Q["log_insert"], *_columns(rows, 9))
+    return [
+        LogEntry(
+            seq=seq[0],
+            execution_id=log.execution_id,
+            namespace=log.namespace,
+            flow_id=log.flow_id,
+            task_id=log.task_id,
+            task_run_id=log.task_run_id,
+            attempt=log.attempt,
+            level=log.level,
+            timestamp=log.timestamp,
+            message=log.message,
+        )
+        for seq, log in zip(seqs, logs, strict=True)
+    ]
+
+
+async def _executor_batch(
+    conn: Conn, limit: int, handler: BatchHandler, local: LocalBatch
+) -> ExecutorOutcome | None:
+    # Keys handed over in memory are processed now whatever happens: wait for their locks
+    # first (sorted, so two executors never wait on each other), then claim from the table
+    # with try-locks only.
+    local_keys = sorted({m.key for m in local.results} | {e.id for e in local.created})
+    if local_keys:
+        await conn.execute(Q["queue_key_lock"], local_keys)
+    rows = await conn.fetch(Q["queue_execution_poll"], time.time(), limit)
+    if not rows and local.empty():
+        return None
+    stored_local_logs = await _insert_logs(conn, local.logs)
+    if local.done:
+        await conn.execute(Q["queue_worker_delete"], local.done)
+    await _upsert_executions(conn, local.created)
+    messages = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
+    messages += [QueueMessage(seq=0, key=m.key, payload=m.payload) for m in local.results]
+    messages += [QueueMessage(seq=0, key=e.id, payload=_WAKE) for e in local.created]
+    if not messages:
+        return ExecutorOutcome(stored_logs=stored_local_logs)
+    executions: dict[str, Execution] = {e.id: e for e in local.created}
+    stored_keys = [k for k in dict.fromkeys(m.key for m in messages) if k not in executions]
+    if stored_keys:
+        for (value,) in await conn.fetch(Q["execution_get_many"], stored_keys):
+            execution = decode_execution(value)
+            executions[execution.id] = execution
+    missing = handler.missing_flows(executions.values())
+    if missing:
+        found = [await _get_flow(conn, *key) for key in missing]
+        handler.add_flows([row for row in found if row is not None])
+    view = await _prefetch_view(conn, executions.values())
+    outcome = handler.process(messages, executions, view)
+    await _upsert_executions(conn, outcome.new_executions)
+    await _upsert_executions(conn, outcome.executions)
+    await _insert_messages(conn, "queue_execution_insert", outcome.execution_messages)
+    outcome.claimed_jobs = await _insert_jobs(conn, outcome.worker_jobs, local)
+    outcome.stored_logs = stored_local_logs + await _insert_logs(conn, outcome.logs)
+    await _write_trigger_windows(conn, outcome.trigger_windows)
+    if outcome.released_triggers:
+        await conn.executemany(Q["trigger_release_lock"], outcome.released_triggers)
+    if rows:
+        await conn.execute(Q["queue_execution_delete"], [r[0] for r in rows])
+    outcome.consumed = len(messages)
+    return outcome
+
+
+class _PrefetchedView:
+    """BatchView answered from reads made in the batch's transaction before `process`.
+
+    The handler is synchronous and asyncpg is not, so reads cannot happen on demand.
+    Running counts are read for every flow with an execution the batch may admit, queued
+    ids (enough for every execution of the batch to wake one) for every flow of the
+    batch, and the whole `trigger_windows` table, which holds one row per open window.
+    A question outside that set is a bug, not a zero: it raises.
+    """
+
+    def __init__(
+        self,
+        running: dict[tuple[str, str], int],
+        queued: dict[tuple[str, str], list[str]],
+        windows: dict[WindowKey, TriggerWindow],
+    ) -> None:
+        self._running = running
+        self._queued = queued
+        self._windows = windows
+
+    def running_count(self, namespace: str, flow_id: str) -> int:
+        return self._running[(namespace, flow_id)]
+
+    def queued_ids(self, namespace: str, flow_id: str, limit: int) -> list[str]:
+        return self._queued[(namespace, flow_id)][:limit]
+
+    def trigger_window(
+        self, namespace: str, flow_id: str, trigger_id: str, condition_id: str
+    ) -> TriggerWindow | None:
+        return self._windows.get((namespace, flow_id, trigger_id, condition_id))
+
+
+async def _prefetch_view(conn: Conn, executions: Iterable[Execution]) -> _PrefetchedView:
+    batch = list(executions)
+    flows = sorted({(e.namespace, e.flow_id) for e in batch})
+    admittable = sorted({(e.namespace, e.flow_id) for e in batch if e.state.current in _ADMITTABLE})
+    running = dict.fromkeys(admittable, 0)
+    if admittable:
+        names, ids = _columns(admittable, 2)
+        for ns, fid, count in await conn.fetch(Q["execution_running_counts"], names, ids):
+            running[(ns, fid)] = count
+    queued: dict[tuple[str, str], list[str]] = {key: [] for key in flows}
+    if flows:
+        names, ids = _columns(flows, 2)
+        rows = await conn.fetch(Q["execution_queued_ids"], names, ids, len(batch) + 1)
+        for ns, fid, execution_id in rows:
+            queued[(ns, fid)].append(execution_id)
+    windows = {w.key: w for w in map(_window, await conn.fetch(Q["trigger_window_all"]))}
+    return _PrefetchedView(running, queued, windows)
+
+
+async def _write_trigger_windows(
+    conn: Conn, windows: dict[WindowKey, TriggerWindow | None]
+) -> None:
+    """Upsert or delete the Flow-trigger windows a batch touched; purge expired ones."""
+    if not windows:
+        return
+    gone = [k for k, w in windows.items() if w is None]
+    if gone:
+        await conn.executemany(Q["trigger_window_delete"], gone)
+    kept = [
+        (
+            *w.key,
+            w.start,
+            w.end,
+            msgspec.json.encode(w.results).decode(),
+            msgspec.json.encode(w.outputs).decode() if w.outputs else None,
+        )
+        for w in windows.values()
+        if w is not None
+    ]
+    if kept:
+        await conn.executemany(Q["trigger_window_upsert"], kept)
+    await conn.execute(Q["trigger_window_delete_expired"], time.time())
+
+
+async def _insert_jobs(conn: Conn, jobs: list[Outgoing], local: LocalBatch) -> list[QueueMessage]:
+    """Insert worker jobs; the first `claim_limit` already claimed by the local worker."""
+    take = min(local.claim_limit, len(jobs)) if local.claim_for else 0
+    claimed: list[QueueMessage] = []
+    if take:
+        keys, payloads = _columns(((j.key, j.payload) for j in jobs[:take]), 2)
+        rows = await conn.fetch(
+            Q["queue_worker_insert_claimed"], keys, payloads, time.time(), local.claim_for
+        )
+        claimed = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
+    await _insert_messages(conn, "queue_worker_insert", jobs[take:])
+    return claimed

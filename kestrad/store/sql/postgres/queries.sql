@@ -1,0 +1,349 @@
+-- Named queries of the PostgreSQL store. `-- name: X` starts a query; see store/queries.py.
+-- Optional filters are `($n::type IS NULL OR col = $n)`: the cast tells asyncpg the type.
+-- Batches pass arrays (`unnest`, `= ANY`) so one statement is one round trip.
+
+-- name: flow_insert
+INSERT INTO flows (namespace, id, revision, source, hash, file, disabled, deleted, updated)
+VALUES ($1, $2, $3, $4, $5, $6, FALSE, FALSE, $7);
+
+-- name: flow_latest
+SELECT namespace, id, revision, source, hash, file, disabled, deleted
+FROM flows WHERE namespace = $1 AND id = $2 ORDER BY revision DESC LIMIT 1;
+
+-- name: flow_revision
+SELECT namespace, id, revision, source, hash, file, disabled, deleted
+FROM flows WHERE namespace = $1 AND id = $2 AND revision = $3;
+
+-- name: flow_list_latest
+SELECT DISTINCT ON (namespace, id) namespace, id, revision, source, hash, file, disabled, deleted
+FROM flows ORDER BY namespace, id, revision DESC;
+
+-- name: flow_set_flags
+UPDATE flows SET disabled = $1, deleted = $2, updated = $3
+WHERE namespace = $4 AND id = $5 AND revision = $6;
+
+-- name: flow_restore
+UPDATE flows SET disabled = FALSE, deleted = FALSE, file = $1, updated = $2
+WHERE namespace = $3 AND id = $4 AND revision = $5;
+
+-- name: execution_upsert
+INSERT INTO executions (id, namespace, flow_id, flow_revision, state, start_date, end_date, trigger_execution_id, value)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[])
+ON CONFLICT (id) DO UPDATE SET state = excluded.state, end_date = excluded.end_date, value = excluded.value;
+
+-- name: execution_get
+SELECT value FROM executions WHERE id = $1;
+
+-- name: execution_get_many
+SELECT value FROM executions WHERE id = ANY($1::text[]);
+
+-- name: execution_list
+SELECT value FROM executions
+WHERE ($1::text IS NULL OR namespace = $1) AND ($2::text IS NULL OR flow_id = $2)
+  AND ($3::text IS NULL OR state = $3)
+ORDER BY start_date DESC, id DESC LIMIT $4;
+
+-- Reads the executor's BatchView answers from memory, fetched before the handler runs for
+-- every flow of the batch: running counts and the oldest queued ids.
+
+-- name: execution_running_counts
+SELECT e.namespace, e.flow_id, count(*) FROM executions e
+JOIN unnest($1::text[], $2::text[]) AS f(namespace, flow_id)
+  ON e.namespace = f.namespace AND e.flow_id = f.flow_id
+WHERE e.state IN ('RUNNING', 'PAUSED', 'RETRYING', 'KILLING', 'RESTARTED')
+GROUP BY e.namespace, e.flow_id;
+
+-- name: execution_queued_ids
+SELECT f.namespace, f.flow_id, q.id
+FROM unnest($1::text[], $2::text[]) AS f(namespace, flow_id)
+CROSS JOIN LATERAL (
+  SELECT e.id, e.start_date FROM executions e
+  WHERE e.namespace = f.namespace AND e.flow_id = f.flow_id AND e.state = 'QUEUED'
+  ORDER BY e.start_date, e.id LIMIT $3
+) q
+ORDER BY f.namespace, f.flow_id, q.start_date, q.id;
+
+-- name: execution_by_trigger
+SELECT value FROM executions WHERE trigger_execution_id = $1;
+
+-- name: queue_execution_insert
+INSERT INTO queue_execution (key, payload, available_at)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::float8[]);
+
+-- The executor's claim: due rows in order, skipping rows another executor holds, and
+-- only rows whose key's advisory lock this transaction gets. The scan walks
+-- queue_execution_due in seq order, so the first row of a key met is its oldest due
+-- message, and the key's other messages stay for whoever holds its lock: one execution's
+-- messages are processed in order by one executor at a time.
+-- name: queue_execution_poll
+SELECT seq, key, payload FROM queue_execution
+WHERE claimed_by IS NULL AND available_at <= $1 AND pg_try_advisory_xact_lock(hashtext(key))
+ORDER BY seq LIMIT $2
+FOR UPDATE SKIP LOCKED;
+
+-- Keys of messages that did not come from the table (local results, new executions): the
+-- executor must process them now, so it waits for their locks, taken in sorted order.
+-- The caller sorts the keys; unnest yields them in array order (no sort node, which could
+-- run after the volatile lock calls).
+-- name: queue_key_lock
+SELECT pg_advisory_xact_lock(hashtext(k)) FROM unnest($1::text[]) AS k;
+
+-- name: queue_execution_delete
+DELETE FROM queue_execution WHERE seq = ANY($1::bigint[]);
+
+-- name: queue_execution_next_due
+SELECT min(available_at) FROM queue_execution WHERE claimed_by IS NULL;
+
+-- name: queue_worker_insert
+INSERT INTO queue_worker (key, payload, available_at)
+SELECT * FROM unnest($1::text[], $2::bytea[], $3::float8[]);
+
+-- name: queue_worker_insert_claimed
+INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at)
+SELECT k, p, $3, $4, $3 FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS j(k, p, n)
+ORDER BY n
+RETURNING seq, key, payload;
+
+-- name: queue_worker_claim
+UPDATE queue_worker SET claimed_by = $1, claimed_at = $2
+WHERE seq IN (
+  SELECT seq FROM queue_worker
+  WHERE claimed_by IS NULL AND available_at <= $2
+  ORDER BY seq LIMIT $3
+  FOR UPDATE SKIP LOCKED
+)
+RETURNING seq, key, payload;
+
+-- name: queue_worker_delete
+DELETE FROM queue_worker WHERE seq = ANY($1::bigint[]);
+
+-- name: queue_worker_release_dead
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
+WHERE claimed_by IS NOT NULL
+  AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING');
+
+-- name: log_insert
+INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message)
+SELECT e, ns, f, t, tr, a, l, ts, m
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[])
+  WITH ORDINALITY AS x(e, ns, f, t, tr, a, l, ts, m, n)
+ORDER BY n
+RETURNING seq;
+
+-- name: log_list
+SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
+FROM logs WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
+
+-- name: instance_register
+INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state)
+VALUES ($1, $2, $3, $4, $5, $6, 'RUNNING');
+
+-- name: instance_heartbeat
+UPDATE service_instance SET heartbeat = $1 WHERE id = $2;
+
+-- name: instance_set_state
+UPDATE service_instance SET state = $1 WHERE id = $2;
+
+-- name: instance_running
+SELECT id, host, pid, heartbeat FROM service_instance WHERE state = 'RUNNING';
+
+-- Execution search (API): keyset pagination on (start_date, id), newest first. The first
+-- page passes the sentinel ('~', '') which sorts after every ISO date. One query per
+-- leading filter so each one has its own index behind it; each takes only the filters it
+-- uses, then (after_date, after_id, limit). See PostgresStore.search_executions.
+
+-- name: execution_search_all
+SELECT start_date, id, value FROM executions
+WHERE ($1::text IS NULL OR flow_id = $1) AND (start_date, id) < ($2::text, $3::text)
+ORDER BY start_date DESC, id DESC LIMIT $4;
+
+-- name: execution_search_namespace
+SELECT start_date, id, value FROM executions
+WHERE namespace = $1 AND (start_date, id) < ($2::text, $3::text)
+ORDER BY start_date DESC, id DESC LIMIT $4;
+
+-- name: execution_search_flow
+SELECT start_date, id, value FROM executions
+WHERE namespace = $1 AND flow_id = $2 AND (start_date, id) < ($3::text, $4::text)
+ORDER BY start_date DESC, id DESC LIMIT $5;
+
+-- name: execution_search_state
+SELECT start_date, id, value FROM executions
+WHERE state = $1 AND ($2::text IS NULL OR namespace = $2) AND ($3::text IS NULL OR flow_id = $3)
+  AND (start_date, id) < ($4::text, $5::text)
+ORDER BY start_date DESC, id DESC LIMIT $6;
+
+-- name: execution_count_all
+SELECT count(*) FROM executions WHERE ($1::text IS NULL OR flow_id = $1);
+
+-- name: execution_count_namespace
+SELECT count(*) FROM executions WHERE namespace = $1;
+
+-- name: execution_count_flow
+SELECT count(*) FROM executions WHERE namespace = $1 AND flow_id = $2;
+
+-- name: execution_count_state
+SELECT count(*) FROM executions
+WHERE state = $1 AND ($2::text IS NULL OR namespace = $2) AND ($3::text IS NULL OR flow_id = $3);
+
+-- name: execution_active
+SELECT id, state FROM executions
+WHERE state IN ('CREATED', 'SUBMITTED', 'RUNNING', 'PAUSED', 'RESTARTED', 'KILLING', 'QUEUED', 'RETRYING');
+
+-- name: queue_execution_stats
+SELECT count(*), min(CASE WHEN claimed_by IS NULL AND available_at <= $1 THEN available_at END)
+FROM queue_execution;
+
+-- name: queue_worker_stats
+SELECT count(*), min(CASE WHEN claimed_by IS NULL AND available_at <= $1 THEN available_at END)
+FROM queue_worker;
+
+-- name: ping
+SELECT 1;
+
+-- name: queue_worker_claimed_count
+SELECT count(*) FROM queue_worker WHERE claimed_by = $1;
+
+-- name: log_search_after
+SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
+FROM logs
+WHERE seq > $1 AND ($2::text IS NULL OR execution_id = $2) AND ($3::text IS NULL OR namespace = $3)
+  AND ($4::text IS NULL OR flow_id = $4) AND ($5::text[] IS NULL OR level = ANY($5))
+ORDER BY seq LIMIT $6;
+
+-- name: log_search_latest
+SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
+FROM logs
+WHERE ($1::text IS NULL OR execution_id = $1) AND ($2::text IS NULL OR namespace = $2)
+  AND ($3::text IS NULL OR flow_id = $3) AND ($4::text[] IS NULL OR level = ANY($4))
+ORDER BY seq DESC LIMIT $5;
+
+-- Scheduler trigger states (see 005_triggers.sql).
+
+-- name: trigger_load_all
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated, last_fire_at
+FROM triggers;
+
+-- name: trigger_get
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated
+FROM triggers WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3;
+
+-- name: trigger_list
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated
+FROM triggers
+WHERE ($1::text IS NULL OR namespace = $1) AND ($2::text IS NULL OR flow_id = $2)
+ORDER BY namespace, flow_id, trigger_id LIMIT $3;
+
+-- name: trigger_updated_since
+SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated
+FROM triggers WHERE updated > $1 ORDER BY updated;
+
+-- name: trigger_upsert
+INSERT INTO triggers (namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated, last_fire_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET
+  next_fire_at = excluded.next_fire_at, execution_id = excluded.execution_id,
+  disabled = excluded.disabled, backfill = excluded.backfill,
+  fingerprint = excluded.fingerprint, updated = excluded.updated,
+  last_fire_at = excluded.last_fire_at;
+
+-- name: trigger_delete
+DELETE FROM triggers WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3;
+
+-- name: execution_states_of
+SELECT id, state, start_date FROM executions WHERE id = ANY($1::text[]);
+
+-- name: trigger_window_all
+SELECT namespace, flow_id, trigger_id, condition_id, start_at, end_at, results, outputs
+FROM trigger_windows;
+
+-- name: trigger_window_upsert
+INSERT INTO trigger_windows (namespace, flow_id, trigger_id, condition_id, start_at, end_at, results, outputs)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (namespace, flow_id, trigger_id, condition_id) DO UPDATE SET
+  start_at = excluded.start_at, end_at = excluded.end_at,
+  results = excluded.results, outputs = excluded.outputs;
+
+-- name: trigger_window_delete
+DELETE FROM trigger_windows
+WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 AND condition_id = $4;
+
+-- name: trigger_window_delete_expired
+DELETE FROM trigger_windows WHERE end_at < $1;
+
+-- name: trigger_release_lock
+UPDATE triggers SET execution_id = NULL
+WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 AND execution_id = $4;
+
+-- KV store (see 006_kv.sql).
+
+-- name: kv_get
+SELECT namespace, key, value, type, description, expires_at, updated
+FROM kv WHERE namespace = $1 AND key = $2;
+
+-- Write unless a live row exists: an expired row is overwritten, in one statement so two
+-- daemons creating the same key cannot both succeed. $8 is now (epoch seconds).
+-- name: kv_insert_unless_live
+INSERT INTO kv (namespace, key, value, type, description, expires_at, updated)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (namespace, key) DO UPDATE SET
+  value = excluded.value, type = excluded.type, description = excluded.description,
+  expires_at = excluded.expires_at, updated = excluded.updated
+WHERE kv.expires_at IS NOT NULL AND kv.expires_at <= $8
+RETURNING 1;
+
+-- name: kv_upsert
+INSERT INTO kv (namespace, key, value, type, description, expires_at, updated)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (namespace, key) DO UPDATE SET
+  value = excluded.value, type = excluded.type, description = excluded.description,
+  expires_at = excluded.expires_at, updated = excluded.updated;
+
+-- name: kv_delete
+DELETE FROM kv WHERE namespace = $1 AND key = $2;
+
+-- name: kv_list
+SELECT namespace, key, value, type, description, expires_at, updated
+FROM kv WHERE ($1::text IS NULL OR namespace = $1) ORDER BY namespace, key;
+
+-- name: kv_stamp
+SELECT count(*), coalesce(max(updated), 0) FROM kv;
+
+-- Maintenance tasks (execution.Count, execution.PurgeExecutions, log.PurgeLogs). Dates are
+-- ISO-8601 UTC strings written like `now_iso`, so they compare as text (collation "C").
+
+-- name: execution_count_by_flow
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE ($1::text IS NULL OR start_date >= $1) AND ($2::text IS NULL OR start_date <= $2)
+  AND ($3::text[] IS NULL OR state = ANY($3))
+  AND ($4::text[] IS NULL OR namespace = ANY($4))
+  AND ($5::text[] IS NULL OR namespace || '/' || flow_id = ANY($5))
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- Parameters: $1 states, $2 end, $3 start, $4 namespace, $5 flow_id, $6 after, $7 limit.
+-- name: execution_ended_page
+SELECT id, namespace, flow_id FROM executions
+WHERE id > $6 AND state = ANY($1::text[])
+  AND ($4::text IS NULL
+       OR ($5::text IS NOT NULL AND namespace = $4)
+       OR ($5::text IS NULL AND (namespace = $4 OR starts_with(namespace, $4 || '.'))))
+  AND ($5::text IS NULL OR flow_id = $5)
+  AND ($3::text IS NULL OR start_date >= $3) AND start_date <= $2
+ORDER BY id LIMIT $7;
+
+-- name: execution_delete
+DELETE FROM executions WHERE id = ANY($1::text[]);
+
+-- name: log_delete_execution
+DELETE FROM logs WHERE execution_id = ANY($1::text[]);
+
+-- Parameters: $1 end, $2 start, $3 namespace, $4 flow_id, $5 execution_id, $6 levels.
+-- name: log_purge
+DELETE FROM logs
+WHERE ($3::text IS NULL
+       OR ($4::text IS NOT NULL AND namespace = $3)
+       OR ($4::text IS NULL AND (namespace = $3 OR starts_with(namespace, $3 || '.'))))
+  AND ($4::text IS NULL OR flow_id = $4)
+  AND ($5::text IS NULL OR execution_id = $5)
+  AND ($6::text[] IS NULL OR level = ANY($6))
+  AND ($2::text IS NULL OR timestamp >= $2) AND timestamp <= $1;
