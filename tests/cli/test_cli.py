@@ -101,3 +101,24 @@ def test_run_by_id_from_a_flows_dir_warns_about_broken_files(tmp_path: Path) -> 
 def test_validate_examples() -> None:
     result = kestrad("validate", str(REPO / "examples" / "flows"))
     assert result.returncode == 0, result.stderr
+
+
+def test_run_waits_through_a_delayed_pause_and_exits_3_on_a_manual_one(tmp_path: Path) -> None:
+    delayed = tmp_path / "delayed.yml"
+    delayed.write_text(
+        "id: delayed\nnamespace: tests\ntasks:\n"
+        "  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    delay: PT0.5S\n"
+        "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: resumed by itself\n"
+    )
+    result = kestrad("run", str(delayed))
+    assert result.returncode == 0, result.stderr
+    assert "resumed by itself" in result.stdout
+
+    manual = tmp_path / "manual.yml"
+    manual.write_text(
+        "id: manual\nnamespace: tests\ntasks:\n"
+        "  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n"
+    )
+    result = kestrad("run", str(manual))
+    assert result.returncode == 3, result
+    assert "PAUSED tests/manual" in result.stdout
