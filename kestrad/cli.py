@@ -42,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     config_help = "kestrad.yml (default: /etc/kestrad/kestrad.yml when it exists)"
     serve = sub.add_parser("serve", help="run the daemon: flows folder, HTTP API, executor, worker")
     serve.add_argument("--config", help=config_help)
+    serve.add_argument(
+        "--roles",
+        help="what this daemon runs: executor,worker,scheduler,webserver (default: server.roles)",
+    )
 
     config = sub.add_parser("config", help="the configuration")
     config_sub = config.add_subparsers(dest="config_command", required=True)
@@ -74,9 +78,9 @@ def _parser() -> argparse.ArgumentParser:
     from kestrad.cli_triggers import add_parsers as add_trigger_parsers
 
     add_trigger_parsers(sub)
-    from kestrad import cli_kv, cli_plugins
+    from kestrad import cli_instances, cli_kv, cli_plugins
 
-    for extra in (cli_kv, cli_plugins):
+    for extra in (cli_kv, cli_plugins, cli_instances):
         extra.add_parsers(sub)
     return parser
 
@@ -93,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         from kestrad.config import default_config_path
         from kestrad.daemon import serve
 
-        return serve(default_config_path(args.config))
+        return serve(default_config_path(args.config), roles=args.roles)
     if args.command == "config":
         return _config_show(args)
     if args.command == "triggers":
@@ -101,11 +105,12 @@ def main(argv: list[str] | None = None) -> int:
         from kestrad.runtime.loop import run_async
 
         return run_async(handle_triggers, args)
-    if args.command in ("kv", "plugins"):
-        from kestrad import cli_kv, cli_plugins
+    if args.command in ("kv", "plugins", "instances"):
+        from kestrad import cli_instances, cli_kv, cli_plugins
         from kestrad.runtime.loop import run_async
 
-        return run_async((cli_kv if args.command == "kv" else cli_plugins).handle, args)
+        extras = {"kv": cli_kv, "plugins": cli_plugins, "instances": cli_instances}
+        return run_async(extras[args.command].handle, args)
     if args.command in ("logs", "executions"):
         from kestrad.runtime.loop import run_async
 

@@ -20,6 +20,22 @@ from ruamel.yaml.error import YAMLError
 DEFAULT_CONFIG_PATH = "/etc/kestrad/kestrad.yml"
 
 
+# Every role a daemon can take; `kestrad serve` runs all of them unless told otherwise.
+ROLES = ("executor", "worker", "scheduler", "webserver")
+
+
+def parse_roles(text: str) -> tuple[str, ...]:
+    """`worker, executor` → ("executor", "worker") in canonical order; ValueError names an
+    unknown role or an empty list."""
+    wanted = {part.strip().lower() for part in text.split(",") if part.strip()}
+    unknown = sorted(wanted - set(ROLES))
+    if unknown:
+        raise ValueError(f"unknown role(s) {', '.join(unknown)}; choose from {', '.join(ROLES)}")
+    if not wanted:
+        raise ValueError(f"no role given; choose from {', '.join(ROLES)}")
+    return tuple(role for role in ROLES if role in wanted)
+
+
 class _Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     pass
 
@@ -50,6 +66,8 @@ class ServerConfig(_Section, kw_only=True):
     port: int = 8080
     basic_auth: BasicAuthConfig = msgspec.field(default_factory=BasicAuthConfig)
     termination_grace: str = "PT5M"
+    # What this daemon runs: any of executor, worker, scheduler, webserver (comma-separated).
+    roles: str = ",".join(ROLES)
 
 
 class WorkerConfig(_Section, kw_only=True):
@@ -65,6 +83,8 @@ class QueueConfig(_Section, kw_only=True):
 class LivenessConfig(_Section, kw_only=True):
     heartbeat_interval: str = "PT3S"
     timeout: str = "PT45S"
+    # Rows of stopped or disconnected instances are kept this long for `instances list`.
+    purge_after: str = "P1D"
 
 
 class RetentionConfig(_Section, kw_only=True):
@@ -232,6 +252,7 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         "queue.max_poll_interval": config.queue.max_poll_interval,
         "liveness.heartbeat_interval": config.liveness.heartbeat_interval,
         "liveness.timeout": config.liveness.timeout,
+        "liveness.purge_after": config.liveness.purge_after,
         "retention.executions": config.retention.executions,
         "retention.logs": config.retention.logs,
         "retention.interval": config.retention.interval,
@@ -248,6 +269,10 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
                 problems.append((key, f"`{value}` is negative"))
         except DurationError as exc:
             problems.append((key, str(exc)))
+    try:
+        parse_roles(config.server.roles)
+    except ValueError as exc:
+        problems.append(("server.roles", str(exc)))
     if config.logging.level.upper() not in LOG_LEVELS:
         problems.append(("logging.level", f"`{config.logging.level}` is not one of {LOG_LEVELS}"))
     if config.database.synchronous.upper() not in _SYNCHRONOUS:

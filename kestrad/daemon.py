@@ -31,7 +31,7 @@ import anyio
 import msgspec
 import uvicorn
 
-from kestrad.config import Config, ConfigError, load_config
+from kestrad.config import Config, ConfigError, load_config, parse_roles
 from kestrad.flows.watcher import FlowSync, FolderGone
 from kestrad.logsetup import set_level, setup_logging
 from kestrad.model.durations import parse_duration
@@ -55,11 +55,17 @@ class DaemonError(Exception):
 CLEAR_ERRORS = (DaemonError, FolderGone)
 
 
-def serve(config_path: str | None) -> int:
-    """Load the configuration, set up logging, run the daemon; returns the exit status."""
+def serve(config_path: str | None, roles: str | None = None) -> int:
+    """Load the configuration, set up logging, run the daemon; returns the exit status.
+
+    `roles` (`--roles`) replaces `server.roles` for this run.
+    """
     try:
         config = load_config(config_path)
-    except ConfigError as exc:
+        if roles is not None:
+            parse_roles(roles)
+            config.server.roles = roles
+    except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(config.logging.level)
@@ -80,6 +86,7 @@ class Daemon:
         self.config_path = config_path
         self.notifier = notifier
         self.grace = parse_duration(config.server.termination_grace).total_seconds()
+        self.roles = parse_roles(config.server.roles)
         self._forced = False
         self._ready = False
         self._work_entered = False
@@ -122,20 +129,26 @@ class Daemon:
 
         config = self.config
         _ensure_folder(config.flows.path)
-        listener = _listen(config.server.host, config.server.port)
-        host, port = listener.getsockname()[:2]
-        self.address = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        listener = None
+        if "webserver" in self.roles:
+            listener = _listen(config.server.host, config.server.port)
+            host, port = listener.getsockname()[:2]
+            self.address = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+        roles = ",".join(self.roles)
         try:
             # Pass the url explicitly: Engine.open alone would use a temporary database.
-            async with Engine.open(config.database.url, config=config) as engine:
+            async with Engine.open(config.database.url, config=config, roles=roles) as engine:
                 self.engine = engine
                 with self._work:
                     self._work_entered = True
                     await self._run_services(engine, listener)
         finally:
-            listener.close()
+            if listener is not None:
+                listener.close()
 
-    async def _run_services(self, engine: Any, listener: socket.socket) -> None:
+    async def _run_services(self, engine: Any, listener: socket.socket | None) -> None:
+        """The HTTP server only with the webserver role (`listener` is None without it),
+        the scheduler and its monitor only with the scheduler role."""
         config = self.config
         sync = self.sync = FlowSync(engine, config.flows.path)
         self.app = _http_app(engine, config)
@@ -147,27 +160,37 @@ class Daemon:
                     watch = partial(sync.watch, force_polling=config.flows.force_polling)
                     await feeders.start(self._supervised_start, "flows watcher", watch)
                 await sync.reconcile(from_store=True)
-                services.start_soon(
-                    self._supervised, "HTTP server", self._serve_http, server, listener
-                )
-                while not server.started:
-                    await anyio.sleep(0.01)
+                if listener is not None:
+                    services.start_soon(
+                        self._supervised, "HTTP server", self._serve_http, server, listener
+                    )
+                    while not server.started:
+                        await anyio.sleep(0.01)
+                else:
+                    self._http_done.set()
                 if config.flows.rescan_interval:
                     interval = parse_duration(config.flows.rescan_interval).total_seconds()
                     if interval > 0:
                         feeders.start_soon(
                             self._supervised, "flows rescan", sync.rescan_every, interval
                         )
-                scheduler = self._start_scheduler(engine, sync)
-                await scheduler.start()
-                feeders.start_soon(self._supervised, "scheduler", scheduler.run)
-                feeders.start_soon(self._supervised, "monitor", TriggerMonitor(scheduler).run)
+                if "scheduler" in self.roles:
+                    scheduler = self._start_scheduler(engine, sync)
+                    await scheduler.start()
+                    feeders.start_soon(self._supervised, "scheduler", scheduler.run)
+                    monitor = TriggerMonitor(scheduler).run
+                    feeders.start_soon(self._supervised, "monitor", monitor)
                 feeders.start_soon(
                     self._supervised, "retention", run_retention, engine.services, config
                 )
                 services.start_soon(self._supervised, "sd_notify", self._notify_loop)
                 self._ready = True
-                log.info("kestrad ready: API on %s, %s", self.address, self._counts())
+                log.info(
+                    "kestrad ready (%s): API on %s, %s",
+                    ",".join(self.roles),
+                    self.address or "none",
+                    self._counts(),
+                )
                 self.notifier.ready(self._status())
                 await self._stop.wait()
                 feeders.cancel_scope.cancel()

@@ -32,6 +32,7 @@ from kestrad.runtime.advance import AdvanceEnv
 from kestrad.runtime.executor import Executor
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
+from kestrad.runtime.liveness import LivenessChecker
 from kestrad.runtime.messages import Kill, Restart, Resume, encode
 from kestrad.runtime.replay import replay_execution
 from kestrad.runtime.services import TaskServices
@@ -67,7 +68,11 @@ class Engine:
         self.config = config
         self.store = store
         self.roles = roles
+        chosen = {part.strip() for part in roles.split(",")}
+        self.runs_executor = "executor" in chosen
+        self.runs_worker = "worker" in chosen
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{new_id()[:8]}"
+        self.liveness = LivenessChecker(store, self.instance_id, config.liveness)
         self.hub = Hub()
         # The daemon's Scheduler when it runs one (`kestrad run` does not fire schedules).
         self.scheduler: Any = None
@@ -101,10 +106,11 @@ class Engine:
             max_poll_interval=parse_duration(config.queue.max_poll_interval).total_seconds(),
             globals_=globals_,
         )
-        # Same process: results and jobs pass in memory, one commit per round trip.
-        self.worker.flush_results = False
-        self.worker.outbox.wake = self.hub.executor_wake
-        self.executor.local_worker = self.worker
+        if self.runs_executor and self.runs_worker:
+            # Same process: results and jobs pass in memory, one commit per round trip.
+            self.worker.flush_results = False
+            self.worker.outbox.wake = self.hub.executor_wake
+            self.executor.local_worker = self.worker
         # KV, log, execution and trigger operations for tasks (and the `kv()` function).
         self.services = TaskServices(store, scheduler=lambda: self.scheduler)
         self.services.register_functions(self.renderer)
@@ -128,11 +134,14 @@ class Engine:
         env: Mapping[str, str] | None = None,
         globals_: Mapping[str, Any] | None = None,
         secret_key: str | None = None,
+        roles: str = "executor,worker",
     ) -> AsyncIterator[Engine]:
         """Start an engine; on exit stop its loops and close the store.
 
         Without a database url (and no config naming one) the store is a temporary SQLite
         file, removed on exit. `env` is added to the process environment (secrets, envs).
+        `roles` (the daemon's, recorded on the instance row) says whether the executor and
+        the worker loops run here; without them this engine only creates and reads.
         """
         config = config or Config()
         if globals_ is not None:
@@ -150,15 +159,21 @@ class Engine:
             set_default_storage(config.storage_path(url))
             store = store_for(url, config)
             await store.migrate()
-            engine = cls(config, store)
+            engine = cls(config, store, roles=roles)
             try:
                 await store.register_instance(engine.instance_id, engine.roles)
                 await engine.flows.load_all()
                 async with anyio.create_task_group() as tg:
                     await tg.start(engine.services.run)
-                    tg.start_soon(engine.executor.run)
-                    tg.start_soon(engine.worker.run)
+                    if engine.runs_executor:
+                        tg.start_soon(engine.executor.run)
+                    if engine.runs_worker:
+                        tg.start_soon(engine.worker.run)
                     tg.start_soon(engine._heartbeat)
+                    wakes = engine.wake_channels()
+                    if wakes and hasattr(store, "listen"):
+                        tg.start_soon(store.listen, wakes)
+                    tg.start_soon(engine.liveness.run)
                     try:
                         yield engine
                     finally:
@@ -167,6 +182,15 @@ class Engine:
                 with contextlib.suppress(Exception):
                     await store.stop_instance(engine.instance_id)
                 await store.close()
+
+    def wake_channels(self) -> dict[str, asyncio.Event]:
+        """The NOTIFY channels (PostgreSQL) whose notices wake this engine's consumers."""
+        wakes = {}
+        if self.runs_executor:
+            wakes["kestrad_execution"] = self.hub.executor_wake
+        if self.runs_worker:
+            wakes["kestrad_worker"] = self.hub.worker_wake
+        return wakes
 
     async def _heartbeat(self) -> None:
         interval = parse_duration(self.config.liveness.heartbeat_interval).total_seconds()

@@ -142,6 +142,18 @@ class LocalBatch(msgspec.Struct, kw_only=True):
         return not (self.results or self.done or self.logs or self.created)
 
 
+class InstanceRow(msgspec.Struct, kw_only=True):
+    """One daemon (or `kestrad run`) as the `service_instance` table knows it."""
+
+    id: str
+    roles: str
+    host: str
+    pid: int
+    started: float  # epoch seconds
+    heartbeat: float  # epoch seconds of the last heartbeat
+    state: str  # RUNNING, DISCONNECTED, STOPPED or DEAD
+
+
 class QueueStats(msgspec.Struct, kw_only=True):
     """One queue topic at a glance, for metrics: rows waiting, and the oldest due one."""
 
@@ -292,6 +304,20 @@ class Store(Protocol):
     async def heartbeat(self, instance_id: str) -> None: ...
 
     async def stop_instance(self, instance_id: str) -> None: ...
+
+    async def disconnect_silent_instances(
+        self, instance_id: str, silent_since: float, purge_before: float
+    ) -> list[str]:
+        """Mark RUNNING instances (other than `instance_id`) whose last heartbeat is older
+        than `silent_since` DISCONNECTED and release their worker claims, so live workers
+        run those jobs again (same payload, so the attempt number is kept). Rows not
+        RUNNING with a heartbeat older than `purge_before` are deleted. Returns the ids
+        disconnected."""
+        ...
+
+    async def list_instances(self) -> list[InstanceRow]:
+        """Every instance row, running ones first, newest first."""
+        ...
 
     # daemon: drain and the `logs` command
     async def count_worker_claims(self, instance_id: str) -> int:

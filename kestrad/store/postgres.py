@@ -10,6 +10,9 @@ answers are fetched before the handler runs; see `_prefetch_view`.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 import os
 import socket
 import time
@@ -31,6 +34,7 @@ from kestrad.store.base import (
     ExecutorOutcome,
     FlowCount,
     FlowRow,
+    InstanceRow,
     KVEntry,
     LocalBatch,
     LogEntry,
@@ -44,10 +48,15 @@ from kestrad.store.base import (
     WindowKey,
 )
 from kestrad.store.queries import migrations, queries
-from kestrad.store.sqlite import _execution_row, _pid_alive, _search_variant
+from kestrad.store.sqlite import _execution_row, _instance_row, _pid_alive, _search_variant
 
 T = TypeVar("T")
 Q = queries("postgres")
+log = logging.getLogger("kestrad.store.postgres")
+# NOTIFY channels of the queue inserts (see queries.sql): wake-up hints, never the truth.
+EXECUTION_CHANNEL = "kestrad_execution"
+WORKER_CHANNEL = "kestrad_worker"
+_LISTEN_PING = 30.0  # seconds between checks that the listening connection is alive
 _WAKE = encode(Wake())
 _FIRST_PAGE = ("~", "")  # sorts after every ISO-8601 date
 # Taken while migrating, so daemons starting together apply each migration once.
@@ -104,6 +113,40 @@ class PostgresStore:
                 self.url, min_size=self.min_size, max_size=self.max_size
             )
         await self._write(_migrate)
+
+    async def listen(self, wakes: dict[str, asyncio.Event]) -> None:
+        """Set `wakes[channel]` on every NOTIFY of that channel, until cancelled.
+
+        A dedicated connection (outside the pool: LISTEN is per session). Notices are only
+        hints that cut a consumer's back-off short; a lost connection is retried with
+        back-off, and every event is set on (re)connect since notices sent meanwhile are
+        lost. Nothing waits on this for correctness: the timed poll still runs.
+        """
+        delay = 0.5
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self.url)
+                lost = asyncio.Event()
+                conn.add_termination_listener(_setter(lost))
+                for channel, event in wakes.items():
+                    await conn.add_listener(channel, _setter(event))
+                delay = 0.5
+                for event in wakes.values():
+                    event.set()
+                while not lost.is_set():
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(lost.wait(), _LISTEN_PING)
+                    if not lost.is_set():
+                        await conn.fetchval(Q["ping"])
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                log.warning("LISTEN connection lost (%s); retrying in %.1fs", exc, delay)
+            finally:
+                if conn is not None:
+                    with contextlib.suppress(Exception):
+                        await conn.close(timeout=1.0)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
     async def close(self) -> None:
         if self._pool is not None:
@@ -229,6 +272,22 @@ class PostgresStore:
             await conn.execute(Q["queue_worker_release_dead"])
 
         await self._write(run)
+
+    async def disconnect_silent_instances(
+        self, instance_id: str, silent_since: float, purge_before: float
+    ) -> list[str]:
+        async def run(conn: Conn) -> list[str]:
+            rows = await conn.fetch(Q["instance_disconnect_silent"], silent_since, instance_id)
+            gone = [r[0] for r in rows]
+            if gone:
+                await conn.execute(Q["queue_worker_release_instances"], gone)
+            await conn.execute(Q["instance_purge"], purge_before)
+            return gone
+
+        return await self._write(run)
+
+    async def list_instances(self) -> list[InstanceRow]:
+        return [_instance_row(r) for r in await self._fetch("instance_list")]
 
     # -- API and metrics reads ----------------------------------------------------------------
     async def search_executions(
@@ -615,6 +674,15 @@ async def _save_flow(
 async def _upsert_executions(conn: Conn, executions: list[Execution]) -> None:
     if executions:
         await conn.execute(Q["execution_upsert"], *_columns(map(_execution_row, executions), 9))
+
+
+def _setter(event: asyncio.Event) -> Callable[..., None]:
+    """An asyncpg notification callback that only sets `event`."""
+
+    def on_notice(*_args: Any) -> None:
+        event.set()
+
+    return on_notice
 
 
 async def _insert_messages(conn: Conn, query: str, messages: list[Outgoing]) -> None:

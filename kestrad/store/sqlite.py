@@ -33,6 +33,7 @@ from kestrad.store.base import (
     ExecutorOutcome,
     FlowCount,
     FlowRow,
+    InstanceRow,
     KVEntry,
     LocalBatch,
     LogEntry,
@@ -251,6 +252,24 @@ class SQLiteStore:
             conn.execute(Q["queue_worker_release_dead"])
 
         await self._write(run)
+
+    async def disconnect_silent_instances(
+        self, instance_id: str, silent_since: float, purge_before: float
+    ) -> list[str]:
+        def run(conn: sqlite3.Connection) -> list[str]:
+            rows = conn.execute(Q["instance_disconnect_silent"], (silent_since, instance_id))
+            gone = [r[0] for r in rows.fetchall()]
+            conn.executemany(Q["queue_worker_release_instance"], [(i,) for i in gone])
+            conn.execute(Q["instance_purge"], (purge_before,))
+            return gone
+
+        return await self._write(run)
+
+    async def list_instances(self) -> list[InstanceRow]:
+        def run(conn: sqlite3.Connection) -> list[InstanceRow]:
+            return [_instance_row(r) for r in conn.execute(Q["instance_list"])]
+
+        return await self._read(run)
 
     # -- API and metrics reads ----------------------------------------------------------------
     async def search_executions(
@@ -634,6 +653,12 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) 
         raise
     conn.execute("COMMIT")
     return result
+
+
+def _instance_row(r: Any) -> InstanceRow:
+    return InstanceRow(
+        id=r[0], roles=r[1], host=r[2], pid=r[3], started=r[4], heartbeat=r[5], state=r[6]
+    )
 
 
 def _pid_alive(pid: int) -> bool:

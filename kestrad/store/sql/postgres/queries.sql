@@ -66,9 +66,15 @@ ORDER BY f.namespace, f.flow_id, q.start_date, q.id;
 -- name: execution_by_trigger
 SELECT value FROM executions WHERE trigger_execution_id = $1;
 
+-- Inserting also notifies `kestrad_execution` (delivered at commit, once per transaction):
+-- a wake-up hint for the executors of other daemons, in the same round trip.
 -- name: queue_execution_insert
-INSERT INTO queue_execution (key, payload, available_at)
-SELECT * FROM unnest($1::text[], $2::bytea[], $3::float8[]);
+WITH inserted AS (
+  INSERT INTO queue_execution (key, payload, available_at)
+  SELECT * FROM unnest($1::text[], $2::bytea[], $3::float8[])
+  RETURNING 1
+)
+SELECT pg_notify('kestrad_execution', '') WHERE EXISTS (SELECT 1 FROM inserted);
 
 -- The executor's claim: due rows in order, skipping rows another executor holds, and
 -- only rows whose key's advisory lock this transaction gets. The scan walks
@@ -94,9 +100,14 @@ DELETE FROM queue_execution WHERE seq = ANY($1::bigint[]);
 -- name: queue_execution_next_due
 SELECT min(available_at) FROM queue_execution WHERE claimed_by IS NULL;
 
+-- Inserting also notifies `kestrad_worker` (delivered at commit): a hint for idle workers.
 -- name: queue_worker_insert
-INSERT INTO queue_worker (key, payload, available_at)
-SELECT * FROM unnest($1::text[], $2::bytea[], $3::float8[]);
+WITH inserted AS (
+  INSERT INTO queue_worker (key, payload, available_at)
+  SELECT * FROM unnest($1::text[], $2::bytea[], $3::float8[])
+  RETURNING 1
+)
+SELECT pg_notify('kestrad_worker', '') WHERE EXISTS (SELECT 1 FROM inserted);
 
 -- name: queue_worker_insert_claimed
 INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at)
@@ -138,8 +149,26 @@ FROM logs WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
 INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state)
 VALUES ($1, $2, $3, $4, $5, $6, 'RUNNING');
 
+-- A heartbeat also revives an instance marked DISCONNECTED while it was only slow: its
+-- claims were handed out already, and new ones must not be released again.
 -- name: instance_heartbeat
-UPDATE service_instance SET heartbeat = $1 WHERE id = $2;
+UPDATE service_instance SET heartbeat = $1, state = 'RUNNING'
+WHERE id = $2 AND state IN ('RUNNING', 'DISCONNECTED');
+
+-- name: instance_disconnect_silent
+UPDATE service_instance SET state = 'DISCONNECTED'
+WHERE state = 'RUNNING' AND heartbeat < $1 AND id <> $2
+RETURNING id;
+
+-- name: queue_worker_release_instances
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ANY($1::text[]);
+
+-- name: instance_purge
+DELETE FROM service_instance WHERE state <> 'RUNNING' AND heartbeat < $1;
+
+-- name: instance_list
+SELECT id, roles, host, pid, started, heartbeat, state FROM service_instance
+ORDER BY state = 'RUNNING' DESC, started DESC;
 
 -- name: instance_set_state
 UPDATE service_instance SET state = $1 WHERE id = $2;

@@ -100,8 +100,26 @@ FROM logs WHERE seq > ? ORDER BY seq LIMIT ?;
 -- name: instance_register
 INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING');
 
+-- A heartbeat also revives an instance marked DISCONNECTED while it was only slow: its
+-- claims were handed out already, and new ones must not be released again.
 -- name: instance_heartbeat
-UPDATE service_instance SET heartbeat = ? WHERE id = ?;
+UPDATE service_instance SET heartbeat = ?, state = 'RUNNING'
+WHERE id = ? AND state IN ('RUNNING', 'DISCONNECTED');
+
+-- name: instance_disconnect_silent
+UPDATE service_instance SET state = 'DISCONNECTED'
+WHERE state = 'RUNNING' AND heartbeat < ? AND id <> ?
+RETURNING id;
+
+-- name: queue_worker_release_instance
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ?;
+
+-- name: instance_purge
+DELETE FROM service_instance WHERE state <> 'RUNNING' AND heartbeat < ?;
+
+-- name: instance_list
+SELECT id, roles, host, pid, started, heartbeat, state FROM service_instance
+ORDER BY state = 'RUNNING' DESC, started DESC;
 
 -- name: instance_set_state
 UPDATE service_instance SET state = ? WHERE id = ?;

@@ -1,0 +1,61 @@
+"""`kestrad instances list`: the daemons sharing this database, as the store sees them.
+
+Read from the `service_instance` table rather than asked of each daemon, so it also shows
+the ones that died: a DISCONNECTED row with a large heartbeat age is a daemon whose worker
+jobs were handed to the others.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from kestrad.cli_store import open_configured_store
+from kestrad.store.base import InstanceRow
+
+HEADER = ("ID", "ROLES", "HOST", "PID", "STARTED", "HEARTBEAT AGE", "STATE")
+
+
+def add_parsers(subparsers: Any) -> None:
+    instances = subparsers.add_parser("instances", help="the daemons sharing this database")
+    actions = instances.add_subparsers(dest="instances_action", required=True)
+    listing = actions.add_parser("list", help="id, roles, host, pid, started, heartbeat, state")
+    listing.add_argument("--config", help="kestrad.yml (default: /etc/kestrad/kestrad.yml)")
+
+
+async def handle(args: argparse.Namespace) -> int:
+    """Print one line per instance, running ones first; 2 when the store cannot be opened."""
+    from kestrad.config import ConfigError
+
+    try:
+        async with open_configured_store(args.config) as store:
+            rows = await store.list_instances()
+    except (ConfigError, LookupError, ValueError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(rows, time.time()), end="")
+    return 0
+
+
+def format_table(rows: list[InstanceRow], now: float) -> str:
+    """Aligned columns; the heartbeat as an age, since that is what liveness compares."""
+    lines = [HEADER] + [
+        (
+            r.id,
+            r.roles,
+            r.host,
+            str(r.pid),
+            datetime.fromtimestamp(r.started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            f"{max(now - r.heartbeat, 0.0):.1f}s",
+            r.state,
+        )
+        for r in rows
+    ]
+    widths = [max(len(line[i]) for line in lines) for i in range(len(HEADER))]
+    return "".join(
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() + "\n"
+        for line in lines
+    )
