@@ -48,7 +48,7 @@ from kestrad.store.base import (
     WindowKey,
 )
 from kestrad.store.queries import migrations, queries
-from kestrad.store.sqlite import _execution_row, _instance_row, _pid_alive, _search_variant
+from kestrad.store.rows import execution_row, instance_row, pid_alive, search_variant
 
 T = TypeVar("T")
 Q = queries("postgres")
@@ -253,7 +253,7 @@ class PostgresStore:
         async def run(conn: Conn) -> None:
             now = time.time()
             for iid, ihost, pid, beat in await conn.fetch(Q["instance_running"]):
-                dead_here = ihost == host and not _pid_alive(pid)
+                dead_here = ihost == host and not pid_alive(pid)
                 if dead_here or beat < now - timeout:
                     await conn.execute(Q["instance_set_state"], "DEAD", iid)
             await conn.execute(
@@ -287,7 +287,7 @@ class PostgresStore:
         return await self._write(run)
 
     async def list_instances(self) -> list[InstanceRow]:
-        return [_instance_row(r) for r in await self._fetch("instance_list")]
+        return [instance_row(r) for r in await self._fetch("instance_list")]
 
     # -- API and metrics reads ----------------------------------------------------------------
     async def search_executions(
@@ -300,7 +300,7 @@ class PostgresStore:
         limit: int = 25,
     ) -> list[Execution]:
         """Newest first; `after` is the (start date, id) of the last row of the previous page."""
-        variant = _search_variant(namespace, flow_id, state)
+        variant = search_variant(namespace, flow_id, state)
         args = (*_filters(variant, namespace, flow_id, state), *(after or _FIRST_PAGE), limit)
         rows = await self._fetch("execution_search_" + variant, *args)
         return [decode_execution(r[2]) for r in rows]
@@ -312,7 +312,7 @@ class PostgresStore:
         flow_id: str | None = None,
         state: str | None = None,
     ) -> int:
-        variant = _search_variant(namespace, flow_id, state)
+        variant = search_variant(namespace, flow_id, state)
         row = await self._fetchrow(
             "execution_count_" + variant, *_filters(variant, namespace, flow_id, state)
         )
@@ -673,7 +673,7 @@ async def _save_flow(
 
 async def _upsert_executions(conn: Conn, executions: list[Execution]) -> None:
     if executions:
-        await conn.execute(Q["execution_upsert"], *_columns(map(_execution_row, executions), 9))
+        await conn.execute(Q["execution_upsert"], *_columns(map(execution_row, executions), 9))
 
 
 def _setter(event: asyncio.Event) -> Callable[..., None]:

@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import msgspec
 
-from kestrad.model.execution import Execution, decode_execution, encode_execution
+from kestrad.model.execution import Execution, decode_execution
 from kestrad.model.state import now_iso
 from kestrad.runtime.messages import Wake, encode
 from kestrad.store.base import (
@@ -47,6 +47,7 @@ from kestrad.store.base import (
     WindowKey,
 )
 from kestrad.store.queries import migrations, queries
+from kestrad.store.rows import execution_row, instance_row, pid_alive, search_variant
 
 T = TypeVar("T")
 Q = queries("sqlite")
@@ -232,7 +233,7 @@ class SQLiteStore:
         def run(conn: sqlite3.Connection) -> None:
             now = time.time()
             for iid, ihost, pid, beat in conn.execute(Q["instance_running"]).fetchall():
-                dead_here = ihost == host and not _pid_alive(pid)
+                dead_here = ihost == host and not pid_alive(pid)
                 if dead_here or beat < now - timeout:
                     conn.execute(Q["instance_set_state"], ("DEAD", iid))
             conn.execute(Q["instance_register"], (instance_id, host, os.getpid(), roles, now, now))
@@ -267,7 +268,7 @@ class SQLiteStore:
 
     async def list_instances(self) -> list[InstanceRow]:
         def run(conn: sqlite3.Connection) -> list[InstanceRow]:
-            return [_instance_row(r) for r in conn.execute(Q["instance_list"])]
+            return [instance_row(r) for r in conn.execute(Q["instance_list"])]
 
         return await self._read(run)
 
@@ -282,7 +283,7 @@ class SQLiteStore:
         limit: int = 25,
     ) -> list[Execution]:
         """Newest first; `after` is the (start date, id) of the last row of the previous page."""
-        name = "execution_search_" + _search_variant(namespace, flow_id, state)
+        name = "execution_search_" + search_variant(namespace, flow_id, state)
         after_date, after_id = after or _FIRST_PAGE
         params = {
             "namespace": namespace,
@@ -305,7 +306,7 @@ class SQLiteStore:
         flow_id: str | None = None,
         state: str | None = None,
     ) -> int:
-        name = "execution_count_" + _search_variant(namespace, flow_id, state)
+        name = "execution_count_" + search_variant(namespace, flow_id, state)
         params = {"namespace": namespace, "flow_id": flow_id, "state": state}
 
         def run(conn: sqlite3.Connection) -> int:
@@ -631,17 +632,6 @@ def _trigger_params(s: TriggerRow) -> tuple[Any, ...]:
     )  # sorts after every ISO-8601 date
 
 
-def _search_variant(namespace: str | None, flow_id: str | None, state: str | None) -> str:
-    """Which search query has an index for these filters (see queries.sql)."""
-    if state is not None:
-        return "state"
-    if namespace is not None and flow_id is not None:
-        return "flow"
-    if namespace is not None:
-        return "namespace"
-    return "all"
-
-
 # -- functions run on the database thread --------------------------------------------------------
 def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
     """BEGIN IMMEDIATE, run, COMMIT; ROLLBACK on any error so nothing half-written stays."""
@@ -653,22 +643,6 @@ def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) 
         raise
     conn.execute("COMMIT")
     return result
-
-
-def _instance_row(r: Any) -> InstanceRow:
-    return InstanceRow(
-        id=r[0], roles=r[1], host=r[2], pid=r[3], started=r[4], heartbeat=r[5], state=r[6]
-    )
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _migrate(conn: sqlite3.Connection) -> None:
@@ -743,25 +717,8 @@ def _save_flow(
     )
 
 
-def _execution_row(e: Execution) -> tuple[Any, ...]:
-    trigger_execution = None
-    if e.trigger is not None:
-        trigger_execution = e.trigger.variables.get("executionId")
-    return (
-        e.id,
-        e.namespace,
-        e.flow_id,
-        e.flow_revision,
-        e.state.current,
-        e.state.start_date,
-        e.state.end_date,
-        trigger_execution,
-        encode_execution(e),
-    )
-
-
 def _upsert_executions(conn: sqlite3.Connection, executions: list[Execution]) -> None:
-    conn.executemany(Q["execution_upsert"], [_execution_row(e) for e in executions])
+    conn.executemany(Q["execution_upsert"], [execution_row(e) for e in executions])
 
 
 def _insert_messages(conn: sqlite3.Connection, query: str, messages: list[Outgoing]) -> None:
