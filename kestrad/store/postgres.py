@@ -27,7 +27,6 @@ from kestrad.model.execution import Execution, decode_execution
 from kestrad.model.state import now_iso
 from kestrad.runtime.messages import Wake, encode
 from kestrad.store.base import (
-    Backfill,
     BatchHandler,
     ExecutionBrief,
     ExecutionRef,
@@ -48,7 +47,17 @@ from kestrad.store.base import (
     WindowKey,
 )
 from kestrad.store.queries import migrations, queries
-from kestrad.store.rows import execution_row, instance_row, pid_alive, search_variant
+from kestrad.store.rows import (
+    execution_row,
+    flow_row,
+    instance_row,
+    kv_entry,
+    kv_params,
+    log_entry,
+    pid_alive,
+    search_variant,
+    trigger_row,
+)
 
 T = TypeVar("T")
 Q = queries("postgres")
@@ -172,7 +181,7 @@ class PostgresStore:
             return await _get_flow(conn, namespace, flow_id, revision)
 
     async def list_flows(self) -> list[FlowRow]:
-        return [_flow_row(r) for r in await self._fetch("flow_list_latest")]
+        return [flow_row(r) for r in await self._fetch("flow_list_latest")]
 
     # -- executions ---------------------------------------------------------------------------
     async def create_executions(self, executions: list[Execution]) -> None:
@@ -244,7 +253,7 @@ class PostgresStore:
         self, execution_id: str, after: int = 0, limit: int = 10_000
     ) -> list[LogEntry]:
         rows = await self._fetch("log_list", execution_id, after, limit)
-        return [_log_entry(r) for r in rows]
+        return [log_entry(r) for r in rows]
 
     # -- service instances --------------------------------------------------------------------
     async def register_instance(self, instance_id: str, roles: str) -> None:
@@ -352,7 +361,7 @@ class PostgresStore:
         rows = await self._fetch(
             "log_search_after", after, execution_id, namespace, flow_id, levels, limit
         )
-        return [_log_entry(r) for r in rows]
+        return [log_entry(r) for r in rows]
 
     async def latest_logs(
         self,
@@ -366,11 +375,11 @@ class PostgresStore:
         rows = await self._fetch(
             "log_search_latest", execution_id, namespace, flow_id, levels, limit
         )
-        return [_log_entry(r) for r in reversed(rows)]
+        return [log_entry(r) for r in reversed(rows)]
 
     # -- scheduler: trigger states ------------------------------------------------------------
     async def load_triggers(self) -> list[TriggerRow]:
-        return [_trigger_row(r) for r in await self._fetch("trigger_load_all")]
+        return [trigger_row(r) for r in await self._fetch("trigger_load_all")]
 
     async def save_trigger_states(
         self,
@@ -395,16 +404,16 @@ class PostgresStore:
 
     async def get_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerRow | None:
         row = await self._fetchrow("trigger_get", namespace, flow_id, trigger_id)
-        return _trigger_row(row) if row else None
+        return trigger_row(row) if row else None
 
     async def list_triggers(
         self, *, namespace: str | None = None, flow_id: str | None = None, limit: int = 1000
     ) -> list[TriggerRow]:
         rows = await self._fetch("trigger_list", namespace, flow_id, limit)
-        return [_trigger_row(r) for r in rows]
+        return [trigger_row(r) for r in rows]
 
     async def triggers_updated_since(self, since: float) -> list[TriggerRow]:
-        return [_trigger_row(r) for r in await self._fetch("trigger_updated_since", since)]
+        return [trigger_row(r) for r in await self._fetch("trigger_updated_since", since)]
 
     async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
         if not execution_ids:
@@ -415,20 +424,20 @@ class PostgresStore:
     # -- KV store and maintenance tasks (MaintenanceStore) ------------------------------------
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
         row = await self._fetchrow("kv_get", namespace, key)
-        return _kv_entry(row) if row else None
+        return kv_entry(row) if row else None
 
     async def kv_set(self, entry: KVEntry, *, overwrite: bool = True) -> bool:
         if overwrite:
-            await self._execute("kv_upsert", *_kv_params(entry))
+            await self._execute("kv_upsert", *kv_params(entry))
             return True
-        row = await self._fetchrow("kv_insert_unless_live", *_kv_params(entry), time.time())
+        row = await self._fetchrow("kv_insert_unless_live", *kv_params(entry), time.time())
         return row is not None
 
     async def kv_delete(self, namespace: str, key: str) -> bool:
         return _rowcount(await self._execute("kv_delete", namespace, key)) > 0
 
     async def kv_list(self, namespace: str | None = None) -> list[KVEntry]:
-        return [_kv_entry(r) for r in await self._fetch("kv_list", namespace)]
+        return [kv_entry(r) for r in await self._fetch("kv_list", namespace)]
 
     async def kv_stamp(self) -> tuple[int, float]:
         row = await self._fetchrow("kv_stamp")
@@ -515,68 +524,6 @@ def _wake(execution_id: str) -> Outgoing:
     return Outgoing(key=execution_id, payload=_WAKE)
 
 
-def _flow_row(r: Sequence[Any]) -> FlowRow:
-    return FlowRow(
-        namespace=r[0],
-        id=r[1],
-        revision=r[2],
-        source=r[3],
-        hash=r[4],
-        file=r[5],
-        disabled=r[6],
-        deleted=r[7],
-    )
-
-
-def _log_entry(r: Sequence[Any]) -> LogEntry:
-    return LogEntry(
-        seq=r[0],
-        execution_id=r[1],
-        namespace=r[2],
-        flow_id=r[3],
-        task_id=r[4],
-        task_run_id=r[5],
-        attempt=r[6],
-        level=r[7],
-        timestamp=r[8],
-        message=r[9],
-    )
-
-
-def _kv_entry(r: Sequence[Any]) -> KVEntry:
-    return KVEntry(
-        namespace=r[0],
-        key=r[1],
-        value=r[2],
-        type=r[3],
-        description=r[4],
-        expires_at=r[5],
-        updated=r[6],
-    )
-
-
-def _kv_params(e: KVEntry) -> tuple[Any, ...]:
-    return (e.namespace, e.key, e.value, e.type, e.description, e.expires_at, e.updated)
-
-
-_backfill_decoder = msgspec.json.Decoder(Backfill)
-
-
-def _trigger_row(r: Sequence[Any]) -> TriggerRow:
-    return TriggerRow(
-        namespace=r[0],
-        flow_id=r[1],
-        trigger_id=r[2],
-        next_fire_at=r[3],
-        execution_id=r[4],
-        disabled=r[5],
-        backfill=_backfill_decoder.decode(r[6]) if r[6] else None,
-        fingerprint=r[7],
-        updated=r[8],
-        last_fire_at=r[9] if len(r) > 9 else None,
-    )
-
-
 def _trigger_params(s: TriggerRow) -> tuple[Any, ...]:
     backfill = msgspec.json.encode(s.backfill).decode() if s.backfill is not None else None
     return (
@@ -645,7 +592,7 @@ async def _get_flow(
         row = await conn.fetchrow(Q["flow_latest"], namespace, flow_id)
     else:
         row = await conn.fetchrow(Q["flow_revision"], namespace, flow_id, revision)
-    return _flow_row(row) if row else None
+    return flow_row(row) if row else None
 
 
 async def _save_flow(

@@ -1,13 +1,25 @@
 """What both stores share about rows: the columns an execution is stored with, which
-search query fits a filter, instance rows and whether a local process still lives."""
+search query fits a filter, how result rows become records (flows, logs, KV entries,
+triggers, instances) and whether a local process still lives."""
 
 from __future__ import annotations
 
 import os
 from typing import Any
 
+import msgspec
+
 from kestrad.model.execution import Execution, encode_execution
-from kestrad.store.base import InstanceRow
+from kestrad.store.base import (
+    Backfill,
+    FlowRow,
+    InstanceRow,
+    KVEntry,
+    LogEntry,
+    TriggerRow,
+)
+
+_backfill_decoder = msgspec.json.Decoder(Backfill)
 
 
 def execution_row(e: Execution) -> tuple[Any, ...]:
@@ -54,3 +66,63 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def flow_row(r: Any) -> FlowRow:
+    return FlowRow(
+        namespace=r[0],
+        id=r[1],
+        revision=r[2],
+        source=r[3],
+        hash=r[4],
+        file=r[5],
+        disabled=bool(r[6]),
+        deleted=bool(r[7]),
+    )
+
+
+def log_entry(r: Any) -> LogEntry:
+    return LogEntry(
+        seq=r[0],
+        execution_id=r[1],
+        namespace=r[2],
+        flow_id=r[3],
+        task_id=r[4],
+        task_run_id=r[5],
+        attempt=r[6],
+        level=r[7],
+        timestamp=r[8],
+        message=r[9],
+    )
+
+
+def kv_entry(r: Any) -> KVEntry:
+    return KVEntry(
+        namespace=r[0],
+        key=r[1],
+        value=r[2],
+        type=r[3],
+        description=r[4],
+        expires_at=r[5],
+        updated=r[6],
+    )
+
+
+def kv_params(e: KVEntry) -> tuple[Any, ...]:
+    return (e.namespace, e.key, e.value, e.type, e.description, e.expires_at, e.updated)
+
+
+def trigger_row(r: Any) -> TriggerRow:
+    """A `triggers` row; the 10th column (`last_fire_at`) is optional in older queries."""
+    return TriggerRow(
+        namespace=r[0],
+        flow_id=r[1],
+        trigger_id=r[2],
+        next_fire_at=r[3],
+        execution_id=r[4],
+        disabled=bool(r[5]),
+        backfill=_backfill_decoder.decode(r[6]) if r[6] else None,
+        fingerprint=r[7],
+        updated=r[8],
+        last_fire_at=r[9] if len(r) > 9 else None,
+    )

@@ -26,7 +26,6 @@ from kestrad.model.execution import Execution, decode_execution
 from kestrad.model.state import now_iso
 from kestrad.runtime.messages import Wake, encode
 from kestrad.store.base import (
-    Backfill,
     BatchHandler,
     ExecutionBrief,
     ExecutionRef,
@@ -47,7 +46,17 @@ from kestrad.store.base import (
     WindowKey,
 )
 from kestrad.store.queries import migrations, queries
-from kestrad.store.rows import execution_row, instance_row, pid_alive, search_variant
+from kestrad.store.rows import (
+    execution_row,
+    flow_row,
+    instance_row,
+    kv_entry,
+    kv_params,
+    log_entry,
+    pid_alive,
+    search_variant,
+    trigger_row,
+)
 
 T = TypeVar("T")
 Q = queries("sqlite")
@@ -133,7 +142,7 @@ class SQLiteStore:
 
     async def list_flows(self) -> list[FlowRow]:
         def run(conn: sqlite3.Connection) -> list[FlowRow]:
-            return [_flow_row(r) for r in conn.execute(Q["flow_list_latest"])]
+            return [flow_row(r) for r in conn.execute(Q["flow_list_latest"])]
 
         return await self._read(run)
 
@@ -222,7 +231,7 @@ class SQLiteStore:
     ) -> list[LogEntry]:
         def run(conn: sqlite3.Connection) -> list[LogEntry]:
             rows = conn.execute(Q["log_list"], (execution_id, after, limit))
-            return [_log_entry(r) for r in rows]
+            return [log_entry(r) for r in rows]
 
         return await self._read(run)
 
@@ -361,7 +370,7 @@ class SQLiteStore:
             rows = conn.execute(
                 Q["log_search_after"], (after, execution_id, namespace, flow_id, wanted, limit)
             )
-            return [_log_entry(r) for r in rows]
+            return [log_entry(r) for r in rows]
 
         return await self._read(run)
 
@@ -380,14 +389,14 @@ class SQLiteStore:
             rows = conn.execute(
                 Q["log_search_latest"], (execution_id, namespace, flow_id, wanted, limit)
             ).fetchall()
-            return [_log_entry(r) for r in reversed(rows)]
+            return [log_entry(r) for r in reversed(rows)]
 
         return await self._read(run)
 
     # -- scheduler: trigger states ------------------------------------------------------------
     async def load_triggers(self) -> list[TriggerRow]:
         def run(conn: sqlite3.Connection) -> list[TriggerRow]:
-            return [_trigger_row(r) for r in conn.execute(Q["trigger_load_all_with_last_fire"])]
+            return [trigger_row(r) for r in conn.execute(Q["trigger_load_all_with_last_fire"])]
 
         return await self._read(run)
 
@@ -419,7 +428,7 @@ class SQLiteStore:
     async def get_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerRow | None:
         def run(conn: sqlite3.Connection) -> TriggerRow | None:
             row = conn.execute(Q["trigger_get"], (namespace, flow_id, trigger_id)).fetchone()
-            return _trigger_row(row) if row else None
+            return trigger_row(row) if row else None
 
         return await self._read(run)
 
@@ -428,13 +437,13 @@ class SQLiteStore:
     ) -> list[TriggerRow]:
         def run(conn: sqlite3.Connection) -> list[TriggerRow]:
             rows = conn.execute(Q["trigger_list"], (namespace, flow_id, limit))
-            return [_trigger_row(r) for r in rows]
+            return [trigger_row(r) for r in rows]
 
         return await self._read(run)
 
     async def triggers_updated_since(self, since: float) -> list[TriggerRow]:
         def run(conn: sqlite3.Connection) -> list[TriggerRow]:
-            return [_trigger_row(r) for r in conn.execute(Q["trigger_updated_since"], (since,))]
+            return [trigger_row(r) for r in conn.execute(Q["trigger_updated_since"], (since,))]
 
         return await self._read(run)
 
@@ -453,7 +462,7 @@ class SQLiteStore:
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:
         def run(conn: sqlite3.Connection) -> KVEntry | None:
             row = conn.execute(Q["kv_get"], (namespace, key)).fetchone()
-            return _kv_entry(row) if row else None
+            return kv_entry(row) if row else None
 
         return await self._read(run)
 
@@ -461,9 +470,9 @@ class SQLiteStore:
         def run(conn: sqlite3.Connection) -> bool:
             if not overwrite:
                 row = conn.execute(Q["kv_get"], (entry.namespace, entry.key)).fetchone()
-                if row is not None and not _kv_entry(row).expired(time.time()):
+                if row is not None and not kv_entry(row).expired(time.time()):
                     return False
-            conn.execute(Q["kv_upsert"], _kv_params(entry))
+            conn.execute(Q["kv_upsert"], kv_params(entry))
             return True
 
         return await self._write(run)
@@ -476,7 +485,7 @@ class SQLiteStore:
 
     async def kv_list(self, namespace: str | None = None) -> list[KVEntry]:
         def run(conn: sqlite3.Connection) -> list[KVEntry]:
-            return [_kv_entry(r) for r in conn.execute(Q["kv_list"], (namespace,))]
+            return [kv_entry(r) for r in conn.execute(Q["kv_list"], (namespace,))]
 
         return await self._read(run)
 
@@ -578,43 +587,11 @@ class SQLiteStore:
         return await self._write(run)
 
 
-def _kv_entry(r: Any) -> KVEntry:
-    return KVEntry(
-        namespace=r[0],
-        key=r[1],
-        value=r[2],
-        type=r[3],
-        description=r[4],
-        expires_at=r[5],
-        updated=r[6],
-    )
-
-
-def _kv_params(e: KVEntry) -> tuple[Any, ...]:
-    return (e.namespace, e.key, e.value, e.type, e.description, e.expires_at, e.updated)
-
-
 def _json_or_none(values: list[str] | None) -> str | None:
     return json.dumps(values) if values is not None else None
 
 
 _FIRST_PAGE = ("~", "")
-_backfill_decoder = msgspec.json.Decoder(Backfill)
-
-
-def _trigger_row(r: Any) -> TriggerRow:
-    return TriggerRow(
-        namespace=r[0],
-        flow_id=r[1],
-        trigger_id=r[2],
-        next_fire_at=r[3],
-        execution_id=r[4],
-        disabled=bool(r[5]),
-        backfill=_backfill_decoder.decode(r[6]) if r[6] else None,
-        fingerprint=r[7],
-        updated=r[8],
-        last_fire_at=r[9] if len(r) > 9 else None,
-    )
 
 
 def _trigger_params(s: TriggerRow) -> tuple[Any, ...]:
@@ -666,19 +643,6 @@ def _statements(sql: str) -> list[str]:
     return [s.strip() for s in body.split(";") if s.strip()]
 
 
-def _flow_row(r: Any) -> FlowRow:
-    return FlowRow(
-        namespace=r[0],
-        id=r[1],
-        revision=r[2],
-        source=r[3],
-        hash=r[4],
-        file=r[5],
-        disabled=bool(r[6]),
-        deleted=bool(r[7]),
-    )
-
-
 def _get_flow(
     conn: sqlite3.Connection, namespace: str, flow_id: str, revision: int | None
 ) -> FlowRow | None:
@@ -686,7 +650,7 @@ def _get_flow(
         row = conn.execute(Q["flow_latest"], (namespace, flow_id)).fetchone()
     else:
         row = conn.execute(Q["flow_revision"], (namespace, flow_id, revision)).fetchone()
-    return _flow_row(row) if row else None
+    return flow_row(row) if row else None
 
 
 def _save_flow(
@@ -766,21 +730,6 @@ def _insert_logs(conn: sqlite3.Connection, logs: list[NewLog]) -> list[LogEntry]
         ],
     )
     return entries
-
-
-def _log_entry(r: Any) -> LogEntry:
-    return LogEntry(
-        seq=r[0],
-        execution_id=r[1],
-        namespace=r[2],
-        flow_id=r[3],
-        task_id=r[4],
-        task_run_id=r[5],
-        attempt=r[6],
-        level=r[7],
-        timestamp=r[8],
-        message=r[9],
-    )
 
 
 def _executor_batch(
