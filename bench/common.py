@@ -7,13 +7,16 @@ figures come from a 4-vCPU machine with a separate 4-vCPU PostgreSQL).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import math
 import os
 import platform
+import secrets
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ from typing import Any
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
 RESULTS_DIR = BENCH_DIR / "results"
+# `--database-url postgres`: a fresh database on this server, dropped afterwards.
+POSTGRES_SERVER = os.environ.get("KESTRAD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 
 
 def flows_dir() -> Path:
@@ -96,6 +101,14 @@ def machine_info() -> dict[str, Any]:
     }
 
 
+def loadavg() -> list[float] | None:
+    """1, 5 and 15-minute load averages (None where the OS has none)."""
+    try:
+        return [round(value, 2) for value in os.getloadavg()]
+    except OSError:
+        return None
+
+
 def _git_revision() -> str | None:
     try:
         result = subprocess.run(
@@ -134,7 +147,127 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
         "benchmark": name,
         "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
+        # The machine may be shared: its load when the results were written.
+        "loadavg": loadavg(),
         **data,
     }
     path.write_text(json.dumps(document, indent=2, sort_keys=False) + "\n", encoding="utf-8")
     return path
+
+
+# -- databases and daemons ------------------------------------------------------------------
+def backend_of(url: str | None) -> str:
+    """`postgresql` or `sqlite` (no url: the scripts' temporary SQLite file)."""
+    postgres = url == "postgres" or (url or "").startswith(("postgres:", "postgresql:"))
+    return "postgresql" if postgres else "sqlite"
+
+
+@contextlib.asynccontextmanager
+async def database(url: str | None) -> AsyncIterator[str | None]:
+    """`url` as given, except `postgres`: a fresh database on `POSTGRES_SERVER`, dropped
+    on exit (`WITH (FORCE)`: connections a killed daemon left are cut)."""
+    if url != "postgres":
+        yield url
+        return
+    import asyncpg
+
+    name = f"kestrad_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres")
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    try:
+        yield f"{POSTGRES_SERVER}/{name}"
+    finally:
+        for attempt in range(30):  # the server may be restarting: retry for 30 s
+            try:
+                admin = await asyncpg.connect(f"{POSTGRES_SERVER}/postgres")
+                try:
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+                finally:
+                    await admin.close()
+                break
+            except (OSError, asyncpg.PostgresError):
+                if attempt == 29:
+                    print(f"could not drop the database {name}", file=sys.stderr)
+                await asyncio.sleep(1.0)
+
+
+async def postgres_backends(url: str) -> tuple[list[int], str]:
+    """Pids of the server processes connected to `url`'s database (other than this query),
+    and the server's start time: a change means it restarted in between (a shared server
+    may be restarted by someone else's tests), which the figures must say."""
+    import asyncpg
+
+    for attempt in range(30):  # the server may be restarting: retry for 30 s
+        try:
+            conn = await asyncpg.connect(url)
+            break
+        except (OSError, asyncpg.PostgresError):
+            if attempt == 29:
+                raise
+            await asyncio.sleep(1.0)
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        started = await conn.fetchval("SELECT pg_postmaster_start_time()::text")
+    finally:
+        await conn.close()
+    return [row["pid"] for row in rows], started
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15);
+    0 for a process that is gone or not visible."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def start_serve(
+    workdir: Path,
+    database_url: str,
+    *,
+    port: int | None = None,
+    roles: str | None = None,
+    flow_files: Sequence[Path] = (),
+    synchronous: str = "FULL",
+    storage: Path | None = None,
+) -> subprocess.Popen:
+    """`kestrad serve` in a subprocess, with its own config, flows folder and log in
+    `workdir` (created). `port` None: no HTTP (`roles` should then leave out webserver)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    flows = workdir / "flows"
+    flows.mkdir(exist_ok=True)
+    for file in flow_files:
+        (flows / file.name).write_bytes(file.read_bytes())
+    config = f"database:\n  url: {database_url}\n  synchronous: {synchronous}\n"
+    config += f"flows:\n  path: {flows}\n"
+    config += f"server:\n  host: 127.0.0.1\n  port: {port or 0}\n"
+    if storage is not None:
+        config += f"storage:\n  path: {storage}\n"
+    config += "logging:\n  level: WARNING\n"
+    (workdir / "kestrad.yml").write_text(config)
+    command = [sys.executable, "-m", "kestrad", "serve", "--config", str(workdir / "kestrad.yml")]
+    if roles:
+        command += ["--roles", roles]
+    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
+    log = (workdir / "daemon.log").open("wb")
+    return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
+
+
+def stop_process(process: subprocess.Popen, timeout: float = 30, *, signal: bool = True) -> None:
+    """SIGTERM (unless already sent: `signal` False), then SIGKILL after `timeout` seconds.
+    (A second SIGTERM makes `kestrad serve` stop at once, without its drain.)"""
+    if signal and process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()

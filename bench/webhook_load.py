@@ -16,6 +16,13 @@ cores; Kestra's best published figure is 2 500 executions/min under 1 s on 8 vCP
 
     .venv/bin/python bench/webhook_load.py [--rates 50,100,200,500] [--duration 10] [--warmup 3]
         [--client httpx|raw] [--inprocess] [--synchronous FULL|NORMAL]
+        [--database-url URL|postgres] [--daemons N] [--output NAME]
+
+`--database-url postgres` runs on a fresh PostgreSQL database (dropped afterwards), and
+`--daemons N` starts N `kestrad serve` on it, each with its own port and flows folder, and
+sends the requests to them in turn; CPU is then the daemons' sum, and the PostgreSQL
+backends serving the database are measured too. The goal there: 200 executions/s with p99
+(start → end) under 300 ms on one daemon.
 
 On a 2-core machine the generator competes with the daemon for the same cores: each row
 reports the CPU both used, and `--client raw` (a bare keep-alive client) keeps the
@@ -44,17 +51,27 @@ import anyio
 import httpx
 from common import (
     BENCH_DIR,
+    backend_of,
+    cpu_seconds,
+    database,
     flow_ref,
     flows_dir,
+    loadavg,
     ms,
     percentile,
+    postgres_backends,
+    start_serve,
     state_duration,
+    stop_process,
     table,
     write_results,
 )
 
 FLOW_FILE = "benchmark01-simple.yml"
 GOAL = "500 executions/s with p99 (start to end) under 250 ms, 2 cores, SQLite"
+GOAL_POSTGRES = (
+    "200 executions/s with p99 (start to end) under 300 ms on one daemon, 2 cores, PostgreSQL"
+)
 KESTRA_FIGURE = "2 500 executions/min under 1 s average on 8 vCPUs (4 000/min with Kafka)"
 API = "/api/v1/main"
 ACTIVE_STATES = ("CREATED", "RUNNING")
@@ -77,23 +94,31 @@ def webhook_key(source: str) -> str:
 
 
 def start_daemon(
-    workdir: Path, flow_file: Path, port: int, inprocess: bool, synchronous: str
+    workdir: Path,
+    flow_file: Path,
+    port: int,
+    inprocess: bool,
+    synchronous: str,
+    database_url: str | None = None,
 ) -> subprocess.Popen:
-    flows = workdir / "flows"
-    flows.mkdir()
-    shutil.copy(flow_file, flows / flow_file.name)
-    database = f"sqlite:///{workdir}/kestrad.db"
-    if inprocess:
-        command = [sys.executable, str(BENCH_DIR / "api_server.py"), "--database-url", database]
-        command += ["--flows", str(flows), "--port", str(port)]
-    else:
-        config = workdir / "kestrad.yml"
-        config.write_text(
-            f"database:\n  url: {database}\n  synchronous: {synchronous}\n"
-            f"flows:\n  path: {flows}\n"
-            f"server:\n  host: 127.0.0.1\n  port: {port}\nlogging:\n  level: WARNING\n"
+    """One daemon in `workdir` (its config, flows folder and log); `database_url` None:
+    SQLite in the parent folder. Several daemons share the parent's `storage` folder."""
+    database = database_url or f"sqlite:///{workdir.parent}/kestrad.db"
+    if not inprocess:
+        storage = None if backend_of(database) == "sqlite" else workdir.parent / "storage"
+        return start_serve(
+            workdir,
+            database,
+            port=port,
+            flow_files=[flow_file],
+            synchronous=synchronous,
+            storage=storage,
         )
-        command = [sys.executable, "-m", "kestrad", "serve", "--config", str(config)]
+    flows = workdir / "flows"
+    flows.mkdir(parents=True)
+    shutil.copy(flow_file, flows / flow_file.name)
+    command = [sys.executable, str(BENCH_DIR / "api_server.py"), "--database-url", database]
+    command += ["--flows", str(flows), "--port", str(port)]
     env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "WATCHDOG_USEC")}
     log = (workdir / "daemon.log").open("wb")
     return subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -115,12 +140,6 @@ async def wait_ready(
             pass
         await anyio.sleep(0.1)
     raise SystemExit(f"the daemon did not serve {flow} within 60 s:\n{log.read_text()[-3000:]}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (/proc/<pid>/stat fields 14 and 15)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -220,6 +239,22 @@ class RawClients:
             writer.close()
 
 
+class RoundRobin:
+    """Requests spread in turn over one client per daemon (`--daemons N`)."""
+
+    def __init__(self, clients: list[Any]) -> None:
+        self.clients = clients
+        self._next = -1
+
+    async def post(self, url: str) -> tuple[int, bytes]:
+        self._next = (self._next + 1) % len(self.clients)
+        return await self.clients[self._next].post(url)
+
+    async def aclose(self) -> None:
+        for client in self.clients:
+            await client.aclose()
+
+
 async def _one(clients: Any, url: str, due: float, wall: float, out: list) -> None:
     try:
         status, body = await clients.post(url)
@@ -248,12 +283,28 @@ async def open_loop(
     return samples, time.perf_counter() - start
 
 
+async def search(client: httpx.AsyncClient, params: dict[str, Any]) -> dict[str, Any]:
+    """One page of the execution search; retried for 60 s while the API fails (a database
+    outage answers 503 or 500 until the daemon reconnects)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            response = await client.get(f"{API}/executions/search", params=params)
+            if response.status_code == 200:
+                return response.json()
+            problem = f"HTTP {response.status_code}"
+        except httpx.TransportError as exc:
+            problem = type(exc).__name__
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"execution search still failing after 60 s: {problem}")
+        await anyio.sleep(1.0)
+
+
 async def count_active(client: httpx.AsyncClient, namespace: str, flow_id: str) -> int:
     total = 0
     for state in ACTIVE_STATES:
         params = {"namespace": namespace, "flowId": flow_id, "state": state, "count": "true"}
-        response = await client.get(f"{API}/executions/search", params={**params, "size": 1})
-        total += response.json()["total"]
+        total += (await search(client, {**params, "size": 1}))["total"]
     return total
 
 
@@ -275,7 +326,7 @@ async def read_executions(
         params: dict[str, Any] = {"namespace": namespace, "flowId": flow_id, "size": 1000}
         if after:
             params["after"] = after
-        page = (await client.get(f"{API}/executions/search", params=params)).json()
+        page = await search(client, params)
         out.update({e["id"]: e for e in page["results"]})
         after = page["next"]
         if after is None:
@@ -333,77 +384,160 @@ def measure(
 
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
+    async with database(args.database_url) as url:
+        return await bench_on(args, url)
+
+
+async def bench_on(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
     flow_file = Path(args.flows) / FLOW_FILE
     source = flow_file.read_text()
     namespace, flow_id = flow_ref(source)
     key = webhook_key(source)
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+    ports = [free_port() for _ in range(args.daemons)]
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
     hook = f"{API}/executions/webhook/{namespace}/{flow_id}/{key}"
     workdir = Path(tempfile.mkdtemp(prefix="kestrad-bench-"))
-    process = start_daemon(workdir, flow_file, port, args.inprocess, args.synchronous)
-    api = Clients(base, Clients.SHARD)
-    client = api.api
-    clients = (
-        RawClients(base, args.connections)
-        if args.client == "raw"
-        else Clients(base, args.connections)
-    )
+    processes: list[subprocess.Popen] = []
+    apis = [Clients(base, Clients.SHARD) for base in bases]
+    client = apis[0].api
+    each = max(1, args.connections // args.daemons)
+    kind = RawClients if args.client == "raw" else Clients
+    clients = RoundRobin([kind(base, each) for base in bases])
     results: list[dict[str, Any]] = []
     try:
-        await wait_ready(client, process, f"{namespace}/{flow_id}", workdir / "daemon.log")
+        for index, port in enumerate(ports):
+            processes.append(
+                start_daemon(
+                    workdir / f"daemon{index + 1}",
+                    flow_file,
+                    port,
+                    args.inprocess,
+                    args.synchronous,
+                    url,
+                )
+            )
+            # One at a time: the first migrates a fresh database alone.
+            await wait_ready(
+                apis[index].api,
+                processes[-1],
+                f"{namespace}/{flow_id}",
+                workdir / f"daemon{index + 1}" / "daemon.log",
+            )
         await anyio.sleep(args.idle)
-        idle_rss = rss_mb(process.pid)
-        print(f"daemon pid {process.pid}: idle RSS {idle_rss:.1f} MB")
+        idle_rss = [rss_mb(process.pid) for process in processes]
+        pids = ", ".join(str(process.pid) for process in processes)
+        rss = ", ".join(f"{value:.1f}" for value in idle_rss)
+        print(f"daemon pid {pids}: idle RSS {rss} MB")
         for rate in args.rates:
+            load = loadavg()
             print(f"rate {rate:g}/s: warm-up {args.warmup:g} s, measure {args.duration:g} s")
             await open_loop(clients, hook, rate, args.warmup)
             await drain(client, namespace, flow_id, args.drain)
-            cpu, daemon_cpu, started = time.process_time(), cpu_seconds(process.pid), time.time()
+            backends, server_start = [], None
+            if backend_of(url) == "postgresql":
+                backends, server_start = await postgres_backends(url)
+            cpu, started = time.process_time(), time.time()
+            daemon_cpu = [cpu_seconds(process.pid) for process in processes]
+            database_cpu = {pid: cpu_seconds(pid) for pid in backends}
             samples, wall = await open_loop(clients, hook, rate, args.duration)
             generator_cpu = (time.process_time() - cpu) / wall
             await drain(client, namespace, flow_id, args.drain)
-            daemon_cpu = cpu_seconds(process.pid) - daemon_cpu
+            daemon_cpu = [
+                cpu_seconds(process.pid) - before
+                for process, before in zip(processes, daemon_cpu, strict=True)
+            ]
+            if backend_of(url) == "postgresql":
+                # Backends opened meanwhile count from zero; closed ones are lost (pools
+                # keep theirs, so few are).
+                after, server_now = await postgres_backends(url)
+                database_cpu = {pid: cpu_seconds(pid) - database_cpu.get(pid, 0.0) for pid in after}
             daemon_wall = time.time() - started
             executions = await read_executions(client, namespace, flow_id)
             results.append(measure(rate, samples, wall, executions))
             result = results[-1]
+            result["loadavg_before"] = load
+            if backend_of(url) == "postgresql" and server_now != server_start:
+                result["postgres_restarted"] = True
+                print(f"  WARNING: the PostgreSQL server restarted during this rate ({server_now})")
             result["generator_cpu"] = round(generator_cpu, 3)
-            result["daemon_cpu"] = round(daemon_cpu / daemon_wall, 3)
+            result["daemon_cpu"] = round(sum(daemon_cpu) / daemon_wall, 3)
             result["daemon_cpu_ms_per_execution"] = round(
-                1000 * daemon_cpu / max(result["executions"], 1), 2
+                1000 * sum(daemon_cpu) / max(result["executions"], 1), 2
             )
-            print(
+            line = (
                 f"  {len(samples)} requests, {result['errors']} errors "
                 f"{result['error_kinds'] or ''}; CPU: generator "
-                f"{generator_cpu:.0%} of a core, daemon {result['daemon_cpu']:.0%} "
+                f"{generator_cpu:.0%} of a core, daemon{'s' if len(processes) > 1 else ''} "
+                f"{result['daemon_cpu']:.0%} "
                 f"({result['daemon_cpu_ms_per_execution']:.2f} ms per execution)"
             )
-        peak_rss = rss_mb(process.pid, "VmHWM")
+            if len(processes) > 1:
+                result["daemon_cpu_each"] = [round(c / daemon_wall, 3) for c in daemon_cpu]
+                line += " [" + ", ".join(f"{c:.0%}" for c in result["daemon_cpu_each"]) + "]"
+            if backend_of(url) == "postgresql":
+                total = sum(database_cpu.values())
+                result["postgres_cpu"] = round(total / daemon_wall, 3)
+                result["postgres_cpu_ms_per_execution"] = round(
+                    1000 * total / max(result["executions"], 1), 2
+                )
+                line += (
+                    f", PostgreSQL backends {result['postgres_cpu']:.0%} "
+                    f"({result['postgres_cpu_ms_per_execution']:.2f} ms per execution)"
+                )
+            print(line)
+        peak_rss = [rss_mb(process.pid, "VmHWM") for process in processes]
     finally:
         await clients.aclose()
-        await api.aclose()
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        for api in apis:
+            await api.aclose()
+        for process in processes:
+            process.send_signal(signal.SIGTERM)
+        for process in processes:
+            stop_process(process, signal=False)
+        problems = daemon_problems(workdir, len(processes))
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    return {
+    data: dict[str, Any] = {
         "flow": FLOW_FILE,
         "mode": "inprocess" if args.inprocess else "kestrad serve",
+        "backend": backend_of(url),
+        "database_url": args.database_url,
+        "daemons": args.daemons,
         "warmup_seconds": args.warmup,
         "duration_seconds": args.duration,
         "connections": args.connections,
         "client": args.client,
-        "synchronous": args.synchronous,
-        "idle_rss_mb": round(idle_rss, 1),
-        "peak_rss_mb": round(peak_rss, 1),
-        "goal": GOAL,
+        "synchronous": args.synchronous if backend_of(url) == "sqlite" else None,
+        "idle_rss_mb": round(idle_rss[0], 1),
+        "peak_rss_mb": round(peak_rss[0], 1),
+        "goal": GOAL if backend_of(url) == "sqlite" else GOAL_POSTGRES,
         "kestra": KESTRA_FIGURE,
         "results": results,
     }
+    if args.daemons > 1:
+        data["idle_rss_mb_each"] = [round(value, 1) for value in idle_rss]
+        data["peak_rss_mb_each"] = [round(value, 1) for value in peak_rss]
+    if problems:
+        data["daemon_log_problems"] = problems
+    return data
+
+
+def daemon_problems(workdir: Path, count: int, keep: int = 20) -> dict[str, list[str]]:
+    """WARNING and worse lines of each daemon's log (the first `keep`), to show with the
+    figures: a retry storm or a refused flow explains a latency tail."""
+    found: dict[str, list[str]] = {}
+    for index in range(count):
+        log = workdir / f"daemon{index + 1}" / "daemon.log"
+        try:
+            lines = log.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        bad = [line for line in lines if any(w in line for w in ("WARNING", "ERROR", "Trace"))]
+        if bad:
+            found[f"daemon{index + 1}"] = bad[:keep] + (
+                [f"... {len(bad) - keep} more"] if len(bad) > keep else []
+            )
+    return found
 
 
 def report(data: dict[str, Any]) -> None:
@@ -418,7 +552,10 @@ def report(data: dict[str, Any]) -> None:
         ]
         for r in data["results"]
     ]
-    print(f"\n{data['flow']} via webhook ({data['mode']}), start to end of each execution:")
+    where = f"{data['mode']}, {data.get('backend', 'sqlite')}"
+    if data.get("daemons", 1) > 1:
+        where += f", {data['daemons']} daemons round-robin"
+    print(f"\n{data['flow']} via webhook ({where}), start to end of each execution:")
     print(table(["rate/s", "executions", "p50", "p99", "max", "achieved rate"], rows))
     rows = [
         [
@@ -436,6 +573,20 @@ def report(data: dict[str, Any]) -> None:
     print("\nrequest to end, and the webhook's own response time:")
     headers = ["rate/s", "req→end p50", "req→end p99", "req→end max", "http p50", "http p99"]
     print(table([*headers, "completed", "errors"], rows))
+    rows = [
+        [
+            f"{r['rate']:g}",
+            f"{r['generator_cpu']:.0%}",
+            f"{r['daemon_cpu']:.0%}",
+            f"{r['daemon_cpu_ms_per_execution']:.2f}",
+            f"{r['postgres_cpu']:.0%}" if "postgres_cpu" in r else "-",
+            f"{r['postgres_cpu_ms_per_execution']:.2f}" if "postgres_cpu" in r else "-",
+        ]
+        for r in data["results"]
+    ]
+    print("\nCPU (share of one core; daemons summed):")
+    headers = ["rate/s", "generator", "daemon", "daemon ms/exec", "PostgreSQL", "PG ms/exec"]
+    print(table(headers, rows))
     print(f"\nidle RSS {data['idle_rss_mb']} MB, peak RSS {data['peak_rss_mb']} MB")
     print(f"goal: {data['goal']}; Kestra: {data['kestra']}")
 
@@ -469,11 +620,37 @@ def main() -> None:
         choices=["httpx", "raw"],
         help="load client: httpx pools, or a bare keep-alive client using less CPU",
     )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        help="default: a temporary SQLite file; `postgres`: a fresh database on "
+        "postgresql://postgres@127.0.0.1:5432, dropped afterwards",
+    )
+    parser.add_argument(
+        "--daemons",
+        type=int,
+        default=1,
+        help="kestrad serve processes on the same database (N > 1 needs PostgreSQL); "
+        "requests go to them in turn",
+    )
+    parser.add_argument(
+        "--output", help="results file name (default: webhook_load[_raw][_<backend>_<N>d])"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
+    backend = backend_of(args.database_url)
+    if args.daemons < 1:
+        parser.error("--daemons must be at least 1")
+    if args.daemons > 1 and backend != "postgresql":
+        parser.error("--daemons N > 1 needs --database-url postgres (or a postgresql:// url)")
+    if args.daemons > 1 and args.inprocess:
+        parser.error("--daemons N > 1 runs kestrad serve; leave out --inprocess")
     data = anyio.run(bench, args)
     report(data)
     name = "webhook_load" if args.client == "httpx" else f"webhook_load_{args.client}"
+    if backend != "sqlite" or args.daemons > 1:
+        name += f"_{backend}_{args.daemons}d"
+    name = args.output or name
     print(f"\nwrote {write_results(name, data)}")
 
 

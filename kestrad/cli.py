@@ -67,13 +67,10 @@ def _parser() -> argparse.ArgumentParser:
 
     executions = sub.add_parser("executions", help="executions")
     executions_sub = executions.add_subparsers(dest="executions_command", required=True)
-    listing = executions_sub.add_parser("list", help="the latest executions, newest first")
-    listing.add_argument("--flow", metavar="NS/ID", help="only this flow")
-    listing.add_argument("--state", help="only this state (SUCCESS, FAILED, RUNNING, …)")
-    listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--config", help=config_help)
+    from kestrad.cli_executions import add_list_parser
     from kestrad.cli_executions import add_parsers as add_execution_parsers
 
+    add_list_parser(executions_sub, config_help)
     add_execution_parsers(executions_sub, config_help)
     from kestrad.cli_triggers import add_parsers as add_trigger_parsers
 
@@ -115,11 +112,13 @@ def main(argv: list[str] | None = None) -> int:
         from kestrad.runtime.loop import run_async
 
         try:
-            if args.command == "executions" and args.executions_command != "list":
-                from kestrad.cli_executions import handle as handle_execution
+            if args.command == "executions":
+                from kestrad import cli_executions
 
-                return run_async(handle_execution, args, open_configured_store)
-            return run_async(_logs if args.command == "logs" else _executions_list, args)
+                if args.executions_command == "list":
+                    return run_async(cli_executions.list_executions, args, open_configured_store)
+                return run_async(cli_executions.handle, args, open_configured_store)
+            return run_async(_logs, args)
         except KeyboardInterrupt:
             return 130
     return EXIT_INVALID
@@ -330,30 +329,6 @@ async def _sleep(seconds: float) -> None:
     import anyio
 
     await anyio.sleep(seconds)
-
-
-async def _executions_list(args: argparse.Namespace) -> int:
-    from kestrad.config import ConfigError
-
-    try:
-        namespace, flow_id = _flow_filter(args.flow)
-        async with open_configured_store(args.config) as store:
-            found = await store.list_executions(
-                namespace=namespace,
-                flow_id=flow_id,
-                state=args.state.upper() if args.state else None,
-                limit=args.limit,
-            )
-    except (ConfigError, ValueError, LookupError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    for execution in found:
-        state = execution.state
-        print(
-            f"{execution.id} {execution.namespace}/{execution.flow_id} {state.current:<9} "
-            f"{state.start_date} {state.end_date or '-'}"
-        )
-    return EXIT_OK
 
 
 def _warn_skipped(problems: list[Any]) -> None:

@@ -1,8 +1,10 @@
-"""`kestrad executions resume|kill|restart|replay`: act on an execution through the store.
+"""`kestrad executions list|resume|kill|restart|replay`: executions through the store.
 
-Each command only publishes an event (or, for replay, a new execution) in the database;
-whichever daemon runs an executor on that database carries it out, so these work from
-any shell on the host without the HTTP API.
+`list` pages like the HTTP API: newest first, a keyset cursor to the next page (printed on
+stderr, so stdout stays one execution per line), a count only with `--count`. The actions
+only publish an event (or, for replay, a new execution) in the database; whichever daemon
+runs an executor on that database carries it out, so these work from any shell on the
+host without the HTTP API.
 """
 
 from __future__ import annotations
@@ -13,6 +15,62 @@ from typing import Any
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 ACTIONS = ("resume", "kill", "restart", "replay")
+
+
+def add_list_parser(executions_sub: Any, config_help: str) -> None:
+    """Add `executions list` to the `executions` subcommand's parsers."""
+    listing = executions_sub.add_parser("list", help="the latest executions, newest first")
+    listing.add_argument("--flow", metavar="NS/ID", help="only this flow")
+    listing.add_argument("--namespace", help="only this namespace")
+    listing.add_argument("--state", help="only this state (SUCCESS, FAILED, RUNNING, …)")
+    listing.add_argument("--limit", type=int, default=50, help="executions per page (50)")
+    listing.add_argument(
+        "--after", metavar="CURSOR", help="the next page: the cursor the previous page printed"
+    )
+    listing.add_argument(
+        "--count", action="store_true", help="also print how many match (a count(*): slower)"
+    )
+    listing.add_argument("--config", help=config_help)
+
+
+async def list_executions(args: argparse.Namespace, open_store: Any) -> int:
+    """One page on stdout (`id ns/flow state start end`); `next:` and `total:` on stderr."""
+    from kestrad.cli import _flow_filter
+    from kestrad.config import ConfigError
+    from kestrad.model.state import ALL_STATES
+    from kestrad.store.cursor import decode_cursor, encode_cursor, position
+
+    try:
+        namespace, flow_id = _flow_filter(args.flow)
+        if args.namespace and namespace and args.namespace != namespace:
+            raise ValueError(f"--namespace {args.namespace} contradicts --flow {args.flow}")
+        namespace = namespace or args.namespace or None
+        state = args.state.upper() if args.state else None
+        if state is not None and state not in ALL_STATES:
+            raise ValueError(f"unknown state {args.state}")
+        if args.limit < 1:
+            raise ValueError("--limit must be at least 1")
+        after = decode_cursor(args.after) if args.after else None
+        filters = {"namespace": namespace, "flow_id": flow_id, "state": state}
+        async with open_store(args.config) as store:
+            found = await store.search_executions(**filters, after=after, limit=args.limit + 1)
+            total = await store.count_executions(**filters) if args.count else None
+    except (ConfigError, ValueError, LookupError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    page = found[: args.limit]
+    for execution in page:
+        state_info = execution.state
+        print(
+            f"{execution.id} {execution.namespace}/{execution.flow_id} "
+            f"{state_info.current:<9} {state_info.start_date} {state_info.end_date or '-'}"
+        )
+    sys.stdout.flush()
+    if len(found) > args.limit:
+        print(f"next: --after {encode_cursor(position(page[-1]))}", file=sys.stderr)
+    if total is not None:
+        print(f"total: {total}", file=sys.stderr)
+    return EXIT_OK
 
 
 def add_parsers(executions_sub: Any, config_help: str) -> None:

@@ -2,7 +2,8 @@
 
 Read from the `service_instance` table rather than asked of each daemon, so it also shows
 the ones that died: a DISCONNECTED row with a large heartbeat age is a daemon whose worker
-jobs were handed to the others.
+jobs were handed to the others. The instance holding the scheduler lease (the one that
+fires triggers) has `scheduler*` in its roles.
 """
 
 from __future__ import annotations
@@ -33,19 +34,21 @@ async def handle(args: argparse.Namespace) -> int:
     try:
         async with open_configured_store(args.config) as store:
             rows = await store.list_instances()
+            lease = await store.scheduler_lease_holder()
     except (ConfigError, LookupError, ValueError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(format_table(rows, time.time()), end="")
+    leader = lease[0] if lease is not None and lease[1] > 0 else None
+    print(format_table(rows, time.time(), leader=leader), end="")
     return 0
 
 
-def format_table(rows: list[InstanceRow], now: float) -> str:
+def format_table(rows: list[InstanceRow], now: float, *, leader: str | None = None) -> str:
     """Aligned columns; the heartbeat as an age, since that is what liveness compares."""
     lines = [HEADER] + [
         (
             r.id,
-            r.roles,
+            r.roles.replace("scheduler", "scheduler*") if r.id == leader else r.roles,
             r.host,
             str(r.pid),
             datetime.fromtimestamp(r.started, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

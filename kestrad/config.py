@@ -109,6 +109,10 @@ class SchedulerConfig(_Section, kw_only=True):
     recover_missed_schedules: Literal["ALL", "LAST", "NONE"] = "ALL"
     # An execution created by a trigger and still CREATED after this is reported.
     not_started_after: str = "PT1M"
+    # Several daemons may run the scheduler role; the one holding this lease fires. A
+    # standby takes over when the leader has not renewed it for this long (a clean stop
+    # hands it over at once). Shorter: faster take-over after a crash, more renewals.
+    lease: str = "PT15S"
 
 
 class StorageConfig(_Section, kw_only=True):
@@ -259,6 +263,7 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         "scheduler.tick": config.scheduler.tick,
         "scheduler.monitor_interval": config.scheduler.monitor_interval,
         "scheduler.not_started_after": config.scheduler.not_started_after,
+        "scheduler.lease": config.scheduler.lease,
         "flows.rescan_interval": config.flows.rescan_interval,
     }
     for key, value in durations.items():

@@ -35,10 +35,12 @@ from kestrad.config import Config, ConfigError, load_config, parse_roles
 from kestrad.flows.watcher import FlowSync, FolderGone
 from kestrad.logsetup import set_level, setup_logging
 from kestrad.model.durations import parse_duration
-from kestrad.runtime.monitor import TriggerMonitor
+from kestrad.runtime.leadership import SchedulerRole
 from kestrad.runtime.retention import run_retention
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.sdnotify import Notifier
+from kestrad.store.base import LeaseLost, SchedulerLease
+from kestrad.store.outage import is_unavailable
 
 log = logging.getLogger("kestrad.daemon")
 
@@ -175,11 +177,12 @@ class Daemon:
                             self._supervised, "flows rescan", sync.rescan_every, interval
                         )
                 if "scheduler" in self.roles:
-                    scheduler = self._start_scheduler(engine, sync)
-                    await scheduler.start()
-                    feeders.start_soon(self._supervised, "scheduler", scheduler.run)
-                    monitor = TriggerMonitor(scheduler).run
-                    feeders.start_soon(self._supervised, "monitor", monitor)
+                    role = self._scheduler_role(engine, sync)
+                    try:
+                        first = await role.try_lead()
+                    except LeaseLost:
+                        first = None
+                    feeders.start_soon(self._supervised, "scheduler", role.run, first)
                 feeders.start_soon(
                     self._supervised, "retention", run_retention, engine.services, config
                 )
@@ -197,30 +200,44 @@ class Daemon:
             await self._drain(engine, server)
             services.cancel_scope.cancel()
 
-    def _start_scheduler(self, engine: Any, sync: FlowSync) -> Scheduler:
-        """The scheduler, fed single flow changes by the folder sync and end notices by
-        the executor (its trigger locks)."""
-        scheduler = Scheduler(
+    def _scheduler_role(self, engine: Any, sync: FlowSync) -> SchedulerRole:
+        """The scheduler role: fires while this instance holds the scheduler lease (one
+        daemon of several on a database), fed single flow changes by the folder sync and
+        end notices by the executor (its trigger locks)."""
+
+        def make_scheduler(lease: SchedulerLease) -> Scheduler:
+            return Scheduler(
+                engine.store,
+                engine.flows,
+                renderer=engine.renderer,
+                secret_key=engine.secret_key,
+                config=self.config.scheduler,
+                wake=engine.hub.executor_wake.set,
+                lease=lease,
+            )
+
+        def leader_changed(scheduler: Scheduler | None) -> None:
+            engine.scheduler = scheduler
+
+        role = SchedulerRole(
             engine.store,
-            engine.flows,
-            renderer=engine.renderer,
-            secret_key=engine.secret_key,
-            config=self.config.scheduler,
-            wake=engine.hub.executor_wake.set,
+            holder=engine.instance_id,
+            lease=self.config.scheduler.lease,
+            make_scheduler=make_scheduler,
+            on_change=leader_changed,
         )
-        engine.scheduler = scheduler
 
         def flow_changed(row: Any) -> None:
             if row.deleted:
-                scheduler.flow_removed(row.namespace, row.id)
+                role.flow_removed(row)
                 return
             flow = engine.flows.latest(row.namespace, row.id)
             if flow is not None:
-                scheduler.flow_changed(flow, enabled=not row.disabled)
+                role.flow_changed(flow, enabled=not row.disabled)
 
         sync.listeners.append(flow_changed)
-        engine.executor.ended_listeners.append(scheduler.execution_ended)
-        return scheduler
+        engine.executor.ended_listeners.append(role.execution_ended)
+        return role
 
     async def _drain(self, engine: Any, server: EmbeddedServer) -> None:
         running = engine.worker.running
@@ -233,7 +250,17 @@ class Daemon:
         )
         _close_streams(self.app)  # SSE followers get a final event instead of a cut
         server.should_exit = True  # stop accepting; open requests get a few seconds
-        left = await engine.drain(self.grace)
+        try:
+            left = await engine.drain(self.grace)
+        except Exception as exc:  # stopping during a database outage is still a clean stop
+            if not is_unavailable(exc):
+                raise
+            left = engine.worker.running
+            log.warning(
+                "database unreachable while draining (%s): results not stored yet are "
+                "not kept; their tasks run again (at-least-once)",
+                _describe(exc),
+            )
         if left:
             log.warning(
                 "grace period over: cancelling %d task(s); they run again at the next start", left

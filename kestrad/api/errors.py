@@ -2,7 +2,8 @@
 
 Handlers raise `ApiError` for the expected failures (bad input, unknown flow); Starlette's
 own `HTTPException`s (unknown route, wrong method) get the same shape. Anything else is a
-bug: `CatchAllMiddleware` logs it with its traceback server-side and answers a bare 500.
+bug: `CatchAllMiddleware` logs it with its traceback server-side and answers a bare 500,
+except a database outage, which answers 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kestrad.api.responses import json_response
+from kestrad.store.outage import describe, is_unavailable
 
 log = logging.getLogger("kestrad.api")
 
@@ -84,7 +86,17 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except Exception:
+        except Exception as exc:
+            if is_unavailable(exc):
+                # Not a bug: the database is away (the daemon's loops log the outage once).
+                # 503 + Retry-After tells clients and load balancers to come back.
+                log.info("%s %s: database unreachable", scope.get("method"), scope.get("path"))
+                if started:
+                    return
+                response = error_response(503, f"the database is unreachable: {describe(exc)}")
+                response.headers["Retry-After"] = "5"
+                await response(scope, receive, send)
+                return
             log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
             if started:  # too late for a status: cut the response short
                 return

@@ -2,20 +2,17 @@
 replay.
 
 Responses are Kestra's Execution JSON. Search pages with an opaque cursor over
-(start date, id), newest first, and counts only when asked (`?count=true`): a count is a
-scan, a page is an index range.
+(start date, id), newest first (Kestra's `page` numbers work too), and counts only when
+asked: a count is a scan, a page is an index range.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import time
 from collections.abc import AsyncIterator
 from typing import Any
 
 import anyio
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -30,6 +27,7 @@ from kestrad.model.execution import Execution, to_kestra_json
 from kestrad.model.inputs import InputsInvalid
 from kestrad.model.state import ALL_STATES, PAUSED, TERMINATED
 from kestrad.runtime.replay import ReplayError
+from kestrad.store.cursor import decode_cursor, encode_cursor, position
 
 # How often a `?wait=true` request checks that its client is still there.
 WAIT_CHECK = 1.0
@@ -135,42 +133,64 @@ async def replay(request: Request) -> Response:
 
 
 # -- search ------------------------------------------------------------------------------------
-def encode_cursor(execution: Execution) -> str:
-    raw = msgspec.json.encode([execution.state.start_date, execution.id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+MAX_PAGE = 1_000_000  # bounds the OFFSET one request can make the database walk
 
 
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        start, eid = msgspec.json.decode(raw, type=tuple[str, str])
-    except (binascii.Error, ValueError, msgspec.DecodeError):
-        raise ApiError(400, "Invalid cursor `after`") from None
-    return start, eid
-
-
-async def search(request: Request) -> Response:
-    ctx = api(request)
-    query = request.query_params
-    namespace = query.get("namespace") or None
-    flow_id = query.get("flowId") or None
-    states = query.getlist("state")
+def _state_filter(request: Request) -> str | None:
+    states = request.query_params.getlist("state")
     if len(states) > 1:
         raise ApiError(400, "Only one `state` filter is supported")
     state = states[0].upper() if states and states[0] else None
     if state is not None and state not in ALL_STATES:
         raise ApiError(400, f"Unknown state `{states[0]}`")
-    size = query_int(request, "size", 25, low=1, high=1000)
-    after = decode_cursor(query["after"]) if query.get("after") else None
-    filters = {"namespace": namespace, "flow_id": flow_id, "state": state}
-    rows = await ctx.engine.store.search_executions(**filters, after=after, limit=size + 1)
-    page = rows[:size]
-    body: dict[str, Any] = {
-        "results": [to_kestra_json(e) for e in page],
-        "next": encode_cursor(page[-1]) if len(rows) > size else None,
+    return state
+
+
+def _after(request: Request) -> tuple[str, str] | None:
+    raw = request.query_params.get("after")
+    if not raw:
+        return None
+    try:
+        return decode_cursor(raw)
+    except ValueError:
+        raise ApiError(400, "Invalid cursor `after`") from None
+
+
+async def search(request: Request) -> Response:
+    """One page of executions, newest first (start date, then id, descending).
+
+    Two ways to page. `after` (the previous page's `next`) is a keyset cursor: an index
+    range scan, as fast deep in a million rows as on the first page, and stable while
+    executions are created. `page` (1-based, with `size`) is Kestra's: it skips
+    (page - 1) * size rows, a cost that grows with the page number. `after` with a page
+    past the first is a 400: the two would disagree on where the page starts. `total` is
+    a separate count(*), made only when asked: `?count=true`, or a `page` parameter
+    without `count=false`, since Kestra's clients send `page` and read `total` to draw
+    their pagination.
+    """
+    ctx = api(request)
+    query = request.query_params
+    filters = {
+        "namespace": query.get("namespace") or None,
+        "flow_id": query.get("flowId") or None,
+        "state": _state_filter(request),
     }
-    if query_flag(request, "count"):
-        body["total"] = await ctx.engine.store.count_executions(**filters)
+    size = query_int(request, "size", 25, low=1, high=1000)
+    page = query_int(request, "page", 1, low=1, high=MAX_PAGE)
+    after = _after(request)
+    if after is not None and page > 1:
+        raise ApiError(400, "Use either `after` or `page`, not both")
+    store = ctx.engine.store
+    rows = await store.search_executions(
+        **filters, after=after, limit=size + 1, offset=(page - 1) * size
+    )
+    results = rows[:size]
+    body: dict[str, Any] = {
+        "results": [to_kestra_json(e) for e in results],
+        "next": encode_cursor(position(results[-1])) if len(rows) > size else None,
+    }
+    if query_flag(request, "count", default="page" in query):
+        body["total"] = await store.count_executions(**filters)
     return json_response(body)
 
 

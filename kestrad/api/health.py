@@ -1,7 +1,9 @@
 """`GET /health`: is this daemon able to serve, and which instance answered.
 
 The database check is one trivial query under a short timeout: a wedged store must turn
-the probe red (503) rather than hang it.
+the probe red (503) rather than hang it. An unreachable database is reported to the
+store's outage record (store/outage.py), so a probe every few seconds during an outage
+adds no log line beyond the one WARNING the outage already gets.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from starlette.responses import Response
 
 from kestrad.api.context import api
 from kestrad.api.responses import json_response
+from kestrad.store.outage import describe, is_unavailable, outage_of
 
 log = logging.getLogger("kestrad.api.health")
 DATABASE_TIMEOUT = 2.0
@@ -21,19 +24,32 @@ DATABASE_TIMEOUT = 2.0
 
 async def health(request: Request) -> Response:
     ctx = api(request)
-    database = "UP"
+    store = ctx.engine.store
+    outage = outage_of(store)
+    problem = ""
     try:
         with anyio.fail_after(DATABASE_TIMEOUT):
-            await ctx.engine.store.ping()
+            await store.ping()
     except Exception as exc:
-        log.warning("health check: database unreachable: %s", exc)
-        database = "DOWN"
-    up = database == "UP" and not ctx.closing
-    body = {
+        if is_unavailable(exc):
+            outage.failed(exc, "answering GET /health")
+            why = describe(exc) if str(exc) else f"no answer within {DATABASE_TIMEOUT:g}s"
+            problem = f"the database is unreachable: {why}"
+        else:
+            log.warning("health check: the database check failed: %s", describe(exc))
+            problem = f"the database check failed: {describe(exc)}"
+    else:
+        outage.recovered()
+    up = not problem and not ctx.closing
+    body: dict[str, object] = {
         "status": "UP" if up else "DOWN",
-        "database": database,
+        "database": "DOWN" if problem else "UP",
         "instance": ctx.engine.instance_id,
     }
+    if problem:
+        body["message"] = problem
+        if outage.down:
+            body["databaseDownSince"] = outage.since_iso()
     if ctx.closing:
         body["stopping"] = True
     return json_response(body, status=200 if up else 503)

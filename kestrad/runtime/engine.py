@@ -169,7 +169,7 @@ class Engine:
                         tg.start_soon(engine.executor.run)
                     if engine.runs_worker:
                         tg.start_soon(engine.worker.run)
-                    tg.start_soon(engine._heartbeat)
+                    tg.start_soon(engine.liveness.heartbeat)
                     wakes = engine.wake_channels()
                     if wakes and hasattr(store, "listen"):
                         tg.start_soon(store.listen, wakes)
@@ -191,15 +191,6 @@ class Engine:
         if self.runs_worker:
             wakes["kestrad_worker"] = self.hub.worker_wake
         return wakes
-
-    async def _heartbeat(self) -> None:
-        interval = parse_duration(self.config.liveness.heartbeat_interval).total_seconds()
-        while True:
-            await anyio.sleep(interval)
-            try:
-                await self.store.heartbeat(self.instance_id)
-            except Exception:
-                log.exception("heartbeat failed")
 
     # -- shutdown -----------------------------------------------------------------------------
     def stop_claiming(self) -> None:

@@ -24,9 +24,10 @@ from kestrad.runtime.flow_triggers import triggered_executions
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.messages import ExecutionEvent, Kill, Wake, decode_event, encode
 from kestrad.runtime.poll import Backoff
-from kestrad.runtime.preconditions import WindowBook
+from kestrad.runtime.preconditions import WindowBook, window_keys
 from kestrad.runtime.trigger_locks import released_locks
 from kestrad.store.base import (
+    BatchLocks,
     BatchView,
     ExecutorOutcome,
     FlowKey,
@@ -37,6 +38,7 @@ from kestrad.store.base import (
     QueueMessage,
     Store,
 )
+from kestrad.store.outage import Retry
 
 log = logging.getLogger("kestrad.executor")
 _WAKE = encode(Wake())
@@ -62,6 +64,7 @@ class Executor:
         self.hub = hub
         self.batch_size = batch_size
         self.backoff = Backoff(min_poll_interval, max_poll_interval)
+        self.retry = Retry(store, "running an executor batch")
         self._next_due: float | None = None
         self.stopping = False
         # The worker of this process, when it runs one: results and jobs pass in memory.
@@ -79,11 +82,20 @@ class Executor:
             try:
                 outcome = await self.store.executor_batch(self.batch_size, self, local)
             except Exception as exc:
-                log.exception("executor batch failed; retrying")
+                # The batch is one transaction: nothing of it was applied. Results go back
+                # to the local worker's outbox and the batch runs again.
                 self._put_back(local)
                 _settle(created, exc)
-                await anyio.sleep(1.0)
+                if self.retry.failed(exc):  # database unreachable: logged once, back-off
+                    if local is not None and local.claim_limit:
+                        # It may have committed unseen, jobs claimed for our worker included.
+                        self.local_worker.claim_failed(local.claimed_at)
+                    await self.retry.wait()
+                else:
+                    log.exception("executor batch failed; retrying")
+                    await anyio.sleep(1.0)
                 continue
+            self.retry.succeeded()
             _settle(created, None)
             if outcome is not None:
                 self.backoff.reset()
@@ -106,6 +118,7 @@ class Executor:
             logs=logs,
             claim_for=worker.instance_id,
             claim_limit=worker.free_slots(),
+            claimed_at=worker.claim_stamp(),
             # Copies: the batch advances them on the database thread, while the callers
             # keep (and return) the executions as created.
             created=[decode_execution(encode_execution(e)) for e, _ in created],
@@ -164,6 +177,25 @@ class Executor:
                     row.revision,
                     exc,
                 )
+
+    def batch_locks(self, executions: Iterable[Execution]) -> BatchLocks:
+        """Flows with a concurrency limit among the batch's executions (any of them may be
+        admitted, or end and wake a queued one), and the Flow-trigger windows the
+        unfinished ones may touch by ending: what `process` may ask the view."""
+        locks = BatchLocks()
+        unfinished: set[tuple[str, str]] = set()
+        for execution in executions:
+            key = (execution.namespace, execution.flow_id)
+            flow = self.flows.get(*key, execution.flow_revision)
+            if flow is not None and flow.concurrency is not None:
+                locks.flows[key] = max(flow.concurrency.limit, locks.flows.get(key, 0))
+            if not execution.terminated:
+                unfinished.add(key)
+        if unfinished:
+            for flow, trigger in self.flows.flow_trigger_candidates():
+                if not (trigger.disabled or getattr(flow, "disabled", False)):
+                    locks.windows.update(window_keys(flow, trigger, unfinished))
+        return locks
 
     def process(
         self, messages: list[QueueMessage], executions: dict[str, Execution], view: BatchView
@@ -281,8 +313,7 @@ class Executor:
             )
         if result.ended:
             outcome.ended.append(execution)
-            woken = admission.ended(execution, flow, state_before)
-            if woken is not None:
+            for woken in admission.ended(execution, flow, state_before):
                 outcome.execution_messages.append(Outgoing(key=woken, payload=_WAKE))
             self._fire_flow_triggers(execution, flow, outcome)
 

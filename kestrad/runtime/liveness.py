@@ -7,6 +7,10 @@ DISCONNECTED and releases their claims, so any live worker picks the jobs up aga
 (at-least-once; the job payload, hence the attempt number, is unchanged). Running it
 everywhere is safe: the update is one statement, so two checkers never both release the
 same instance's jobs, and a lost checker costs nothing while another one runs.
+
+After a database outage nobody could heartbeat, so every instance looks silent: the
+checker waits one `liveness.timeout` past the recovery before judging anyone again, time
+for the living to heartbeat, instead of handing out every running job at once.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import anyio
 from kestrad.config import LivenessConfig
 from kestrad.model.durations import parse_duration
 from kestrad.store.base import Store
+from kestrad.store.outage import MAX_DELAY, Retry
 
 log = logging.getLogger("kestrad.liveness")
 
@@ -32,15 +37,52 @@ class LivenessChecker:
         self.interval = parse_duration(config.heartbeat_interval).total_seconds()
         self.timeout = parse_duration(config.timeout).total_seconds()
         self.purge_after = parse_duration(config.purge_after).total_seconds()
+        self._check_retry = Retry(store, "checking the liveness of instances")
+        self._beat_retry = Retry(store, "heartbeating", cap=min(self.interval, MAX_DELAY))
 
     async def run(self) -> None:
         """Check, then wait, until cancelled; a failed check only logs (the next retries)."""
         while True:
             await anyio.sleep(self.interval)
+            if self._in_outage_grace():
+                continue
             try:
                 await self.check()
-            except Exception:
-                log.exception("liveness check failed")
+            except Exception as exc:
+                if not self._check_retry.failed(exc):
+                    log.exception("liveness check failed")
+            else:
+                self._check_retry.succeeded()
+
+    async def heartbeat(self) -> None:
+        """Record that this instance lives, every `heartbeat_interval`, until cancelled.
+
+        A failed heartbeat is tried again sooner (back-off capped by the interval), so the
+        row is fresh again as soon as the database answers after an outage."""
+        while True:
+            await anyio.sleep(self.interval)
+            while not await self._beat():
+                await self._beat_retry.wait()
+
+    async def _beat(self) -> bool:
+        try:
+            await self.store.heartbeat(self.instance_id)
+        except Exception as exc:
+            if not self._beat_retry.failed(exc):
+                log.exception("heartbeat failed")
+            return False
+        self._beat_retry.succeeded()
+        return True
+
+    def _in_outage_grace(self) -> bool:
+        """True during an outage and for one `timeout` after it (see the module notes)."""
+        outage = self._check_retry.outage
+        if outage.down:
+            return True
+        return (
+            outage.recovered_at is not None
+            and time.monotonic() - outage.recovered_at < self.timeout
+        )
 
     async def check(self, now: float | None = None) -> list[str]:
         """One pass; returns the ids of the instances it disconnected."""

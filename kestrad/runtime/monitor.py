@@ -18,11 +18,13 @@ import anyio
 from kestrad.model.durations import parse_duration
 from kestrad.model.state import CREATED, TERMINATED, parse_iso
 from kestrad.runtime.scheduler import Scheduler
+from kestrad.store.outage import Retry
 
 log = logging.getLogger("kestrad.monitor")
 
 _YIELD_EVERY = 500
 _CHUNK = 500
+_OVERLAP = 5.0  # seconds the change sync looks back past the newest row it has seen
 
 
 class MonitorReport:
@@ -47,18 +49,40 @@ class TriggerMonitor:
         self._watermark = time.time()
 
     async def run(self) -> None:
-        """Check, then wait, until cancelled; one failed check only logs."""
+        """Sync every scheduler tick, check every lock every `monitor_interval`, until
+        cancelled; one failed pass only logs.
+
+        The sync is one indexed query returning only rows changed since the last one, so
+        running it every tick is cheap, and it is what makes a trigger unlock promptly
+        when its execution ended on ANOTHER daemon (the executor there clears the lock
+        and stamps the row); the full check is the backstop for anything the sync missed.
+        """
+        period = min(self.scheduler.period, self.interval) or self.interval
+        next_check = time.monotonic() + self.interval
+        outage = Retry(self.store, "syncing trigger changes")  # see store/outage.py
         while True:
-            await anyio.sleep(self.interval)
+            await anyio.sleep(period)
             try:
-                await self.check()
-            except Exception:
-                log.exception("trigger monitor check failed")
+                if time.monotonic() >= next_check:
+                    next_check = time.monotonic() + self.interval
+                    await self.check()
+                else:
+                    await self._sync(MonitorReport())
+                outage.succeeded()
+            except Exception as exc:
+                if not outage.failed(exc):  # an outage is logged once, not every tick
+                    log.exception("trigger monitor check failed")
 
     async def check(self) -> MonitorReport:
         report = MonitorReport()
         await self._sync(report)
-        locks = self.scheduler.locked()
+        await self._check_locks(self.scheduler.locked(), report)
+        return report
+
+    async def _check_locks(
+        self, locks: dict[str, tuple[str, str, str]], report: MonitorReport
+    ) -> None:
+        """Release the locks of ended or vanished executions; report those never started."""
         ids = list(locks)
         found: dict[str, tuple[str, str]] = {}
         for start in range(0, len(ids), _CHUNK):
@@ -94,11 +118,25 @@ class TriggerMonitor:
                         age,
                     )
         self._reported &= set(locks)
-        return report
 
     async def _sync(self, report: MonitorReport) -> None:
-        """Take in rows other writers changed since the last check (indexed on `updated`)."""
-        rows = await self.store.triggers_updated_since(self._watermark)
-        if rows:
-            self._watermark = max(r.updated for r in rows)
-            report.synced = self.scheduler.apply_external(rows)
+        """Take in rows other writers changed since the last sync (indexed on `updated`).
+
+        The query looks back `_OVERLAP` seconds before the newest row seen: a writer's
+        stamp may be older than a row that committed before it (or come from another
+        machine's clock); reading a row twice is harmless, missing one is not.
+        """
+        rows = await self.store.triggers_updated_since(self._watermark - _OVERLAP)
+        if not rows:
+            return
+        self._watermark = max(self._watermark, max(r.updated for r in rows))
+        # Locks released in the store (the execution ended, maybe on another daemon):
+        # check those executions now, so stopAfter sees their final state.
+        released: dict[str, tuple[str, str, str]] = {}
+        for row in rows:
+            held = self.scheduler.committed_lock(row.key)
+            if held is not None and row.execution_id != held:
+                released[held] = row.key
+        if released:
+            await self._check_locks(released, report)
+        report.synced = self.scheduler.apply_external(rows)

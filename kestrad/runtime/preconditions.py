@@ -5,7 +5,9 @@ memory: a window row per multiple condition, holding which named conditions some
 execution already satisfied. The rows are read and written inside the executor's batch
 transaction (through the BatchView and `ExecutorOutcome.trigger_windows`), so two
 upstream executions ending together, in one batch or in two daemons, cannot both miss
-each other, and a crash never keeps half a window.
+each other, and a crash never keeps half a window. Before it reads, the batch declares
+the windows it may touch (`window_keys`, decided on namespaces and flow ids only) so a
+store shared by several daemons locks those, and reads only those.
 
 Everything here is pure: no I/O, the instant comes in as `now` (epoch seconds, UTC).
 """
@@ -14,16 +16,16 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import msgspec
 
 from kestrad.expr.engine import truthy
 from kestrad.model.durations import parse_duration
 from kestrad.model.execution import Execution
-from kestrad.runtime.conditions import ConditionError, evaluate, short_type
+from kestrad.runtime.conditions import EXECUTION_CONDITIONS, ConditionError, evaluate, short_type
 from kestrad.store.base import BatchView, TriggerWindow, WindowKey
 from kestrad.triggers.flow import Filter, Preconditions, TimeWindow, UpstreamFlow, Where
 
@@ -60,6 +62,13 @@ class Upstream:
 
 # A named condition: the upstream execution → satisfied?
 Check = Callable[[Upstream], bool]
+# Could an execution of (namespace, flow id) satisfy it? Decided without the execution, so
+# True whenever unsure (its state, labels, outputs and expressions are not known yet).
+Reach = Callable[[str, str], bool]
+
+
+def _anyone(namespace: str, flow_id: str) -> bool:
+    return True
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,7 @@ class Multiple:
     checks: dict[str, Check]
     window: TimeWindow
     reset_on_success: bool
+    reaches: Reach = _anyone
 
 
 def multiples_of(trigger: Any) -> list[Multiple]:
@@ -100,29 +110,35 @@ def _from_multiple_condition(condition: Mapping[str, Any], index: int) -> Multip
     named = condition.get("conditions") or {}
     if not isinstance(named, Mapping) or not named:
         raise ConditionError("a MultipleCondition needs a map of named `conditions`")
+    reaches = [_named_reach(sub) for sub in named.values()]
     return Multiple(
         condition_id=str(condition.get("id") or f"multiple-{index}"),
         checks={str(name): _named(sub) for name, sub in named.items()},
         window=window,
         reset_on_success=condition.get("resetOnSuccess", True) is not False,
+        reaches=lambda namespace, flow_id: any(r(namespace, flow_id) for r in reaches),
     )
 
 
 def _from_preconditions(pre: Preconditions) -> Multiple:
     """Kestra names them `condition_<n>` (flows) and `condition_<n>_<where id>`."""
     checks: dict[str, Check] = {}
+    reaches: list[Reach] = []
     number = 0
     for upstream in pre.flows or ():
         number += 1
         checks[f"condition_{number}"] = _upstream_check(upstream)
+        reaches.append(_upstream_reach(upstream))
     for where in pre.where or ():
         number += 1
         checks[f"condition_{number}_{where.id}"] = _where_check(where)
+        reaches.append(_where_reach(where))
     return Multiple(
         condition_id=pre.id or "preconditions",
         checks=checks,
         window=pre.time_window or TimeWindow(),
         reset_on_success=pre.reset_on_success,
+        reaches=lambda namespace, flow_id: any(r(namespace, flow_id) for r in reaches),
     )
 
 
@@ -139,6 +155,56 @@ def _named(condition: Any) -> Check:
 
         return expression
     return lambda up: evaluate(condition, up.execution, up.state)
+
+
+class _Flow(NamedTuple):
+    """What the static reach of a condition may look at: an execution's flow."""
+
+    namespace: str
+    flow_id: str
+
+
+_BY_FLOW = ("ExecutionFlow", "Flow", "ExecutionNamespace", "FlowNamespace")
+
+
+def _named_reach(condition: Any) -> Reach:
+    """Flow and namespace conditions are decided on the flow; any other may match."""
+    kind = short_type(str(condition.get("type", ""))) if isinstance(condition, Mapping) else ""
+    if kind not in _BY_FLOW:
+        return _anyone
+    test = EXECUTION_CONDITIONS[kind]
+    return lambda namespace, flow_id: test(
+        condition, cast(Execution, _Flow(namespace, flow_id)), ""
+    )
+
+
+def _upstream_reach(upstream: UpstreamFlow) -> Reach:
+    def reach(namespace: str, flow_id: str) -> bool:
+        return namespace == upstream.namespace and upstream.flow_id in (None, flow_id)
+
+    return reach
+
+
+def _where_reach(where: Where) -> Reach:
+    """Its FLOW_ID and NAMESPACE filters decide; the others (state, expressions) may match."""
+
+    def reach(namespace: str, flow_id: str) -> bool:
+        known = [
+            _compare(f, flow_id if f.field == "FLOW_ID" else namespace)
+            for f in where.filters
+            if f.field in ("FLOW_ID", "NAMESPACE")
+        ]
+        if where.operand == "OR":
+            return len(known) < len(where.filters) or any(known)
+        return all(known)
+
+    def safe(namespace: str, flow_id: str) -> bool:
+        try:
+            return reach(namespace, flow_id)
+        except re.error:
+            return True
+
+    return safe
 
 
 def _upstream_check(upstream: UpstreamFlow) -> Check:
@@ -176,6 +242,10 @@ def _filter(f: Filter, up: Upstream) -> bool:
         value = up.state
     else:
         value = up.render(f.value or "")
+    return _compare(f, value)
+
+
+def _compare(f: Filter, value: str | None) -> bool:
     kind = f.type
     if kind == "IS_NULL":
         return value is None
@@ -264,6 +334,21 @@ class WindowBook:
 
     def delete(self, key: WindowKey) -> None:
         self.pending[key] = None
+
+
+def window_keys(flow: Any, trigger: Any, upstreams: Iterable[tuple[str, str]]) -> list[WindowKey]:
+    """The windows of one Flow trigger that an execution of one of `upstreams` (namespace,
+    flow id) may read or write by ending: all of the trigger's windows as soon as one of
+    its windowed conditions may match one of those flows (a fire reads and resets them
+    all), else none. A superset (decided on the flows only), never missing one."""
+    try:
+        multiples = multiples_of(trigger)
+    except (ConditionError, ValueError):
+        return []  # triggered_executions skips this trigger too
+    others = [u for u in upstreams if u != (flow.namespace, flow.id)]  # never itself
+    if not any(m.reaches(*upstream) for m in multiples for upstream in others):
+        return []
+    return [(flow.namespace, flow.id, trigger.id, m.condition_id) for m in multiples]
 
 
 def _fresh(flow: Any, trigger: Any, multiple: Multiple, span: tuple[float, float]) -> TriggerWindow:

@@ -14,6 +14,7 @@ from typing import Any
 import anyio
 
 from kestrad.model.durations import parse_duration
+from kestrad.store.outage import Retry
 
 log = logging.getLogger("kestrad.retention")
 
@@ -40,15 +41,23 @@ async def purge_once(services: Any, config: Any, now: datetime | None = None) ->
 
 
 async def run_retention(services: Any, config: Any) -> None:
-    """Every `retention.interval`, one pass (nothing to do when no retention is set)."""
+    """Every `retention.interval`, one pass (nothing to do when no retention is set).
+
+    A pass that meets a database outage is tried again with back-off rather than a whole
+    interval later (intervals are long: a missed pass would wait hours)."""
     interval = parse_duration(config.retention.interval).total_seconds()
+    retry = Retry(services.store, "deleting old executions and logs (retention)")
     while True:
         if config.retention.executions or config.retention.logs:
             try:
                 done = await purge_once(services, config)
-            except Exception:
+            except Exception as exc:
+                if retry.failed(exc):
+                    await retry.wait()
+                    continue
                 log.exception("retention pass failed; retrying at the next interval")
             else:
+                retry.succeeded()
                 if any(done.values()):
                     log.info(
                         "retention: deleted %d executions, %d log lines, %d files",

@@ -36,7 +36,17 @@ from kestrad.model.execution import Execution, ExecutionTrigger, Label
 from kestrad.model.inputs import resolve_inputs
 from kestrad.model.state import FAILED, TERMINATED, now_iso
 from kestrad.runtime.polling import Poller, PollJob, PollResult
-from kestrad.store.base import Backfill, FlowRow, NewLog, Store, TriggerKey, TriggerRow
+from kestrad.store.base import (
+    Backfill,
+    FlowRow,
+    LeaseLost,
+    NewLog,
+    SchedulerLease,
+    Store,
+    TriggerKey,
+    TriggerRow,
+)
+from kestrad.store.outage import Retry
 from kestrad.triggers.cron import NEVER, CronError
 from kestrad.triggers.evaluate import conditions_hold
 from kestrad.triggers.fire_times import FirePlan, plan_for
@@ -84,6 +94,7 @@ class Scheduler:
         clock: Clock = time.time,
         wake: Callable[[], None] | None = None,
         observe_tick: Callable[[float], None] | None = None,
+        lease: SchedulerLease | None = None,
     ) -> None:
         self.store = store
         self.flows = flows
@@ -93,6 +104,10 @@ class Scheduler:
         self.clock = clock
         self.wake = wake
         self.observe_tick = observe_tick
+        # With several daemons on one database, every write of fires renews this lease in
+        # its own transaction (see runtime/leadership.py); None = the only scheduler.
+        self.lease = lease
+        self._renewed = time.monotonic()
         self.period = parse_duration(self.config.tick).total_seconds()
         self._states: dict[TriggerKey, TriggerRow] = {}
         self._plans: dict[TriggerKey, FirePlan] = {}
@@ -104,6 +119,8 @@ class Scheduler:
         self._deleted: set[TriggerKey] = set()
         self._pending: list[Execution] = []
         self._pending_logs: list[NewLog] = []
+        # Executions of a flush still in flight: not yet visible to the monitor's reads.
+        self._flushing: set[str] = set()
         # Polling triggers: evaluated by the poller outside the tick; off the heap meanwhile.
         self.poller: Poller | None = None
         self._evaluating: set[TriggerKey] = set()
@@ -262,12 +279,17 @@ class Scheduler:
             if self.poller is None:
                 self.poller = Poller(self.polled, self.renderer)
             tg.start_soon(self.poller.run)
+            outage = Retry(self.store, "writing a scheduler tick")  # see store/outage.py
             while True:
                 begun = time.monotonic()
                 try:
                     await self.tick()
-                except Exception:
-                    log.exception("scheduler tick failed")
+                    outage.succeeded()
+                except LeaseLost:
+                    raise  # another daemon fires now; runtime/leadership.py steps down
+                except Exception as exc:
+                    if not outage.failed(exc):  # a database outage is logged once, not per tick
+                        log.exception("scheduler tick failed")
                 await anyio.sleep(max(self.period - (time.monotonic() - begun), 0.0))
 
     async def tick(self) -> TickReport:
@@ -293,7 +315,10 @@ class Scheduler:
             except Exception:
                 log.exception("trigger %s/%s %s could not be evaluated", *key)
         report.created = list(self._pending)
-        await self.flush()
+        if self._has_writes():
+            await self.flush()
+        else:
+            await self._renew_lease()
         report.seconds = time.perf_counter() - begun
         if self.observe_tick is not None:
             self.observe_tick(report.seconds)
@@ -312,19 +337,50 @@ class Scheduler:
         On failure everything stays pending and is written by the next tick, so a fire
         whose state already advanced in memory is not lost.
         """
-        if not (self._dirty or self._deleted or self._pending or self._pending_logs):
+        if not self._has_writes():
             return
         stamp = time.time()
-        states = list(self._dirty.values())
+        # Take the work out first: changes made while the write is awaited (the monitor
+        # releasing a lock, say) belong to the next flush, not to a clear() after this one.
+        dirty, self._dirty = self._dirty, {}
+        deleted, self._deleted = self._deleted, set()
+        executions, self._pending = self._pending, []
+        logs, self._pending_logs = self._pending_logs, []
+        states = list(dirty.values())
         for row in states:
             row.updated = stamp
-        executions, logs, deleted = self._pending, self._pending_logs, list(self._deleted)
-        await self.store.save_trigger_states(states, executions, deleted=deleted, logs=logs)
-        self._dirty.clear()
-        self._deleted.clear()
-        self._pending, self._pending_logs = [], []
+        renewed = time.monotonic()
+        self._flushing = {e.id for e in executions}
+        try:
+            await self.store.save_trigger_states(
+                states, executions, deleted=list(deleted), logs=logs, lease=self.lease
+            )
+        except BaseException:
+            kept = {k: row for k, row in dirty.items() if k not in self._deleted}
+            self._deleted = (deleted - self._dirty.keys()) | self._deleted
+            self._dirty = {**kept, **self._dirty}
+            self._pending = executions + self._pending
+            self._pending_logs = logs + self._pending_logs
+            raise
+        finally:
+            self._flushing = set()
+        self._renewed = renewed
         if executions and self.wake is not None:
             self.wake()
+
+    def _has_writes(self) -> bool:
+        return bool(self._dirty or self._deleted or self._pending or self._pending_logs)
+
+    async def _renew_lease(self) -> None:
+        """An idle leader still renews its lease, every third of its length: it expires
+        only when this loop stops (a dead or hung daemon), never between quiet ticks."""
+        lease = self.lease
+        if lease is None or time.monotonic() - self._renewed < lease.seconds / 3:
+            return
+        renewed = time.monotonic()
+        if not await self.store.claim_scheduler_lease(lease):
+            raise LeaseLost(lease.holder)
+        self._renewed = renewed
 
     def _fire(self, key: TriggerKey, now: float) -> None:
         row = self._states[key]
@@ -561,8 +617,23 @@ class Scheduler:
         return True
 
     def locked(self) -> dict[str, TriggerKey]:
-        """Execution id → the trigger it locks (the monitor's work list)."""
-        return dict(self._locks)
+        """Execution id → the trigger it locks (the monitor's work list).
+
+        Executions not yet committed are left out: the monitor would not find them in the
+        store and would wrongly release their locks.
+        """
+        unwritten = self._flushing.union(e.id for e in self._pending)
+        if not unwritten:
+            return dict(self._locks)
+        return {e: k for e, k in self._locks.items() if e not in unwritten}
+
+    def committed_lock(self, key: TriggerKey) -> str | None:
+        """The execution locking `key`, if it is already in the store."""
+        row = self._states.get(key)
+        held = row.execution_id if row is not None else None
+        if held is None or held in self._flushing or any(e.id == held for e in self._pending):
+            return None
+        return held
 
     # -- operations (CLI and API in-process; the store is updated by the next tick) --------------
     def state(self, key: TriggerKey) -> TriggerRow | None:

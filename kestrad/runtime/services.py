@@ -27,6 +27,7 @@ from kestrad.runtime.kv import (
     kv_function,
 )
 from kestrad.store.base import FlowCount, KVEntry, LogEntry
+from kestrad.store.outage import Retry
 
 log = logging.getLogger("kestrad.services")
 
@@ -67,12 +68,16 @@ class TaskServices:
         """Load the KV mirror, report started, then follow other writers' changes."""
         await self.refresh_kv(force=True)
         task_status.started()
+        retry = Retry(self.store, "refreshing the KV mirror")  # outages: store/outage.py
         while True:
             await anyio.sleep(self.refresh_interval)
             try:
                 await self.refresh_kv()
-            except Exception:
-                log.exception("could not refresh the KV mirror")
+            except Exception as exc:
+                if not retry.failed(exc):
+                    log.exception("could not refresh the KV mirror")
+            else:
+                retry.succeeded()
 
     async def refresh_kv(self, *, force: bool = False) -> bool:
         """Reload the mirror when the table changed since the last load; True if reloaded."""

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import shutil
 import tempfile
+import time
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from kestrad.runtime.messages import DynamicRun, TaskResult, WorkerJob, decode_j
 from kestrad.runtime.poll import Backoff
 from kestrad.runtime.variables import envs_from_environment
 from kestrad.store.base import NewLog, Outgoing, QueueMessage, Store
+from kestrad.store.outage import Retry
 from kestrad.tasks.base import TaskFailed, TaskOutcome
 from kestrad.tasks.core_flow import WorkingDirectory
 from kestrad.tasks.script_files import (
@@ -109,6 +111,9 @@ class Worker:
         self.instance_id = instance_id
         self.concurrency = max(concurrency, 1)
         self.backoff = Backoff(min_poll_interval, max_poll_interval)
+        # Database outages (store/outage.py): each store-facing loop waits its own back-off.
+        self._claim_retry = Retry(store, "claiming worker jobs")
+        self._flush_retry = Retry(store, "storing worker results")
         self.globals = globals_ or {}
         # Narrow store access for the tasks that need it (KV, log.Fetch, …); set by the engine.
         self.services: Any = None
@@ -118,6 +123,9 @@ class Worker:
         # Jobs the local executor inserted already claimed for this worker.
         self.local_jobs: deque[QueueMessage] = deque()
         self.running = 0
+        # Stamps of claim attempts that met an outage: they may have committed unseen.
+        self.uncertain_claims: list[float] = []
+        self._last_stamp = 0.0
         self._slot_freed = asyncio.Event()
         self._scopes: dict[str, set[anyio.CancelScope]] = {}
         self.stopping = False
@@ -132,6 +140,31 @@ class Worker:
     def free_slots(self) -> int:
         """Slots neither running a task nor promised to a job handed over in memory."""
         return max(self.concurrency - self.running - len(self.local_jobs), 0)
+
+    def claim_stamp(self) -> float:
+        """A `claimed_at` no other claim attempt of this worker shares (see
+        release_worker_claims): the clock, nudged forward if it did not move."""
+        stamp = max(time.time(), self._last_stamp + 1e-6)
+        self._last_stamp = stamp
+        return stamp
+
+    def claim_failed(self, stamp: float) -> None:
+        """A claim attempt met an outage: its jobs may be claimed unseen; hand them back
+        once the database answers (done by the claim loop)."""
+        self.uncertain_claims.append(stamp)
+
+    async def _release_uncertain(self) -> None:
+        stamps, self.uncertain_claims = self.uncertain_claims, []
+        try:
+            released = await self.store.release_worker_claims(self.instance_id, stamps)
+        except Exception:
+            self.uncertain_claims[:0] = stamps  # tried again after the next claim
+            raise
+        if released:
+            log.info(
+                "%d job(s) claimed by an attempt whose answer the outage lost: handed out again",
+                released,
+            )
 
     def take_local(self, jobs: list[QueueMessage]) -> None:
         """Jobs inserted already claimed for this worker by the local executor."""
@@ -157,7 +190,20 @@ class Worker:
                     self.running += 1
                     tg.start_soon(self._run_job, self.local_jobs.popleft())
                 continue
-            jobs = await self.store.claim_worker_jobs(self.instance_id, min(free, 100))
+            stamp = self.claim_stamp()
+            try:
+                if self.uncertain_claims:
+                    await self._release_uncertain()
+                jobs = await self.store.claim_worker_jobs(
+                    self.instance_id, min(free, 100), at=stamp
+                )
+            except Exception as exc:
+                if not self._claim_retry.failed(exc):
+                    raise
+                self.claim_failed(stamp)
+                await self._claim_retry.wait()  # database unreachable: logged once
+                continue
+            self._claim_retry.succeeded()
             if not jobs:
                 await self.backoff.wait(self.hub.worker_wake)
                 continue
@@ -173,11 +219,17 @@ class Worker:
             results, done, logs = self.outbox.take()
             try:
                 stored = await self.store.complete_worker_jobs(list(results.values()), done, logs)
-            except Exception:
-                log.exception("could not store %d worker results; retrying", len(results))
-                await anyio.sleep(1.0)
+            except Exception as exc:
+                # Kept, never dropped: back in the outbox (newer results for a run win),
+                # written by the next attempt with whatever finished meanwhile.
                 self.outbox.put_back(results, done, logs)
+                if self._flush_retry.failed(exc):  # database unreachable: logged once
+                    await self._flush_retry.wait()
+                else:
+                    log.exception("could not store %d worker results; retrying", len(results))
+                    await anyio.sleep(1.0)
                 continue
+            self._flush_retry.succeeded()
             self.hub.executor_wake.set()
             self.hub.logs_stored(stored)
 
@@ -229,7 +281,7 @@ class Worker:
     async def _run_task(
         self, job: WorkerJob
     ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
-        flow = await self.flows.fetch(job.namespace, job.flow_id, job.flow_revision)
+        flow = await self._flow(job)
         task = flow.find_task(job.task_id) if flow is not None else None
         logger = TaskLogger(
             self._log_sink(job), getattr(task, "log_level", None), current_secret_values()
@@ -253,6 +305,19 @@ class Worker:
         )
         state, outputs = await self._call(job.execution_id, task, ctx, job.timeout)
         return state, outputs, []
+
+    async def _flow(self, job: WorkerJob) -> Any:
+        """The job's flow (from memory, or the store on a miss). The job is claimed and
+        must end with a result, so a database outage is waited out, not a failure."""
+        retry: Retry | None = None
+        while True:
+            try:
+                return await self.flows.fetch(job.namespace, job.flow_id, job.flow_revision)
+            except Exception as exc:
+                retry = retry or Retry(self.store, "loading a flow for a worker job")
+                if not retry.failed(exc):
+                    raise
+                await retry.wait()
 
     async def _call(
         self, execution_id: str, task: Any, ctx: RunContext, timeout: float | None

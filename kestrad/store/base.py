@@ -134,6 +134,7 @@ class LocalBatch(msgspec.Struct, kw_only=True):
     logs: list[NewLog] = msgspec.field(default_factory=list)
     claim_for: str | None = None
     claim_limit: int = 0
+    claimed_at: float = 0.0  # the stamp of the jobs claimed here (0: now)
     # Executions created in this process (API, CLI): inserted and first advanced in this
     # same transaction, instead of a commit of their own and a queue round trip.
     created: list[Execution] = msgspec.field(default_factory=list)
@@ -163,9 +164,23 @@ class QueueStats(msgspec.Struct, kw_only=True):
     oldest_due: float | None = None
 
 
+class BatchLocks(msgspec.Struct, kw_only=True):
+    """What one executor batch may read through its BatchView, declared before it reads.
+
+    `flows`: the (namespace, flow id) → limit of flows with a `concurrency` limit that have
+    an execution in the batch (it may be admitted, or end and free a slot). `windows`: the
+    Flow-trigger windows an execution of the batch may read or write if it ends. A store
+    with several writers locks these before reading them (see PostgresStore); only flows
+    with a limit and triggers with preconditions pay for it.
+    """
+
+    flows: dict[tuple[str, str], int] = msgspec.field(default_factory=dict)
+    windows: set[WindowKey] = msgspec.field(default_factory=set)
+
+
 class BatchView(Protocol):
     """Reads the executor may make inside its batch transaction (flow concurrency,
-    Flow-trigger windows)."""
+    Flow-trigger windows), for the flows and windows its BatchLocks declared."""
 
     def running_count(self, namespace: str, flow_id: str) -> int: ...
 
@@ -222,6 +237,22 @@ class TriggerRow(msgspec.Struct, kw_only=True):
         return (self.namespace, self.flow_id, self.trigger_id)
 
 
+class SchedulerLease(msgspec.Struct, kw_only=True, frozen=True):
+    """Who may fire triggers: `holder` (an instance id) for `seconds` after each renewal.
+
+    Several daemons may run the scheduler role on one database; the one holding the lease
+    fires, the others stand by and claim it once it expires (its holder died or hung).
+    """
+
+    holder: str
+    seconds: float
+
+
+class LeaseLost(Exception):
+    """The scheduler lease is held by another instance: nothing of the transaction that
+    found out was written, and this scheduler must stop firing."""
+
+
 class ExecutionBrief(msgspec.Struct, kw_only=True, frozen=True):
     """What the monitor needs of an execution: its state and when it was created."""
 
@@ -236,6 +267,11 @@ class BatchHandler(Protocol):
     def missing_flows(self, executions: Iterable[Execution]) -> set[FlowKey]: ...
 
     def add_flows(self, rows: list[FlowRow]) -> None: ...
+
+    def batch_locks(self, executions: Iterable[Execution]) -> BatchLocks:
+        """What `process` may ask the BatchView about these executions (called after
+        `add_flows`). A handler that never reads through the view may leave it out."""
+        ...
 
     def process(
         self, messages: list[QueueMessage], executions: dict[str, Execution], view: BatchView
@@ -272,7 +308,9 @@ class Store(Protocol):
         flow_id: str | None = None,
         state: str | None = None,
         limit: int = 100,
-    ) -> list[Execution]: ...
+    ) -> list[Execution]:
+        """The newest `limit` executions: the first page of `search_executions`."""
+        ...
 
     async def executions_triggered_by(self, execution_id: str) -> list[Execution]: ...
 
@@ -285,7 +323,21 @@ class Store(Protocol):
 
     async def next_event_due(self) -> float | None: ...
 
-    async def claim_worker_jobs(self, instance_id: str, limit: int) -> list[QueueMessage]: ...
+    async def claim_worker_jobs(
+        self, instance_id: str, limit: int, *, at: float | None = None
+    ) -> list[QueueMessage]:
+        """Claim up to `limit` due jobs for `instance_id`, stamped `claimed_at = at` (now
+        by default): the stamp identifies this one attempt, see release_worker_claims."""
+        ...
+
+    async def release_worker_claims(self, instance_id: str, stamps: list[float]) -> int:
+        """Hand back the jobs claimed by `instance_id` in the attempts stamped `stamps`.
+
+        Why: a claim (or an executor batch inserting claimed jobs) whose connection broke
+        may have committed without its answer arriving; those jobs are claimed by a live
+        instance that never got them, so liveness would never hand them out again.
+        """
+        ...
 
     async def complete_worker_jobs(
         self, results: list[Outgoing], done: list[int], logs: list[NewLog]
@@ -358,7 +410,15 @@ class Store(Protocol):
         state: str | None = None,
         after: tuple[str, str] | None = None,
         limit: int = 25,
-    ) -> list[Execution]: ...
+        offset: int = 0,
+    ) -> list[Execution]:
+        """One page of the executions list, newest first: (start date, id) descending.
+
+        `after` is the (start date, id) of the last row of the previous page (keyset: an
+        index range scan, as fast on page 10 000 as on page 1). `offset` skips rows after
+        that, only for Kestra's numbered pages: its cost grows with the offset.
+        """
+        ...
 
     async def count_executions(
         self,
@@ -386,9 +446,26 @@ class Store(Protocol):
         *,
         deleted: list[TriggerKey] | None = None,
         logs: list[NewLog] | None = None,
+        lease: SchedulerLease | None = None,
     ) -> None:
         """In ONE transaction: upsert `states`, delete `deleted`, insert `executions`
-        (a Wake message each, unless already terminated) and `logs`."""
+        (a Wake message each, unless already terminated) and `logs`.
+
+        With `lease`, the transaction first renews it and raises LeaseLost (writing
+        nothing) when another instance holds it: a deposed scheduler cannot fire.
+        """
+        ...
+
+    async def claim_scheduler_lease(self, lease: SchedulerLease) -> bool:
+        """Take or renew the scheduler lease if it is free, expired or already ours."""
+        ...
+
+    async def release_scheduler_lease(self, holder: str) -> None:
+        """Give the lease up (a clean stop), so a standby takes over at once."""
+        ...
+
+    async def scheduler_lease_holder(self) -> tuple[str, float] | None:
+        """(holder, seconds left) of the scheduler lease, None when nobody holds it."""
         ...
 
     async def get_trigger(

@@ -17,17 +17,18 @@ import os
 import socket
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
+from hashlib import blake2b
 from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
 
-from kestrad.model import state as S
 from kestrad.model.execution import Execution, decode_execution
 from kestrad.model.state import now_iso
 from kestrad.runtime.messages import Wake, encode
 from kestrad.store.base import (
     BatchHandler,
+    BatchLocks,
     ExecutionBrief,
     ExecutionRef,
     ExecutorOutcome,
@@ -35,19 +36,24 @@ from kestrad.store.base import (
     FlowRow,
     InstanceRow,
     KVEntry,
+    LeaseLost,
     LocalBatch,
     LogEntry,
     NewLog,
     Outgoing,
     QueueMessage,
     QueueStats,
+    SchedulerLease,
     TriggerKey,
     TriggerRow,
     TriggerWindow,
     WindowKey,
 )
+from kestrad.store.outage import Retry, is_unavailable
 from kestrad.store.queries import migrations, queries
 from kestrad.store.rows import (
+    LOG_PURGE_BATCH,
+    SEARCH_FILTERS,
     execution_row,
     flow_row,
     instance_row,
@@ -66,12 +72,17 @@ log = logging.getLogger("kestrad.store.postgres")
 EXECUTION_CHANNEL = "kestrad_execution"
 WORKER_CHANNEL = "kestrad_worker"
 _LISTEN_PING = 30.0  # seconds between checks that the listening connection is alive
+_CONNECT_TIMEOUT = 10.0  # seconds to open the LISTEN connection (asyncpg's default is 60)
+_CLOSE_TIMEOUT = 5.0  # seconds a clean pool close may take before it is cut
 _WAKE = encode(Wake())
 _FIRST_PAGE = ("~", "")  # sorts after every ISO-8601 date
 # Taken while migrating, so daemons starting together apply each migration once.
 _MIGRATION_LOCK = 0x6B657374
-# Only these states can be admitted by flow concurrency (see runtime/concurrency.py).
-_ADMITTABLE = frozenset({S.CREATED, S.QUEUED})
+# Transaction-level advisory locks, two-int4 form (a space apart from the one-bigint
+# `hashtext(key)` locks of the queue): (class, key). See _lock_batch and _insert_logs.
+_FLOW_LOCKS = 0x6B66  # per flow with a concurrency limit
+_WINDOW_LOCKS = 0x6B77  # per Flow-trigger window
+_LOG_LOCK = 0x6B6C  # one, with key 0: log seqs are drawn in commit order
 
 Conn = asyncpg.Connection
 
@@ -84,9 +95,12 @@ class PostgresStore:
         url: str,
         *,
         liveness_timeout: float = 45.0,
-        min_size: int = 1,
+        min_size: int = 0,
         max_size: int = 10,
     ) -> None:
+        """`min_size` 0: asyncpg (0.32+) keeps a pool's floor with a task of its own that
+        logs a traceback per failed reconnect while the server is down; the loops' polls
+        keep connections open anyway, and reconnect on acquire after an outage."""
         self.url = url
         self.liveness_timeout = liveness_timeout
         self.min_size = min_size
@@ -98,23 +112,47 @@ class PostgresStore:
         return cls(url, **kwargs)
 
     # -- plumbing -----------------------------------------------------------------------------
+    # A call that fails because the server went away (restart, network) expires the pool:
+    # its other idle connections may be dead too, and each would fail once more when next
+    # used. Expired ones are replaced on acquire (asyncpg reconnects), so the retry of the
+    # caller (see store/outage.py) gets a fresh connection.
     async def _write(self, fn: Callable[..., Awaitable[T]], *args: Any) -> T:
         """Run `fn(conn, *args)` in one transaction; rolled back on any error."""
         assert self._pool is not None, "store not open"
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await fn(conn, *args)
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await fn(conn, *args)
+        except Exception as exc:
+            await self._expire_if_unavailable(exc)
+            raise
 
     async def _fetch(self, query: str, *args: Any) -> list[asyncpg.Record]:
         assert self._pool is not None, "store not open"
-        return await self._pool.fetch(Q[query], *args)
+        try:
+            return await self._pool.fetch(Q[query], *args)
+        except Exception as exc:
+            await self._expire_if_unavailable(exc)
+            raise
 
     async def _fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         assert self._pool is not None, "store not open"
-        return await self._pool.fetchrow(Q[query], *args)
+        try:
+            return await self._pool.fetchrow(Q[query], *args)
+        except Exception as exc:
+            await self._expire_if_unavailable(exc)
+            raise
 
     async def _execute(self, query: str, *args: Any) -> str:
         assert self._pool is not None, "store not open"
-        return await self._pool.execute(Q[query], *args)
+        try:
+            return await self._pool.execute(Q[query], *args)
+        except Exception as exc:
+            await self._expire_if_unavailable(exc)
+            raise
+
+    async def _expire_if_unavailable(self, exc: BaseException) -> None:
+        if self._pool is not None and is_unavailable(exc):
+            await self._pool.expire_connections()
 
     async def migrate(self) -> None:
         if self._pool is None:
@@ -127,20 +165,21 @@ class PostgresStore:
         """Set `wakes[channel]` on every NOTIFY of that channel, until cancelled.
 
         A dedicated connection (outside the pool: LISTEN is per session). Notices are only
-        hints that cut a consumer's back-off short; a lost connection is retried with
-        back-off, and every event is set on (re)connect since notices sent meanwhile are
-        lost. Nothing waits on this for correctness: the timed poll still runs.
+        hints that cut a consumer's back-off short; a lost connection (a server restart)
+        is opened again with back-off, reported like any database outage, and every event
+        is set on (re)connect since notices sent meanwhile are lost. Nothing waits on this
+        for correctness: the timed poll still runs.
         """
-        delay = 0.5
+        retry = Retry(self, "listening for queue notifications")
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self.url)
+                conn = await asyncpg.connect(self.url, timeout=_CONNECT_TIMEOUT)
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
                 for channel, event in wakes.items():
                     await conn.add_listener(channel, _setter(event))
-                delay = 0.5
+                retry.succeeded()
                 for event in wakes.values():
                     event.set()
                 while not lost.is_set():
@@ -148,19 +187,27 @@ class PostgresStore:
                         await asyncio.wait_for(lost.wait(), _LISTEN_PING)
                     if not lost.is_set():
                         await conn.fetchval(Q["ping"])
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-                log.warning("LISTEN connection lost (%s); retrying in %.1fs", exc, delay)
+                log.debug("LISTEN connection lost; opening it again")
+            except Exception as exc:
+                if not retry.failed(exc):
+                    log.warning(
+                        "LISTEN connection failed (%s); retrying in %.1fs", exc, retry.delay
+                    )
             finally:
                 if conn is not None:
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=1.0)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 30.0)
+            await retry.wait()
 
     async def close(self) -> None:
-        if self._pool is not None:
-            await self._pool.close()
-        self._pool = None
+        """Close the pool; connections a dead server left hanging are cut, not awaited."""
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        try:
+            await asyncio.wait_for(pool.close(), _CLOSE_TIMEOUT)
+        except Exception:
+            pool.terminate()
 
     # -- flows --------------------------------------------------------------------------------
     async def save_flow(
@@ -205,8 +252,9 @@ class PostgresStore:
         state: str | None = None,
         limit: int = 100,
     ) -> list[Execution]:
-        rows = await self._fetch("execution_list", namespace, flow_id, state, limit)
-        return [decode_execution(r[0]) for r in rows]
+        return await self.search_executions(
+            namespace=namespace, flow_id=flow_id, state=state, limit=limit
+        )
 
     async def executions_triggered_by(self, execution_id: str) -> list[Execution]:
         rows = await self._fetch("execution_by_trigger", execution_id)
@@ -228,20 +276,26 @@ class PostgresStore:
         row = await self._fetchrow("queue_execution_next_due")
         return row[0] if row else None
 
-    async def claim_worker_jobs(self, instance_id: str, limit: int) -> list[QueueMessage]:
-        rows = await self._fetch("queue_worker_claim", instance_id, time.time(), limit)
+    async def claim_worker_jobs(
+        self, instance_id: str, limit: int, *, at: float | None = None
+    ) -> list[QueueMessage]:
+        rows = await self._fetch("queue_worker_claim", instance_id, at or time.time(), limit)
         messages = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
         return sorted(messages, key=lambda m: m.seq)
+
+    async def release_worker_claims(self, instance_id: str, stamps: list[float]) -> int:
+        if not stamps:
+            return 0
+        return _rowcount(await self._execute("queue_worker_release_stamps", instance_id, stamps))
 
     async def complete_worker_jobs(
         self, results: list[Outgoing], done: list[int], logs: list[NewLog]
     ) -> list[LogEntry]:
         async def run(conn: Conn) -> list[LogEntry]:
-            stored = await _insert_logs(conn, logs)
             await _insert_messages(conn, "queue_execution_insert", results)
             if done:
                 await conn.execute(Q["queue_worker_delete"], done)
-            return stored
+            return await _insert_logs(conn, logs)  # last: see _insert_logs
 
         return await self._write(run)
 
@@ -307,12 +361,14 @@ class PostgresStore:
         state: str | None = None,
         after: tuple[str, str] | None = None,
         limit: int = 25,
+        offset: int = 0,
     ) -> list[Execution]:
         """Newest first; `after` is the (start date, id) of the last row of the previous page."""
         variant = search_variant(namespace, flow_id, state)
-        args = (*_filters(variant, namespace, flow_id, state), *(after or _FIRST_PAGE), limit)
+        filters = _filters(variant, namespace, flow_id, state)
+        args = (*filters, *(after or _FIRST_PAGE), limit, offset)
         rows = await self._fetch("execution_search_" + variant, *args)
-        return [decode_execution(r[2]) for r in rows]
+        return [decode_execution(r[0]) for r in rows]
 
     async def count_executions(
         self,
@@ -388,19 +444,32 @@ class PostgresStore:
         *,
         deleted: list[TriggerKey] | None = None,
         logs: list[NewLog] | None = None,
+        lease: SchedulerLease | None = None,
     ) -> None:
         async def run(conn: Conn) -> None:
+            if lease is not None and not await _claim_lease(conn, lease):
+                raise LeaseLost(lease.holder)
             if executions:
                 await _upsert_executions(conn, executions)
                 wakes = [_wake(e.id) for e in executions if not e.terminated]
                 await _insert_messages(conn, "queue_execution_insert", wakes)
-            await _insert_logs(conn, logs or [])
             if deleted:
                 await conn.executemany(Q["trigger_delete"], deleted)
             if states:
                 await conn.executemany(Q["trigger_upsert"], [_trigger_params(s) for s in states])
+            await _insert_logs(conn, logs or [])  # last: see _insert_logs
 
         await self._write(run)
+
+    async def claim_scheduler_lease(self, lease: SchedulerLease) -> bool:
+        return await self._write(_claim_lease, lease)
+
+    async def release_scheduler_lease(self, holder: str) -> None:
+        await self._execute("scheduler_lease_release", holder)
+
+    async def scheduler_lease_holder(self) -> tuple[str, float] | None:
+        row = await self._fetchrow("scheduler_lease_get")
+        return (row["holder"], float(row["remaining"])) if row else None
 
     async def get_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerRow | None:
         row = await self._fetchrow("trigger_get", namespace, flow_id, trigger_id)
@@ -482,6 +551,7 @@ class PostgresStore:
                 deleted_logs = _rowcount(await conn.execute(Q["log_delete_execution"], ids))
             if executions:
                 deleted = _rowcount(await conn.execute(Q["execution_delete"], ids))
+                await _delete_messages(conn, ids)
             return deleted, deleted_logs
 
         return await self._write(run)
@@ -496,10 +566,16 @@ class PostgresStore:
         execution_id: str | None = None,
         levels: list[str] | None = None,
     ) -> int:
-        status = await self._execute(
-            "log_purge", end, start, namespace, flow_id, execution_id, levels
-        )
-        return _rowcount(status)
+        """In batches of LOG_PURGE_BATCH lines, each its own transaction."""
+        total = 0
+        while True:
+            status = await self._execute(
+                "log_purge", end, start, namespace, flow_id, execution_id, levels, LOG_PURGE_BATCH
+            )
+            deleted = _rowcount(status)
+            total += deleted
+            if deleted < LOG_PURGE_BATCH:
+                return total
 
 
 # -- row conversions --------------------------------------------------------------------------
@@ -512,12 +588,8 @@ def _filters(
     variant: str, namespace: str | None, flow_id: str | None, state: str | None
 ) -> tuple[Any, ...]:
     """The filter parameters each search/count variant takes, in its own order."""
-    return {
-        "all": (flow_id,),
-        "namespace": (namespace,),
-        "flow": (namespace, flow_id),
-        "state": (state, namespace, flow_id),
-    }[variant]
+    given = {"namespace": namespace, "flow_id": flow_id, "state": state}
+    return tuple(given[name] for name in SEARCH_FILTERS[variant])
 
 
 def _wake(execution_id: str) -> Outgoing:
@@ -541,6 +613,10 @@ def _trigger_params(s: TriggerRow) -> tuple[Any, ...]:
 
 
 _decode_results = msgspec.json.Decoder(dict[str, float]).decode
+
+
+async def _claim_lease(conn: Conn, lease: SchedulerLease) -> bool:
+    return await conn.fetchval(Q["scheduler_lease_claim"], lease.holder, lease.seconds) is not None
 
 
 def _window(r: Sequence[Any]) -> TriggerWindow:
@@ -632,6 +708,13 @@ def _setter(event: asyncio.Event) -> Callable[..., None]:
     return on_notice
 
 
+async def _delete_messages(conn: Conn, keys: list[str]) -> None:
+    """Every queue message keyed by these executions (ended or purged): see queries.sql."""
+    if keys:
+        await conn.execute(Q["queue_execution_delete_keys"], keys)
+        await conn.execute(Q["queue_worker_delete_keys"], keys)
+
+
 async def _insert_messages(conn: Conn, query: str, messages: list[Outgoing]) -> None:
     if not messages:
         return
@@ -641,7 +724,20 @@ async def _insert_messages(conn: Conn, query: str, messages: list[Outgoing]) -> 
 
 
 async def _insert_logs(conn: Conn, logs: list[NewLog]) -> list[LogEntry]:
-    """Insert log lines; their `seq` comes from the BIGSERIAL, in the order given."""
+    """Insert log lines; their `seq` comes from the BIGSERIAL, in the order given.
+
+    MUST be the last statement of its transaction. Followers (SSE `Last-Event-ID`,
+    `kestrad logs -f`) read `seq > cursor`, so a line must never commit after a line with
+    a larger seq became visible, or a follower past it skips it forever. The insert first
+    takes one transaction-level advisory lock (`_LOG_LOCK`, in the same statement, before
+    any seq is drawn) and holds it until the commit: seqs are drawn in commit order. Taken
+    last, the lock is held only for the insert and the commit, and its holder never waits
+    for another lock, so it cannot deadlock. Why not a "safe horizon" in the readers
+    instead (return only seqs below the oldest transaction in flight, by
+    pg_snapshot_xmin): one long write transaction anywhere on the server would stall
+    every follower, and this daemon's own followers, fed by the hub in commit order,
+    would still jump ahead of another connection's smaller seq committed later.
+    """
     if not logs:
         return []
     rows = (
@@ -658,7 +754,7 @@ async def _insert_logs(conn: Conn, logs: list[NewLog]) -> list[LogEntry]:
         )
         for log in logs
     )
-    seqs = await conn.fetch(Q["log_insert"], *_columns(rows, 9))
+    seqs = await conn.fetch(Q["log_insert"], *_columns(rows, 9), _LOG_LOCK)
     return [
         LogEntry(
             seq=seq[0],
@@ -688,7 +784,6 @@ async def _executor_batch(
     rows = await conn.fetch(Q["queue_execution_poll"], time.time(), limit)
     if not rows and local.empty():
         return None
-    stored_local_logs = await _insert_logs(conn, local.logs)
     if local.done:
         await conn.execute(Q["queue_worker_delete"], local.done)
     await _upsert_executions(conn, local.created)
@@ -696,7 +791,7 @@ async def _executor_batch(
     messages += [QueueMessage(seq=0, key=m.key, payload=m.payload) for m in local.results]
     messages += [QueueMessage(seq=0, key=e.id, payload=_WAKE) for e in local.created]
     if not messages:
-        return ExecutorOutcome(stored_logs=stored_local_logs)
+        return ExecutorOutcome(stored_logs=await _insert_logs(conn, local.logs))
     executions: dict[str, Execution] = {e.id: e for e in local.created}
     stored_keys = [k for k in dict.fromkeys(m.key for m in messages) if k not in executions]
     if stored_keys:
@@ -707,18 +802,21 @@ async def _executor_batch(
     if missing:
         found = [await _get_flow(conn, *key) for key in missing]
         handler.add_flows([row for row in found if row is not None])
-    view = await _prefetch_view(conn, executions.values())
+    declare = getattr(handler, "batch_locks", None)  # absent: the handler reads no view
+    locks = declare(executions.values()) if declare is not None else BatchLocks()
+    view = await _prefetch_view(conn, executions.values(), locks)
     outcome = handler.process(messages, executions, view)
     await _upsert_executions(conn, outcome.new_executions)
     await _upsert_executions(conn, outcome.executions)
+    await _delete_messages(conn, [e.id for e in outcome.ended])  # before this batch's own
     await _insert_messages(conn, "queue_execution_insert", outcome.execution_messages)
     outcome.claimed_jobs = await _insert_jobs(conn, outcome.worker_jobs, local)
-    outcome.stored_logs = stored_local_logs + await _insert_logs(conn, outcome.logs)
     await _write_trigger_windows(conn, outcome.trigger_windows)
     if outcome.released_triggers:
         await conn.executemany(Q["trigger_release_lock"], outcome.released_triggers)
     if rows:
         await conn.execute(Q["queue_execution_delete"], [r[0] for r in rows])
+    outcome.stored_logs = await _insert_logs(conn, local.logs + outcome.logs)  # last
     outcome.consumed = len(messages)
     return outcome
 
@@ -726,18 +824,19 @@ async def _executor_batch(
 class _PrefetchedView:
     """BatchView answered from reads made in the batch's transaction before `process`.
 
-    The handler is synchronous and asyncpg is not, so reads cannot happen on demand.
-    Running counts are read for every flow with an execution the batch may admit, queued
-    ids (enough for every execution of the batch to wake one) for every flow of the
-    batch, and the whole `trigger_windows` table, which holds one row per open window.
-    A question outside that set is a bug, not a zero: it raises.
+    The handler is synchronous and asyncpg is not, so reads cannot happen on demand: the
+    handler declares what it may ask (`BatchHandler.batch_locks`), and `_prefetch_view`
+    locks and reads exactly that. Running counts and queued ids (enough for every
+    execution of the batch to wake one) are read for the flows with a concurrency limit,
+    and only the declared Flow-trigger windows (None: no row). A question outside that
+    set is a bug, not a zero: it raises, and the batch runs again.
     """
 
     def __init__(
         self,
         running: dict[tuple[str, str], int],
         queued: dict[tuple[str, str], list[str]],
-        windows: dict[WindowKey, TriggerWindow],
+        windows: dict[WindowKey, TriggerWindow | None],
     ) -> None:
         self._running = running
         self._queued = queued
@@ -752,26 +851,64 @@ class _PrefetchedView:
     def trigger_window(
         self, namespace: str, flow_id: str, trigger_id: str, condition_id: str
     ) -> TriggerWindow | None:
-        return self._windows.get((namespace, flow_id, trigger_id, condition_id))
+        key = (namespace, flow_id, trigger_id, condition_id)
+        if key not in self._windows:
+            raise LookupError(f"trigger window {key} was not declared by the batch")
+        return self._windows[key]
 
 
-async def _prefetch_view(conn: Conn, executions: Iterable[Execution]) -> _PrefetchedView:
-    batch = list(executions)
-    flows = sorted({(e.namespace, e.flow_id) for e in batch})
-    admittable = sorted({(e.namespace, e.flow_id) for e in batch if e.state.current in _ADMITTABLE})
-    running = dict.fromkeys(admittable, 0)
-    if admittable:
-        names, ids = _columns(admittable, 2)
-        for ns, fid, count in await conn.fetch(Q["execution_running_counts"], names, ids):
-            running[(ns, fid)] = count
+async def _prefetch_view(
+    conn: Conn, executions: Iterable[Execution], locks: BatchLocks
+) -> _PrefetchedView:
+    """Lock what the batch declared (`_lock_batch`), then read it: counts and windows read
+    after the lock see every commit of the transaction that held it before (READ
+    COMMITTED: each statement takes a new snapshot)."""
+    await _lock_batch(conn, locks)
+    flows = sorted(locks.flows)
+    running = dict.fromkeys(flows, 0)
     queued: dict[tuple[str, str], list[str]] = {key: [] for key in flows}
     if flows:
         names, ids = _columns(flows, 2)
-        rows = await conn.fetch(Q["execution_queued_ids"], names, ids, len(batch) + 1)
-        for ns, fid, execution_id in rows:
+        for ns, fid, count in await conn.fetch(Q["execution_running_counts"], names, ids):
+            running[(ns, fid)] = count
+        # Enough for every end of the batch to wake one, plus the slots free already.
+        free = max(max(0, limit - running[key]) for key, limit in locks.flows.items())
+        wake = len(list(executions)) + free + 1
+        for ns, fid, execution_id in await conn.fetch(Q["execution_queued_ids"], names, ids, wake):
             queued[(ns, fid)].append(execution_id)
-    windows = {w.key: w for w in map(_window, await conn.fetch(Q["trigger_window_all"]))}
+    windows: dict[WindowKey, TriggerWindow | None] = dict.fromkeys(locks.windows)
+    if locks.windows:
+        rows = await conn.fetch(Q["trigger_window_get_many"], *_columns(sorted(locks.windows), 4))
+        windows.update((w.key, w) for w in map(_window, rows))
     return _PrefetchedView(running, queued, windows)
+
+
+def _lock_key(text: str) -> int:
+    """A stable int4 for an advisory lock key (the same in every daemon, unlike hash())."""
+    return int.from_bytes(blake2b(text.encode(), digest_size=4).digest(), "big", signed=True)
+
+
+async def _lock_batch(conn: Conn, locks: BatchLocks) -> None:
+    """Serialize, across daemons, the batches that read and write one flow's running
+    count or one Flow-trigger window: a transaction-level advisory lock per (namespace,
+    flow id) with a concurrency limit and per window, held until the commit.
+
+    Why advisory locks and not `SELECT … FOR UPDATE` on a per-flow counter row: a
+    counter must be kept right by every state change of every execution (a second truth
+    beside `executions.state`, and a row version per change), while the lock costs one
+    statement per batch, writes nothing, and lets the count keep coming from the
+    executions themselves. Windows have rows already, but a window not yet created has
+    none to lock, so they take the same kind of lock. Keys are sorted (flows, then
+    windows; two keys hashed alike just share a lock) and taken after the execution key
+    locks, so two batches never wait on each other in opposite orders. Batches without
+    a limited flow or a precondition window take nothing.
+    """
+    keys = sorted(
+        {(_FLOW_LOCKS, _lock_key("\0".join(flow))) for flow in locks.flows}
+        | {(_WINDOW_LOCKS, _lock_key("\0".join(window))) for window in locks.windows}
+    )
+    if keys:
+        await conn.execute(Q["batch_lock"], *_columns(keys, 2))
 
 
 async def _write_trigger_windows(
@@ -796,7 +933,8 @@ async def _write_trigger_windows(
     ]
     if kept:
         await conn.executemany(Q["trigger_window_upsert"], kept)
-    await conn.execute(Q["trigger_window_delete_expired"], time.time())
+    # Other windows (past their end) are purged only when no other batch holds them.
+    await conn.execute(Q["trigger_window_delete_expired_free"], time.time())
 
 
 async def _insert_jobs(conn: Conn, jobs: list[Outgoing], local: LocalBatch) -> list[QueueMessage]:
@@ -806,7 +944,11 @@ async def _insert_jobs(conn: Conn, jobs: list[Outgoing], local: LocalBatch) -> l
     if take:
         keys, payloads = _columns(((j.key, j.payload) for j in jobs[:take]), 2)
         rows = await conn.fetch(
-            Q["queue_worker_insert_claimed"], keys, payloads, time.time(), local.claim_for
+            Q["queue_worker_insert_claimed"],
+            keys,
+            payloads,
+            local.claimed_at or time.time(),
+            local.claim_for,
         )
         claimed = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
     await _insert_messages(conn, "queue_worker_insert", jobs[take:])

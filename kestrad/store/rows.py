@@ -20,6 +20,9 @@ from kestrad.store.base import (
 )
 
 _backfill_decoder = msgspec.json.Decoder(Backfill)
+# Log lines a purge deletes per transaction: a retention pass over millions of lines is
+# many short transactions, never one that holds the writer (SQLite) or bloats (PostgreSQL).
+LOG_PURGE_BATCH = 5_000
 
 
 def execution_row(e: Execution) -> tuple[Any, ...]:
@@ -40,15 +43,32 @@ def execution_row(e: Execution) -> tuple[Any, ...]:
     )
 
 
+# The filters each `execution_search_<variant>` / `execution_count_<variant>` query takes,
+# in its parameter order (PostgreSQL's are positional).
+SEARCH_FILTERS: dict[str, tuple[str, ...]] = {
+    "all": (),
+    "namespace": ("namespace",),
+    "flow": ("namespace", "flow_id"),
+    "flow_id": ("flow_id", "state"),
+    "state": ("state",),
+    "namespace_state": ("namespace", "state"),
+    "flow_state": ("namespace", "flow_id", "state"),
+}
+
+
 def search_variant(namespace: str | None, flow_id: str | None, state: str | None) -> str:
-    """Which search query has an index for these filters (see the queries.sql files)."""
-    if state is not None:
-        return "state"
-    if namespace is not None and flow_id is not None:
-        return "flow"
-    if namespace is not None:
-        return "namespace"
-    return "all"
+    """Which search query has an index for these filters (see the queries.sql files).
+
+    Each filter combination has a query and an index of its own whose leading columns are
+    exactly its filters, then (start_date, id): a page never tests rows it does not return.
+    """
+    if namespace is None:
+        if flow_id is not None:
+            return "flow_id"
+        return "all" if state is None else "state"
+    if flow_id is not None:
+        return "flow" if state is None else "flow_state"
+    return "namespace" if state is None else "namespace_state"
 
 
 def instance_row(r: Any) -> InstanceRow:

@@ -34,12 +34,14 @@ from kestrad.store.base import (
     FlowRow,
     InstanceRow,
     KVEntry,
+    LeaseLost,
     LocalBatch,
     LogEntry,
     NewLog,
     Outgoing,
     QueueMessage,
     QueueStats,
+    SchedulerLease,
     TriggerKey,
     TriggerRow,
     TriggerWindow,
@@ -47,6 +49,7 @@ from kestrad.store.base import (
 )
 from kestrad.store.queries import migrations, queries
 from kestrad.store.rows import (
+    LOG_PURGE_BATCH,
     execution_row,
     flow_row,
     instance_row,
@@ -170,11 +173,9 @@ class SQLiteStore:
         state: str | None = None,
         limit: int = 100,
     ) -> list[Execution]:
-        def run(conn: sqlite3.Connection) -> list[Execution]:
-            rows = conn.execute(Q["execution_list"], (namespace, flow_id, state, limit))
-            return [decode_execution(r[0]) for r in rows]
-
-        return await self._read(run)
+        return await self.search_executions(
+            namespace=namespace, flow_id=flow_id, state=state, limit=limit
+        )
 
     async def executions_triggered_by(self, execution_id: str) -> list[Execution]:
         def run(conn: sqlite3.Connection) -> list[Execution]:
@@ -202,12 +203,26 @@ class SQLiteStore:
 
         return await self._read(run)
 
-    async def claim_worker_jobs(self, instance_id: str, limit: int) -> list[QueueMessage]:
+    async def claim_worker_jobs(
+        self, instance_id: str, limit: int, *, at: float | None = None
+    ) -> list[QueueMessage]:
         def run(conn: sqlite3.Connection) -> list[QueueMessage]:
-            now = time.time()
+            now = at or time.time()
             rows = conn.execute(Q["queue_worker_poll"], (now, limit)).fetchall()
             conn.executemany(Q["queue_worker_claim"], [(instance_id, now, r[0]) for r in rows])
             return [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
+
+        return await self._write(run)
+
+    async def release_worker_claims(self, instance_id: str, stamps: list[float]) -> int:
+        if not stamps:
+            return 0
+
+        def run(conn: sqlite3.Connection) -> int:
+            cursor = conn.executemany(
+                Q["queue_worker_release_stamp"], [(instance_id, stamp) for stamp in stamps]
+            )
+            return cursor.rowcount
 
         return await self._write(run)
 
@@ -290,6 +305,7 @@ class SQLiteStore:
         state: str | None = None,
         after: tuple[str, str] | None = None,
         limit: int = 25,
+        offset: int = 0,
     ) -> list[Execution]:
         """Newest first; `after` is the (start date, id) of the last row of the previous page."""
         name = "execution_search_" + search_variant(namespace, flow_id, state)
@@ -301,10 +317,11 @@ class SQLiteStore:
             "after_date": after_date,
             "after_id": after_id,
             "limit": limit,
+            "offset": offset,
         }
 
         def run(conn: sqlite3.Connection) -> list[Execution]:
-            return [decode_execution(r[2]) for r in conn.execute(Q[name], params)]
+            return [decode_execution(r[0]) for r in conn.execute(Q[name], params)]
 
         return await self._read(run)
 
@@ -407,8 +424,11 @@ class SQLiteStore:
         *,
         deleted: list[TriggerKey] | None = None,
         logs: list[NewLog] | None = None,
+        lease: SchedulerLease | None = None,
     ) -> None:
         def run(conn: sqlite3.Connection) -> None:
+            if lease is not None and not _claim_lease(conn, lease):
+                raise LeaseLost(lease.holder)
             if executions:
                 _upsert_executions(conn, executions)
                 now = time.time()
@@ -424,6 +444,22 @@ class SQLiteStore:
             )
 
         await self._write(run)
+
+    async def claim_scheduler_lease(self, lease: SchedulerLease) -> bool:
+        return await self._write(_claim_lease, lease)
+
+    async def release_scheduler_lease(self, holder: str) -> None:
+        def run(conn: sqlite3.Connection) -> None:
+            conn.execute(Q["scheduler_lease_release"], (holder,))
+
+        await self._write(run)
+
+    async def scheduler_lease_holder(self) -> tuple[str, float] | None:
+        def run(conn: sqlite3.Connection) -> tuple[str, float] | None:
+            row = conn.execute(Q["scheduler_lease_get"], (time.time(),)).fetchone()
+            return (row[0], float(row[1])) if row else None
+
+        return await self._read(run)
 
     async def get_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerRow | None:
         def run(conn: sqlite3.Connection) -> TriggerRow | None:
@@ -558,6 +594,8 @@ class SQLiteStore:
                     ).rowcount
                 if executions:
                     deleted += conn.execute(Q["execution_delete"], (execution_id,)).rowcount
+            if executions:
+                _delete_messages(conn, ids)
             return deleted, deleted_logs
 
         return await self._write(run)
@@ -579,12 +617,19 @@ class SQLiteStore:
             "flow_id": flow_id,
             "execution_id": execution_id,
             "levels": _json_or_none(levels),
+            "limit": LOG_PURGE_BATCH,
         }
 
         def run(conn: sqlite3.Connection) -> int:
             return conn.execute(Q["log_purge"], params).rowcount
 
-        return await self._write(run)
+        # In batches, each its own transaction, so the writer is free in between.
+        total = 0
+        while True:
+            deleted = await self._write(run)
+            total += deleted
+            if deleted < LOG_PURGE_BATCH:
+                return total
 
 
 def _json_or_none(values: list[str] | None) -> str | None:
@@ -610,6 +655,13 @@ def _trigger_params(s: TriggerRow) -> tuple[Any, ...]:
 
 
 # -- functions run on the database thread --------------------------------------------------------
+def _claim_lease(conn: sqlite3.Connection, lease: SchedulerLease) -> bool:
+    row = conn.execute(
+        Q["scheduler_lease_claim"], (lease.holder, time.time(), lease.seconds)
+    ).fetchone()
+    return row is not None
+
+
 def _in_transaction(conn: sqlite3.Connection, fn: Callable[..., T], *args: Any) -> T:
     """BEGIN IMMEDIATE, run, COMMIT; ROLLBACK on any error so nothing half-written stays."""
     conn.execute("BEGIN IMMEDIATE")
@@ -683,6 +735,13 @@ def _save_flow(
 
 def _upsert_executions(conn: sqlite3.Connection, executions: list[Execution]) -> None:
     conn.executemany(Q["execution_upsert"], [execution_row(e) for e in executions])
+
+
+def _delete_messages(conn: sqlite3.Connection, keys: list[str]) -> None:
+    """Every queue message keyed by these executions (ended or purged): see queries.sql."""
+    pairs = [(key,) for key in keys]
+    conn.executemany(Q["queue_execution_delete_keys"], pairs)
+    conn.executemany(Q["queue_worker_delete_keys"], pairs)
 
 
 def _insert_messages(conn: sqlite3.Connection, query: str, messages: list[Outgoing]) -> None:
@@ -764,6 +823,7 @@ def _executor_batch(
     outcome = handler.process(messages, executions, _SQLiteBatchView(conn))
     _upsert_executions(conn, outcome.new_executions)
     _upsert_executions(conn, outcome.executions)
+    _delete_messages(conn, [e.id for e in outcome.ended])  # before this batch's own
     _insert_messages(conn, "queue_execution_insert", outcome.execution_messages)
     outcome.claimed_jobs = _insert_jobs(conn, outcome.worker_jobs, local)
     outcome.stored_logs = stored_local_logs + _insert_logs(conn, outcome.logs)
@@ -838,7 +898,7 @@ def _insert_jobs(
     conn: sqlite3.Connection, jobs: list[Outgoing], local: LocalBatch
 ) -> list[QueueMessage]:
     """Insert worker jobs; the first `claim_limit` already claimed by the local worker."""
-    now = time.time()
+    now = local.claimed_at or time.time()
     claimed: list[QueueMessage] = []
     take = min(local.claim_limit, len(jobs)) if local.claim_for else 0
     for job in jobs[:take]:

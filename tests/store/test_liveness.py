@@ -69,3 +69,22 @@ async def test_checker_never_disconnects_its_own_instance(store) -> None:
     checker = LivenessChecker(store, "me", LivenessConfig(timeout="PT0S"))
     assert await checker.check(now=time.time() + 60) == []
     assert [(i.id, i.state) for i in await store.list_instances()] == [("me", "RUNNING")]
+
+
+async def test_claims_of_an_unanswered_attempt_are_handed_back(store) -> None:
+    """A claim whose answer was lost in an outage: its jobs, and only its, go back."""
+    execution = Execution.new(namespace="ns", flow_id="f", flow_revision=1)
+    await store.create_executions([execution])
+    await store.executor_batch(10, _Publish(execution.id))
+    await store.register_instance("w", "worker")
+
+    first, second = time.time() + 1.0, time.time() + 1.5  # stamps of two attempts
+    [held] = await store.claim_worker_jobs("w", 1, at=first)  # its answer arrived
+    [lost] = await store.claim_worker_jobs("w", 1, at=second)  # say its answer was lost
+    assert await store.release_worker_claims("w", [second, second + 1]) == 1
+    assert await store.release_worker_claims("other", [first]) == 0
+    assert await store.count_worker_claims("w") == 1
+
+    again = await store.claim_worker_jobs("w", 10)
+    assert [(j.seq, j.payload) for j in again] == [(lost.seq, lost.payload)]
+    assert held.seq != lost.seq

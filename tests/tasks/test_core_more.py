@@ -190,13 +190,9 @@ tasks:
 
 
 async def test_toggle_goes_through_a_running_scheduler(tmp_path: Path) -> None:
-    class FakeScheduler:
-        def __init__(self) -> None:
-            self.calls: list[tuple[tuple[str, str, str], bool]] = []
-
-        def set_disabled(self, key: tuple[str, str, str], disabled: bool) -> bool:
-            self.calls.append((key, disabled))
-            return True
+    """With a scheduler running in the process, Toggle changes its in-memory index (the
+    store follows at its next flush) instead of writing a row the index would overwrite."""
+    from kestrad.runtime.scheduler import Scheduler
 
     toggle = """
 id: toggler
@@ -206,12 +202,26 @@ tasks:
     type: io.kestra.plugin.core.trigger.Toggle
     trigger: hourly
     enabled: "{{ true }}"
+triggers:
+  - id: hourly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
 """
+    key = ("company.team", "toggler", "hourly")
     async with running_engine(tmp_path) as engine:
-        engine.scheduler = FakeScheduler()
-        execution, _ = await run_flow(engine, toggle)
-        assert execution.state.current == "SUCCESS"
-        assert engine.scheduler.calls == [(("company.team", "toggler", "hourly"), False)]
+        flow = await engine.deploy_source(toggle)
+        scheduler = Scheduler(engine.store, engine.flows, renderer=engine.renderer)
+        await scheduler.start()
+        assert scheduler.set_disabled(key, True)
+        await scheduler.flush()
+        engine.scheduler = scheduler
+        execution = await engine.create_execution(flow.namespace, flow.id)
+        final = await engine.wait_for(execution.id, timeout=60)
+        assert final.state.current == "SUCCESS"
+        assert scheduler.state(key).disabled is False
+        assert (await engine.store.get_trigger(*key)).disabled is True  # not flushed yet
+        await scheduler.flush()
+        assert (await engine.store.get_trigger(*key)).disabled is False
 
 
 async def test_resume_task_resumes_another_paused_execution() -> None:

@@ -37,14 +37,9 @@ SELECT value FROM executions WHERE id = $1;
 -- name: execution_get_many
 SELECT value FROM executions WHERE id = ANY($1::text[]);
 
--- name: execution_list
-SELECT value FROM executions
-WHERE ($1::text IS NULL OR namespace = $1) AND ($2::text IS NULL OR flow_id = $2)
-  AND ($3::text IS NULL OR state = $3)
-ORDER BY start_date DESC, id DESC LIMIT $4;
-
 -- Reads the executor's BatchView answers from memory, fetched before the handler runs for
--- every flow of the batch: running counts and the oldest queued ids.
+-- the flows of the batch with a concurrency limit, under their locks (see _lock_batch):
+-- running counts and the oldest queued ids.
 
 -- name: execution_running_counts
 SELECT e.namespace, e.flow_id, count(*) FROM executions e
@@ -133,14 +128,21 @@ UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
 WHERE claimed_by IS NOT NULL
   AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING');
 
+-- Log seqs are drawn in commit order: the statement first takes the transaction-level
+-- advisory lock ($10, 0), held until the commit (the caller's last statement; see
+-- _insert_logs). Every row joins the one row of the locked CTE before the insert's
+-- projection draws its seq (nextval), so no seq is drawn before the lock is held.
 -- name: log_insert
+WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock($10::int4, 0))
 INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message)
 SELECT e, ns, f, t, tr, a, l, ts, m
-FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[])
+FROM serial, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[])
   WITH ORDINALITY AS x(e, ns, f, t, tr, a, l, ts, m, n)
 ORDER BY n
 RETURNING seq;
 
+-- Followers page with `seq > cursor`: safe because seqs are drawn in commit order (above),
+-- so no line can commit behind a cursor that already passed its seq.
 -- name: log_list
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
@@ -176,34 +178,55 @@ UPDATE service_instance SET state = $1 WHERE id = $2;
 -- name: instance_running
 SELECT id, host, pid, heartbeat FROM service_instance WHERE state = 'RUNNING';
 
--- Execution search (API): keyset pagination on (start_date, id), newest first. The first
--- page passes the sentinel ('~', '') which sorts after every ISO date. One query per
--- leading filter so each one has its own index behind it; each takes only the filters it
--- uses, then (after_date, after_id, limit). See PostgresStore.search_executions.
+-- Executions list (API search, `kestrad executions list`): keyset pagination on
+-- (start_date, id), newest first. The first page passes the sentinel ('~', '') which sorts
+-- after every ISO date; `OFFSET` is only for Kestra's page numbers (0 otherwise). One
+-- query per filter combination, each an exact match on the leading columns of its own
+-- index (010_execution_list_indexes.sql), so a page is one index range scan stopping at
+-- LIMIT. Each takes its filters (in `rows.SEARCH_FILTERS` order), then
+-- (after_date, after_id, limit, offset). See PostgresStore.search_executions.
 
 -- name: execution_search_all
-SELECT start_date, id, value FROM executions
-WHERE ($1::text IS NULL OR flow_id = $1) AND (start_date, id) < ($2::text, $3::text)
-ORDER BY start_date DESC, id DESC LIMIT $4;
+SELECT value FROM executions
+WHERE (start_date, id) < ($1::text, $2::text)
+ORDER BY start_date DESC, id DESC LIMIT $3 OFFSET $4;
 
 -- name: execution_search_namespace
-SELECT start_date, id, value FROM executions
+SELECT value FROM executions
 WHERE namespace = $1 AND (start_date, id) < ($2::text, $3::text)
-ORDER BY start_date DESC, id DESC LIMIT $4;
+ORDER BY start_date DESC, id DESC LIMIT $4 OFFSET $5;
 
 -- name: execution_search_flow
-SELECT start_date, id, value FROM executions
+SELECT value FROM executions
 WHERE namespace = $1 AND flow_id = $2 AND (start_date, id) < ($3::text, $4::text)
-ORDER BY start_date DESC, id DESC LIMIT $5;
+ORDER BY start_date DESC, id DESC LIMIT $5 OFFSET $6;
+
+-- A flow id without its namespace (Kestra allows it); a state filter is checked on that
+-- flow's rows only.
+-- name: execution_search_flow_id
+SELECT value FROM executions
+WHERE flow_id = $1 AND ($2::text IS NULL OR state = $2) AND (start_date, id) < ($3::text, $4::text)
+ORDER BY start_date DESC, id DESC LIMIT $5 OFFSET $6;
 
 -- name: execution_search_state
-SELECT start_date, id, value FROM executions
-WHERE state = $1 AND ($2::text IS NULL OR namespace = $2) AND ($3::text IS NULL OR flow_id = $3)
-  AND (start_date, id) < ($4::text, $5::text)
-ORDER BY start_date DESC, id DESC LIMIT $6;
+SELECT value FROM executions
+WHERE state = $1 AND (start_date, id) < ($2::text, $3::text)
+ORDER BY start_date DESC, id DESC LIMIT $4 OFFSET $5;
+
+-- name: execution_search_namespace_state
+SELECT value FROM executions
+WHERE namespace = $1 AND state = $2 AND (start_date, id) < ($3::text, $4::text)
+ORDER BY start_date DESC, id DESC LIMIT $5 OFFSET $6;
+
+-- name: execution_search_flow_state
+SELECT value FROM executions
+WHERE namespace = $1 AND flow_id = $2 AND state = $3 AND (start_date, id) < ($4::text, $5::text)
+ORDER BY start_date DESC, id DESC LIMIT $6 OFFSET $7;
+
+-- Counts, only when a caller asks: the same filters, the same indexes.
 
 -- name: execution_count_all
-SELECT count(*) FROM executions WHERE ($1::text IS NULL OR flow_id = $1);
+SELECT count(*) FROM executions;
 
 -- name: execution_count_namespace
 SELECT count(*) FROM executions WHERE namespace = $1;
@@ -211,9 +234,17 @@ SELECT count(*) FROM executions WHERE namespace = $1;
 -- name: execution_count_flow
 SELECT count(*) FROM executions WHERE namespace = $1 AND flow_id = $2;
 
+-- name: execution_count_flow_id
+SELECT count(*) FROM executions WHERE flow_id = $1 AND ($2::text IS NULL OR state = $2);
+
 -- name: execution_count_state
-SELECT count(*) FROM executions
-WHERE state = $1 AND ($2::text IS NULL OR namespace = $2) AND ($3::text IS NULL OR flow_id = $3);
+SELECT count(*) FROM executions WHERE state = $1;
+
+-- name: execution_count_namespace_state
+SELECT count(*) FROM executions WHERE namespace = $1 AND state = $2;
+
+-- name: execution_count_flow_state
+SELECT count(*) FROM executions WHERE namespace = $1 AND flow_id = $2 AND state = $3;
 
 -- name: execution_active
 SELECT id, state FROM executions
@@ -233,6 +264,7 @@ SELECT 1;
 -- name: queue_worker_claimed_count
 SELECT count(*) FROM queue_worker WHERE claimed_by = $1;
 
+-- `kestrad logs -f` follows with this: `seq > cursor` is safe, see log_insert.
 -- name: log_search_after
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
@@ -282,10 +314,6 @@ DELETE FROM triggers WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3;
 -- name: execution_states_of
 SELECT id, state, start_date FROM executions WHERE id = ANY($1::text[]);
 
--- name: trigger_window_all
-SELECT namespace, flow_id, trigger_id, condition_id, start_at, end_at, results, outputs
-FROM trigger_windows;
-
 -- name: trigger_window_upsert
 INSERT INTO trigger_windows (namespace, flow_id, trigger_id, condition_id, start_at, end_at, results, outputs)
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -297,11 +325,10 @@ ON CONFLICT (namespace, flow_id, trigger_id, condition_id) DO UPDATE SET
 DELETE FROM trigger_windows
 WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 AND condition_id = $4;
 
--- name: trigger_window_delete_expired
-DELETE FROM trigger_windows WHERE end_at < $1;
-
 -- name: trigger_release_lock
-UPDATE triggers SET execution_id = NULL
+-- `updated` moves so the scheduler leader, maybe on another daemon, sees the release at
+-- its next sync instead of its next full lock check.
+UPDATE triggers SET execution_id = NULL, updated = extract(epoch FROM clock_timestamp())
 WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 AND execution_id = $4;
 
 -- KV store (see 006_kv.sql).
@@ -366,13 +393,70 @@ DELETE FROM executions WHERE id = ANY($1::text[]);
 -- name: log_delete_execution
 DELETE FROM logs WHERE execution_id = ANY($1::text[]);
 
--- Parameters: $1 end, $2 start, $3 namespace, $4 flow_id, $5 execution_id, $6 levels.
+-- One batch of at most $7 lines (the store repeats it, one transaction each, until a
+-- batch comes back short): a purge of millions of lines never holds one long transaction.
+-- `seq = ANY(ARRAY(…))` keeps the delete itself a primary-key lookup.
+-- Parameters: $1 end, $2 start, $3 namespace, $4 flow_id, $5 execution_id, $6 levels, $7 limit.
 -- name: log_purge
-DELETE FROM logs
-WHERE ($3::text IS NULL
-       OR ($4::text IS NOT NULL AND namespace = $3)
-       OR ($4::text IS NULL AND (namespace = $3 OR starts_with(namespace, $3 || '.'))))
-  AND ($4::text IS NULL OR flow_id = $4)
-  AND ($5::text IS NULL OR execution_id = $5)
-  AND ($6::text[] IS NULL OR level = ANY($6))
-  AND ($2::text IS NULL OR timestamp >= $2) AND timestamp <= $1;
+DELETE FROM logs WHERE seq = ANY(ARRAY(
+  SELECT seq FROM logs
+  WHERE ($3::text IS NULL
+         OR ($4::text IS NOT NULL AND namespace = $3)
+         OR ($4::text IS NULL AND (namespace = $3 OR starts_with(namespace, $3 || '.'))))
+    AND ($4::text IS NULL OR flow_id = $4)
+    AND ($5::text IS NULL OR execution_id = $5)
+    AND ($6::text[] IS NULL OR level = ANY($6))
+    AND ($2::text IS NULL OR timestamp >= $2) AND timestamp <= $1
+  LIMIT $7));
+
+-- Scheduler lease (see 011_scheduler_lease.sql). Taken or renewed when free, expired or
+-- already ours; a row comes back only then. The upsert locks the row, so a claim and a
+-- renewal by two daemons are serialized.
+-- name: scheduler_lease_claim
+INSERT INTO scheduler_lease (name, holder, expires_at)
+VALUES ('scheduler', $1, extract(epoch FROM clock_timestamp()) + $2)
+ON CONFLICT (name) DO UPDATE SET holder = EXCLUDED.holder, expires_at = EXCLUDED.expires_at
+WHERE scheduler_lease.holder = EXCLUDED.holder
+   OR scheduler_lease.expires_at < extract(epoch FROM clock_timestamp())
+RETURNING holder;
+
+-- name: scheduler_lease_release
+DELETE FROM scheduler_lease WHERE name = 'scheduler' AND holder = $1;
+
+-- name: scheduler_lease_get
+SELECT holder, expires_at - extract(epoch FROM clock_timestamp()) AS remaining
+FROM scheduler_lease WHERE name = 'scheduler';
+
+-- Housekeeping: every queue message of ended (or purged) executions, by key (index on
+-- key). Run in the transaction that ends them: delayed timers (retries, SLAs, pauses) and
+-- worker jobs not yet run would otherwise wait for their due time, or run a task of an
+-- execution that was killed.
+-- name: queue_execution_delete_keys
+DELETE FROM queue_execution WHERE key = ANY($1::text[]);
+
+-- name: queue_worker_delete_keys
+DELETE FROM queue_worker WHERE key = ANY($1::text[]);
+
+-- The executor batch's locks across daemons (see _lock_batch): transaction-level advisory
+-- locks (class, key), one per flow with a concurrency limit and per Flow-trigger window
+-- the batch may touch. The caller sorts them; unnest yields them in array order.
+-- name: batch_lock
+SELECT pg_advisory_xact_lock(c, k) FROM unnest($1::int4[], $2::int4[]) AS l(c, k);
+
+-- The windows one batch declared, by primary key (never the whole table).
+-- name: trigger_window_get_many
+SELECT w.namespace, w.flow_id, w.trigger_id, w.condition_id, w.start_at, w.end_at, w.results, w.outputs
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(namespace, flow_id, trigger_id, condition_id)
+JOIN trigger_windows w ON w.namespace = k.namespace AND w.flow_id = k.flow_id
+  AND w.trigger_id = k.trigger_id AND w.condition_id = k.condition_id;
+
+-- Windows past their end, but none another batch is writing: it never waits on one.
+-- name: trigger_window_delete_expired_free
+DELETE FROM trigger_windows WHERE ctid = ANY(ARRAY(
+  SELECT ctid FROM trigger_windows WHERE end_at < $1 FOR UPDATE SKIP LOCKED
+));
+
+-- Jobs of claim attempts whose answer was lost (see Store.release_worker_claims).
+-- name: queue_worker_release_stamps
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
+WHERE claimed_by = $1 AND claimed_at = ANY($2::double precision[]);

@@ -30,11 +30,6 @@ ON CONFLICT (id) DO UPDATE SET state = excluded.state, end_date = excluded.end_d
 -- name: execution_get
 SELECT value FROM executions WHERE id = ?;
 
--- name: execution_list
-SELECT value FROM executions
-WHERE (?1 IS NULL OR namespace = ?1) AND (?2 IS NULL OR flow_id = ?2) AND (?3 IS NULL OR state = ?3)
-ORDER BY start_date DESC, id DESC LIMIT ?4;
-
 -- name: execution_running_count
 SELECT count(*) FROM executions
 WHERE namespace = ? AND flow_id = ? AND state IN ('RUNNING', 'PAUSED', 'RETRYING', 'KILLING', 'RESTARTED');
@@ -127,35 +122,56 @@ UPDATE service_instance SET state = ? WHERE id = ?;
 -- name: instance_running
 SELECT id, host, pid, heartbeat FROM service_instance WHERE state = 'RUNNING';
 
--- Execution search (API): keyset pagination on (start_date, id), newest first. The first
--- page passes the sentinel ('~', '') which sorts after every ISO date. One query per
--- leading filter so each one has its own index behind it.
+-- Executions list (API search, `kestrad executions list`): keyset pagination on
+-- (start_date, id), newest first. The first page passes the sentinel ('~', '') which sorts
+-- after every ISO date; `OFFSET` is only for Kestra's page numbers (0 otherwise). One
+-- query per filter combination, each an exact match on the leading columns of its own
+-- index (010_execution_list_indexes.sql), so a page is one index range scan stopping at
+-- LIMIT.
 
 -- name: execution_search_all
-SELECT start_date, id, value FROM executions
+SELECT value FROM executions
 WHERE (start_date, id) < (:after_date, :after_id)
-  AND (:flow_id IS NULL OR flow_id = :flow_id)
-ORDER BY start_date DESC, id DESC LIMIT :limit;
+ORDER BY start_date DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: execution_search_namespace
-SELECT start_date, id, value FROM executions
+SELECT value FROM executions
 WHERE namespace = :namespace AND (start_date, id) < (:after_date, :after_id)
-ORDER BY start_date DESC, id DESC LIMIT :limit;
+ORDER BY start_date DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: execution_search_flow
-SELECT start_date, id, value FROM executions
+SELECT value FROM executions
 WHERE namespace = :namespace AND flow_id = :flow_id AND (start_date, id) < (:after_date, :after_id)
-ORDER BY start_date DESC, id DESC LIMIT :limit;
+ORDER BY start_date DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- A flow id without its namespace (Kestra allows it); a state filter is checked on that
+-- flow's rows only.
+-- name: execution_search_flow_id
+SELECT value FROM executions
+WHERE flow_id = :flow_id AND (:state IS NULL OR state = :state)
+  AND (start_date, id) < (:after_date, :after_id)
+ORDER BY start_date DESC, id DESC LIMIT :limit OFFSET :offset;
 
 -- name: execution_search_state
-SELECT start_date, id, value FROM executions
+SELECT value FROM executions
 WHERE state = :state AND (start_date, id) < (:after_date, :after_id)
-  AND (:namespace IS NULL OR namespace = :namespace)
-  AND (:flow_id IS NULL OR flow_id = :flow_id)
-ORDER BY start_date DESC, id DESC LIMIT :limit;
+ORDER BY start_date DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: execution_search_namespace_state
+SELECT value FROM executions
+WHERE namespace = :namespace AND state = :state AND (start_date, id) < (:after_date, :after_id)
+ORDER BY start_date DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- name: execution_search_flow_state
+SELECT value FROM executions
+WHERE namespace = :namespace AND flow_id = :flow_id AND state = :state
+  AND (start_date, id) < (:after_date, :after_id)
+ORDER BY start_date DESC, id DESC LIMIT :limit OFFSET :offset;
+
+-- Counts, only when a caller asks: the same filters, the same indexes.
 
 -- name: execution_count_all
-SELECT count(*) FROM executions WHERE (:flow_id IS NULL OR flow_id = :flow_id);
+SELECT count(*) FROM executions;
 
 -- name: execution_count_namespace
 SELECT count(*) FROM executions WHERE namespace = :namespace;
@@ -163,11 +179,17 @@ SELECT count(*) FROM executions WHERE namespace = :namespace;
 -- name: execution_count_flow
 SELECT count(*) FROM executions WHERE namespace = :namespace AND flow_id = :flow_id;
 
+-- name: execution_count_flow_id
+SELECT count(*) FROM executions WHERE flow_id = :flow_id AND (:state IS NULL OR state = :state);
+
 -- name: execution_count_state
-SELECT count(*) FROM executions
-WHERE state = :state
-  AND (:namespace IS NULL OR namespace = :namespace)
-  AND (:flow_id IS NULL OR flow_id = :flow_id);
+SELECT count(*) FROM executions WHERE state = :state;
+
+-- name: execution_count_namespace_state
+SELECT count(*) FROM executions WHERE namespace = :namespace AND state = :state;
+
+-- name: execution_count_flow_state
+SELECT count(*) FROM executions WHERE namespace = :namespace AND flow_id = :flow_id AND state = :state;
 
 -- name: execution_active
 SELECT id, state FROM executions
@@ -255,7 +277,8 @@ WHERE namespace = ? AND flow_id = ? AND trigger_id = ? AND condition_id = ?;
 DELETE FROM trigger_windows WHERE end_at < ?;
 
 -- name: trigger_release_lock
-UPDATE triggers SET execution_id = NULL
+-- `updated` moves so the scheduler sees the release at its next sync (epoch seconds).
+UPDATE triggers SET execution_id = NULL, updated = (julianday('now') - 2440587.5) * 86400.0
 WHERE namespace = ? AND flow_id = ? AND trigger_id = ? AND execution_id = ?;
 
 -- KV store (see 006_kv.sql).
@@ -309,16 +332,20 @@ DELETE FROM executions WHERE id = ?;
 -- name: log_delete_execution
 DELETE FROM logs WHERE execution_id = ?;
 
+-- One batch of at most :limit lines (the store repeats it, one transaction each, until a
+-- batch comes back short): a purge of millions of lines never holds the writer for long.
 -- name: log_purge
-DELETE FROM logs
-WHERE (:namespace IS NULL
-       OR (:flow_id IS NOT NULL AND namespace = :namespace)
-       OR (:flow_id IS NULL AND (namespace = :namespace
-                                 OR substr(namespace, 1, length(:namespace) + 1) = :namespace || '.')))
-  AND (:flow_id IS NULL OR flow_id = :flow_id)
-  AND (:execution_id IS NULL OR execution_id = :execution_id)
-  AND (:levels IS NULL OR level IN (SELECT value FROM json_each(:levels)))
-  AND (:start IS NULL OR timestamp >= :start) AND timestamp <= :end;
+DELETE FROM logs WHERE seq IN (
+  SELECT seq FROM logs
+  WHERE (:namespace IS NULL
+         OR (:flow_id IS NOT NULL AND namespace = :namespace)
+         OR (:flow_id IS NULL AND (namespace = :namespace
+                                   OR substr(namespace, 1, length(:namespace) + 1) = :namespace || '.')))
+    AND (:flow_id IS NULL OR flow_id = :flow_id)
+    AND (:execution_id IS NULL OR execution_id = :execution_id)
+    AND (:levels IS NULL OR level IN (SELECT value FROM json_each(:levels)))
+    AND (:start IS NULL OR timestamp >= :start) AND timestamp <= :end
+  LIMIT :limit);
 
 -- name: trigger_load_all_with_last_fire
 SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated, last_fire_at
@@ -332,3 +359,33 @@ ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET
   disabled = excluded.disabled, backfill = excluded.backfill,
   fingerprint = excluded.fingerprint, updated = excluded.updated,
   last_fire_at = excluded.last_fire_at;
+
+-- Scheduler lease (see 011_scheduler_lease.sql): taken or renewed when free, expired or
+-- already ours; a row comes back only then.
+-- name: scheduler_lease_claim
+INSERT INTO scheduler_lease (name, holder, expires_at)
+VALUES ('scheduler', ?1, ?2 + ?3)
+ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+WHERE scheduler_lease.holder = excluded.holder OR scheduler_lease.expires_at < ?2
+RETURNING holder;
+
+-- name: scheduler_lease_release
+DELETE FROM scheduler_lease WHERE name = 'scheduler' AND holder = ?1;
+
+-- name: scheduler_lease_get
+SELECT holder, expires_at - ?1 AS remaining FROM scheduler_lease WHERE name = 'scheduler';
+
+-- Housekeeping: every queue message of ended (or purged) executions, by key (index on
+-- key). Run in the transaction that ends them: delayed timers (retries, SLAs, pauses) and
+-- worker jobs not yet run would otherwise wait for their due time, or run a task of an
+-- execution that was killed.
+-- name: queue_execution_delete_keys
+DELETE FROM queue_execution WHERE key = ?;
+
+-- name: queue_worker_delete_keys
+DELETE FROM queue_worker WHERE key = ?;
+
+-- Jobs of a claim attempt whose answer was lost (see Store.release_worker_claims).
+-- name: queue_worker_release_stamp
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
+WHERE claimed_by = ? AND claimed_at = ?;
