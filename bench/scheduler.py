@@ -30,7 +30,7 @@ from common import ms, percentile, table, write_results
 from kestrad.expr.engine import Renderer
 from kestrad.flows.loader import load_flow
 from kestrad.runtime.scheduler import Scheduler
-from kestrad.store.base import FlowRow
+from kestrad.store.base import FlowRow, SchedulerLease
 from kestrad.store.factory import open_store
 from kestrad.triggers.fire_times import plan_for
 
@@ -95,7 +95,12 @@ async def measure(size: int, ticks: int, busy: bool = False) -> dict[str, Any]:
         now = time.time()
         seed(path, flows, now)
         clock = [now]
-        scheduler = Scheduler(store, flows, renderer=Renderer(), clock=lambda: clock[0])
+        # As in the daemon: every write of fires renews the scheduler lease in its transaction.
+        lease = SchedulerLease(holder="bench", seconds=15.0)
+        await store.claim_scheduler_lease(lease)
+        scheduler = Scheduler(
+            store, flows, renderer=Renderer(), clock=lambda: clock[0], lease=lease
+        )
         begun = time.perf_counter()
         await scheduler.start()
         started = time.perf_counter() - begun
