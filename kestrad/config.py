@@ -44,6 +44,9 @@ class DatabaseConfig(_Section, kw_only=True):
     url: str = "sqlite:///var/lib/kestrad/kestrad.db"
     # SQLite only: FULL survives power loss; NORMAL may lose the last commits.
     synchronous: str = "FULL"
+    # `kestrad serve` waits this long for an unreachable database at start (PostgreSQL
+    # booting after kestrad) before it stops with a one-line error.
+    startup_wait: str = "PT1M"
 
 
 class FlowsConfig(_Section, kw_only=True):
@@ -252,6 +255,7 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     durations = {
         "server.termination_grace": config.server.termination_grace,
+        "database.startup_wait": config.database.startup_wait,
         "queue.min_poll_interval": config.queue.min_poll_interval,
         "queue.max_poll_interval": config.queue.max_poll_interval,
         "liveness.heartbeat_interval": config.liveness.heartbeat_interval,

@@ -40,7 +40,7 @@ from kestrad.runtime.retention import run_retention
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.sdnotify import Notifier
 from kestrad.store.base import LeaseLost, SchedulerLease
-from kestrad.store.outage import is_unavailable
+from kestrad.store.outage import DatabaseUnreachable, is_unavailable
 
 log = logging.getLogger("kestrad.daemon")
 
@@ -54,7 +54,7 @@ class DaemonError(Exception):
     """A failure whose message says everything (no traceback needed): port in use, …"""
 
 
-CLEAR_ERRORS = (DaemonError, FolderGone)
+CLEAR_ERRORS = (DaemonError, FolderGone, DatabaseUnreachable)
 
 
 def serve(config_path: str | None, roles: str | None = None) -> int:
@@ -139,7 +139,10 @@ class Daemon:
         roles = ",".join(self.roles)
         try:
             # Pass the url explicitly: Engine.open alone would use a temporary database.
-            async with Engine.open(config.database.url, config=config, roles=roles) as engine:
+            wait = parse_duration(config.database.startup_wait).total_seconds()
+            async with Engine.open(
+                config.database.url, config=config, roles=roles, database_wait=wait
+            ) as engine:
                 self.engine = engine
                 with self._work:
                     self._work_entered = True

@@ -42,6 +42,7 @@ from kestrad.storage import functions as storage_functions
 from kestrad.storage import set_default_storage
 from kestrad.store.base import LogEntry, Outgoing, Store
 from kestrad.store.factory import open_store
+from kestrad.store.outage import migrate_when_reachable
 
 log = logging.getLogger("kestrad.engine")
 
@@ -135,8 +136,12 @@ class Engine:
         globals_: Mapping[str, Any] | None = None,
         secret_key: str | None = None,
         roles: str = "executor,worker",
+        database_wait: float = 0.0,
     ) -> AsyncIterator[Engine]:
         """Start an engine; on exit stop its loops and close the store.
+
+        An unreachable database is waited for up to `database_wait` seconds, then
+        reported as DatabaseUnreachable (one line naming the url, password hidden).
 
         Without a database url (and no config naming one) the store is a temporary SQLite
         file, removed on exit. `env` is added to the process environment (secrets, envs).
@@ -158,7 +163,7 @@ class Engine:
             url = database_url or config.database.url
             set_default_storage(config.storage_path(url))
             store = store_for(url, config)
-            await store.migrate()
+            await migrate_when_reachable(store, url, database_wait)
             engine = cls(config, store, roles=roles)
             try:
                 await store.register_instance(engine.instance_id, engine.roles)

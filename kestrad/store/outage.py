@@ -22,6 +22,7 @@ import sys
 import time
 import weakref
 from datetime import UTC, datetime
+from typing import Any
 
 log = logging.getLogger("kestrad.store")
 
@@ -45,6 +46,8 @@ _POSTGRES_UNAVAILABLE = (
     "CrashShutdownError",
     "TooManyConnectionsError",
 )
+# SQLSTATE classes of a refused login: 28 (authorization), 3D (no such database).
+_REFUSED_LOGIN = ("28", "3D")
 _CHAIN_DEPTH = 4  # causes looked at behind an error (see is_unavailable)
 # SQLite result codes of a disk or a lock that may come back (extended codes share these
 # prefixes: SQLITE_IOERR_WRITE, SQLITE_BUSY_SNAPSHOT, …).
@@ -178,6 +181,68 @@ def outage_of(store: object) -> Outage:
     if outage is None:
         outage = _OUTAGES[store] = Outage()
     return outage
+
+
+class DatabaseUnreachable(Exception):
+    """The database did not answer at start within `database.startup_wait`: a clear,
+    one-line reason to stop (systemd's Restart= tries again later)."""
+
+
+def redact_url(url: str) -> str:
+    """The url without its password, fit for logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+async def migrate_when_reachable(store: Any, url: str, wait: float) -> None:
+    """Migrate `store`, waiting up to `wait` seconds for its database to answer.
+
+    Why: at boot PostgreSQL may come up after kestrad, and a restart of both at once is
+    common; a daemon that waits (logging once) starts by itself instead of crash-looping
+    with a traceback. Errors that are not an outage (a wrong password, a missing
+    database) fail at once.
+    """
+    deadline = time.monotonic() + wait
+    delay = FIRST_DELAY
+    waiting = False
+    while True:
+        try:
+            await store.migrate()
+        except Exception as exc:
+            if not is_unavailable(exc):
+                state = str(getattr(exc, "sqlstate", "") or "")
+                if state.startswith(_REFUSED_LOGIN):  # wrong user, password, database name
+                    raise DatabaseUnreachable(
+                        f"cannot open the database at {redact_url(url)}: {exc}"
+                    ) from exc
+                raise
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise DatabaseUnreachable(
+                    f"the database at {redact_url(url)} is unreachable ({describe(exc)})"
+                    + (f"; waited {wait:g}s (database.startup_wait)" if wait > 0 else "")
+                ) from exc
+            if not waiting:
+                waiting = True
+                log.warning(
+                    "waiting up to %gs for the database at %s (%s)",
+                    wait,
+                    redact_url(url),
+                    describe(exc),
+                )
+            await asyncio.sleep(min(delay, left))
+            delay = min(delay * 2, MAX_DELAY)
+            continue
+        if waiting:
+            log.info("the database at %s answers: starting", redact_url(url))
+        return
 
 
 class Retry:
