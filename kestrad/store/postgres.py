@@ -72,6 +72,14 @@ log = logging.getLogger("kestrad.store.postgres")
 EXECUTION_CHANNEL = "kestrad_execution"
 WORKER_CHANNEL = "kestrad_worker"
 _LISTEN_PING = 30.0  # seconds between checks that the listening connection is alive
+# Probe an idle link after 10 s, every 5 s, dead after 3 misses; unacknowledged sends
+# fail after 30 s (milliseconds). See _keepalive.
+_KEEPALIVE = (
+    ("TCP_KEEPIDLE", 10),
+    ("TCP_KEEPINTVL", 5),
+    ("TCP_KEEPCNT", 3),
+    ("TCP_USER_TIMEOUT", 30_000),
+)
 _CONNECT_TIMEOUT = 10.0  # seconds to open the LISTEN connection (asyncpg's default is 60)
 _CLOSE_TIMEOUT = 5.0  # seconds a clean pool close may take before it is cut
 _WAKE = encode(Wake())
@@ -157,7 +165,11 @@ class PostgresStore:
     async def migrate(self) -> None:
         if self._pool is None:
             self._pool = await asyncpg.create_pool(
-                self.url, min_size=self.min_size, max_size=self.max_size
+                self.url,
+                min_size=self.min_size,
+                max_size=self.max_size,
+                timeout=_CONNECT_TIMEOUT,
+                init=_keepalive,
             )
         await self._write(_migrate)
 
@@ -175,6 +187,7 @@ class PostgresStore:
             conn: asyncpg.Connection | None = None
             try:
                 conn = await asyncpg.connect(self.url, timeout=_CONNECT_TIMEOUT)
+                await _keepalive(conn)
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
                 for channel, event in wakes.items():
@@ -613,6 +626,29 @@ def _trigger_params(s: TriggerRow) -> tuple[Any, ...]:
 
 
 _decode_results = msgspec.json.Decoder(dict[str, float]).decode
+
+
+async def _keepalive(conn: Conn) -> None:
+    """TCP keepalives and a send timeout on a new connection.
+
+    Why: a server that vanishes without closing the socket (a failover, a dropped NAT
+    mapping, a pulled cable) leaves a read waiting forever: no loop would ever see an
+    error to retry on. With these, the kernel declares the link dead within about half a
+    minute, the pending call fails, and the outage handling takes over. asyncpg has no
+    option for it (MagicStack/asyncpg#606), so the socket is set directly; a live server
+    answers probes from its kernel, so long queries are not affected.
+    """
+    transport = getattr(conn, "_transport", None)
+    sock = transport.get_extra_info("socket") if transport is not None else None
+    if sock is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return  # a Unix socket: the server is local, there is no network to drop
+    options = [(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)]
+    for name, value in _KEEPALIVE:
+        if hasattr(socket, name):  # Linux names; other systems keep their defaults
+            options.append((socket.IPPROTO_TCP, getattr(socket, name), value))
+    with contextlib.suppress(OSError):
+        for level, option, value in options:
+            sock.setsockopt(level, option, value)
 
 
 async def _claim_lease(conn: Conn, lease: SchedulerLease) -> bool:

@@ -214,3 +214,25 @@ async def test_postgres_pool_and_listen_come_back_after_their_connections_die() 
         finally:
             await admin.close()
             await store.close()
+
+
+async def test_postgres_connections_probe_a_silent_server() -> None:
+    """Pool connections carry TCP keepalives and a send timeout, so a server that
+    vanishes without closing the socket fails the pending call instead of hanging it."""
+    import socket
+
+    from kestrad.store.factory import open_store
+
+    require_postgres()
+    async with postgres_database() as url:
+        store = open_store(url)
+        await store.migrate()
+        try:
+            async with store._pool.acquire() as conn:
+                sock = conn._con._transport.get_extra_info("socket")
+                assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 10
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPCNT) == 3
+                assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_USER_TIMEOUT) == 30_000
+        finally:
+            await store.close()
