@@ -317,3 +317,52 @@ class ApiView:
                 return None
             raise
         return found["state"]["current"]
+
+
+# -- several daemons on one PostgreSQL database ------------------------------------------------
+def daemons_on(
+    tmp_path: Path,
+    url: str,
+    flows: dict[str, str],
+    *,
+    count: int = 3,
+    roles: list[str] | None = None,
+    **settings: Any,
+) -> list[Daemon]:
+    """`count` daemons (not started) sharing the database at `url` and one storage folder.
+
+    Each has its own folder holding every file of `flows` (name → YAML): a daemon whose
+    folder lacked a flow would delete it for all. `roles[i]` sets daemon i's roles.
+    """
+    daemons = []
+    for index in range(count):
+        folder = tmp_path / f"d{index}"
+        folder.mkdir()
+        extra = {"server__roles": roles[index]} if roles else {}
+        daemon = Daemon(
+            folder,
+            database__url=url,
+            storage__path=str(tmp_path / "storage"),
+            **extra,
+            **settings,
+        )
+        for name, text in flows.items():
+            (daemon.flows / name).write_text(text)
+        daemons.append(daemon)
+    return daemons
+
+
+async def fetchval(url: str, sql: str, *args: object) -> Any:
+    """One value from a fresh connection to the PostgreSQL database at `url`."""
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        return await conn.fetchval(sql, *args)
+    finally:
+        await conn.close()
+
+
+ENDED_SQL = (
+    "SELECT count(*) FROM executions WHERE state IN ('SUCCESS', 'FAILED', 'KILLED', 'WARNING')"
+)

@@ -23,7 +23,7 @@ from kestrad.model.state import TERMINATED, parse_iso
 from kestrad.runtime.concurrency import COUNTED
 from tests.conftest import postgres_database, require_postgres
 
-from .helpers import Daemon
+from .helpers import Daemon, daemons_on
 
 EXECUTIONS = 30
 WAVES = 5  # of 6 executions, 2 per daemon, submitted at one instant
@@ -44,22 +44,6 @@ COUNTED_SQL = (
     "SELECT count(*) FROM executions WHERE namespace = $1 AND flow_id = 'limited'"
     " AND state = ANY($2::text[])"
 )
-
-
-def _daemons(tmp_path: Path, url: str) -> list[Daemon]:
-    daemons = []
-    for index in range(3):
-        folder = tmp_path / f"d{index}"
-        folder.mkdir()
-        daemon = Daemon(
-            folder,
-            database__url=url,
-            storage__path=str(tmp_path / "storage"),
-            worker__concurrency=16,
-        )
-        (daemon.flows / "limited.yml").write_text(FLOW)  # every folder: none deletes it
-        daemons.append(daemon)
-    return daemons
 
 
 def _most_at_once(intervals: list[tuple[float, float]]) -> int:
@@ -112,7 +96,7 @@ def test_flow_concurrency_limit_holds_across_three_daemons(tmp_path: Path) -> No
 
 async def _scenario(tmp_path: Path) -> None:
     async with postgres_database() as url:
-        daemons = _daemons(tmp_path, url)
+        daemons = daemons_on(tmp_path, url, {"limited.yml": FLOW}, worker__concurrency=16)
         conn = await asyncpg.connect(url)
         try:
             for daemon in daemons:

@@ -14,11 +14,9 @@ import signal
 import time
 from pathlib import Path
 
-import asyncpg
-
 from tests.conftest import postgres_database, require_postgres
 
-from .helpers import Daemon
+from .helpers import ENDED_SQL, daemons_on, fetchval
 
 EXECUTIONS = 300
 FLOW = """
@@ -37,32 +35,6 @@ tasks:
 """
 
 
-async def _fetchval(url: str, sql: str, *args: object) -> object:
-    conn = await asyncpg.connect(url)
-    try:
-        return await conn.fetchval(sql, *args)
-    finally:
-        await conn.close()
-
-
-def _daemons(tmp_path: Path, url: str) -> list[Daemon]:
-    daemons = []
-    for index in range(3):
-        folder = tmp_path / f"d{index}"
-        folder.mkdir()
-        daemon = Daemon(
-            folder,
-            database__url=url,
-            storage__path=str(tmp_path / "storage"),
-            liveness__timeout="PT3S",
-            liveness__heartbeat_interval="PT1S",
-            worker__concurrency=32,
-        )
-        (daemon.flows / "napper.yml").write_text(FLOW)  # every folder: none deletes it
-        daemons.append(daemon)
-    return daemons
-
-
 def test_kill_one_of_three_daemons_loses_no_execution(tmp_path: Path) -> None:
     require_postgres()
     asyncio.run(_scenario(tmp_path))
@@ -70,7 +42,14 @@ def test_kill_one_of_three_daemons_loses_no_execution(tmp_path: Path) -> None:
 
 async def _scenario(tmp_path: Path) -> None:
     async with postgres_database() as url:
-        daemons = _daemons(tmp_path, url)
+        daemons = daemons_on(
+            tmp_path,
+            url,
+            {"napper.yml": FLOW},
+            liveness__timeout="PT3S",
+            liveness__heartbeat_interval="PT1S",
+            worker__concurrency=32,
+        )
         try:
             for daemon in daemons:
                 daemon.start()
@@ -85,14 +64,14 @@ async def _scenario(tmp_path: Path) -> None:
             assert len(set(created)) == EXECUTIONS
             # Kill the victim once it holds work.
             assert victim.process is not None
-            victim_id = await _fetchval(
+            victim_id = await fetchval(
                 url, "SELECT id FROM service_instance WHERE pid = $1", victim.process.pid
             )
             deadline = time.monotonic() + 20
             held = 0
             while time.monotonic() < deadline:
                 held = int(
-                    await _fetchval(
+                    await fetchval(
                         url, "SELECT count(*) FROM queue_worker WHERE claimed_by = $1", victim_id
                     )
                 )
@@ -102,7 +81,7 @@ async def _scenario(tmp_path: Path) -> None:
             os.kill(victim.process.pid, signal.SIGKILL)
             victim.process.wait()
             held = int(
-                await _fetchval(
+                await fetchval(
                     url, "SELECT count(*) FROM queue_worker WHERE claimed_by = $1", victim_id
                 )
             )
@@ -110,27 +89,21 @@ async def _scenario(tmp_path: Path) -> None:
             deadline = time.monotonic() + 45
             done = 0
             while time.monotonic() < deadline:
-                done = int(
-                    await _fetchval(
-                        url,
-                        "SELECT count(*) FROM executions WHERE state IN "
-                        "('SUCCESS', 'FAILED', 'KILLED', 'WARNING')",
-                    )
-                )
+                done = int(await fetchval(url, ENDED_SQL))
                 if done == EXECUTIONS:
                     break
                 await asyncio.sleep(0.25)
-            states = await _fetchval(url, "SELECT string_agg(DISTINCT state, ',') FROM executions")
+            states = await fetchval(url, "SELECT string_agg(DISTINCT state, ',') FROM executions")
             assert done == EXECUTIONS, f"{done}/{EXECUTIONS} ended; states {states}"
             assert states == "SUCCESS"
             twice = int(
-                await _fetchval(
+                await fetchval(
                     url,
                     "SELECT count(*) FROM (SELECT task_run_id FROM logs WHERE task_id IN "
                     "('before', 'after') GROUP BY task_run_id HAVING count(*) > 1) AS d",
                 )
             )
-            state = await _fetchval(
+            state = await fetchval(
                 url, "SELECT state FROM service_instance WHERE id = $1", victim_id
             )
             print(

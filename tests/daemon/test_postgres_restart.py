@@ -33,7 +33,7 @@ import pytest
 
 from tests.conftest import POSTGRES_ADMIN_URL, require_postgres
 
-from .helpers import Daemon
+from .helpers import ENDED_SQL, Daemon, daemons_on
 
 EXECUTIONS = 100
 FLOW = """
@@ -144,32 +144,23 @@ def _tracebacks(log: str) -> list[str]:
 def _daemons(tmp_path: Path, url: str) -> list[Daemon]:
     """Every role in the first daemon (its worker's results travel in its executor's
     batch); a worker, the API and a standby scheduler in the second (its results go
-    through the worker's own outbox flush; its lease claims meet the outage). The liveness timeout is shorter than the outage: once the server
-    is back, neither daemon may declare the other dead for a silence the outage caused."""
-    daemons = []
-    roles_of = ("executor,worker,scheduler,webserver", "worker,scheduler,webserver")
-    for index, roles in enumerate(roles_of):
-        folder = tmp_path / f"d{index}"
-        folder.mkdir()
-        daemon = Daemon(
-            folder,
-            database__url=url,
-            storage__path=str(tmp_path / "storage"),
-            server__roles=roles,
-            liveness__heartbeat_interval="PT0.5S",
-            liveness__timeout="PT2S",
-            worker__concurrency=8,  # 16 tasks at a time: still running at the stop
-        )
-        (daemon.flows / "rider.yml").write_text(FLOW)
-        daemons.append(daemon)
-    return daemons
+    through the worker's own outbox flush; its lease claims meet the outage). The
+    liveness timeout is shorter than the outage: once the server is back, neither daemon
+    may declare the other dead for a silence the outage caused."""
+    return daemons_on(
+        tmp_path,
+        url,
+        {"rider.yml": FLOW},
+        count=2,
+        roles=["executor,worker,scheduler,webserver", "worker,scheduler,webserver"],
+        liveness__heartbeat_interval="PT0.5S",
+        liveness__timeout="PT2S",
+        worker__concurrency=8,  # 16 tasks at a time: still running at the stop
+    )
 
 
 async def _ended(url: str) -> int:
-    sql = (
-        "SELECT count(*) FROM executions WHERE state IN ('SUCCESS', 'FAILED', 'KILLED', 'WARNING')"
-    )
-    return int(await _fetchval(url, sql))  # type: ignore[arg-type]
+    return int(await _fetchval(url, ENDED_SQL))  # type: ignore[arg-type]
 
 
 def test_daemons_ride_out_a_postgres_restart(tmp_path: Path) -> None:

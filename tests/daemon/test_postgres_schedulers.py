@@ -23,7 +23,7 @@ import asyncpg
 from kestrad.model.execution import decode_execution
 from tests.conftest import postgres_database, require_postgres
 
-from .helpers import REPO, Daemon
+from .helpers import REPO, Daemon, daemons_on
 
 FLOWS = 5
 TICKER = """
@@ -40,24 +40,6 @@ triggers:
     withSeconds: true
     recoverMissedSchedules: ALL
 """
-
-
-def _daemons(tmp_path: Path, url: str) -> list[Daemon]:
-    daemons = []
-    for index in range(3):
-        folder = tmp_path / f"d{index}"
-        folder.mkdir()
-        daemon = Daemon(
-            folder,
-            database__url=url,
-            storage__path=str(tmp_path / "storage"),
-            scheduler__lease="PT3S",
-            scheduler__monitor_interval="PT1S",
-        )
-        for flow in range(FLOWS):
-            (daemon.flows / f"ticker{flow}.yml").write_text(TICKER.format(index=flow))
-        daemons.append(daemon)
-    return daemons
 
 
 async def _leader(url: str, daemons: list[Daemon]) -> Daemon:
@@ -113,7 +95,10 @@ def test_three_schedulers_never_fire_twice(tmp_path: Path) -> None:
 
 async def _scenario(tmp_path: Path) -> None:
     async with postgres_database() as url:
-        daemons = _daemons(tmp_path, url)
+        flows = {f"ticker{i}.yml": TICKER.format(index=i) for i in range(FLOWS)}
+        daemons = daemons_on(
+            tmp_path, url, flows, scheduler__lease="PT3S", scheduler__monitor_interval="PT1S"
+        )
         try:
             for daemon in daemons:
                 daemon.start()
