@@ -192,7 +192,7 @@ class Executor:
             if not execution.terminated:
                 unfinished.add(key)
         if unfinished:
-            for flow, trigger in self.flows.flow_trigger_candidates():
+            for flow, trigger in self.flows.windowed_trigger_candidates():
                 if not (trigger.disabled or getattr(flow, "disabled", False)):
                     locks.windows.update(window_keys(flow, trigger, unfinished))
         return locks

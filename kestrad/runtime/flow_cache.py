@@ -28,6 +28,9 @@ class FlowCache:
         # Latest revisions that declare Flow triggers: the only flows an ended execution
         # has to be checked against.
         self._flow_triggers: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
+        # Those of them with windowed conditions (preconditions, MultipleCondition): the
+        # only ones whose windows a PostgreSQL executor batch must lock; usually none.
+        self._windowed: dict[tuple[str, str], list[tuple[Any, Any]]] = {}
 
     def parse(self, row: FlowRow) -> Any:
         """Parse a stored revision (lenient: it validated when it was saved)."""
@@ -50,17 +53,30 @@ class FlowCache:
     def _index_triggers(self, row: FlowRow, flow: Any) -> None:
         key = (row.namespace, row.id)
         self._flow_triggers.pop(key, None)
+        self._windowed.pop(key, None)
         if row.deleted or row.disabled:
             return
+        from kestrad.runtime.preconditions import is_multiple
         from kestrad.triggers.flow import FlowTrigger
 
         found = [(flow, t) for t in (flow.triggers or []) if isinstance(t, FlowTrigger)]
         if found:
             self._flow_triggers[key] = found
+        windowed = [
+            (f, t)
+            for f, t in found
+            if t.preconditions is not None or any(is_multiple(c) for c in t.conditions or ())
+        ]
+        if windowed:
+            self._windowed[key] = windowed
 
     def flow_trigger_candidates(self) -> list[tuple[Any, Any]]:
         """Every (flow, Flow trigger) of the latest enabled revisions."""
         return [pair for pairs in self._flow_triggers.values() for pair in pairs]
+
+    def windowed_trigger_candidates(self) -> list[tuple[Any, Any]]:
+        """The Flow triggers of `flow_trigger_candidates` that keep windows."""
+        return [pair for pairs in self._windowed.values() for pair in pairs]
 
     def get(self, namespace: str, flow_id: str, revision: int) -> Any | None:
         return self._by_revision.get((namespace, flow_id, revision))
