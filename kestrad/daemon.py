@@ -39,7 +39,7 @@ from kestrad.runtime.leadership import SchedulerRole
 from kestrad.runtime.retention import run_retention
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.sdnotify import Notifier
-from kestrad.store.base import LeaseLost, SchedulerLease
+from kestrad.store.base import SchedulerLease
 from kestrad.store.outage import DatabaseUnreachable, is_unavailable
 
 log = logging.getLogger("kestrad.daemon")
@@ -181,10 +181,7 @@ class Daemon:
                         )
                 if "scheduler" in self.roles:
                     role = self._scheduler_role(engine, sync)
-                    try:
-                        first = await role.try_lead()
-                    except LeaseLost:
-                        first = None
+                    first = await role.try_lead()
                     feeders.start_soon(self._supervised, "scheduler", role.run, first)
                 feeders.start_soon(
                     self._supervised, "retention", run_retention, engine.services, config

@@ -75,7 +75,10 @@ class SchedulerRole:
 
     # -- leadership ----------------------------------------------------------------------------
     async def try_lead(self) -> Scheduler | None:
-        """Claim the lease; when it is ours, build the index and return the scheduler."""
+        """Claim the lease; when it is ours, build the index and return the scheduler.
+
+        None when another instance holds the lease, or took it while the index was built.
+        """
         if not await self.store.claim_scheduler_lease(self.lease):
             await self._log_standby()
             return None
@@ -83,6 +86,9 @@ class SchedulerRole:
         self.current = scheduler  # notices arriving while it starts are not lost
         try:
             await scheduler.start()
+        except LeaseLost:
+            self.current = None
+            return None
         except BaseException:
             self.current = None
             raise
@@ -105,8 +111,6 @@ class SchedulerRole:
                     try:
                         scheduler = await self.try_lead()
                         outage.succeeded()
-                    except LeaseLost:
-                        scheduler = None
                     except Exception as exc:
                         if not outage.failed(exc):
                             raise

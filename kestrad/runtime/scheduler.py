@@ -622,7 +622,7 @@ class Scheduler:
         Executions not yet committed are left out: the monitor would not find them in the
         store and would wrongly release their locks.
         """
-        unwritten = self._flushing.union(e.id for e in self._pending)
+        unwritten = self._unwritten()
         if not unwritten:
             return dict(self._locks)
         return {e: k for e, k in self._locks.items() if e not in unwritten}
@@ -631,9 +631,11 @@ class Scheduler:
         """The execution locking `key`, if it is already in the store."""
         row = self._states.get(key)
         held = row.execution_id if row is not None else None
-        if held is None or held in self._flushing or any(e.id == held for e in self._pending):
-            return None
-        return held
+        return None if held is None or held in self._unwritten() else held
+
+    def _unwritten(self) -> set[str]:
+        """Ids of executions fired but not committed yet (pending, or being flushed)."""
+        return self._flushing.union(e.id for e in self._pending)
 
     # -- operations (CLI and API in-process; the store is updated by the next tick) --------------
     def state(self, key: TriggerKey) -> TriggerRow | None:
