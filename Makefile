@@ -24,6 +24,7 @@ test: $(STAMP) lint
 lint: $(STAMP)
 	$(BIN)/ruff check kestrad tests bench
 	$(BIN)/ruff format --check kestrad tests bench
+	$(BIN)/lint-imports --no-cache
 
 format: $(STAMP)
 	$(BIN)/ruff format kestrad tests bench

@@ -1,3 +1,3 @@
-from kestrad.cli import main
+from kestrad.cli.main import main
 
 raise SystemExit(main())

@@ -17,6 +17,8 @@ import msgspec
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from kestrad.model.durations import DurationError, parse_duration
+
 DEFAULT_CONFIG_PATH = "/etc/kestrad/kestrad.yml"
 
 
@@ -145,10 +147,18 @@ class Config(_Section, kw_only=True):
             return self.storage.path
         url = database_url or self.database.url
         if url.startswith("sqlite:"):
-            from kestrad.store.sqlite import path_from_url
-
             return str(Path(path_from_url(url)).resolve().parent / "storage")
         return "/var/lib/kestrad/storage"
+
+
+def path_from_url(url: str) -> str:
+    """`sqlite:///abs/path.db` or `sqlite://relative.db` → a file path."""
+    if not url.startswith("sqlite:"):
+        raise ValueError(f"not a SQLite url: {url}")
+    rest = url[len("sqlite:") :]
+    if rest.startswith("///"):
+        return "/" + rest[3:].lstrip("/") if rest[3:].startswith("/") else "/" + rest[3:]
+    return rest.lstrip("/") if rest.startswith("//") else rest
 
 
 class ConfigError(Exception):
@@ -250,7 +260,6 @@ def _origin(key: str, sources: Mapping[str, str]) -> str:
 
 def _semantic_problems(config: Config) -> list[tuple[str, str]]:
     """Values of the right type that still cannot work: caught at start, not at first use."""
-    from kestrad.model.durations import DurationError, parse_duration
 
     problems: list[tuple[str, str]] = []
     durations = {

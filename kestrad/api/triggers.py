@@ -18,6 +18,7 @@ from kestrad.api.context import api
 from kestrad.api.errors import ApiError, error_response
 from kestrad.api.params import read_json
 from kestrad.api.responses import json_response
+from kestrad.runtime.scheduler import new_backfill
 
 MAX_SIZE = 1000
 
@@ -104,7 +105,6 @@ def _instant(text: Any, zone: Any, name: str) -> float:
 
 async def backfill(request: Request) -> Response:
     """Start a backfill: `{start, end?, inputs?, labels?}`; `end` defaults to now."""
-    from kestrad.runtime.scheduler import new_backfill
 
     ctx = api(request)
     scheduler = ctx.engine.scheduler

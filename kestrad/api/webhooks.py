@@ -22,8 +22,8 @@ from kestrad.api.responses import json_response
 from kestrad.expr.engine import ExpressionError, truthy
 from kestrad.model.execution import Execution, ExecutionTrigger, to_kestra_json
 from kestrad.model.inputs import InputsInvalid, input_defaults
-from kestrad.runtime.conditions import ConditionError, evaluate, short_type
 from kestrad.runtime.variables import base_variables
+from kestrad.triggers.execution_conditions import ConditionError, evaluate, short_type
 from kestrad.triggers.webhook import Webhook
 
 log = logging.getLogger("kestrad.api.webhooks")

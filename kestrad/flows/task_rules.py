@@ -11,6 +11,7 @@ from typing import Any
 
 from kestrad.flows.problems import PathKey
 from kestrad.flows.report import Report
+from kestrad.tasks.base import TaskKind
 
 _FLOW = "io.kestra.plugin.core.flow."
 DOCKER_RUNNER = "io.kestra.plugin.scripts.runner.docker.Docker"
@@ -111,7 +112,6 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
 def _working_directory(
     report: Report, raw: dict[str, Any], path: PathKey, ctx: RuleContext
 ) -> None:
-    from kestrad.tasks.base import TaskKind
 
     children = raw.get("tasks")
     if not isinstance(children, list):

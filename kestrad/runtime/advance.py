@@ -29,8 +29,7 @@ from kestrad.model.execution import (
     TaskRun,
     new_task_run,
 )
-from kestrad.model.state import StateInfo, now_iso, parse_iso
-from kestrad.runtime.messages import (
+from kestrad.model.messages import (
     ContinueLoop,
     ExecutionEvent,
     Kill,
@@ -43,6 +42,7 @@ from kestrad.runtime.messages import (
     TaskResult,
     WorkerJob,
 )
+from kestrad.model.state import StateInfo, now_iso, parse_iso
 from kestrad.runtime.variables import (
     ExecutionIndex,
     base_variables,
@@ -508,7 +508,7 @@ def _after_execution_tasks(p: _Pass) -> list[Resolved]:
 
 
 def _listener_matches(p: _Pass, listener: Any) -> bool:
-    from kestrad.runtime.conditions import ConditionError, execution_matches
+    from kestrad.triggers.execution_conditions import ConditionError, execution_matches
 
     try:
         return execution_matches(listener.conditions or [], p.execution, p.execution.k_end_state)

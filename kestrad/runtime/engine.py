@@ -27,15 +27,15 @@ from kestrad.model.durations import parse_duration
 from kestrad.model.execution import Execution, ExecutionTrigger, Label, to_kestra_json
 from kestrad.model.ids import new_id
 from kestrad.model.inputs import resolve_inputs
+from kestrad.model.messages import Kill, Restart, Resume, encode
 from kestrad.model.state import TERMINATED
 from kestrad.runtime.advance import AdvanceEnv
 from kestrad.runtime.executor import Executor
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.liveness import LivenessChecker
-from kestrad.runtime.messages import Kill, Restart, Resume, encode
 from kestrad.runtime.replay import replay_execution
-from kestrad.runtime.services import TaskServices
+from kestrad.runtime.services import EngineServices
 from kestrad.runtime.variables import refresh_environment
 from kestrad.runtime.worker import Worker
 from kestrad.storage import functions as storage_functions
@@ -113,7 +113,7 @@ class Engine:
             self.worker.outbox.wake = self.hub.executor_wake
             self.executor.local_worker = self.worker
         # KV, log, execution and trigger operations for tasks (and the `kv()` function).
-        self.services = TaskServices(store, scheduler=lambda: self.scheduler)
+        self.services = EngineServices(store, scheduler=lambda: self.scheduler)
         self.services.register_functions(self.renderer)
         self.worker.services = self.services
 

@@ -17,12 +17,12 @@ import anyio
 
 from kestrad.model import state as S
 from kestrad.model.execution import Execution, decode_execution, encode_execution
+from kestrad.model.messages import ExecutionEvent, Kill, Wake, decode_event, encode
 from kestrad.runtime.advance import AdvanceEnv, advance
 from kestrad.runtime.concurrency import Admission
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.flow_triggers import triggered_executions
 from kestrad.runtime.hub import Hub
-from kestrad.runtime.messages import ExecutionEvent, Kill, Wake, decode_event, encode
 from kestrad.runtime.poll import Backoff
 from kestrad.runtime.preconditions import WindowBook, window_keys
 from kestrad.runtime.trigger_locks import released_locks

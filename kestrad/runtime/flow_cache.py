@@ -10,7 +10,9 @@ import hashlib
 from typing import Any
 
 from kestrad.flows.loader import load_flow
+from kestrad.runtime.preconditions import is_multiple
 from kestrad.store.base import FlowKey, FlowRow, Store
+from kestrad.triggers.flow import FlowTrigger
 
 
 def source_digest(source: str) -> str:
@@ -56,8 +58,6 @@ class FlowCache:
         self._windowed.pop(key, None)
         if row.deleted or row.disabled:
             return
-        from kestrad.runtime.preconditions import is_multiple
-        from kestrad.triggers.flow import FlowTrigger
 
         found = [(flow, t) for t in (flow.triggers or []) if isinstance(t, FlowTrigger)]
         if found:

@@ -15,8 +15,8 @@ from typing import Any
 
 from kestrad.expr.engine import ExpressionError, Renderer
 from kestrad.model.execution import Execution, ExecutionTrigger, Label
+from kestrad.model.inputs import InputsInvalid, input_defaults, resolve_inputs
 from kestrad.model.state import TERMINATED
-from kestrad.runtime.conditions import ConditionError, execution_matches
 from kestrad.runtime.preconditions import (
     Upstream,
     WindowBook,
@@ -25,6 +25,8 @@ from kestrad.runtime.preconditions import (
     multiples_of,
 )
 from kestrad.runtime.variables import ExecutionIndex, base_variables, run_variables
+from kestrad.triggers.evaluate import evaluate as evaluate_dated
+from kestrad.triggers.execution_conditions import ConditionError, execution_matches
 
 log = logging.getLogger("kestrad.flow_triggers")
 
@@ -71,7 +73,6 @@ def triggered_executions(
     def dated(condition: Any) -> bool:
         """Expression and date conditions, against the upstream execution's variables
         with `trigger.date` = now (the moment the flow trigger is evaluated)."""
-        from kestrad.triggers.evaluate import evaluate as evaluate_dated
 
         context = dict(variables())
         moment = time.time() if now is None else now
@@ -126,7 +127,6 @@ def _build(
     secret_key: str | None,
 ) -> Execution | None:
     """The triggered execution; None (and a warning) when its inputs cannot be rendered."""
-    from kestrad.model.inputs import InputsInvalid, input_defaults, resolve_inputs
 
     context = variables
     if outputs is not upstream.outputs:

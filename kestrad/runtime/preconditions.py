@@ -25,8 +25,13 @@ import msgspec
 from kestrad.expr.engine import truthy
 from kestrad.model.durations import parse_duration
 from kestrad.model.execution import Execution
-from kestrad.runtime.conditions import EXECUTION_CONDITIONS, ConditionError, evaluate, short_type
 from kestrad.store.base import BatchView, TriggerWindow, WindowKey
+from kestrad.triggers.execution_conditions import (
+    EXECUTION_CONDITIONS,
+    ConditionError,
+    evaluate,
+    short_type,
+)
 from kestrad.triggers.flow import Filter, Preconditions, TimeWindow, UpstreamFlow, Where
 
 DAY = 86_400.0

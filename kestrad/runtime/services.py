@@ -1,10 +1,8 @@
-"""What maintenance tasks may ask of the daemon, and nothing more.
+"""The engine's side of `tasks.services.TaskServices`: what tasks may ask of the daemon.
 
-Tasks never see the store (DESIGN §2). A few core tasks still need the daemon's state:
-the KV store, the log search, execution counts and purges, trigger switches. `TaskServices`
-is that narrow door: the Engine builds one over its store and hands it to every
-RunContext as `ctx.services`; each method is one job a task type needs, with the
-filtering and batching rules of Kestra's own services.
+The Engine builds one over its store and hands it to every RunContext as `ctx.services`;
+each method is one job a task type needs, with the filtering and batching rules of
+Kestra's own services.
 """
 
 from __future__ import annotations
@@ -15,19 +13,16 @@ from collections.abc import Callable
 from typing import Any
 
 import anyio
-import msgspec
 
+from kestrad.model.kv import check_key, decode_value, encode_value, expiry
+from kestrad.model.messages import Resume, encode
+from kestrad.model.records import FlowCount, KVEntry, LogEntry
 from kestrad.model.state import TERMINATED
-from kestrad.runtime.kv import (
-    KVMirror,
-    check_key,
-    decode_value,
-    encode_value,
-    expiry,
-    kv_function,
-)
-from kestrad.store.base import FlowCount, KVEntry, LogEntry
+from kestrad.runtime.kv import KVMirror, kv_function
+from kestrad.storage import default_storage
+from kestrad.store.base import Outgoing
 from kestrad.store.outage import Retry
+from kestrad.tasks.services import PurgeCounts, ServiceError
 
 log = logging.getLogger("kestrad.services")
 
@@ -36,17 +31,7 @@ LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 KV_REFRESH_INTERVAL = 1.0
 
 
-class ServiceError(Exception):
-    """A request a task made that cannot be honoured; the task fails with this message."""
-
-
-class PurgeCounts(msgspec.Struct, kw_only=True):
-    executions_count: int = 0
-    logs_count: int = 0
-    storages_count: int = 0
-
-
-class TaskServices:
+class EngineServices:
     """KV, log, execution and trigger operations for tasks, over one store."""
 
     def __init__(
@@ -95,7 +80,6 @@ class TaskServices:
     def storage(self) -> Any:
         if self._storage is not None:
             return self._storage()
-        from kestrad.storage import default_storage
 
         return default_storage()
 
@@ -282,8 +266,6 @@ class TaskServices:
         self, execution_id: str, inputs: dict[str, Any] | None, *, namespace: str, flow_id: str
     ) -> None:
         """Resume a PAUSED execution of `namespace/flow_id` (the `execution.Resume` task)."""
-        from kestrad.runtime.messages import Resume, encode
-        from kestrad.store.base import Outgoing
 
         execution = await self.store.get_execution(execution_id)
         if execution is None:
@@ -307,27 +289,3 @@ def _levels_from(min_level: str) -> frozenset[str]:
             f"unknown log level `{min_level}` (expected one of {', '.join(LOG_LEVELS)})"
         )
     return frozenset(LOG_LEVELS[LOG_LEVELS.index(level) :])
-
-
-def utc_date(value: Any, what: str) -> str | None:
-    """A rendered date as the store writes dates (ISO-8601 UTC, microseconds, `Z`).
-
-    Stored dates compare as text, so every bound is rewritten to that one form; a date
-    without a zone is taken as UTC.
-    """
-    from datetime import UTC, date, datetime
-
-    if value is None or value == "":
-        return None
-    if isinstance(value, datetime):
-        parsed = value
-    elif isinstance(value, date):
-        parsed = datetime(value.year, value.month, value.day)
-    else:
-        try:
-            parsed = datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ServiceError(f"`{what}`: `{value}` is not an ISO-8601 date") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")

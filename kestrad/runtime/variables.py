@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 
 from kestrad.model.execution import Execution, TaskRun
+from kestrad.tasks.context import current_secret_values
 
 
 class ExecutionIndex:
@@ -137,7 +138,6 @@ def envs_from_environment() -> dict[str, str]:
 
 def refresh_environment() -> None:
     """Forget what was read from the environment (envs, secrets to mask)."""
-    from kestrad.runtime.context import current_secret_values
 
     envs_from_environment.cache_clear()
     current_secret_values.cache_clear()

@@ -23,16 +23,16 @@ import msgspec
 from kestrad.expr.engine import ExpressionError, Renderer
 from kestrad.model import state as S
 from kestrad.model.ids import new_id
+from kestrad.model.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.model.state import History, now_iso
-from kestrad.runtime.context import RunContext, TaskLogger, current_secret_values
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
-from kestrad.runtime.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.runtime.poll import Backoff
 from kestrad.runtime.variables import envs_from_environment
 from kestrad.store.base import NewLog, Outgoing, QueueMessage, Store
 from kestrad.store.outage import Retry
 from kestrad.tasks.base import TaskFailed, TaskOutcome
+from kestrad.tasks.context import RunContext, TaskLogger, current_secret_values
 from kestrad.tasks.core_flow import WorkingDirectory
 from kestrad.tasks.script_files import (
     input_file_map,

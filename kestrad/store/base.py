@@ -13,6 +13,7 @@ from typing import Protocol
 import msgspec
 
 from kestrad.model.execution import Execution
+from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
 
 FlowKey = tuple[str, str, int]
 
@@ -42,33 +43,6 @@ class Outgoing(msgspec.Struct, kw_only=True):
     key: str
     payload: bytes
     available_at: float = 0.0
-
-
-class NewLog(msgspec.Struct, kw_only=True):
-    execution_id: str
-    namespace: str
-    flow_id: str
-    task_id: str | None
-    task_run_id: str | None
-    attempt: int | None
-    level: str
-    timestamp: str
-    message: str
-
-
-class LogEntry(msgspec.Struct, kw_only=True):
-    """A stored task log line; `seq` is monotonic across the whole store."""
-
-    seq: int
-    execution_id: str
-    namespace: str
-    flow_id: str
-    task_id: str | None
-    task_run_id: str | None
-    attempt: int | None
-    level: str
-    timestamp: str
-    message: str
 
 
 WindowKey = tuple[str, str, str, str]
@@ -483,33 +457,6 @@ class Store(Protocol):
     async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
         """State and creation date of each given execution that exists, in one query."""
         ...
-
-
-class KVEntry(msgspec.Struct, kw_only=True):
-    """One KV pair: `value` is its JSON text, `type` its Kestra KV type.
-
-    `expires_at` (epoch seconds, None: never) is checked by readers; an expired row is
-    missing for every purpose, so nobody has to sweep the table for correctness.
-    """
-
-    namespace: str
-    key: str
-    value: str
-    type: str
-    description: str | None = None
-    expires_at: float | None = None
-    updated: float = 0.0
-
-    def expired(self, now: float) -> bool:
-        return self.expires_at is not None and self.expires_at <= now
-
-
-class FlowCount(msgspec.Struct, kw_only=True, frozen=True):
-    """Executions of one flow in a date range (execution.Count)."""
-
-    namespace: str
-    flow_id: str
-    count: int
 
 
 class ExecutionRef(msgspec.Struct, kw_only=True, frozen=True):

@@ -24,8 +24,8 @@ import asyncpg
 import msgspec
 
 from kestrad.model.execution import Execution, decode_execution
+from kestrad.model.messages import Wake, encode
 from kestrad.model.state import now_iso
-from kestrad.runtime.messages import Wake, encode
 from kestrad.store.base import (
     BatchHandler,
     BatchLocks,

@@ -22,9 +22,10 @@ from typing import Any, TypeVar
 import aiosqlite
 import msgspec
 
+from kestrad.config import path_from_url
 from kestrad.model.execution import Execution, decode_execution
+from kestrad.model.messages import Wake, encode
 from kestrad.model.state import now_iso
-from kestrad.runtime.messages import Wake, encode
 from kestrad.store.base import (
     BatchHandler,
     ExecutionBrief,
@@ -64,16 +65,6 @@ from kestrad.store.rows import (
 T = TypeVar("T")
 Q = queries("sqlite")
 _WAKE = encode(Wake())
-
-
-def path_from_url(url: str) -> str:
-    """`sqlite:///abs/path.db` or `sqlite://relative.db` → a file path."""
-    if not url.startswith("sqlite:"):
-        raise ValueError(f"not a SQLite url: {url}")
-    rest = url[len("sqlite:") :]
-    if rest.startswith("///"):
-        return "/" + rest[3:].lstrip("/") if rest[3:].startswith("/") else "/" + rest[3:]
-    return rest.lstrip("/") if rest.startswith("//") else rest
 
 
 class SQLiteStore:

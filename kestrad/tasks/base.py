@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 import msgspec
 
 from kestrad.model.retry import Retry
+from kestrad.tasks.flowable_support import ERRORS, FINALLY, resolve_list, sequential_nexts
 
 # A list of tasks inside a task (If.then, ForEach.tasks, …). msgspec cannot convert an
 # already-built Struct into a base-class field, so the loader converts children itself and
@@ -102,7 +103,6 @@ class Flowable(FlowableTask, kw_only=True):
         """Compute the run's outputs or loop values; raise ExpressionError to fail it."""
 
     def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
-        from kestrad.tasks.flowable_support import ERRORS, FINALLY, resolve_list
 
         return (
             resolve_list(getattr(self, "tasks", None)),
@@ -111,6 +111,5 @@ class Flowable(FlowableTask, kw_only=True):
         )
 
     def nexts(self, fx: Any, run: Any, current: Any) -> list[Any]:
-        from kestrad.tasks.flowable_support import sequential_nexts
 
         return sequential_nexts(current.current, current.runs)

@@ -6,7 +6,9 @@ from typing import Any, ClassVar, Literal
 
 from kestrad.expr.engine import truthy
 from kestrad.tasks.base import RunnableTask, Task, TaskFailed, TaskKind
+from kestrad.tasks.core_log import _rendered_list
 from kestrad.tasks.registry import register
+from kestrad.tasks.services import ServiceError, utc_date
 
 
 @register("io.kestra.plugin.core.execution.Fail", "io.kestra.core.tasks.executions.Fail")
@@ -64,8 +66,6 @@ class Count(RunnableTask, kw_only=True):
     states: Any = None
 
     async def run(self, ctx: Any) -> dict[str, Any] | None:
-        from kestrad.runtime.services import ServiceError, utc_date
-        from kestrad.tasks.core_log import _rendered_list
 
         if self.flows is None and self.namespaces is None:
             raise TaskFailed("You must provide a list of flows or namespaces.")
@@ -114,7 +114,6 @@ class PurgeExecutions(RunnableTask, kw_only=True):
     batch_size: int = 100
 
     async def run(self, ctx: Any) -> dict[str, Any] | None:
-        from kestrad.runtime.services import ServiceError, utc_date
 
         try:
             counts = await ctx.services.purge_executions(

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any, ClassVar
 
+import anyio
 import msgspec
 
 from kestrad.expr.engine import ExpressionError, truthy
+from kestrad.model.durations import format_duration, parse_duration
 from kestrad.tasks.base import Flowable, RunnableTask, Task, TaskKind, TaskList
 from kestrad.tasks.flowable_support import (
     ERRORS,
@@ -262,9 +264,6 @@ class Sleep(RunnableTask, kw_only=True):
     duration: Any
 
     async def run(self, ctx: Any) -> dict[str, Any] | None:
-        import anyio
-
-        from kestrad.model.durations import format_duration, parse_duration
 
         rendered = ctx.render(self.duration)
         delay = parse_duration(rendered)

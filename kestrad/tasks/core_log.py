@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Literal
 
-from kestrad.tasks.base import RunnableTask
+import anyio
+import msgspec
+
+from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.registry import register
+from kestrad.tasks.services import ServiceError, utc_date
 
 LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 
@@ -27,7 +32,6 @@ class Log(RunnableTask, kw_only=True):
 
 def _rendered_list(ctx: Any, value: Any, what: str) -> list[str] | None:
     """A list property that may also be one `{{ expr }}` or a JSON string of a list."""
-    import json
 
     if value is None:
         return None
@@ -38,8 +42,6 @@ def _rendered_list(ctx: Any, value: Any, what: str) -> list[str] | None:
         except ValueError:
             rendered = [rendered]
     if not isinstance(rendered, list):
-        from kestrad.tasks.base import TaskFailed
-
         raise TaskFailed(f"`{what}` must be a list")
     return [str(item) for item in rendered]
 
@@ -63,11 +65,6 @@ class Fetch(RunnableTask, kw_only=True):
     level: LogLevel = "INFO"
 
     async def run(self, ctx: Any) -> dict[str, Any] | None:
-        import anyio
-        import msgspec
-
-        from kestrad.runtime.services import ServiceError
-        from kestrad.tasks.base import TaskFailed
 
         execution_id = _optional(ctx, self.execution_id) or ctx.variables["execution"]["id"]
         namespace = _optional(ctx, self.namespace)
@@ -123,8 +120,6 @@ class PurgeLogs(RunnableTask, kw_only=True):
     batch_size: int | None = None
 
     async def run(self, ctx: Any) -> dict[str, Any] | None:
-        from kestrad.runtime.services import ServiceError, utc_date
-        from kestrad.tasks.base import TaskFailed
 
         if not self.purge_execution_logs:
             # Every stored line belongs to an execution: nothing else to purge.

@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from kestrad.expr.engine import truthy
-from kestrad.runtime.kv import KVError
-from kestrad.runtime.services import ServiceError
+from kestrad.model.kv import KVError
 from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.registry import register
+from kestrad.tasks.services import ServiceError
 
 _LEGACY = "io.kestra.core.tasks.kv."
 

@@ -52,7 +52,6 @@ def _ensure_loaded() -> None:
     if _loaded:
         return
     _loaded = True
-    from kestrad.plugins import load_plugins
     from kestrad.tasks import (  # noqa: F401  # noqa: F401
         core_debug,
         core_execution,
@@ -66,5 +65,6 @@ def _ensure_loaded() -> None:
         storage_tasks,
         trigger_toggle,
     )
+    from kestrad.tasks.plugins import load_plugins
 
     load_plugins()

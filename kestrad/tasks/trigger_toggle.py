@@ -7,6 +7,7 @@ from typing import Any
 from kestrad.expr.engine import truthy
 from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.registry import register
+from kestrad.tasks.services import ServiceError
 
 
 @register("io.kestra.plugin.core.trigger.Toggle", "io.kestra.core.tasks.trigger.Toggle")
@@ -24,7 +25,6 @@ class Toggle(RunnableTask, kw_only=True):
     enabled: Any = False
 
     async def run(self, ctx: Any) -> dict[str, Any] | None:
-        from kestrad.runtime.services import ServiceError
 
         flow = ctx.variables["flow"]
         namespace = ctx.render(self.namespace) if self.namespace else flow["namespace"]

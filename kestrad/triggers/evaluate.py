@@ -15,7 +15,7 @@ from datetime import UTC, datetime, time, timedelta, timezone
 from typing import Any
 
 from kestrad.expr.engine import truthy
-from kestrad.runtime.conditions import ConditionError, short_type
+from kestrad.triggers.execution_conditions import ConditionError, short_type
 
 _DAYS = ("MONDAY", "TUESDAY", "WEDNESDAY", "THURSDAY", "FRIDAY", "SATURDAY", "SUNDAY")
 _NTH = {"FIRST": 0, "SECOND": 1, "THIRD": 2, "FOURTH": 3}

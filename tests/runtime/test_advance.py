@@ -9,9 +9,9 @@ import pytest
 from kestrad.expr.engine import Renderer
 from kestrad.flows.loader import load_flow
 from kestrad.model.execution import Execution
+from kestrad.model.messages import Kill, Resume, RetryDue, TaskResult, Wake
 from kestrad.model.state import History, now_iso
 from kestrad.runtime.advance import AdvanceEnv, AdvanceResult, advance
-from kestrad.runtime.messages import Kill, Resume, RetryDue, TaskResult, Wake
 
 
 def _flow(source: str) -> Any:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from kestrad.expr.engine import Renderer
-from kestrad.runtime.conditions import ConditionError
 from kestrad.triggers.evaluate import conditions_hold
+from kestrad.triggers.execution_conditions import ConditionError
 
 P = "io.kestra.plugin.core.condition."
 # Saturday 2024-05-25 (the last Saturday of May), 14:30 in Berlin.

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import anyio
 import pytest
 
-from kestrad.cli_triggers import add_parsers, handle
+from kestrad.cli.parsers import build_parser
+from kestrad.cli.triggers import handle
 from kestrad.runtime.engine import Engine
 from kestrad.runtime.monitor import TriggerMonitor
 from kestrad.runtime.scheduler import Scheduler, SchedulerConfig
@@ -59,8 +59,7 @@ async def test_cli_lists_unlocks_disables_and_backfills(tmp_path, capsys) -> Non
         scheduler._mark(row)
         await scheduler.flush()
 
-    parser = argparse.ArgumentParser()
-    add_parsers(parser.add_subparsers(dest="command"))
+    parser = build_parser()
 
     async def run(*argv: str) -> int:
         return await handle(parser.parse_args(["triggers", *argv, "--config", str(config)]))

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from tasks_support import messages, run_flow, run_of, running_engine
 
-from kestrad.runtime.kv import KVError, encode_value
+from kestrad.model.kv import KVError, encode_value
 from kestrad.store.base import KVEntry
 
 pytestmark = pytest.mark.anyio

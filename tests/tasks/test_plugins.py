@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from tasks_support import messages, run_flow, run_of, running_engine
 
-from kestrad import plugins
+from kestrad.tasks import plugins
 from kestrad.tasks.registry import resolve
 
 REPO = Path(__file__).resolve().parents[2]

@@ -5,25 +5,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
+import msgspec
 
-def add_parsers(subparsers: Any) -> None:
-    """Add `plugins …` to the main parser's subcommands."""
-    plugins = subparsers.add_parser("plugins", help="task types and their properties")
-    actions = plugins.add_subparsers(dest="plugins_action", required=True)
-    listing = actions.add_parser("list", help="every task type with its properties")
-    listing.add_argument("--type", help="only types whose name contains this text")
-    listing.add_argument("--json", action="store_true", help="machine-readable output")
+from kestrad.tasks import plugins
+from kestrad.tasks.registry import all_types
 
 
 async def handle(args: argparse.Namespace) -> int:
     """Print the listing; 0, or 1 when `--type` matches nothing."""
-    import msgspec
-
-    from kestrad import plugins
-    from kestrad.tasks.registry import all_types
-
     types = sorted(all_types().items())
     if args.type:
         types = [(name, cls) for name, cls in types if args.type.lower() in name.lower()]

@@ -13,47 +13,19 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from kestrad.cli_store import open_configured_store
+from kestrad.cli.store import open_configured_store
+from kestrad.config import ConfigError
+from kestrad.flows.loader import load_flow
+from kestrad.runtime.scheduler import new_backfill
 from kestrad.store.base import Store, TriggerRow
 from kestrad.triggers.cron import NEVER, zone_named
+from kestrad.triggers.fire_times import FirePlan, plan_for
 
 ACTIONS = ("list", "unlock", "enable", "disable", "backfill")
 
 
-def add_parsers(subparsers: Any) -> None:
-    """Add `triggers …` to the main parser's subcommands."""
-    triggers = subparsers.add_parser("triggers", help="list and manage schedule triggers")
-    actions = triggers.add_subparsers(dest="triggers_action", required=True)
-
-    def target(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("flow", metavar="NAMESPACE/FLOW")
-        parser.add_argument("trigger", metavar="TRIGGER")
-        parser.add_argument("--config", help="kestrad.yml (default: KESTRAD_CONFIG or /etc)")
-
-    listing = actions.add_parser("list", help="trigger states: next fire time, lock, backfill")
-    listing.add_argument("--namespace")
-    listing.add_argument("--flow", metavar="NAMESPACE/FLOW")
-    listing.add_argument("--limit", type=int, default=1000)
-    listing.add_argument("--config")
-    target(actions.add_parser("unlock", help="clear the running-execution lock"))
-    target(actions.add_parser("enable", help="enable (recovery policy applies)"))
-    target(actions.add_parser("disable", help="stop firing until enabled"))
-    backfill = actions.add_parser("backfill", help="replay past fire times [start, end]")
-    target(backfill)
-    backfill.add_argument("--start", help="ISO-8601 date-time (zone: the trigger's)")
-    backfill.add_argument("--end", help="ISO-8601 date-time (default: now)")
-    backfill.add_argument("--input", action="append", default=[], metavar="KEY=VALUE")
-    backfill.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
-    mode = backfill.add_mutually_exclusive_group()
-    mode.add_argument("--pause", action="store_true")
-    mode.add_argument("--resume", action="store_true")
-    mode.add_argument("--delete", action="store_true")
-
-
 async def handle(args: argparse.Namespace) -> int:
     """Run one `triggers` action; 0 on success, 1 when the trigger is unknown, 2 on bad use."""
-    from kestrad.config import ConfigError
-
     try:
         async with open_configured_store(args.config) as store:
             if args.triggers_action == "list":
@@ -91,8 +63,6 @@ async def _change(store: Store, row: TriggerRow, args: argparse.Namespace) -> st
     plan = await _plan(store, row)
     start = _instant(args.start, plan.zone, "--start")
     end = _instant(args.end, plan.zone, "--end") if args.end else time.time()
-    from kestrad.runtime.scheduler import new_backfill
-
     row.backfill = new_backfill(
         plan, start, end, inputs=_pairs(args.input) or None, labels=_pairs(args.label) or None
     )
@@ -100,10 +70,7 @@ async def _change(store: Store, row: TriggerRow, args: argparse.Namespace) -> st
     return f"backfill {plan.iso(start)} .. {plan.iso(end)}; first date {first}"
 
 
-async def _plan(store: Store, row: TriggerRow) -> Any:
-    from kestrad.flows.loader import load_flow
-    from kestrad.triggers.fire_times import plan_for
-
+async def _plan(store: Store, row: TriggerRow) -> FirePlan:
     flow_row = await store.get_flow(row.namespace, row.flow_id)
     if flow_row is None or flow_row.deleted:
         raise LookupError(f"flow {row.namespace}/{row.flow_id} not found")

@@ -5,17 +5,16 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+
+from kestrad.config import default_config_path, load_config, path_from_url
+from kestrad.runtime.engine import store_for
+from kestrad.store.base import Store
 
 
 @contextlib.asynccontextmanager
-async def open_configured_store(config_arg: str | None) -> AsyncIterator[Any]:
+async def open_configured_store(config_arg: str | None) -> AsyncIterator[Store]:
     """The store of the configured database, migrated (a command may need a newer table
     than the daemon created); refuses to create a SQLite file that does not exist yet."""
-    from kestrad.config import default_config_path, load_config
-    from kestrad.runtime.engine import store_for
-    from kestrad.store.sqlite import path_from_url
-
     config = load_config(default_config_path(config_arg))
     url = config.database.url
     if url.startswith("sqlite:") and not Path(path_from_url(url)).exists():

@@ -12,25 +12,16 @@ import argparse
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
 
-from kestrad.cli_store import open_configured_store
+from kestrad.cli.store import open_configured_store
+from kestrad.config import ConfigError
 from kestrad.store.base import InstanceRow
 
 HEADER = ("ID", "ROLES", "HOST", "PID", "STARTED", "HEARTBEAT AGE", "STATE")
 
 
-def add_parsers(subparsers: Any) -> None:
-    instances = subparsers.add_parser("instances", help="the daemons sharing this database")
-    actions = instances.add_subparsers(dest="instances_action", required=True)
-    listing = actions.add_parser("list", help="id, roles, host, pid, started, heartbeat, state")
-    listing.add_argument("--config", help="kestrad.yml (default: /etc/kestrad/kestrad.yml)")
-
-
 async def handle(args: argparse.Namespace) -> int:
     """Print one line per instance, running ones first; 2 when the store cannot be opened."""
-    from kestrad.config import ConfigError
-
     try:
         async with open_configured_store(args.config) as store:
             rows = await store.list_instances()

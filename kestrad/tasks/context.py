@@ -9,6 +9,7 @@ from typing import Any
 
 from kestrad.expr.engine import Renderer
 from kestrad.model.state import now_iso
+from kestrad.storage import default_storage, task_run_uri_from
 
 LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4}
 SECRET_MASK = "******"
@@ -102,21 +103,19 @@ class RunContext:
         self._storage = storage
         # A folder shared by several tasks (WorkingDirectory); None: each script gets its own.
         self.working_directory = working_directory
-        # The daemon's TaskServices (runtime.services); None outside an engine.
+        # The daemon's services (tasks.services.TaskServices); None outside an engine.
         self._services = services
 
     @property
     def storage(self) -> Any:
         """The internal storage this task writes its files to."""
         if self._storage is None:
-            from kestrad.storage import default_storage
-
             self._storage = default_storage()
         return self._storage
 
     @property
     def services(self) -> Any:
-        """KV, log, execution and trigger operations (runtime.services.TaskServices)."""
+        """KV, log, execution and trigger operations (tasks.services.TaskServices)."""
         if self._services is None:
             raise RuntimeError(
                 "this task needs the daemon's services (KV store, logs, executions), "
@@ -126,7 +125,6 @@ class RunContext:
 
     def task_run_uri(self) -> Any:
         """`kestra:///<ns>/<flow>/executions/<exec>/tasks/<task>/<taskRun>`, for output files."""
-        from kestrad.storage import task_run_uri_from
 
         return task_run_uri_from(self.variables)
 

@@ -14,38 +14,14 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from kestrad.cli_store import open_configured_store
-from kestrad.runtime.kv import KV_TYPES, KVError, check_key, encode_value, expiry
+from kestrad.cli.store import open_configured_store
+from kestrad.config import ConfigError
+from kestrad.model.kv import KVError, check_key, encode_value, expiry
 from kestrad.store.base import KVEntry
-
-
-def add_parsers(subparsers: Any) -> None:
-    """Add `kv …` to the main parser's subcommands."""
-    kv = subparsers.add_parser("kv", help="read and write the namespace KV store")
-    actions = kv.add_subparsers(dest="kv_action", required=True)
-    get = actions.add_parser("get", help="print a value as JSON (exit 1 when missing)")
-    get.add_argument("namespace", metavar="NAMESPACE")
-    get.add_argument("key", metavar="KEY")
-    put = actions.add_parser("set", help="store a value")
-    put.add_argument("namespace", metavar="NAMESPACE")
-    put.add_argument("key", metavar="KEY")
-    put.add_argument("value", metavar="VALUE")
-    put.add_argument("--type", choices=KV_TYPES, default="STRING", help="kvType (STRING)")
-    put.add_argument("--ttl", help="ISO-8601 duration after which the key expires")
-    put.add_argument("--no-overwrite", action="store_true", help="fail if the key exists")
-    listing = actions.add_parser("list", help="the keys of a namespace, with type and expiry")
-    listing.add_argument("namespace", metavar="NAMESPACE")
-    delete = actions.add_parser("delete", help="remove a key (exit 1 when missing)")
-    delete.add_argument("namespace", metavar="NAMESPACE")
-    delete.add_argument("key", metavar="KEY")
-    for parser in (get, put, listing, delete):
-        parser.add_argument("--config", help="kestrad.yml (default: KESTRAD_CONFIG or /etc)")
 
 
 async def handle(args: argparse.Namespace) -> int:
     """Run one `kv` action: 0 on success, 1 for a missing key, 2 for bad use."""
-    from kestrad.config import ConfigError
-
     try:
         async with open_configured_store(args.config) as store:
             return await _ACTIONS[args.kv_action](store, args)

@@ -31,14 +31,17 @@ import anyio
 import msgspec
 import uvicorn
 
+from kestrad.api.app import close_streams, create_app
 from kestrad.config import Config, ConfigError, load_config, parse_roles
-from kestrad.flows.watcher import FlowSync, FolderGone
-from kestrad.logsetup import set_level, setup_logging
+from kestrad.daemon.logsetup import set_level, setup_logging
+from kestrad.daemon.sdnotify import Notifier
 from kestrad.model.durations import parse_duration
+from kestrad.runtime.engine import Engine
 from kestrad.runtime.leadership import SchedulerRole
+from kestrad.runtime.loop import run_async
 from kestrad.runtime.retention import run_retention
 from kestrad.runtime.scheduler import Scheduler
-from kestrad.sdnotify import Notifier
+from kestrad.runtime.watcher import FlowSync, FolderGone
 from kestrad.store.base import SchedulerLease
 from kestrad.store.outage import DatabaseUnreachable, is_unavailable
 
@@ -71,7 +74,6 @@ def serve(config_path: str | None, roles: str | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     setup_logging(config.logging.level)
-    from kestrad.runtime.loop import run_async
 
     daemon = Daemon(config, config_path, Notifier.from_environment())
     try:
@@ -127,7 +129,6 @@ class Daemon:
         return EXIT_OK
 
     async def _run_engine(self) -> None:
-        from kestrad.runtime.engine import Engine
 
         config = self.config
         _ensure_folder(config.flows.path)
@@ -156,7 +157,7 @@ class Daemon:
         the scheduler and its monitor only with the scheduler role."""
         config = self.config
         sync = self.sync = FlowSync(engine, config.flows.path)
-        self.app = _http_app(engine, config)
+        self.app = create_app(engine, config)
         server = EmbeddedServer(_uvicorn_config(self.app, config))
         async with anyio.create_task_group() as services:
             async with anyio.create_task_group() as feeders:
@@ -248,7 +249,7 @@ class Daemon:
             running,
             self.config.server.termination_grace,
         )
-        _close_streams(self.app)  # SSE followers get a final event instead of a cut
+        close_streams(self.app)  # SSE followers get a final event instead of a cut
         server.should_exit = True  # stop accepting; open requests get a few seconds
         try:
             left = await engine.drain(self.grace)
@@ -436,41 +437,6 @@ def _uvicorn_config(app: Any, config: Config) -> uvicorn.Config:
         # Open requests (an SSE follow, `?wait=true`) get this long once stopping begins.
         timeout_graceful_shutdown=5,
     )
-
-
-def _close_streams(app: Any) -> None:
-    try:
-        from kestrad.api.app import close_streams
-    except ImportError:
-        return
-    try:
-        close_streams(app)
-    except Exception:  # a build without the API serves a plain 503 app
-        log.debug("no SSE streams to close", exc_info=True)
-
-
-def _http_app(engine: Any, config: Config) -> Any:
-    """The API app; a clear 503 for every request when this build has no API module."""
-    try:
-        from kestrad.api.app import create_app
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("kestrad.api.app", "kestrad.api"):
-            raise
-        log.error(
-            "the HTTP API is not available (kestrad.api.app is missing): "
-            "every request gets 503; flows still run from the folder"
-        )
-        return _api_unavailable
-    return create_app(engine, config)
-
-
-async def _api_unavailable(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] != "http":
-        return
-    body = b'{"message":"the HTTP API is not available in this build of kestrad"}'
-    headers = [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body})
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -11,37 +11,28 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
-ACTIONS = ("resume", "kill", "restart", "replay")
-
-
-def add_list_parser(executions_sub: Any, config_help: str) -> None:
-    """Add `executions list` to the `executions` subcommand's parsers."""
-    listing = executions_sub.add_parser("list", help="the latest executions, newest first")
-    listing.add_argument("--flow", metavar="NS/ID", help="only this flow")
-    listing.add_argument("--namespace", help="only this namespace")
-    listing.add_argument("--state", help="only this state (SUCCESS, FAILED, RUNNING, …)")
-    listing.add_argument("--limit", type=int, default=50, help="executions per page (50)")
-    listing.add_argument(
-        "--after", metavar="CURSOR", help="the next page: the cursor the previous page printed"
-    )
-    listing.add_argument(
-        "--count", action="store_true", help="also print how many match (a count(*): slower)"
-    )
-    listing.add_argument("--config", help=config_help)
+from kestrad.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, error, flow_filter, pairs
+from kestrad.cli.store import open_configured_store
+from kestrad.config import ConfigError
+from kestrad.model import state as S
+from kestrad.model.messages import ExecutionEvent, Kill, Restart, Resume, encode
+from kestrad.model.state import ALL_STATES
+from kestrad.runtime.replay import ReplayError, replay_execution
+from kestrad.store.base import Outgoing
+from kestrad.store.cursor import decode_cursor, encode_cursor, position
 
 
-async def list_executions(args: argparse.Namespace, open_store: Any) -> int:
+async def handle(args: argparse.Namespace) -> int:
+    if args.executions_command == "list":
+        return await list_executions(args)
+    return await act(args)
+
+
+async def list_executions(args: argparse.Namespace) -> int:
     """One page on stdout (`id ns/flow state start end`); `next:` and `total:` on stderr."""
-    from kestrad.cli import _flow_filter
-    from kestrad.config import ConfigError
-    from kestrad.model.state import ALL_STATES
-    from kestrad.store.cursor import decode_cursor, encode_cursor, position
-
     try:
-        namespace, flow_id = _flow_filter(args.flow)
+        namespace, flow_id = flow_filter(args.flow)
         if args.namespace and namespace and args.namespace != namespace:
             raise ValueError(f"--namespace {args.namespace} contradicts --flow {args.flow}")
         namespace = namespace or args.namespace or None
@@ -52,11 +43,11 @@ async def list_executions(args: argparse.Namespace, open_store: Any) -> int:
             raise ValueError("--limit must be at least 1")
         after = decode_cursor(args.after) if args.after else None
         filters = {"namespace": namespace, "flow_id": flow_id, "state": state}
-        async with open_store(args.config) as store:
+        async with open_configured_store(args.config) as store:
             found = await store.search_executions(**filters, after=after, limit=args.limit + 1)
             total = await store.count_executions(**filters) if args.count else None
     except (ConfigError, ValueError, LookupError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        error(exc)
         return EXIT_INVALID
     page = found[: args.limit]
     for execution in page:
@@ -73,36 +64,11 @@ async def list_executions(args: argparse.Namespace, open_store: Any) -> int:
     return EXIT_OK
 
 
-def add_parsers(executions_sub: Any, config_help: str) -> None:
-    """Add the actions to the `executions` subcommand's parsers."""
-    for action, help_text in (
-        ("resume", "resume a PAUSED execution (optionally with onResume inputs)"),
-        ("kill", "kill a running execution (its subflows too)"),
-        ("restart", "run the failed task runs of an ended execution again"),
-        ("replay", "a new execution replaying this one, from the start or a task run"),
-    ):
-        parser = executions_sub.add_parser(action, help=help_text)
-        parser.add_argument("execution_id", metavar="EXECUTION_ID")
-        parser.add_argument("--config", help=config_help)
-        if action == "resume":
-            parser.add_argument("-i", "--input", action="append", default=[], metavar="NAME=VALUE")
-        if action == "restart":
-            parser.add_argument("--revision", type=int, help="restart on this flow revision")
-        if action == "replay":
-            parser.add_argument("--task-run", help="replay from this task run id")
-
-
-async def handle(args: argparse.Namespace, open_store: Any) -> int:
+async def act(args: argparse.Namespace) -> int:
     """Publish the action's event; 1 when the execution is unknown or in the wrong state."""
-    from kestrad.config import ConfigError
-    from kestrad.model import state as S
-    from kestrad.runtime.messages import Kill, Restart, Resume, encode
-    from kestrad.runtime.replay import ReplayError, replay_execution
-    from kestrad.store.base import Outgoing
-
     action = args.executions_command
     try:
-        async with open_store(args.config) as store:
+        async with open_configured_store(args.config) as store:
             execution = await store.get_execution(args.execution_id)
             if execution is None:
                 print(f"error: execution {args.execution_id} not found", file=sys.stderr)
@@ -122,9 +88,9 @@ async def handle(args: argparse.Namespace, open_store: Any) -> int:
             if action == "restart" and not (execution.terminated or state == S.PAUSED):
                 print(f"error: execution is {state}; only ended ones restart", file=sys.stderr)
                 return EXIT_FAILED
-            event: Any
+            event: ExecutionEvent
             if action == "resume":
-                event = Resume(inputs=_pairs(args.input) or None)
+                event = Resume(inputs=pairs(args.input, "input") or None)
             elif action == "kill":
                 event = Kill()
             else:
@@ -133,15 +99,5 @@ async def handle(args: argparse.Namespace, open_store: Any) -> int:
             print(f"{action} requested for {execution.id} ({state})")
             return EXIT_OK
     except (ConfigError, LookupError, ValueError, ReplayError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        error(exc)
         return EXIT_INVALID
-
-
-def _pairs(items: list[str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items:
-        name, sep, value = item.partition("=")
-        if not sep or not name:
-            raise ValueError(f"input `{item}` must be NAME=VALUE")
-        out[name] = value
-    return out

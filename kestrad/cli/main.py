@@ -1,0 +1,29 @@
+"""`kestrad …`: parse the arguments, then run the chosen command group's `handle`."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+from kestrad.cli.common import EXIT_INVALID
+from kestrad.cli.parsers import COMMAND_MODULES, build_parser
+from kestrad.runtime.loop import run_async
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module_name = COMMAND_MODULES.get(args.command)
+    if module_name is None:
+        return EXIT_INVALID
+    # Only the chosen group is imported: `validate` never loads the engine or the API.
+    handle = importlib.import_module(f"kestrad.cli.{module_name}").handle
+    try:
+        if inspect.iscoroutinefunction(handle):
+            return run_async(handle, args)
+        return handle(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

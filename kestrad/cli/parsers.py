@@ -1,0 +1,191 @@
+"""Every command's arguments, and nothing else: building them imports only argparse.
+
+Each command group's module (`kestrad.cli.<group>`) is imported only when it runs, so
+`--help` and the parse itself stay cheap whatever a command needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from kestrad.model.kv import KV_TYPES
+
+CONFIG_HELP = "kestrad.yml (default: /etc/kestrad/kestrad.yml when it exists)"
+# The module under kestrad.cli that runs each top-level command.
+COMMAND_MODULES = {
+    "run": "run",
+    "validate": "validate",
+    "serve": "serve",
+    "config": "config_show",
+    "logs": "logs",
+    "executions": "executions",
+    "triggers": "triggers",
+    "kv": "kv",
+    "plugins": "plugins",
+    "instances": "instances",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kestrad", description="Run Kestra flows: one process, one database."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    add_run(sub)
+    add_validate(sub)
+    add_serve(sub)
+    add_config(sub)
+    add_logs(sub)
+    add_executions(sub)
+    add_triggers(sub)
+    add_kv(sub)
+    add_plugins(sub)
+    add_instances(sub)
+    return parser
+
+
+def add_run(sub: argparse._SubParsersAction) -> None:
+    run = sub.add_parser("run", help="run one flow to its end and print its logs")
+    run.add_argument("flow", help="a flow file, or namespace/flowId of a flow in --flows-dir")
+    run.add_argument(
+        "-i", "--input", action="append", default=[], metavar="NAME=VALUE", help="an input value"
+    )
+    run.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
+    run.add_argument("--flows-dir", help="load every flow under this folder first")
+    run.add_argument("--config", help="kestrad.yml (its database is used instead of a temp file)")
+    run.add_argument("--json", action="store_true", help="print the final execution as JSON")
+    run.add_argument("--timeout", type=float, default=0, help="give up after N seconds (0 = never)")
+
+
+def add_validate(sub: argparse._SubParsersAction) -> None:
+    validate = sub.add_parser("validate", help="check flow files; every problem with file:line:col")
+    validate.add_argument("paths", nargs="+", help="flow files or folders")
+
+
+def add_serve(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run the daemon: flows folder, HTTP API, executor, worker")
+    serve.add_argument("--config", help=CONFIG_HELP)
+    serve.add_argument(
+        "--roles",
+        help="what this daemon runs: executor,worker,scheduler,webserver (default: server.roles)",
+    )
+
+
+def add_config(sub: argparse._SubParsersAction) -> None:
+    config = sub.add_parser("config", help="the configuration")
+    config_sub = config.add_subparsers(dest="config_command", required=True)
+    show = config_sub.add_parser("show", help="print the effective configuration (YAML)")
+    show.add_argument("--config", help=CONFIG_HELP)
+    show.add_argument("--reveal", action="store_true", help="print secrets instead of <hidden>")
+
+
+def add_logs(sub: argparse._SubParsersAction) -> None:
+    logs = sub.add_parser(
+        "logs", help="task logs: time level namespace/flow execution task message"
+    )
+    logs.add_argument("execution", nargs="?", help="only this execution (all of its lines)")
+    logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    logs.add_argument("--flow", metavar="NS/ID", help="only this flow")
+    logs.add_argument("--level", help="this level and above: TRACE, DEBUG, INFO, WARN, ERROR")
+    logs.add_argument(
+        "-n", "--lines", type=int, default=100, help="without EXECUTION: the last N lines first"
+    )
+    logs.add_argument("--config", help=CONFIG_HELP)
+
+
+def add_executions(sub: argparse._SubParsersAction) -> None:
+    executions = sub.add_parser("executions", help="executions")
+    actions = executions.add_subparsers(dest="executions_command", required=True)
+    listing = actions.add_parser("list", help="the latest executions, newest first")
+    listing.add_argument("--flow", metavar="NS/ID", help="only this flow")
+    listing.add_argument("--namespace", help="only this namespace")
+    listing.add_argument("--state", help="only this state (SUCCESS, FAILED, RUNNING, …)")
+    listing.add_argument("--limit", type=int, default=50, help="executions per page (50)")
+    listing.add_argument(
+        "--after", metavar="CURSOR", help="the next page: the cursor the previous page printed"
+    )
+    listing.add_argument(
+        "--count", action="store_true", help="also print how many match (a count(*): slower)"
+    )
+    listing.add_argument("--config", help=CONFIG_HELP)
+    for action, help_text in (
+        ("resume", "resume a PAUSED execution (optionally with onResume inputs)"),
+        ("kill", "kill a running execution (its subflows too)"),
+        ("restart", "run the failed task runs of an ended execution again"),
+        ("replay", "a new execution replaying this one, from the start or a task run"),
+    ):
+        parser = actions.add_parser(action, help=help_text)
+        parser.add_argument("execution_id", metavar="EXECUTION_ID")
+        parser.add_argument("--config", help=CONFIG_HELP)
+        if action == "resume":
+            parser.add_argument("-i", "--input", action="append", default=[], metavar="NAME=VALUE")
+        if action == "restart":
+            parser.add_argument("--revision", type=int, help="restart on this flow revision")
+        if action == "replay":
+            parser.add_argument("--task-run", help="replay from this task run id")
+
+
+def add_triggers(sub: argparse._SubParsersAction) -> None:
+    triggers = sub.add_parser("triggers", help="list and manage schedule triggers")
+    actions = triggers.add_subparsers(dest="triggers_action", required=True)
+
+    def target(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("flow", metavar="NAMESPACE/FLOW")
+        parser.add_argument("trigger", metavar="TRIGGER")
+        parser.add_argument("--config", help="kestrad.yml (default: KESTRAD_CONFIG or /etc)")
+
+    listing = actions.add_parser("list", help="trigger states: next fire time, lock, backfill")
+    listing.add_argument("--namespace")
+    listing.add_argument("--flow", metavar="NAMESPACE/FLOW")
+    listing.add_argument("--limit", type=int, default=1000)
+    listing.add_argument("--config")
+    target(actions.add_parser("unlock", help="clear the running-execution lock"))
+    target(actions.add_parser("enable", help="enable (recovery policy applies)"))
+    target(actions.add_parser("disable", help="stop firing until enabled"))
+    backfill = actions.add_parser("backfill", help="replay past fire times [start, end]")
+    target(backfill)
+    backfill.add_argument("--start", help="ISO-8601 date-time (zone: the trigger's)")
+    backfill.add_argument("--end", help="ISO-8601 date-time (default: now)")
+    backfill.add_argument("--input", action="append", default=[], metavar="KEY=VALUE")
+    backfill.add_argument("--label", action="append", default=[], metavar="KEY=VALUE")
+    mode = backfill.add_mutually_exclusive_group()
+    mode.add_argument("--pause", action="store_true")
+    mode.add_argument("--resume", action="store_true")
+    mode.add_argument("--delete", action="store_true")
+
+
+def add_kv(sub: argparse._SubParsersAction) -> None:
+    kv = sub.add_parser("kv", help="read and write the namespace KV store")
+    actions = kv.add_subparsers(dest="kv_action", required=True)
+    get = actions.add_parser("get", help="print a value as JSON (exit 1 when missing)")
+    get.add_argument("namespace", metavar="NAMESPACE")
+    get.add_argument("key", metavar="KEY")
+    put = actions.add_parser("set", help="store a value")
+    put.add_argument("namespace", metavar="NAMESPACE")
+    put.add_argument("key", metavar="KEY")
+    put.add_argument("value", metavar="VALUE")
+    put.add_argument("--type", choices=KV_TYPES, default="STRING", help="kvType (STRING)")
+    put.add_argument("--ttl", help="ISO-8601 duration after which the key expires")
+    put.add_argument("--no-overwrite", action="store_true", help="fail if the key exists")
+    listing = actions.add_parser("list", help="the keys of a namespace, with type and expiry")
+    listing.add_argument("namespace", metavar="NAMESPACE")
+    delete = actions.add_parser("delete", help="remove a key (exit 1 when missing)")
+    delete.add_argument("namespace", metavar="NAMESPACE")
+    delete.add_argument("key", metavar="KEY")
+    for parser in (get, put, listing, delete):
+        parser.add_argument("--config", help="kestrad.yml (default: KESTRAD_CONFIG or /etc)")
+
+
+def add_plugins(sub: argparse._SubParsersAction) -> None:
+    plugins = sub.add_parser("plugins", help="task types and their properties")
+    actions = plugins.add_subparsers(dest="plugins_action", required=True)
+    listing = actions.add_parser("list", help="every task type with its properties")
+    listing.add_argument("--type", help="only types whose name contains this text")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+
+
+def add_instances(sub: argparse._SubParsersAction) -> None:
+    instances = sub.add_parser("instances", help="the daemons sharing this database")
+    actions = instances.add_subparsers(dest="instances_action", required=True)
+    listing = actions.add_parser("list", help="id, roles, host, pid, started, heartbeat, state")
+    listing.add_argument("--config", help="kestrad.yml (default: /etc/kestrad/kestrad.yml)")

@@ -1,0 +1,1 @@
+"""`kestrad serve`: the long-running daemon around one engine (signals, logging, systemd)."""
