@@ -34,11 +34,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import quote_plus, unquote_plus
 
-import jq as jq_module
 from jinja2.runtime import Undefined
 from jinja2.utils import pass_environment
 
 from kestrad.expr import dates
+from kestrad.expr.jq_sandbox import JqCompileError, JqError, default_sandbox
 from kestrad.expr.operators import (
     BINOPS,
     OPERATOR_FILTERS,
@@ -790,50 +790,26 @@ def f_yaml(value: Any) -> str:
     return text.removesuffix("...\n")
 
 
-_JQ_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_JQ_FORBIDDEN = re.compile(
-    r"\$ENV\b|\$__loc__\b|\$__prog_args\b"
-    r"|(?<![.$\w])(?:env|import|include|input_filename|get_search_list|modulemeta"
-    r"|debug|stderr|halt|halt_error|input|inputs)\b"
-)
-
-
-def _check_jq(expression: str) -> None:
-    """Refuse jq builtins that reach outside the input value.
-
-    `env`/`$ENV` would hand every environment variable (secrets included) to the flow
-    author; `import`/`include` read files; `input*`, `debug`, `stderr` and `halt` talk to the
-    process. String literals are ignored, and `.env` (a field) stays allowed.
-    """
-    match = _JQ_FORBIDDEN.search(_JQ_STRING.sub('""', expression))
-    if match is not None:
-        raise FunctionError(f"The jq builtin '{match.group()}' is not allowed in expressions")
-
-
-@functools.lru_cache(maxsize=256)
-def _jq_program(expression: str) -> Any:
-    _check_jq(expression)
-    try:
-        return jq_module.compile(expression)
-    except ValueError as exc:
-        raise FunctionError(f"Invalid jq expression '{expression}': {exc}") from exc
-
-
 @strict
 def f_jq(value: Any, expression: Any = None) -> Any:
-    """Kestra's `jq`: a list of every result (`| first` to unwrap); strings are parsed as JSON."""
+    """Kestra's `jq`: a list of every result (`| first` to unwrap); strings are parsed as JSON.
+
+    jq runs in the sandbox worker (expr/jq_sandbox.py): it sees no environment and no
+    file, and a program past the time or memory bound fails this render alone.
+    """
     if value is None:
         return None
     if not isinstance(expression, str):
         raise FunctionError("The 'jq' filter expects an argument 'expression'.")
-    program = _jq_program(expression)
     text = value if isinstance(value, str) else to_json(value)
     try:
-        return program.input_text(text).all()
-    except ValueError as exc:
+        return default_sandbox().run(expression, text)
+    except JqCompileError as exc:
+        raise FunctionError(f"Invalid jq expression '{expression}': {exc}") from None
+    except JqError as exc:
         raise FunctionError(
             f"Failed to resolve JQ expression '{expression}' and value '{java_str(value)}': {exc}"
-        ) from exc
+        ) from None
 
 
 # -- dates ----------------------------------------------------------------------------------

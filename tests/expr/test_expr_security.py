@@ -8,6 +8,11 @@ where the translation already refuses the syntax.
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +20,7 @@ from jinja2.exceptions import SecurityError, TemplateSyntaxError, UndefinedError
 
 from kestrad.expr import ExpressionError, Renderer
 from kestrad.expr.functions import FunctionError
+from kestrad.expr.jq_sandbox import JqError, JqSandbox
 
 
 class Request:
@@ -133,21 +139,57 @@ def test_sandbox_still_blocks_format_methods_handed_over_as_functions() -> None:
 
 
 def test_jq_cannot_read_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """jq runs in a worker with an empty environment, no HOME and an empty folder: every
+    builtin that reads outside its input sees nothing, interpolations included."""
     monkeypatch.setenv("SECRET_DB", "c2VjcmV0")
-    for program in (
-        "env",
-        "$ENV",
-        "env.SECRET_DB",
-        "$ENV | keys",
-        "[inputs]",
-        "input_filename",
-        "$__loc__",
-    ):
-        with pytest.raises(ExpressionError, match="is not allowed"):
+    secrets = {"c2VjcmV0", os.environ["PATH"], os.environ.get("HOME", "/root")}
+    seen = {
+        "env": "[{}]",
+        "$ENV": "[{}]",
+        "env.SECRET_DB": "[null]",
+        "$ENV | keys": "[[]]",
+        '"\\(env|keys)"': '["[]"]',
+        '"\\($ENV.PATH)"': '["null"]',
+        '"\\($ENV)"': '["{}"]',
+        "[inputs]": "[[]]",
+        "input_filename": "[null]",
+        'get_search_list | map(select(startswith("/"))) | length > 0 | not': "[true]",
+        "[., debug, stderr] | length": "[3]",
+    }
+    for program, expected in seen.items():
+        rendered = renderer.render("{{ {} | jq(p) }}", {"p": program})
+        assert rendered == expected, program
+        assert not any(secret in rendered for secret in secrets), program
+    # modules would be read from the file system: none can be found
+    for program in ('import "a" as a; .', 'include "a"; .', 'import "/etc/passwd" as $p; .'):
+        with pytest.raises(ExpressionError, match="Invalid jq expression"):
             renderer.render("{{ {} | jq(p) }}", {"p": program})
     # a field that happens to be called env is fine
     assert renderer.render("{{ {'env': 'prod'} | jq('.env') | first }}", {}) == "prod"
     assert renderer.render("{{ {'a': 'env'} | jq('.a == \"env\"') | first }}", {}) == "true"
+
+
+def test_a_runaway_jq_program_fails_its_render_and_not_the_process() -> None:
+    """`[limit(100000000; repeat(1))]` used to block the event loop for minutes, then abort
+    the process: now it fails within the time budget and the next jq call works."""
+    for program in ("[limit(100000000; repeat(1))]", "def f: f; f", "[range(1e9)] | length"):
+        started = time.monotonic()
+        with pytest.raises(ExpressionError, match="jq stopped"):
+            renderer.render("{{ 1 | jq(p) }}", {"p": program})
+        assert time.monotonic() - started < 30
+    assert renderer.render("{{ [1, 2] | jq('map(. * 2)') | first }}", {}) == "[2,4]"
+
+
+def test_a_jq_program_that_eats_memory_is_stopped_by_the_cap() -> None:
+    sandbox = JqSandbox(timeout=30.0, memory_bytes=256 * 1024 * 1024)
+    try:
+        started = time.monotonic()
+        with pytest.raises(JqError):
+            sandbox.run("[range(1e8) | tostring * 100] | length", "null")
+        assert time.monotonic() - started < 30  # the cap, not the timeout, stopped it
+        assert sandbox.run(".a", '{"a": 1}') == [1]
+    finally:
+        sandbox.close()
 
 
 def test_no_builtin_or_os_access_through_functions() -> None:
@@ -178,3 +220,41 @@ def test_templates_cannot_touch_the_process_environment() -> None:
 def test_resource_exhaustion_is_refused(template: str) -> None:
     with pytest.raises(ExpressionError):
         Renderer(time_budget=2.0).render(template, {})
+
+
+def test_the_jq_worker_dies_with_its_process_even_mid_program(tmp_path: Path) -> None:
+    """A daemon killed with SIGKILL while jq spins must not leave the worker spinning."""
+    script = tmp_path / "host.py"
+    script.write_text(
+        "import sys, threading, time\n"
+        "from kestrad.expr.jq_sandbox import JqSandbox\n"
+        "box = JqSandbox(timeout=600)\n"
+        "threading.Thread(target=box.run, args=('def f: f; f', 'null'), daemon=True).start()\n"
+        "while box._process is None: time.sleep(0.01)\n"
+        "print(box._process.pid, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    host = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert host.stdout is not None
+        worker = int(host.stdout.readline())
+        os.kill(worker, 0)  # running
+        host.send_signal(signal.SIGKILL)
+        host.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            if _dead(worker):
+                return
+            time.sleep(0.05)
+        pytest.fail("the jq worker outlived its process")
+    finally:
+        host.kill()
+
+
+def _dead(pid: int) -> bool:
+    """Gone, or a zombie nobody reaped (an init that does not reap orphans)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] in ("Z", "X")
