@@ -28,6 +28,8 @@ from kestrad.model.inputs import InputsInvalid
 from kestrad.runtime.engine import FlowNotFound
 
 _WEBHOOK = "/executions/webhook/{namespace}/{id}/{key:path}"
+# Answered without credentials when basic auth is on (see api/auth.py): nothing else is.
+OPEN_ENDPOINTS = (webhooks.webhook, health.health)
 
 
 def api_routes() -> list[Route]:
@@ -104,7 +106,13 @@ def create_app(
     auth = config.server.basic_auth
     if auth.username:
         middleware.append(
-            Middleware(BasicAuthMiddleware, username=auth.username, password=auth.password or "")
+            Middleware(
+                BasicAuthMiddleware,
+                username=auth.username,
+                password=auth.password or "",
+                routes=lambda: app.router.routes,
+                open_endpoints=OPEN_ENDPOINTS,
+            )
         )
     app = Starlette(
         routes=[

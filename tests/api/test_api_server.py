@@ -5,12 +5,16 @@ a failing store; plus the health and metrics endpoints. Always a JSON 4xx/5xx, n
 from __future__ import annotations
 
 import base64
+import re
+from typing import Any
 
 import anyio
+import httpx
 import pytest
 from api_support import FLOWS, api_client, http_client, running_engine, served
+from starlette.routing import Mount, Route
 
-from kestrad.api.app import create_app
+from kestrad.api.app import OPEN_ENDPOINTS, create_app
 from kestrad.config import Config
 
 pytestmark = pytest.mark.anyio
@@ -131,6 +135,53 @@ async def test_basic_auth_protects_everything_but_health_and_webhooks() -> None:
         assert (await client.get("/health")).status_code == 200
         hook = await client.get("/api/v1/executions/webhook/tests.api/hooked/hooked-secret")
         assert hook.status_code == 200
+
+
+def _every_route(routes: list[Any], prefix: str = "") -> list[tuple[str, str, Any]]:
+    """(method, concrete path, endpoint) of every route of the app, Mounts entered; every
+    path parameter is `webhook`, the word the old prefix rule trusted."""
+    out: list[tuple[str, str, Any]] = []
+    for route in routes:
+        if isinstance(route, Mount):
+            out += _every_route(route.routes, prefix + route.path)
+        elif isinstance(route, Route):
+            path = re.sub(r"\{[^}]+\}", "webhook", prefix + route.path)
+            out += [(method, path, route.endpoint) for method in sorted(route.methods or ())]
+    return out
+
+
+async def test_basic_auth_guards_every_route_of_the_router_but_the_open_ones() -> None:
+    """Derived from the router itself, so a route added later is covered without a test edit."""
+    config = Config()
+    config.server.basic_auth.username = "admin"
+    config.server.basic_auth.password = "s3cret"
+    async with running_engine(*FLOWS, config=config) as engine:
+        app = create_app(engine)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            routes = _every_route(app.router.routes)
+            assert len(routes) > 30
+            for method, path, endpoint in routes:
+                response = await client.request(method, path)
+                if endpoint in OPEN_ENDPOINTS:
+                    assert response.status_code != 401, (method, path)
+                else:
+                    assert response.status_code == 401, (method, path, response.text)
+            # What the prefix rule used to let through: a flow of namespace `webhook`
+            # created, an execution whose id is `webhook`, and its sub-resources.
+            for method, path in (
+                ("POST", "/api/v1/main/executions/webhook/hello"),
+                ("POST", "/api/v1/executions/webhook/hello"),
+                ("GET", "/api/v1/main/executions/webhook"),
+                ("GET", "/api/v1/main/executions/webhook/follow"),
+                ("DELETE", "/api/v1/main/executions/webhook/kill"),
+                ("GET", "/api/v1/main/executions/webhook/../../flows/search"),
+                ("GET", "/api/v1/main/executions/webhook/a/b/c/../../../../flows/search"),
+                ("GET", "/nope"),
+                ("DELETE", "/api/v1/main/executions/webhook/tests.api/hooked/hooked-secret"),
+            ):
+                response = await client.request(method, path)
+                assert response.status_code == 401, (method, path, response.text)
 
 
 async def test_health_reports_the_database_and_the_instance() -> None:
