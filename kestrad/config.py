@@ -73,6 +73,12 @@ class ServerConfig(_Section, kw_only=True):
     termination_grace: str = "PT5M"
     # What this daemon runs: any of executor, worker, scheduler, webserver (comma-separated).
     roles: str = ",".join(ROLES)
+    # A client must send a request's whole header within this (slow clients are cut off).
+    header_timeout: str = "PT10S"
+    # An idle keep-alive connection is closed after this.
+    keep_alive_timeout: str = "PT5S"
+    # Open connections (SSE followers included) beyond this are answered 503.
+    max_connections: int = 1000
 
 
 class WorkerConfig(_Section, kw_only=True):
@@ -264,6 +270,8 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
     problems: list[tuple[str, str]] = []
     durations = {
         "server.termination_grace": config.server.termination_grace,
+        "server.header_timeout": config.server.header_timeout,
+        "server.keep_alive_timeout": config.server.keep_alive_timeout,
         "database.startup_wait": config.database.startup_wait,
         "queue.min_poll_interval": config.queue.min_poll_interval,
         "queue.max_poll_interval": config.queue.max_poll_interval,
@@ -287,6 +295,8 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
                 problems.append((key, f"`{value}` is negative"))
         except DurationError as exc:
             problems.append((key, str(exc)))
+    if config.server.max_connections < 1:
+        problems.append(("server.max_connections", "must be at least 1"))
     try:
         parse_roles(config.server.roles)
     except ValueError as exc:

@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import Any
 
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -86,6 +86,11 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
+        except ClientDisconnect:
+            # The client hung up before its body arrived: nobody to answer, nothing broken.
+            log.info(
+                "%s %s: client disconnected mid-request", scope.get("method"), scope.get("path")
+            )
         except Exception as exc:
             if is_unavailable(exc):
                 # Not a bug: the database is away (the daemon's loops log the outage once).

@@ -33,6 +33,7 @@ import uvicorn
 
 from kestrad.api.app import close_streams, create_app
 from kestrad.config import Config, ConfigError, load_config, parse_roles
+from kestrad.daemon.http_protocol import header_deadline_protocol
 from kestrad.daemon.logsetup import set_level, setup_logging
 from kestrad.daemon.sdnotify import Notifier
 from kestrad.model.durations import parse_duration
@@ -429,7 +430,12 @@ def _uvicorn_config(app: Any, config: Config) -> uvicorn.Config:
         port=config.server.port,
         lifespan="off",
         # httptools parses a request in a fraction of h11's CPU time; the loop is uvloop.
-        http="httptools",
+        # The subclass adds a deadline for request headers (slow clients).
+        http=header_deadline_protocol(parse_duration(config.server.header_timeout).total_seconds()),
+        timeout_keep_alive=max(
+            1, round(parse_duration(config.server.keep_alive_timeout).total_seconds())
+        ),
+        limit_concurrency=config.server.max_connections,
         proxy_headers=False,  # no proxy in front by default; saves a middleware per request
         log_config=None,  # keep our handlers (journald format)
         access_log=False,
