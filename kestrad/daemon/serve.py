@@ -47,6 +47,12 @@ from kestrad.store.base import SchedulerLease
 from kestrad.store.outage import DatabaseUnreachable, is_unavailable
 
 log = logging.getLogger("kestrad.daemon")
+# Where cancelled tasks go: their jobs are released when this instance stops, so a daemon
+# sharing the database (PostgreSQL) claims them at once; alone, this one at its next start.
+_WHO_RUNS_THEM = (
+    "their jobs are handed back: another daemon on this database runs them now, "
+    "or this one at its next start"
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG, EXIT_FORCED = 0, 1, 2, 130
 # Keys a SIGHUP applies at once; any other change waits for a restart (and says so).
@@ -264,9 +270,7 @@ class Daemon:
                 _describe(exc),
             )
         if left:
-            log.warning(
-                "grace period over: cancelling %d task(s); they run again at the next start", left
-            )
+            log.warning("grace period over: cancelling %d task(s); %s", left, _WHO_RUNS_THEM)
         with anyio.move_on_after(FORCED_EXIT_DEADLINE):
             await self._http_done.wait()
 
@@ -340,8 +344,7 @@ class Daemon:
             elif not self._forced:
                 self._forced = True
                 log.warning(
-                    "received %s again: stopping now; running tasks run again at the next start",
-                    name,
+                    "received %s again: stopping now; running tasks: %s", name, _WHO_RUNS_THEM
                 )
                 self._work.cancel()
                 if not self._work_entered and self._outer is not None:
