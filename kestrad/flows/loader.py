@@ -103,10 +103,13 @@ def validate_paths(
 ) -> tuple[list[Flow], list[Problem]]:
     """Load every flow file named or found under the given directories.
 
-    Returns the flows that loaded and every problem of every file that did not.
+    Returns the flows that loaded and every problem of every file that did not. A second
+    file declaring a flow another file already declares is a problem, as the daemon's
+    folder refuses it: the first file found (in path order) keeps the flow.
     """
     flows: list[Flow] = []
     problems: list[Problem] = []
+    declared: dict[tuple[str, str], Path] = {}
     for path in paths:
         target = Path(path)
         if target.is_dir():
@@ -122,9 +125,24 @@ def validate_paths(
             continue
         for file in files:
             try:
-                flows.append(load_file(file, global_defaults=global_defaults))
+                flow = load_file(file, global_defaults=global_defaults)
             except FlowLoadError as exc:
                 problems.extend(exc.problems)
+                continue
+            first = declared.setdefault((flow.namespace, flow.id), file)
+            if first != file:
+                problems.append(
+                    Problem(
+                        file=str(file),
+                        line=1,
+                        column=1,
+                        path="id",
+                        message=f"{flow.namespace}/{flow.id} is already declared by {first}; "
+                        "two files cannot declare the same flow",
+                    )
+                )
+                continue
+            flows.append(flow)
     return flows, problems
 
 

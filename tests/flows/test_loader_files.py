@@ -57,6 +57,17 @@ def test_validate_paths_collects_flows_and_every_problem(tmp_path: Path) -> None
     assert problems[-1].message == "no such file or directory"
 
 
+def test_validate_paths_reports_two_files_declaring_one_flow(tmp_path: Path) -> None:
+    """As the daemon's folder does (runtime/watcher.py refuses the second file)."""
+    first = write(tmp_path / "a" / "one.yml", GOOD.format(id="same"))
+    second = write(tmp_path / "b" / "copy.yml", GOOD.format(id="same"))
+    flows, problems = validate_paths([tmp_path])
+    assert [f.id for f in flows] == ["same"]
+    assert [p.file for p in problems] == [str(second)]
+    assert problems[0].path == "id"
+    assert str(first) in problems[0].message and "already declared" in problems[0].message
+
+
 def test_validate_paths_applies_global_defaults(tmp_path: Path) -> None:
     from kestrad.model.flow import PluginDefault
 
