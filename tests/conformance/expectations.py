@@ -32,6 +32,8 @@ EXECUTION_KEYS = frozenset(
         "taskRunCount",
         "flowOutputs",
         "labels",
+        "labelsExact",
+        "flowOutputsAbsent",
         "historyPrefix",
         "historyContains",
         "taskStates",
@@ -47,9 +49,10 @@ EXECUTION_KEYS = frozenset(
         "flowExecutionStates",
     }
 )
-# `invalid`/`reason` belong to load-time cases; the runner handles them before any execution.
-CASE_ONLY_KEYS = frozenset({"invalid", "reason"})
-RELATED_ONLY_KEYS = frozenset({"flow", "count", "flowOutputsAnyOrder"})
+# `invalid`/`reason` belong to load-time cases and `inputsRejected` to cases whose execution
+# must be refused at creation; the runner handles them before any execution exists.
+CASE_ONLY_KEYS = frozenset({"invalid", "reason", "inputsRejected"})
+RELATED_ONLY_KEYS = frozenset({"flow", "count", "flowOutputsAnyOrder", "statesAnyOrder"})
 
 _MAX_SHOWN = 200
 
@@ -431,8 +434,16 @@ def check_execution(
                     f"flowOutputs.{key}: expected {_show(want)}, got {_show(actual_outputs[key])}"
                 )
 
+    if expect.get("flowOutputsAbsent") and execution.get("outputs"):
+        problems.append(
+            f"flowOutputsAbsent: the execution has outputs {_show(execution['outputs'])}"
+        )
+
     if "labels" in expect:
         problems.extend(_check_labels(expect["labels"], execution, expected))
+
+    if "labelsExact" in expect:
+        problems.extend(_check_labels_exact(expect["labelsExact"], execution, expected))
 
     if "historyPrefix" in expect:
         history, prefix = _history(execution), list(expect["historyPrefix"])
@@ -534,6 +545,26 @@ def _check_labels(
         elif not any(same(want, got) for got in values):
             shown = values[0] if len(values) == 1 else values
             problems.append(f"labels.{key}: expected {_show(want)}, got {_show(shown)}")
+    return problems
+
+
+def _check_labels_exact(
+    labels: Mapping[str, Any], execution: Mapping[str, Any], expected: Expected
+) -> list[str]:
+    """The execution carries exactly these labels: no other key, and no key twice."""
+    want: dict[str, Any] = {}
+    for key, value in (labels or {}).items():
+        resolved = expected(value, f"labelsExact.{key}")
+        if resolved is _UNRESOLVED:
+            return []
+        want[key] = resolved
+    got = [(label.get("key"), label.get("value")) for label in execution.get("labels") or []]
+    keys = [key for key, _ in got]
+    twice = sorted({str(key) for key in keys if keys.count(key) > 1})
+    problems = [f"labelsExact: key(s) {twice} appear more than once"] if twice else []
+    actual = dict(got)
+    if set(actual) != set(want) or any(not same(want[k], actual[k]) for k in want):
+        problems.append(f"labelsExact: expected {_show(want)}, got {_show(got)}")
     return problems
 
 
@@ -667,6 +698,15 @@ def _check_related(
         ):
             problems.append(f"{label} {_short(child)}: {problem}")
 
+    if "statesAnyOrder" in entry:
+        want_states = Counter(entry["statesAnyOrder"] or [])
+        got_states = Counter(_state(child) for child in matches)
+        if want_states != got_states:
+            problems.append(
+                f"{label}.statesAnyOrder: expected {sorted(want_states.elements())}, "
+                f"got {sorted(map(str, got_states.elements()))}"
+            )
+
     if "flowOutputsAnyOrder" in entry:
         maps = expected(list(entry["flowOutputsAnyOrder"] or []), f"{label}.flowOutputsAnyOrder")
         if maps is not _UNRESOLVED:
@@ -717,7 +757,11 @@ def others_pending(
         matches = [
             c for c in related_of(execution, executions) if _flow_key(c) == entry.get("flow")
         ]
-        needed = max(entry.get("count", 1), len(entry.get("flowOutputsAnyOrder") or []))
+        needed = max(
+            entry.get("count", 1),
+            len(entry.get("flowOutputsAnyOrder") or []),
+            len(entry.get("statesAnyOrder") or []),
+        )
         if len(matches) < needed:
             return True
         for child in matches:

@@ -151,6 +151,43 @@ def test_labels_subset_with_placeholders() -> None:
     assert missing.startswith("labels.absent: missing")
 
 
+def test_labels_exact_is_the_whole_set() -> None:
+    labelled = run("update-labels")
+    ex = execution(labelled, labels={"system.correlationId": "e1", "k": labelled["id"]})
+    expect = {
+        "labelsExact": {"system.correlationId": "$EXECUTION_ID", "k": "$TASKRUN_ID:update-labels"}
+    }
+    assert check(expect, ex) == []
+    [extra] = check({"labelsExact": {"system.correlationId": "$EXECUTION_ID"}}, ex)
+    assert extra.startswith("labelsExact: expected")
+    [wrong] = check({"labelsExact": {"system.correlationId": "e1", "k": "other"}}, ex)
+    assert wrong.startswith("labelsExact: expected")
+    [missing] = check(
+        {"labelsExact": {"system.correlationId": "e1", "k": labelled["id"], "x": "y"}}, ex
+    )
+    assert missing.startswith("labelsExact: expected")
+
+
+def test_labels_exact_refuses_a_key_twice() -> None:
+    ex = execution()
+    ex["labels"] = [{"key": "k", "value": "value1"}, {"key": "k", "value": "value2"}]
+    problems = check({"labelsExact": {"k": "value2"}}, ex)
+    assert problems == ["labelsExact: key(s) ['k'] appear more than once"]
+    assert check({"labels": {"k": "value2"}}, ex) == []  # the subset key cannot see it
+
+
+def test_flow_outputs_absent() -> None:
+    assert check({"flowOutputsAbsent": True}, execution()) == []
+    assert check({"flowOutputsAbsent": True}, execution(outputs={"optional": None})) == [
+        'flowOutputsAbsent: the execution has outputs {"optional": null}'
+    ]
+
+
+def test_inputs_rejected_is_not_an_execution_check() -> None:
+    [problem] = check({"state": "SUCCESS", "inputsRejected": "x"}, execution(current="FAILED"))
+    assert problem == "state: expected SUCCESS, got FAILED"
+
+
 def test_taskrun_placeholder_needs_a_single_run() -> None:
     ex = execution(labels={"k": "v"})
     [problem] = check({"labels": {"k": "$TASKRUN_ID:nope"}}, ex)
@@ -466,6 +503,34 @@ def test_flow_outputs_any_order() -> None:
     for maps in ([{"v": "1"}, {"v": "1"}], [{"v": "1"}], [{"v": "1"}, {"v": "2"}, {"v": "3"}]):
         bad = {"related": [{"flow": "ns/child", "flowOutputsAnyOrder": maps}]}
         assert check(bad, parent, executions=children), maps
+
+
+def test_related_states_any_order_is_a_multiset() -> None:
+    parent = execution(id="e1")
+    children = [
+        execution(id=f"c{i}", flow="ns/child", triggered_by="e1", current=current)
+        for i, current in enumerate(["FAILED", "SUCCESS", "FAILED", "SUCCESS"])
+    ]
+    good = {
+        "related": [
+            {
+                "flow": "ns/child",
+                "count": 4,
+                "statesAnyOrder": ["SUCCESS", "SUCCESS", "FAILED", "FAILED"],
+            }
+        ]
+    }
+    assert check(good, parent, executions=children) == []
+    bad = {
+        "related": [
+            {"flow": "ns/child", "statesAnyOrder": ["SUCCESS", "FAILED", "FAILED", "FAILED"]}
+        ]
+    }
+    [problem] = check(bad, parent, executions=children)
+    assert problem.startswith("related[ns/child].statesAnyOrder: expected")
+    waiting = {"related": [{"flow": "ns/child", "statesAnyOrder": ["SUCCESS"] * 5}]}
+    assert others_pending(waiting, parent, children)
+    assert not others_pending(good, parent, children)
 
 
 def test_absent_related() -> None:

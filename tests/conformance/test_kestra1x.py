@@ -1,0 +1,230 @@
+"""Kestra 1.x's own test flows (the second corpus), judged by `kestra1x/cases.yml`.
+
+The corpus is part of the repository, so this module always runs (CI included). How a case
+runs is in `runner.py`; what the corpus holds and where it comes from is in
+`kestra1x/README.md`.
+
+`PENDING` lists the cases known not to pass yet, with the reason. They are reported as
+xfail while they fail, and fail once they pass, so the list cannot go stale.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from .runner import Harness, load_cases, open_harness, open_validator, run_one
+
+CORPUS_DIR = Path(__file__).resolve().parent / "kestra1x"
+CASES = load_cases(CORPUS_DIR / "cases.yml")
+
+# Why cases cannot pass yet, grouped by the missing feature; each case id appears once.
+_PENDING_BY_REASON: dict[str, list[str]] = {
+    "unknown task type io.kestra.plugin.core.execution.Assert": [
+        "assert-fails-on-false-condition",
+        "if-in-foreach-with-assert",
+    ],
+    "Exit: the task after the exiting branch is still created, the Exit run ends SUCCESS (Kestra: no further task run, Exit run takes the exit state)": [
+        "exit-task",
+        "exit-killed-task",
+        "exit-canceled-spelling",
+        "exit-cancelled",
+    ],
+    "Exit(FAILED) nested in If: the Exit task run ends SUCCESS (Kestra: FAILED)": [
+        "exit-nested-if-fails",
+    ],
+    "unknown task types io.kestra.plugin.core.execution.SetVariables / UnsetVariables": [
+        "set-variables",
+        "set-variables-no-overwrite",
+        "unset-variables",
+        "task-runif-execution-updating",
+    ],
+    "retry property `maxAttempts` refused at load (only the deprecated `maxAttempt` is known)": [
+        "allow-failure-with-retry",
+        "subflow-retry-in-parallel",
+        "retry-success-max-attempts",
+        "retry-success-first-attempt-1x",
+        "retry-failed-max-attempts",
+        "retry-random",
+        "retry-exponential-1x",
+        "retry-and-fail-1x",
+        "retry-new-execution-task-attempts",
+        "retry-new-execution-flow-attempts-1x",
+        "retry-failed-task-attempts-1x",
+        "retry-failed-flow-attempts-1x",
+        "retry-flowable",
+        "retry-subflow-1x",
+        "retry-flowable-child-1x",
+        "retry-flowable-nested-child-1x",
+        "retry-flowable-parallel",
+        "retry-with-flowable-errors",
+        "task-allow-failure-runnable-1x",
+        "task-allow-warning-runnable-1x",
+        "full-1x",
+    ],
+    "ForEach over a null value: the error log text differs from Kestra's (`Found '1' null values on Each, with values=[...]`)": [
+        "each-null-value-fails",
+    ],
+    "`taskrun.iteration` is undefined inside ForEach (rendering fails)": [
+        "foreach-iteration",
+        "foreach-non-concurrent-iteration",
+        "foreach-concurrent-iteration",
+    ],
+    "a flowable task failing to render its condition gets no attempt (Kestra records one FAILED attempt)": [
+        "if-condition-undefined-input",
+    ],
+    "Switch with no matching case and no `defaults` ends SUCCESS (Kestra: FAILED)": [
+        "switch-impossible-no-defaults",
+    ],
+    "`envs.*` come from KESTRA_-prefixed variables (Kestra 1.x: ENV_)": [
+        "variables-recursive-env-globals",
+    ],
+    "an optional flow output whose expression fails fails the execution (Kestra leaves it out)": [
+        "flow-outputs-optional-missing",
+    ],
+    "unknown task types io.kestra.plugin.core.state.Get / Set / Delete": [
+        "state-set-update-delete",
+        "state-in-foreach",
+    ],
+    "Labels task keeps a duplicated key twice (Kestra: the last value replaces it)": [
+        "labels-update-deduplicated",
+    ],
+    "Labels task accepts an empty key or value (Kestra fails the task)": [
+        "labels-update-empty-fails",
+    ],
+    "`execution.outputs` is not available to afterExecution tasks": [
+        "after-execution",
+    ],
+    "`execution.state` renders RUNNING in afterExecution tasks (Kestra: the final state)": [
+        "after-execution-finally",
+        "after-execution-error",
+        "after-execution-listener",
+    ],
+    "a Pause that times out does not run its own errors/finally branches": [
+        "pause-errors-finally-after-execution",
+    ],
+    "runIf is not evaluated for WorkingDirectory children": [
+        "task-runif-working-directory",
+        "working-directory-invalid-runif",
+    ],
+    "WorkingDirectory `cache` is not restored on the next run": [
+        "working-directory-cache",
+    ],
+    "the `parent` variable carries an extra `outputs` key (Kestra: only `taskrun`)": [
+        "working-directory-taskrun-nested",
+    ],
+    "Pause `pauseDuration`, `behavior` or `onPause` refused at load": [
+        "pause-duration-behavior-resume",
+        "pause-duration-behavior-fail",
+        "pause-duration-behavior-warn",
+        "pause-duration-behavior-cancel",
+        "pause-duration-from-input",
+        "pause-on-pause-task",
+        "flow-trigger-on-paused-state",
+    ],
+    "Pause timeout with allowFailure ends the execution FAILED (Kestra: the Pause run WARNING, next tasks run)": [
+        "pause-timeout-allow-failure",
+    ],
+    "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
+        "retry-failed-flow-duration",
+    ],
+    "WaitFor iterationCount is 3 when failOnMaxReached stops it (Kestra: 4)": [
+        "waitfor-max-iterations-1x",
+    ],
+    "a parent stays RUNNING when its Subflow child is CANCELLED by the child flow's concurrency limit": [
+        "flow-concurrency-subflow",
+    ],
+    "unknown task type io.kestra.plugin.core.flow.ForEachItem": [
+        "flow-concurrency-for-each-item",
+        "for-each-item",
+        "for-each-item-empty-file",
+        "for-each-item-failed",
+        "for-each-item-subflow-outputs",
+        "for-each-item-in-if",
+        "for-each-item-after-execution",
+        "for-each-item-no-wait",
+        "task-allow-failure-executable-foreachitem",
+    ],
+    "unknown task types io.kestra.plugin.core.storage.Write and ForEachItem": [
+        "flow-trigger-for-each-item-outputs",
+    ],
+    "Flow triggers fire on terminal states only (Kestra also fires on RUNNING, PAUSED, QUEUED when listed)": [
+        "flow-trigger-on-pause-states",
+        "flow-trigger-with-concurrency-limit",
+    ],
+    "a SECRET input renders encrypted in task properties (Kestra decrypts it)": [
+        "inputs-all-types",
+    ],
+    "a SECRET input renders encrypted, not masked as ******, in log lines": [
+        "inputs-secret-masked-in-logs",
+    ],
+    "expression function errorLogs() is missing": [
+        "errors-error-logs-function",
+    ],
+    "expression function tasksWithState() is missing": [
+        "foreach-switch-failed-tasks-with-state",
+    ],
+    "the loader accepts two Flow-trigger preconditions with the same id": [
+        "invalid-duplicate-preconditions-id",
+    ],
+    "the loader accepts `inputs.key-with-dash` / `outputs.key-with-dash` references": [
+        "invalid-input-key-with-dash",
+        "invalid-output-key-with-dash",
+    ],
+}
+
+# Case id -> why it cannot pass yet.
+PENDING: dict[str, str] = {
+    case_id: reason for reason, ids in _PENDING_BY_REASON.items() for case_id in ids
+}
+
+
+@pytest.fixture(scope="module")
+def harness() -> Iterator[Harness]:
+    with open_harness(CORPUS_DIR, CASES) as opened:
+        yield opened
+
+
+@pytest.fixture(scope="module")
+def validator() -> Iterator[Harness]:
+    with open_validator(CORPUS_DIR) as opened:
+        yield opened
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case["id"] for case in CASES])
+def test_case(case: dict[str, Any], request: pytest.FixtureRequest) -> None:
+    run_one(case, request, PENDING)
+
+
+def test_pending_names_real_cases() -> None:
+    unknown = sorted(set(PENDING) - {case["id"] for case in CASES})
+    assert not unknown, f"PENDING names cases that do not exist: {unknown}"
+
+
+def test_pending_lists_each_case_once() -> None:
+    listed = [case_id for ids in _PENDING_BY_REASON.values() for case_id in ids]
+    twice = sorted({case_id for case_id in listed if listed.count(case_id) > 1})
+    assert not twice, f"PENDING lists these cases under two reasons: {twice}"
+
+
+def test_every_case_cites_a_source() -> None:
+    missing = [case["id"] for case in CASES if not str(case.get("source", "")).strip()]
+    assert not missing, f"cases without a `source`: {missing}"
+
+
+def test_every_flow_file_is_used() -> None:
+    """Only the flows the cases run are deployed: an unused flow could fire triggers."""
+    used = set()
+    for case in CASES:
+        used.add(case["file"])
+        used.update(case.get("needs") or [])
+    on_disk = {
+        str(path.relative_to(CORPUS_DIR))
+        for folder in ("valids", "tests", "invalids")
+        for path in (CORPUS_DIR / folder).iterdir()
+    }
+    assert sorted(on_disk - used) == []
+    assert sorted(used - on_disk) == []
