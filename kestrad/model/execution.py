@@ -111,8 +111,11 @@ class Execution(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True
         trigger: ExecutionTrigger | None = None,
         execution_id: str | None = None,
         parent_id: str | None = None,
+        created: str | None = None,
     ) -> Execution:
-        created = now_iso()
+        """A CREATED execution; `execution_id` and `created` default to a fresh id and now
+        (the executor passes its own, so `advance` stays deterministic)."""
+        created = created or now_iso()
         eid = execution_id or new_id()
         return cls(
             id=eid,
@@ -215,11 +218,14 @@ def new_task_run(
     *,
     parent: TaskRun | None,
     value: str | None,
+    date: str,
     branch: int = 0,
-    date: str | None = None,
+    task_run_id: str | None = None,
 ) -> TaskRun:
+    """A CREATED task run of `execution`, created at `date` (the executor also passes the
+    id, from its own source, so `advance` stays deterministic)."""
     return TaskRun(
-        id=new_id(),
+        id=task_run_id or new_id(),
         execution_id=execution.id,
         namespace=execution.namespace,
         flow_id=execution.flow_id,

@@ -49,17 +49,21 @@ _prefix: str = ""
 
 
 def now_iso() -> str:
-    """The current instant as Kestra writes it: ISO-8601 UTC with microseconds and `Z`.
+    """The current instant as Kestra writes it: ISO-8601 UTC with microseconds and `Z`."""
+    return iso_from_epoch(time.time())
+
+
+def iso_from_epoch(moment: float) -> str:
+    """`moment` (epoch seconds) as Kestra writes instants, e.g. `2024-05-01T10:00:00.250000Z`.
 
     Called for every state change; the date-time part is formatted once per second.
     """
     global _second, _prefix
-    now = time.time()
-    second = int(now)
+    second = int(moment)
     if second != _second:
         _prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _second = second
-    return f"{_prefix}.{int((now - second) * 1_000_000):06d}Z"
+    return f"{_prefix}.{int((moment - second) * 1_000_000):06d}Z"
 
 
 def parse_iso(text: str) -> datetime:

@@ -29,6 +29,7 @@ from kestrad.model.execution import (
     TaskRun,
     new_task_run,
 )
+from kestrad.model.ids import new_id
 from kestrad.model.messages import (
     ContinueLoop,
     ExecutionEvent,
@@ -42,7 +43,7 @@ from kestrad.model.messages import (
     TaskResult,
     WorkerJob,
 )
-from kestrad.model.state import StateInfo, now_iso, parse_iso
+from kestrad.model.state import StateInfo, iso_from_epoch, parse_iso
 from kestrad.runtime.variables import (
     ExecutionIndex,
     base_variables,
@@ -114,18 +115,25 @@ class AdvanceResult(msgspec.Struct, kw_only=True):
 
 
 class AdvanceEnv:
-    """What `advance` needs besides the execution: the renderer and per-flow caches."""
+    """What `advance` needs besides the execution: the renderer, per-flow caches, and the
+    clock and id source every date and id it makes comes from.
+
+    The daemon passes the wall clock and random ids; a test passes a clock it moves and a
+    counter, so retries, timeouts and loops replay exactly, without sleeping.
+    """
 
     def __init__(
         self,
         renderer: Renderer,
         clock: Callable[[], float] = time.time,
         *,
+        ids: Callable[[], str] = new_id,
         flow_lookup: Callable[[str, str, int | None], Any] | None = None,
         secret_key: str | None = None,
     ) -> None:
         self.renderer = renderer
         self.clock = clock
+        self.ids = ids
         # Subflows resolve the child flow in memory: `advance` stays free of I/O.
         self.flow_lookup = flow_lookup or (lambda namespace, flow_id, revision: None)
         self.secret_key = secret_key
@@ -174,6 +182,13 @@ class _Pass:
         return self.env.renderer.render_value_typed(value, self.variables(run))
 
     # -- helpers ----------------------------------------------------------------------------
+    def date(self) -> str:
+        """Now, from the env's clock, as Kestra writes instants."""
+        return iso_from_epoch(self.env.clock())
+
+    def now(self) -> float:
+        return self.env.clock()
+
     def log(self, run: TaskRun | None, level: str, message: str) -> None:
         self.logs.append(
             LogRecord(
@@ -182,16 +197,25 @@ class _Pass:
                 task_id=run.task_id if run else None,
                 level=level,
                 message=message,
-                timestamp=now_iso(),
+                timestamp=self.date(),
             )
         )
 
-    def set_state(self, run: TaskRun, state: str) -> None:
-        if run.state.set(state):
+    def set_state(self, run: TaskRun, state: str, date: str | None = None) -> None:
+        if run.state.set(state, date or self.date()):
             self.changed = True
 
+    def set_attempt(self, attempt: Attempt, state: str) -> None:
+        if attempt.state.set(state, self.date()):
+            self.changed = True
+
+    def new_attempt(self, run: TaskRun, state: str) -> Attempt:
+        attempt = Attempt(state=StateInfo.new(state, self.date()))
+        run.attempts.append(attempt)
+        return attempt
+
     def set_execution_state(self, state: str) -> None:
-        if self.execution.state.set(state):
+        if self.execution.state.set(state, self.date()):
             self.changed = True
 
     def fail(self, run: TaskRun, reason: str) -> None:
@@ -274,11 +298,11 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
     if run is None or run.terminated or result.attempt < len(run.attempts):
         return  # unknown, already ended (a duplicate delivery) or an older attempt
     while len(run.attempts) < result.attempt:
-        run.attempts.append(Attempt(state=StateInfo.new(S.CREATED)))
+        p.new_attempt(run, S.CREATED)
     attempt = run.attempts[result.attempt - 1]
     attempt.state = StateInfo(current=result.state, histories=list(result.histories))
     if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
-        run.state.set(S.RUNNING, result.histories[0].date)
+        p.set_state(run, S.RUNNING, result.histories[0].date)
     p.changed = True
     if result.state == S.RUNNING:
         return
@@ -299,7 +323,7 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
             state = S.WARNING
         if state == S.WARNING and task.allow_warning:
             state = S.SUCCESS
-    run.state.set(state, result.histories[-1].date if result.histories else None)
+    p.set_state(run, state, result.histories[-1].date if result.histories else None)
 
 
 def _apply_dynamic_runs(p: _Pass, run: TaskRun, result: TaskResult) -> None:
@@ -345,8 +369,8 @@ def _schedule_retry(p: _Pass, run: TaskRun, task: Any) -> bool:
     if policy.behavior == "CREATE_NEW_EXECUTION":
         return _retry_as_new_execution(p, run, policy)
     attempts = len(run.attempts)
-    first_start = run.attempts[0].state.start_date or run.state.start_date or now_iso()
-    last_end = run.attempts[-1].state.end_date or now_iso()
+    first_start = run.attempts[0].state.start_date or run.state.start_date or p.date()
+    last_end = run.attempts[-1].state.end_date or p.date()
     try:
         delay = policy.next_delay(attempts)
         elapsed = parse_iso(last_end) - parse_iso(first_start)
@@ -366,20 +390,22 @@ def _retry_as_new_execution(p: _Pass, run: TaskRun, policy: Any) -> bool:
     """Kestra's CREATE_NEW_EXECUTION: this execution ends RETRIED, a fresh one starts later."""
     execution = p.execution
     attempts = execution.metadata.attempt_number
-    first = execution.metadata.original_created_date or execution.state.start_date or now_iso()
+    first = execution.metadata.original_created_date or execution.state.start_date or p.date()
     try:
         delay = policy.next_delay(attempts)
-        elapsed = parse_iso(now_iso()) - parse_iso(first)
+        elapsed = parse_iso(p.date()) - parse_iso(first)
     except DurationError as exc:
         p.log(run, "ERROR", f"invalid retry: {exc}")
         return False
     if not policy.allows(attempts, elapsed, delay):
         return False
-    run.state.set(S.RETRIED)
+    p.set_state(run, S.RETRIED)
     for ancestor in p.index.ancestors(run):
         if not ancestor.terminated:
-            ancestor.state.set(S.RETRIED)
+            p.set_state(ancestor, S.RETRIED)
     retry = Execution.new(
+        execution_id=p.env.ids(),
+        created=p.date(),
         namespace=execution.namespace,
         flow_id=execution.flow_id,
         flow_revision=execution.flow_revision,
@@ -398,7 +424,7 @@ def _retry_as_new_execution(p: _Pass, run: TaskRun, policy: Any) -> bool:
     )
     for other in execution.task_run_list:
         if not other.terminated:
-            other.state.set(S.KILLED)
+            p.set_state(other, S.KILLED)
     p.set_execution_state(S.RETRIED)
     return True
 
@@ -581,7 +607,15 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
     """Create the run of one child and start it: dispatch, resolve inline, or skip."""
     task = entry.task
     loop_value = entry.value if _is_loop(p, parent) else None
-    run = new_task_run(p.execution, task.id, parent=parent, value=loop_value, branch=entry.branch)
+    run = new_task_run(
+        p.execution,
+        task.id,
+        task_run_id=p.env.ids(),
+        date=p.date(),
+        parent=parent,
+        value=loop_value,
+        branch=entry.branch,
+    )
     p.index.add(run)
     p.changed = True
     if task.run_if is not None and task.run_if is not True:
@@ -619,7 +653,7 @@ def _is_loop(p: _Pass, parent: TaskRun | None) -> bool:
 
 def _dispatch(p: _Pass, run: TaskRun, task: Any) -> None:
     attempt = len(run.attempts) + 1
-    run.attempts.append(Attempt(state=StateInfo.new(S.CREATED)))
+    p.new_attempt(run, S.CREATED)
     variables = run_variables(
         p.base,
         p.index,
@@ -656,13 +690,13 @@ def _apply_execution_update(p: _Pass, run: TaskRun, task: Any) -> None:
     from kestrad.tasks.core_execution import Exit, Labels
 
     p.set_state(run, S.RUNNING)
-    run.attempts.append(Attempt(state=StateInfo.new(S.RUNNING)))
+    p.new_attempt(run, S.RUNNING)
     try:
         if isinstance(task, Labels):
             _merge_labels(p, p.render(run, task.labels))
         elif isinstance(task, Exit):
             end = "CANCELLED" if task.state == "CANCELED" else task.state
-            run.attempts[-1].state.set(S.SUCCESS)
+            p.set_attempt(run.attempts[-1], S.SUCCESS)
             p.set_state(run, S.SUCCESS)
             if end == S.KILLED:
                 p.set_execution_state(S.KILLING)
@@ -674,10 +708,10 @@ def _apply_execution_update(p: _Pass, run: TaskRun, task: Any) -> None:
             p.set_execution_state(end)
             return
     except (ExpressionError, ValueError) as exc:
-        run.attempts[-1].state.set(S.FAILED)
+        p.set_attempt(run.attempts[-1], S.FAILED)
         p.fail(run, str(exc))
         return
-    run.attempts[-1].state.set(S.SUCCESS)
+    p.set_attempt(run.attempts[-1], S.SUCCESS)
     p.set_state(run, S.SUCCESS)
 
 
@@ -746,8 +780,8 @@ def _loop_decision(p: _Pass, run: TaskRun, task: core_flow.WaitFor, state: str) 
         return state
     frequency = task.check_frequency
     iteration = int(run.outputs.get("iterationCount", 1))
-    started = parse_iso(run.state.start_date or now_iso())
-    elapsed = parse_iso(now_iso()) - started
+    started = parse_iso(run.state.start_date or p.date())
+    elapsed = parse_iso(p.date()) - started
     limit_reached = (
         frequency.max_iterations is not None and iteration >= frequency.max_iterations
     ) or (frequency.max_duration is not None and elapsed >= parse_duration(frequency.max_duration))
@@ -777,7 +811,7 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
     from kestrad.model.inputs import InputsInvalid, resolve_inputs
 
     p.set_state(run, S.RUNNING)
-    run.attempts.append(Attempt(state=StateInfo.new(S.RUNNING)))
+    p.new_attempt(run, S.RUNNING)
     try:
         namespace = str(p.render(run, task.namespace))
         flow_id = str(p.render(run, task.flow_id))
@@ -800,6 +834,8 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
         return
     parent = p.execution
     child = Execution.new(
+        execution_id=p.env.ids(),
+        created=p.date(),
         namespace=namespace,
         flow_id=flow_id,
         flow_revision=child_flow.revision,
@@ -823,7 +859,7 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
     p.new_executions.append(NewExecution(execution=child, due=p.env.clock()))
     run.outputs = {"executionId": child.id}
     if not task.wait:
-        run.attempts[-1].state.set(S.SUCCESS)
+        p.set_attempt(run.attempts[-1], S.SUCCESS)
         p.set_state(run, S.SUCCESS)
 
 
@@ -845,7 +881,7 @@ def _subflow_labels(parent: Execution, child_flow: Any, task: Any, labels: Any) 
 
 def _fail_attempt(p: _Pass, run: TaskRun, reason: str) -> None:
     if run.attempts:
-        run.attempts[-1].state.set(S.FAILED)
+        p.set_attempt(run.attempts[-1], S.FAILED)
     task = p.flow.find_task(run.task_id)
     p.log(run, "ERROR", reason)
     state = S.WARNING if task is not None and task.allow_failure else S.FAILED
@@ -897,7 +933,7 @@ def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
         state = S.SUCCESS
     if state == S.FAILED and task is not None:
         if run.attempts:
-            run.attempts[-1].state.set(S.FAILED)
+            p.set_attempt(run.attempts[-1], S.FAILED)
         if _schedule_retry(p, run, task):
             return
     if state == S.FAILED and task is not None and task.allow_failure:
@@ -905,7 +941,7 @@ def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
     if state == S.WARNING and task is not None and task.allow_warning:
         state = S.SUCCESS
     if run.attempts:
-        run.attempts[-1].state.set(event.state if event.state in S.TERMINATED else S.SUCCESS)
+        p.set_attempt(run.attempts[-1], event.state if event.state in S.TERMINATED else S.SUCCESS)
     p.set_state(run, state)
 
 
