@@ -44,6 +44,7 @@ from kestrad.model.messages import (
     WorkerJob,
 )
 from kestrad.model.state import StateInfo, iso_from_epoch, parse_iso
+from kestrad.runtime import transitions as T
 from kestrad.runtime.variables import (
     ExecutionIndex,
     base_variables,
@@ -201,12 +202,13 @@ class _Pass:
             )
         )
 
+    # Every state change goes through the transition tables: an illegal one raises.
     def set_state(self, run: TaskRun, state: str, date: str | None = None) -> None:
-        if run.state.set(state, date or self.date()):
+        if T.move(run.state, state, date or self.date(), T.TASK_RUN):
             self.changed = True
 
     def set_attempt(self, attempt: Attempt, state: str) -> None:
-        if attempt.state.set(state, self.date()):
+        if T.move(attempt.state, state, self.date(), T.ATTEMPT):
             self.changed = True
 
     def new_attempt(self, run: TaskRun, state: str) -> Attempt:
@@ -215,7 +217,7 @@ class _Pass:
         return attempt
 
     def set_execution_state(self, state: str) -> None:
-        if self.execution.state.set(state, self.date()):
+        if T.move(self.execution.state, state, self.date(), T.EXECUTION):
             self.changed = True
 
     def fail(self, run: TaskRun, reason: str) -> None:
@@ -258,7 +260,7 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
         _apply_result(p, event)
     elif isinstance(event, RetryDue):
         run = p.index.by_id.get(event.task_run_id)
-        if run is not None and run.state.current == S.RETRYING:
+        if run is not None and T.RETRY.due(run) is None:
             p.set_state(run, S.CREATED)
             if p.execution.state.current == S.RETRYING:
                 p.set_execution_state(S.RUNNING)
@@ -268,7 +270,7 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
             elif task is not None:
                 _dispatch(p, run, task)
     elif isinstance(event, Kill):
-        if not p.execution.terminated:
+        if T.KILL.check(p.execution) is None:
             p.set_execution_state(S.KILLING)
     elif isinstance(event, Restart):
         _apply_restart(p, event)
@@ -286,9 +288,9 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
             _next_iteration(p, run)
     elif isinstance(event, PauseTimeout):
         run = p.index.by_id.get(event.task_run_id)
-        if run is not None and run.state.current == S.PAUSED:
+        if run is not None and T.PAUSE_TIMEOUT.check(run) is None:
             p.set_state(run, S.FAILED)
-            p.log(run, "ERROR", "Pause timed out")
+            p.log(run, "ERROR", T.PAUSE_TIMEOUT.message)
             if p.execution.state.current == S.PAUSED:
                 p.set_execution_state(S.RUNNING)
 
@@ -372,12 +374,11 @@ def _schedule_retry(p: _Pass, run: TaskRun, task: Any) -> bool:
     first_start = run.attempts[0].state.start_date or run.state.start_date or p.date()
     last_end = run.attempts[-1].state.end_date or p.date()
     try:
-        delay = policy.next_delay(attempts)
-        elapsed = parse_iso(last_end) - parse_iso(first_start)
+        delay = T.RETRY.check(policy, attempts, first_start, last_end)
     except DurationError as exc:
         p.log(run, "ERROR", f"invalid retry: {exc}")
         return False
-    if not policy.allows(attempts, elapsed, delay):
+    if isinstance(delay, T.Refusal):
         return False
     p.set_state(run, S.RETRYING)
     p.set_execution_state(S.RETRYING)
@@ -392,12 +393,11 @@ def _retry_as_new_execution(p: _Pass, run: TaskRun, policy: Any) -> bool:
     attempts = execution.metadata.attempt_number
     first = execution.metadata.original_created_date or execution.state.start_date or p.date()
     try:
-        delay = policy.next_delay(attempts)
-        elapsed = parse_iso(p.date()) - parse_iso(first)
+        delay = T.RETRY.check(policy, attempts, first, p.date())
     except DurationError as exc:
         p.log(run, "ERROR", f"invalid retry: {exc}")
         return False
-    if not policy.allows(attempts, elapsed, delay):
+    if isinstance(delay, T.Refusal):
         return False
     p.set_state(run, S.RETRIED)
     for ancestor in p.index.ancestors(run):
@@ -431,12 +431,12 @@ def _retry_as_new_execution(p: _Pass, run: TaskRun, policy: Any) -> bool:
 
 def _apply_resume(p: _Pass, event: Resume) -> None:
     """Resume one paused run (a Pause's own delay) or, from the API, every paused run."""
-    if event.task_run_id is None and p.execution.state.current != S.PAUSED:
+    if event.task_run_id is None and T.RESUME.check(p.execution) is not None:
         return
     for run in p.execution.task_run_list:
-        if run.state.current != S.PAUSED:
-            continue
         if event.task_run_id is not None and run.id != event.task_run_id:
+            continue
+        if T.RESUME.check(p.execution, run) is not None:
             continue
         task = p.flow.find_task(run.task_id)
         p.set_state(run, S.RUNNING)
@@ -752,6 +752,10 @@ def _start_pause(p: _Pass, run: TaskRun, task: core_flow.Pause) -> None:
     except (DurationError, ExpressionError) as exc:
         p.fail(run, f"{task.id}: {exc}")
         return
+    refusal = T.PAUSE.check(p.execution)
+    if refusal is not None:
+        p.fail(run, refusal.message)
+        return
     p.set_state(run, S.PAUSED)
     p.set_execution_state(S.PAUSED)
     if delay is not None:
@@ -993,9 +997,6 @@ def _violate_sla(p: _Pass, index: int, sla: Any, why: str) -> None:
 
 
 # -- restart -------------------------------------------------------------------------------------
-_RESTARTABLE = frozenset({S.FAILED, S.KILLED, S.PAUSED, S.CANCELLED})
-
-
 def _apply_restart(p: _Pass, event: Restart) -> None:
     """Kestra's restart: failed runs go again (new attempt), error branches are dropped.
 
@@ -1005,7 +1006,7 @@ def _apply_restart(p: _Pass, event: Restart) -> None:
     it again; `errors`, `finally` and listener runs are removed with their children.
     """
     execution = p.execution
-    if not (execution.terminated or execution.state.current == S.PAUSED):
+    if T.RESTART.check(execution) is not None:
         return
     if (
         event.revision is not None
@@ -1014,7 +1015,7 @@ def _apply_restart(p: _Pass, event: Restart) -> None:
         execution.flow_revision = event.revision
         p.flow = p.env.flow_lookup(execution.namespace, execution.flow_id, event.revision)
     doomed = {r.id for r in execution.task_run_list if r.k_branch in (ERRORS, FINALLY, LISTENERS)}
-    failed = [r for r in execution.task_run_list if r.state.current in _RESTARTABLE]
+    failed = [r for r in execution.task_run_list if T.RESTART.reruns(r)]
     for run in failed:
         task = p.flow.find_task(run.task_id)
         if (
@@ -1022,8 +1023,7 @@ def _apply_restart(p: _Pass, event: Restart) -> None:
             or run.id in doomed
             or task.kind == TaskKind.EXECUTION_UPDATING
             or (
-                isinstance(task, Flowable)
-                and not any(c.state.current in _RESTARTABLE for c in p.children(run))
+                isinstance(task, Flowable) and not any(T.RESTART.reruns(c) for c in p.children(run))
             )
         ):
             doomed.add(run.id)
@@ -1036,7 +1036,7 @@ def _apply_restart(p: _Pass, event: Restart) -> None:
     p.set_execution_state(S.RESTARTED)
     p.set_execution_state(S.RUNNING)
     for run in execution.task_run_list:
-        if run.state.current not in _RESTARTABLE:
+        if not T.RESTART.reruns(run):
             continue
         task = p.flow.find_task(run.task_id)
         p.set_state(run, S.RESTARTED)
