@@ -13,6 +13,7 @@ neighbouring batches. Whatever the order:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from hypothesis import strategies as st
 
 from kestrad.model.execution import Execution
 from kestrad.model.state import parse_iso
+from kestrad.runtime.commands.executions import CommandRefused
 from kestrad.runtime.engine import Engine
 
 NS = "tests.concurrency.props"
@@ -95,10 +97,13 @@ async def _scenario(limit: int, behavior: str, plan: list[Op]) -> tuple[list[str
                 await anyio.sleep(0.05)
             elif created:
                 target = created[op.target % len(created)]
-                if op.kind == "kill":
-                    await engine.kill(target)
-                else:
-                    await engine.resume(target)
+                # A generated target may have ended (or not be paused): refused, as any
+                # client would be.
+                with contextlib.suppress(CommandRefused):
+                    if op.kind == "kill":
+                        await engine.kill(target)
+                    else:
+                        await engine.resume(target)
         finals = await _drain(engine, created)
     return created, finals
 
@@ -115,7 +120,8 @@ async def _drain(engine: Engine, ids: list[str]) -> list[Execution]:
         assert time.monotonic() < deadline, [e.state.current for e in executions]
         for execution in executions:
             if execution.state.current == "PAUSED":
-                await engine.resume(execution.id)
+                with contextlib.suppress(CommandRefused):  # resumed meanwhile
+                    await engine.resume(execution.id)
         await anyio.sleep(0.05)
 
 
