@@ -8,6 +8,8 @@ them.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -54,6 +56,32 @@ class TaskRun(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
 class Label(msgspec.Struct, kw_only=True):
     key: str
     value: str
+
+
+def label_text(value: Any) -> str:
+    """A label value as Kestra writes it (booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def label_pairs(rendered: Any) -> list[tuple[str, str]]:
+    """Labels given as a map, a list of `{key, value}` or a JSON string of either, as
+    (key, value) pairs; ValueError for another shape or a `system.` key (those are the
+    daemon's)."""
+    if isinstance(rendered, str):
+        rendered = json.loads(rendered)
+    pairs: list[tuple[str, str]]
+    if isinstance(rendered, Mapping):
+        pairs = [(str(k), label_text(v)) for k, v in rendered.items()]
+    elif isinstance(rendered, list):
+        pairs = [(str(item["key"]), label_text(item["value"])) for item in rendered]
+    else:
+        raise ValueError("labels must be a map, a list of {key, value} or a JSON string")
+    for key, _ in pairs:
+        if key.startswith("system."):
+            raise ValueError(f"system label `{key}` cannot be set by a task")
+    return pairs
 
 
 class ExecutionTrigger(msgspec.Struct, kw_only=True, omit_defaults=True):

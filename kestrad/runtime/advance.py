@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -27,11 +26,14 @@ from kestrad.model.execution import (
     ExecutionTrigger,
     Label,
     TaskRun,
+    label_pairs,
+    label_text,
     new_task_run,
 )
 from kestrad.model.ids import new_id
 from kestrad.model.messages import (
     ContinueLoop,
+    DynamicRun,
     ExecutionEvent,
     Kill,
     PauseTimeout,
@@ -43,7 +45,7 @@ from kestrad.model.messages import (
     TaskResult,
     WorkerJob,
 )
-from kestrad.model.state import StateInfo, iso_from_epoch, parse_iso
+from kestrad.model.state import StateInfo, iso_from_epoch
 from kestrad.runtime import transitions as T
 from kestrad.runtime.variables import (
     ExecutionIndex,
@@ -52,14 +54,16 @@ from kestrad.runtime.variables import (
     referenced_outputs,
     run_variables,
 )
-from kestrad.tasks import core_flow
-from kestrad.tasks.base import Flowable, TaskKind
+from kestrad.tasks.base import ExecutionUpdatingTask, Flowable, TaskKind
 from kestrad.tasks.flowable_support import (
     ARCHIVED,
     ERRORS,
     FINALLY,
     LISTENERS,
+    LoopAgain,
     Resolved,
+    Start,
+    StartMode,
     final_state,
     phase,
     resolve_list,
@@ -229,6 +233,56 @@ class _Pass:
     def delay(self, seconds: float, event: ExecutionEvent) -> None:
         self.delayed.append(Delayed(due=self.env.clock() + max(seconds, 0.0), event=event))
 
+    # -- what flowables and execution-updating tasks may ask (tasks/flowable_support.py) --
+    def adopt(self, run: TaskRun, reported: list[DynamicRun]) -> None:
+        """Runs a worker created itself (a WorkingDirectory's children) join the execution."""
+        known = {child.id for child in self.children(run)}
+        for dynamic in reported:
+            if dynamic.id in known:
+                continue
+            child = TaskRun(
+                id=dynamic.id,
+                execution_id=self.execution.id,
+                namespace=self.execution.namespace,
+                flow_id=self.execution.flow_id,
+                task_id=dynamic.task_id,
+                parent_task_run_id=run.id,
+                state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
+                attempts=[
+                    Attempt(
+                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories))
+                    )
+                ],
+                outputs=dynamic.outputs,
+            )
+            self.index.add(child)
+        self.changed = True
+
+    def merge_labels(self, pairs: list[tuple[str, str]]) -> None:
+        labels = self.execution.labels
+        existing = {label.key: i for i, label in enumerate(labels)}
+        for key, value in pairs:
+            if key in existing:
+                labels[existing[key]] = Label(key=key, value=value)
+            else:
+                labels.append(Label(key=key, value=value))
+        self.changed = True
+
+    def end_execution(self, run: TaskRun, state: str) -> None:
+        """Exit: `run` succeeds, every other unfinished run ends in `state`, and so does the
+        execution (KILLED goes through KILLING, so subflows are killed too)."""
+        if run.attempts:
+            self.set_attempt(run.attempts[-1], S.SUCCESS)
+        self.set_state(run, S.SUCCESS)
+        if state == S.KILLED:
+            self.set_execution_state(S.KILLING)
+            _kill(self)
+            return
+        for other in self.execution.task_run_list:
+            if not other.terminated:
+                self.set_state(other, state)
+        self.set_execution_state(state)
+
 
 def advance(
     execution: Execution, flow: Any, events: list[ExecutionEvent], env: AdvanceEnv
@@ -311,8 +365,10 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
     run.outputs = result.outputs or {}
     task = p.flow.find_task(run.task_id)
     state = result.state
-    if isinstance(task, core_flow.WorkingDirectory):
-        _apply_dynamic_runs(p, run, result)
+    if isinstance(task, Flowable):  # a flowable sent whole to a worker (WorkingDirectory)
+        settled = task.apply_result(p, run, result)
+        if settled is not None:
+            p.set_state(run, settled)
         return
     if state == S.FAILED and task is not None and _schedule_retry(p, run, task):
         return
@@ -326,31 +382,6 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
         if state == S.WARNING and task.allow_warning:
             state = S.SUCCESS
     p.set_state(run, state, result.histories[-1].date if result.histories else None)
-
-
-def _apply_dynamic_runs(p: _Pass, run: TaskRun, result: TaskResult) -> None:
-    """A WorkingDirectory's children, run by the worker, become child runs here; the
-    WorkingDirectory itself then resolves like a flowable (errors branch included)."""
-    known = {child.id for child in p.children(run)}
-    for dynamic in result.dynamic or []:
-        if dynamic.id in known:
-            continue
-        child = TaskRun(
-            id=dynamic.id,
-            execution_id=p.execution.id,
-            namespace=p.execution.namespace,
-            flow_id=p.execution.flow_id,
-            task_id=dynamic.task_id,
-            parent_task_run_id=run.id,
-            state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
-            attempts=[
-                Attempt(state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)))
-            ],
-            outputs=dynamic.outputs,
-        )
-        p.index.add(child)
-    if result.state not in (S.SUCCESS, S.WARNING) and not result.dynamic:
-        p.set_state(run, result.state if result.state in S.TERMINATED else S.FAILED)
 
 
 def _retry_policy(p: _Pass, run: TaskRun, task: Any) -> Any:
@@ -442,7 +473,7 @@ def _apply_resume(p: _Pass, event: Resume) -> None:
         p.set_state(run, S.RUNNING)
         if event.inputs:
             run.outputs = {"onResume": event.inputs}
-        if not getattr(task, "tasks", None):
+        if not (isinstance(task, Flowable) and task.resumes_children()):
             p.set_state(run, S.SUCCESS)
     still_paused = any(r.state.current == S.PAUSED for r in p.execution.task_run_list)
     p.execution.k_auto_resume = p.execution.k_auto_resume and still_paused
@@ -572,11 +603,8 @@ def _resolve_flowables(p: _Pass) -> None:
         if run.state.current != S.RUNNING:
             continue
         task = p.flow.find_task(run.task_id)
-        if not isinstance(task, Flowable) or isinstance(task, core_flow.Pause):
-            if isinstance(task, core_flow.Pause) and task.tasks:
-                _resolve_flowable(p, run, task)
-            continue
-        _resolve_flowable(p, run, task)
+        if isinstance(task, Flowable):
+            _resolve_flowable(p, run, task)
 
 
 def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
@@ -593,27 +621,27 @@ def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
         p.fail(run, f"{task.id}: {exc}")
         return
     state = final_state(current, task.allow_failure, task.allow_warning)
-    if (
-        state is not None
-        and isinstance(task, core_flow.WaitFor)
-        and state in (S.SUCCESS, S.WARNING)
-    ):
-        state = _loop_decision(p, run, task, state)
-    if state is not None:
-        p.set_state(run, state)
+    if state is None:
+        return
+    settled = task.settle(p, run, state)
+    if isinstance(settled, LoopAgain):  # a WaitFor going round again after its interval
+        run.k_values = list(_WAITING)
+        p.changed = True
+        p.delay(settled.after.total_seconds(), ContinueLoop(task_run_id=run.id))
+        return
+    p.set_state(run, settled)
 
 
 def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
     """Create the run of one child and start it: dispatch, resolve inline, or skip."""
     task = entry.task
-    loop_value = entry.value if _is_loop(p, parent) else None
     run = new_task_run(
         p.execution,
         task.id,
         task_run_id=p.env.ids(),
         date=p.date(),
         parent=parent,
-        value=loop_value,
+        value=entry.value,  # only a loop's children carry one
         branch=entry.branch,
     )
     p.index.add(run)
@@ -626,18 +654,9 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
         except ExpressionError as exc:
             p.fail(run, f"runIf: {exc}")
             return
-    if isinstance(task, core_flow.Pause):
-        _start_pause(p, run, task)
-    elif isinstance(task, core_flow.WorkingDirectory):
-        p.set_state(run, S.RUNNING)
-        _dispatch(p, run, task)
-    elif isinstance(task, Flowable):
-        p.set_state(run, S.RUNNING)
-        try:
-            task.start(p, run)
-        except ExpressionError as exc:
-            p.fail(run, f"{task.id}: {exc}")
-    elif task.kind == TaskKind.EXECUTION_UPDATING:
+    if isinstance(task, Flowable):
+        _begin(p, run, task)
+    elif isinstance(task, ExecutionUpdatingTask):
         _apply_execution_update(p, run, task)
     elif task.kind == TaskKind.EXECUTABLE:
         _start_subflow(p, run, task)
@@ -645,10 +664,18 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
         _dispatch(p, run, task)
 
 
-def _is_loop(p: _Pass, parent: TaskRun | None) -> bool:
-    if parent is None:
-        return False
-    return isinstance(p.flow.find_task(parent.task_id), core_flow._Loop)
+def _begin(p: _Pass, run: TaskRun, task: Flowable) -> None:
+    """A flowable's run starts the way the task says: inline, on a worker, or pausing."""
+    p.set_state(run, S.RUNNING)
+    try:
+        start = task.begin(p, run)
+    except (ExpressionError, DurationError) as exc:
+        p.fail(run, f"{task.id}: {exc}")
+        return
+    if start.mode is StartMode.DISPATCH:
+        _dispatch(p, run, task)
+    elif start.mode is StartMode.PAUSE:
+        _pause(p, run, start)
 
 
 def _dispatch(p: _Pass, run: TaskRun, task: Any) -> None:
@@ -686,126 +713,46 @@ def _dispatch(p: _Pass, run: TaskRun, task: Any) -> None:
     )
 
 
-def _apply_execution_update(p: _Pass, run: TaskRun, task: Any) -> None:
-    from kestrad.tasks.core_execution import Exit, Labels
-
+def _apply_execution_update(p: _Pass, run: TaskRun, task: ExecutionUpdatingTask) -> None:
+    """Labels, Exit, …: the task applies itself to the execution, within one attempt."""
     p.set_state(run, S.RUNNING)
-    p.new_attempt(run, S.RUNNING)
+    attempt = p.new_attempt(run, S.RUNNING)
     try:
-        if isinstance(task, Labels):
-            _merge_labels(p, p.render(run, task.labels))
-        elif isinstance(task, Exit):
-            end = "CANCELLED" if task.state == "CANCELED" else task.state
-            p.set_attempt(run.attempts[-1], S.SUCCESS)
-            p.set_state(run, S.SUCCESS)
-            if end == S.KILLED:
-                p.set_execution_state(S.KILLING)
-                _kill(p)
-                return
-            for other in p.execution.task_run_list:
-                if not other.terminated:
-                    p.set_state(other, end if other.id != run.id else S.SUCCESS)
-            p.set_execution_state(end)
-            return
+        task.apply(p, run)
     except (ExpressionError, ValueError) as exc:
-        p.set_attempt(run.attempts[-1], S.FAILED)
+        p.set_attempt(attempt, S.FAILED)
         p.fail(run, str(exc))
         return
-    p.set_attempt(run.attempts[-1], S.SUCCESS)
-    p.set_state(run, S.SUCCESS)
+    if not run.terminated:
+        p.set_attempt(attempt, S.SUCCESS)
+        p.set_state(run, S.SUCCESS)
 
 
-def _merge_labels(p: _Pass, rendered: Any) -> None:
-    import json
-
-    if isinstance(rendered, str):
-        rendered = json.loads(rendered)
-    pairs: list[tuple[str, str]]
-    if isinstance(rendered, Mapping):
-        pairs = [(str(k), _label_text(v)) for k, v in rendered.items()]
-    elif isinstance(rendered, list):
-        pairs = [(str(item["key"]), _label_text(item["value"])) for item in rendered]
-    else:
-        raise ValueError("labels must be a map, a list of {key, value} or a JSON string")
-    for key, _ in pairs:
-        if key.startswith("system."):
-            raise ValueError(f"system label `{key}` cannot be set by a task")
-    existing = {label.key: i for i, label in enumerate(p.execution.labels)}
-    for key, value in pairs:
-        if key in existing:
-            p.execution.labels[existing[key]] = Label(key=key, value=value)
-        else:
-            p.execution.labels.append(Label(key=key, value=value))
-
-
-def _label_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
-def _start_pause(p: _Pass, run: TaskRun, task: core_flow.Pause) -> None:
-    p.set_state(run, S.RUNNING)
-    try:
-        delay = _duration(p, run, task.delay)
-        timeout = _duration(p, run, task.timeout)
-    except (DurationError, ExpressionError) as exc:
-        p.fail(run, f"{task.id}: {exc}")
-        return
+def _pause(p: _Pass, run: TaskRun, start: Start) -> None:
+    """A Pause: its run and the execution go PAUSED; its own delay resumes it, its timeout
+    fails it (both as delayed events, checked by the rules when they arrive)."""
     refusal = T.PAUSE.check(p.execution)
     if refusal is not None:
         p.fail(run, refusal.message)
         return
     p.set_state(run, S.PAUSED)
     p.set_execution_state(S.PAUSED)
-    if delay is not None:
+    if start.resume_after is not None:
         p.execution.k_auto_resume = True
-        p.delay(delay.total_seconds(), Resume(task_run_id=run.id))
-    if timeout is not None:
-        p.delay(timeout.total_seconds(), PauseTimeout(task_run_id=run.id))
-
-
-def _duration(p: _Pass, run: TaskRun, raw: Any) -> timedelta | None:
-    if raw is None:
-        return None
-    rendered = p.render(run, raw)
-    return parse_duration(rendered if isinstance(rendered, str) else str(rendered))
+        p.delay(start.resume_after.total_seconds(), Resume(task_run_id=run.id))
+    if start.fail_after is not None:
+        p.delay(start.fail_after.total_seconds(), PauseTimeout(task_run_id=run.id))
 
 
 # -- WaitFor / LoopUntil ---------------------------------------------------------------------------
-def _loop_decision(p: _Pass, run: TaskRun, task: core_flow.WaitFor, state: str) -> str | None:
-    """After an iteration: stop (return the end state) or schedule the next one (None)."""
-    try:
-        done = truthy(p.render(run, task.condition))
-    except ExpressionError as exc:
-        p.log(run, "ERROR", f"condition: {exc}")
-        return S.FAILED
-    if done:
-        return state
-    frequency = task.check_frequency
-    iteration = int(run.outputs.get("iterationCount", 1))
-    started = parse_iso(run.state.start_date or p.date())
-    elapsed = parse_iso(p.date()) - started
-    limit_reached = (
-        frequency.max_iterations is not None and iteration >= frequency.max_iterations
-    ) or (frequency.max_duration is not None and elapsed >= parse_duration(frequency.max_duration))
-    if limit_reached:
-        if task.fail_on_max_reached:
-            p.log(run, "ERROR", f"condition still false after {iteration} iterations")
-            return S.FAILED
-        return state
-    run.k_values = list(_WAITING)
-    p.changed = True
-    p.delay(parse_duration(frequency.interval).total_seconds(), ContinueLoop(task_run_id=run.id))
-    return None
-
-
 def _next_iteration(p: _Pass, run: TaskRun) -> None:
     """Archive the children of the last iteration (they stay in the list) and go again."""
     for child in p.children(run):
         if child.k_branch != ARCHIVED:
             child.k_branch = ARCHIVED
-    run.outputs = {**run.outputs, "iterationCount": int(run.outputs.get("iterationCount", 1)) + 1}
+    task = p.flow.find_task(run.task_id)
+    if isinstance(task, Flowable):
+        task.next_iteration(p, run)
     run.k_values = None
     p.changed = True
 
@@ -875,9 +822,9 @@ def _subflow_labels(parent: Execution, child_flow: Any, task: Any, labels: Any) 
         )
     merged.update({k: str(v) for k, v in (getattr(child_flow, "labels", None) or {}).items()})
     if isinstance(labels, Mapping):
-        merged.update({str(k): _label_text(v) for k, v in labels.items()})
+        merged.update({str(k): label_text(v) for k, v in labels.items()})
     elif isinstance(labels, list):
-        merged.update({str(i["key"]): _label_text(i["value"]) for i in labels})
+        merged.update({str(i["key"]): label_text(i["value"]) for i in labels})
     correlation = parent.label_map().get("system.correlationId", parent.id)
     merged["system.correlationId"] = correlation
     return [Label(key=k, value=v) for k, v in merged.items()]
@@ -986,7 +933,7 @@ def _violate_sla(p: _Pass, index: int, sla: Any, why: str) -> None:
     p.changed = True
     p.log(None, "WARN", f"SLA {sla.id} violated: {why}")
     if sla.labels:
-        _merge_labels(p, dict(sla.labels))
+        p.merge_labels(label_pairs(dict(sla.labels)))
     if sla.behavior == "NONE":
         return
     end = S.FAILED if sla.behavior == "FAIL" else S.CANCELLED
