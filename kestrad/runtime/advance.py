@@ -296,6 +296,8 @@ def advance(
         _resolve(p)
     if execution.terminated and not was_terminated:
         _notify_parent(p)
+        # Runs this call asked a worker for, then ended (an Exit, an SLA): no job.
+        p.jobs = [j for j in p.jobs if not p.index.by_id[j.task_run_id].terminated]
     return AdvanceResult(
         execution=execution,
         jobs=p.jobs,
@@ -343,7 +345,9 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
     elif isinstance(event, PauseTimeout):
         run = p.index.by_id.get(event.task_run_id)
         if run is not None and T.PAUSE_TIMEOUT.check(run) is None:
-            p.set_state(run, S.FAILED)
+            task = p.flow.find_task(run.task_id)
+            allow = (task.allow_failure, task.allow_warning) if task else (False, False)
+            p.set_state(run, T.PAUSE_TIMEOUT.end_state(*allow))
             p.log(run, "ERROR", T.PAUSE_TIMEOUT.message)
             if p.execution.state.current == S.PAUSED:
                 p.set_execution_state(S.RUNNING)
@@ -500,7 +504,8 @@ def _resolve(p: _Pass) -> None:
             p.changed = p.changed or before
             return
         _resolve_flowables(p)
-        _resolve_top(p)
+        if not execution.terminated:  # an Exit, an SLA assertion: nothing more starts
+            _resolve_top(p)
         progressed = p.changed
         p.changed = p.changed or before
         if not progressed:
@@ -600,6 +605,8 @@ def _render_flow_outputs(p: _Pass) -> bool:
 def _resolve_flowables(p: _Pass) -> None:
     # Iterate over a snapshot: runs created now are resolved in the next pass.
     for run in list(p.execution.task_run_list):
+        if p.execution.terminated:
+            return
         if run.state.current != S.RUNNING:
             continue
         task = p.flow.find_task(run.task_id)
@@ -615,6 +622,8 @@ def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
         current = phase(p, run, tasks, errors, finally_)
         if not current.done:
             for entry in task.nexts(p, run, current):
+                if p.execution.terminated:
+                    return
                 _create(p, run, entry)
             return
     except ExpressionError as exc:

@@ -37,6 +37,7 @@ from kestrad.model import state as S
 from kestrad.model.execution import Execution, TaskRun
 from kestrad.model.retry import Retry
 from kestrad.model.state import StateInfo, parse_iso
+from kestrad.tasks.flowable_support import apply_allowances
 
 
 class IllegalTransition(RuntimeError):
@@ -245,16 +246,25 @@ class PauseRule:
 
 
 class PauseTimeoutRule:
-    """A Pause's `timeout`: its run fails if it is still paused when the timeout is due."""
+    """A Pause's `timeout`: its run fails if it is still paused when the timeout is due
+    (WARNING with `allowFailure`, as any failed task; Kestra's PauseTest.runTimeout and
+    runTimeoutAllowFailure)."""
 
     name = "pause timeout"
     message = "Pause timed out"
-    guards = (Guard(TASK_RUN, frozenset({S.PAUSED}), S.FAILED),)
+    guards = (
+        Guard(TASK_RUN, frozenset({S.PAUSED}), S.FAILED),
+        Guard(TASK_RUN, frozenset({S.PAUSED}), S.WARNING),
+        Guard(TASK_RUN, frozenset({S.PAUSED}), S.SUCCESS),
+    )
 
     def check(self, task_run: TaskRun) -> Refusal | None:
         if task_run.state.current != S.PAUSED:
             return Refusal(self.name, f"Task run is no longer paused ({task_run.state.current})")
         return None
+
+    def end_state(self, allow_failure: bool, allow_warning: bool) -> str:
+        return apply_allowances(S.FAILED, allow_failure, allow_warning)
 
 
 class RetryRule:
