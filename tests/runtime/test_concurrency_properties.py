@@ -3,7 +3,8 @@
 Each example drives a real Engine: executions of a flow whose only task is a Pause are
 created, ended (resumed, so they finish) and killed in a generated order, without waiting
 for the executor between operations, so admissions, ends and kills land in the same or in
-neighbouring batches. Whatever the order:
+neighbouring batches; a command may be sent twice at once (both pass the command's check,
+the executor's transition rule ignores the one that no longer applies). Whatever the order:
 
 - never more than `limit` executions are RUNNING or PAUSED at once (from their histories);
 - with QUEUE, every queued execution that was not killed eventually runs;
@@ -51,13 +52,16 @@ tasks:
 class Op:
     kind: str  # create | end | kill | settle
     target: int = 0
+    # Send the command twice at once: both pass the command's check (the store still says
+    # PAUSED / not ended), the executor's rule must then ignore the second one.
+    twice: bool = False
 
 
 ops = st.lists(
     st.one_of(
         st.just(Op("create")),
-        st.builds(Op, st.just("end"), st.integers(0, 7)),
-        st.builds(Op, st.just("kill"), st.integers(0, 7)),
+        st.builds(Op, st.just("end"), st.integers(0, 7), st.booleans()),
+        st.builds(Op, st.just("kill"), st.integers(0, 7), st.booleans()),
         st.just(Op("settle")),
     ),
     min_size=3,
@@ -99,11 +103,12 @@ async def _scenario(limit: int, behavior: str, plan: list[Op]) -> tuple[list[str
                 target = created[op.target % len(created)]
                 # A generated target may have ended (or not be paused): refused, as any
                 # client would be.
-                with contextlib.suppress(CommandRefused):
-                    if op.kind == "kill":
-                        await engine.kill(target)
-                    else:
-                        await engine.resume(target)
+                for _ in range(2 if op.twice else 1):
+                    with contextlib.suppress(CommandRefused):
+                        if op.kind == "kill":
+                            await engine.kill(target)
+                        else:
+                            await engine.resume(target)
         finals = await _drain(engine, created)
     return created, finals
 
