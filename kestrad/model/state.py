@@ -92,7 +92,13 @@ class StateInfo(msgspec.Struct, kw_only=True, rename="camel"):
         return cls(current=state, histories=[History(state=state, date=date or now_iso())])
 
     def set(self, state: str, date: str | None = None) -> bool:
-        """Move to `state`; returns False when it was already there."""
+        """Move to `state`; returns False when it was already there.
+
+        Unchecked on purpose: one StateInfo type serves executions, task runs and attempts,
+        whose allowed changes differ, and the model layer cannot see the rules. The
+        executor changes states only through `runtime.transitions.move`, which checks them
+        (and passes `date` from its own clock); direct calls are for building histories.
+        """
         if state == self.current and self.histories:
             return False
         self.current = state
