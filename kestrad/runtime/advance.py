@@ -6,7 +6,13 @@ the caller loads and stores. Flowable tasks (If, ForEach, Parallel, …) are res
 inline, so they never cost a queue round trip.
 
 `advance` takes ownership of the execution it is given (the executor decodes a fresh copy
-per batch) and returns it changed.
+per batch) and returns it changed. It is deterministic: every date and id it makes comes
+from its `AdvanceEnv` (clock, id source), so tests replay retries, pauses and loops with a
+clock they move (tests/runtime/scenario.py). Every state change is checked against the
+tables of runtime/transitions.py, and every command arriving as an event (kill, resume,
+restart, a pause's timeout, a retry's due date) is decided by that module's rules. It knows
+no concrete task class: what differs between flowables is asked of their hooks
+(tasks/base.py: `Flowable`, `ExecutionUpdatingTask`).
 """
 
 from __future__ import annotations
@@ -190,9 +196,6 @@ class _Pass:
     def date(self) -> str:
         """Now, from the env's clock, as Kestra writes instants."""
         return iso_from_epoch(self.env.clock())
-
-    def now(self) -> float:
-        return self.env.clock()
 
     def log(self, run: TaskRun | None, level: str, message: str) -> None:
         self.logs.append(
@@ -605,13 +608,13 @@ def _render_flow_outputs(p: _Pass) -> bool:
 def _resolve_flowables(p: _Pass) -> None:
     # Iterate over a snapshot: runs created now are resolved in the next pass.
     for run in list(p.execution.task_run_list):
-        if p.execution.terminated:
-            return
         if run.state.current != S.RUNNING:
             continue
         task = p.flow.find_task(run.task_id)
         if isinstance(task, Flowable):
             _resolve_flowable(p, run, task)
+            if p.execution.terminated:  # an Exit among its children: nothing more starts
+                return
 
 
 def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
