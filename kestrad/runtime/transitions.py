@@ -60,7 +60,6 @@ class Moves:
         return {(a, b) for a, targets in self.allowed.items() for b in targets}
 
 
-_ENDED_OK = (S.SUCCESS, S.WARNING)
 _ENDS = (S.SUCCESS, S.WARNING, S.FAILED, S.KILLED, S.CANCELLED)
 
 EXECUTION = Moves(
