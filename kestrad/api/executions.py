@@ -8,6 +8,7 @@ asked: a count is a scan, a page is an index range.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -25,8 +26,8 @@ from kestrad.api.params import query_flag, query_int
 from kestrad.api.responses import encode_json, json_response
 from kestrad.model.execution import Execution, to_kestra_json
 from kestrad.model.inputs import InputsInvalid
-from kestrad.model.state import ALL_STATES, PAUSED, TERMINATED
-from kestrad.runtime.replay import ReplayError
+from kestrad.model.state import ALL_STATES, TERMINATED
+from kestrad.runtime.commands.executions import CommandRefused, ExecutionNotFound
 from kestrad.store.cursor import decode_cursor, encode_cursor, position
 
 # How often a `?wait=true` request checks that its client is still there.
@@ -90,46 +91,51 @@ async def get(request: Request) -> Response:
 
 async def kill(request: Request) -> Response:
     ctx = api(request)
-    execution = await _existing(ctx, request.path_params["execution_id"])
-    if execution.state.current in TERMINATED:
-        raise ApiError(409, f"Execution is already finished ({execution.state.current})")
-    await ctx.engine.kill(execution.id)
+    async with _command(request):
+        await ctx.engine.kill(request.path_params["execution_id"])
     return Response(status_code=202)
 
 
 async def resume(request: Request) -> Response:
     ctx = api(request)
-    execution = await _existing(ctx, request.path_params["execution_id"])
-    if execution.state.current != PAUSED:
-        raise ApiError(409, f"Execution is not paused ({execution.state.current})")
     inputs, _ = await read_inputs(request, ctx.body_limit)
-    await ctx.engine.resume(execution.id, inputs or None)
+    async with _command(request):
+        await ctx.engine.resume(request.path_params["execution_id"], inputs or None)
     return Response(status_code=204)
 
 
 async def restart(request: Request) -> Response:
     """Run the failed task runs of an ended (or paused) execution again, same id."""
     ctx = api(request)
-    execution = await _existing(ctx, request.path_params["execution_id"])
-    if not (execution.state.current in TERMINATED or execution.state.current == PAUSED):
-        raise ApiError(
-            409, f"Only an ended or paused execution restarts ({execution.state.current})"
-        )
     revision = query_int(request, "revision", 0, low=1, high=2**31) or None
-    await ctx.engine.restart(execution.id, revision)
+    async with _command(request):
+        execution = await ctx.engine.restart(request.path_params["execution_id"], revision)
     return json_response(to_kestra_json(execution), status=202)
 
 
 async def replay(request: Request) -> Response:
     """A new execution replaying this one, from the start or from `?taskRunId=`."""
     ctx = api(request)
-    execution = await _existing(ctx, request.path_params["execution_id"])
-    try:
-        created = await ctx.engine.replay(execution.id, request.query_params.get("taskRunId"))
-    except ReplayError as exc:
-        raise ApiError(422, str(exc)) from None
+    async with _command(request):
+        created = await ctx.engine.replay(
+            request.path_params["execution_id"], request.query_params.get("taskRunId")
+        )
     ctx.metrics.execution_created(created)
     return json_response(to_kestra_json(created))
+
+
+@contextlib.asynccontextmanager
+async def _command(request: Request) -> AsyncIterator[None]:
+    """A command's refusal as the API answers it: 404 for an unknown execution, else the
+    transition rule's status (409, or 422 for a replay from a foreign task run)."""
+    try:
+        yield
+    except ExecutionNotFound:
+        raise ApiError(
+            404, "Execution not found", executionId=request.path_params["execution_id"]
+        ) from None
+    except CommandRefused as exc:
+        raise ApiError(exc.status, exc.message) from None
 
 
 # -- search ------------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
 
 `list` pages like the HTTP API: newest first, a keyset cursor to the next page (printed on
 stderr, so stdout stays one execution per line), a count only with `--count`. The actions
-only publish an event (or, for replay, a new execution) in the database; whichever daemon
-runs an executor on that database carries it out, so these work from any shell on the
-host without the HTTP API.
+are the commands of runtime/commands (checked by the same transition rules as the HTTP
+API's): they only publish an event (or, for replay, a new execution) in the database;
+whichever daemon runs an executor on that database carries it out, so these work from any
+shell on the host without the HTTP API.
 """
 
 from __future__ import annotations
@@ -15,11 +16,8 @@ import sys
 from kestrad.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, error, flow_filter, pairs
 from kestrad.cli.store import open_configured_store
 from kestrad.config import ConfigError
-from kestrad.model import state as S
-from kestrad.model.messages import ExecutionEvent, Kill, Restart, Resume, encode
 from kestrad.model.state import ALL_STATES
-from kestrad.runtime.replay import ReplayError, replay_execution
-from kestrad.store.base import Outgoing
+from kestrad.runtime.commands import executions as commands
 from kestrad.store.cursor import decode_cursor, encode_cursor, position
 
 
@@ -69,35 +67,26 @@ async def act(args: argparse.Namespace) -> int:
     action = args.executions_command
     try:
         async with open_configured_store(args.config) as store:
-            execution = await store.get_execution(args.execution_id)
-            if execution is None:
-                print(f"error: execution {args.execution_id} not found", file=sys.stderr)
-                return EXIT_FAILED
-            state = execution.state.current
             if action == "replay":
-                replay = replay_execution(execution, args.task_run)
-                await store.create_executions([replay])
-                print(f"{replay.id} replays {execution.id}")
+                replay = await commands.replay(store, args.execution_id, args.task_run)
+                print(f"{replay.id} replays {args.execution_id}")
                 return EXIT_OK
-            if action == "resume" and state != S.PAUSED:
-                print(f"error: execution is {state}, not PAUSED", file=sys.stderr)
-                return EXIT_FAILED
-            if action == "kill" and execution.terminated:
-                print(f"error: execution already ended {state}", file=sys.stderr)
-                return EXIT_FAILED
-            if action == "restart" and not (execution.terminated or state == S.PAUSED):
-                print(f"error: execution is {state}; only ended ones restart", file=sys.stderr)
-                return EXIT_FAILED
-            event: ExecutionEvent
             if action == "resume":
-                event = Resume(inputs=pairs(args.input, "input") or None)
+                inputs = pairs(args.input, "input") or None
+                execution = await commands.resume(store, args.execution_id, inputs)
             elif action == "kill":
-                event = Kill()
+                execution = await commands.kill(store, args.execution_id)
             else:
-                event = Restart(revision=args.revision)
-            await store.publish_events([Outgoing(key=execution.id, payload=encode(event))])
-            print(f"{action} requested for {execution.id} ({state})")
+                execution = await commands.restart(store, args.execution_id, args.revision)
+            print(f"{action} requested for {execution.id} ({execution.state.current})")
             return EXIT_OK
-    except (ConfigError, LookupError, ValueError, ReplayError) as exc:
+    except commands.ExecutionNotFound as exc:
+        error(exc)
+        return EXIT_FAILED
+    except commands.CommandRefused as exc:
+        # A replay from a task run of another execution is an invalid argument (422).
+        error(exc)
+        return EXIT_INVALID if exc.status == 422 else EXIT_FAILED
+    except (ConfigError, LookupError, ValueError) as exc:
         error(exc)
         return EXIT_INVALID

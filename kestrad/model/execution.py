@@ -8,6 +8,8 @@ them.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
@@ -54,6 +56,32 @@ class TaskRun(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
 class Label(msgspec.Struct, kw_only=True):
     key: str
     value: str
+
+
+def label_text(value: Any) -> str:
+    """A label value as Kestra writes it (booleans lower-case)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value if isinstance(value, str) else str(value)
+
+
+def label_pairs(rendered: Any) -> list[tuple[str, str]]:
+    """Labels given as a map, a list of `{key, value}` or a JSON string of either, as
+    (key, value) pairs; ValueError for another shape or a `system.` key (those are the
+    daemon's)."""
+    if isinstance(rendered, str):
+        rendered = json.loads(rendered)
+    pairs: list[tuple[str, str]]
+    if isinstance(rendered, Mapping):
+        pairs = [(str(k), label_text(v)) for k, v in rendered.items()]
+    elif isinstance(rendered, list):
+        pairs = [(str(item["key"]), label_text(item["value"])) for item in rendered]
+    else:
+        raise ValueError("labels must be a map, a list of {key, value} or a JSON string")
+    for key, _ in pairs:
+        if key.startswith("system."):
+            raise ValueError(f"system label `{key}` cannot be set by a task")
+    return pairs
 
 
 class ExecutionTrigger(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -111,8 +139,11 @@ class Execution(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True
         trigger: ExecutionTrigger | None = None,
         execution_id: str | None = None,
         parent_id: str | None = None,
+        created: str | None = None,
     ) -> Execution:
-        created = now_iso()
+        """A CREATED execution; `execution_id` and `created` default to a fresh id and now
+        (the executor passes its own, so `advance` stays deterministic)."""
+        created = created or now_iso()
         eid = execution_id or new_id()
         return cls(
             id=eid,
@@ -215,11 +246,14 @@ def new_task_run(
     *,
     parent: TaskRun | None,
     value: str | None,
+    date: str,
     branch: int = 0,
-    date: str | None = None,
+    task_run_id: str | None = None,
 ) -> TaskRun:
+    """A CREATED task run of `execution`, created at `date` (the executor also passes the
+    id, from its own source, so `advance` stays deterministic)."""
     return TaskRun(
-        id=new_id(),
+        id=task_run_id or new_id(),
         execution_id=execution.id,
         namespace=execution.namespace,
         flow_id=execution.flow_id,

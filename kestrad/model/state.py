@@ -49,17 +49,21 @@ _prefix: str = ""
 
 
 def now_iso() -> str:
-    """The current instant as Kestra writes it: ISO-8601 UTC with microseconds and `Z`.
+    """The current instant as Kestra writes it: ISO-8601 UTC with microseconds and `Z`."""
+    return iso_from_epoch(time.time())
+
+
+def iso_from_epoch(moment: float) -> str:
+    """`moment` (epoch seconds) as Kestra writes instants, e.g. `2024-05-01T10:00:00.250000Z`.
 
     Called for every state change; the date-time part is formatted once per second.
     """
     global _second, _prefix
-    now = time.time()
-    second = int(now)
+    second = int(moment)
     if second != _second:
         _prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
         _second = second
-    return f"{_prefix}.{int((now - second) * 1_000_000):06d}Z"
+    return f"{_prefix}.{int((moment - second) * 1_000_000):06d}Z"
 
 
 def parse_iso(text: str) -> datetime:
@@ -88,7 +92,13 @@ class StateInfo(msgspec.Struct, kw_only=True, rename="camel"):
         return cls(current=state, histories=[History(state=state, date=date or now_iso())])
 
     def set(self, state: str, date: str | None = None) -> bool:
-        """Move to `state`; returns False when it was already there."""
+        """Move to `state`; returns False when it was already there.
+
+        Unchecked on purpose: one StateInfo type serves executions, task runs and attempts,
+        whose allowed changes differ, and the model layer cannot see the rules. The
+        executor changes states only through `runtime.transitions.move`, which checks them
+        (and passes `date` from its own clock); direct calls are for building histories.
+        """
         if state == self.current and self.histories:
             return False
         self.current = state

@@ -6,14 +6,19 @@ the caller loads and stores. Flowable tasks (If, ForEach, Parallel, …) are res
 inline, so they never cost a queue round trip.
 
 `advance` takes ownership of the execution it is given (the executor decodes a fresh copy
-per batch) and returns it changed.
+per batch) and returns it changed. It is deterministic: every date and id it makes comes
+from its `AdvanceEnv` (clock, id source), so tests replay retries, pauses and loops with a
+clock they move (tests/runtime/scenario.py). Every state change is checked against the
+tables of runtime/transitions.py, and every command arriving as an event (kill, resume,
+restart, a pause's timeout, a retry's due date) is decided by that module's rules. It knows
+no concrete task class: what differs between flowables is asked of their hooks
+(tasks/base.py: `Flowable`, `ExecutionUpdatingTask`).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from datetime import timedelta
 from typing import Any
 
 import msgspec
@@ -27,10 +32,14 @@ from kestrad.model.execution import (
     ExecutionTrigger,
     Label,
     TaskRun,
+    label_pairs,
+    label_text,
     new_task_run,
 )
+from kestrad.model.ids import new_id
 from kestrad.model.messages import (
     ContinueLoop,
+    DynamicRun,
     ExecutionEvent,
     Kill,
     PauseTimeout,
@@ -42,7 +51,8 @@ from kestrad.model.messages import (
     TaskResult,
     WorkerJob,
 )
-from kestrad.model.state import StateInfo, now_iso, parse_iso
+from kestrad.model.state import StateInfo, iso_from_epoch
+from kestrad.runtime import transitions as T
 from kestrad.runtime.variables import (
     ExecutionIndex,
     base_variables,
@@ -50,14 +60,16 @@ from kestrad.runtime.variables import (
     referenced_outputs,
     run_variables,
 )
-from kestrad.tasks import core_flow
-from kestrad.tasks.base import Flowable, TaskKind
+from kestrad.tasks.base import ExecutionUpdatingTask, Flowable, TaskKind
 from kestrad.tasks.flowable_support import (
     ARCHIVED,
     ERRORS,
     FINALLY,
     LISTENERS,
+    LoopAgain,
     Resolved,
+    Start,
+    StartMode,
     final_state,
     phase,
     resolve_list,
@@ -114,18 +126,25 @@ class AdvanceResult(msgspec.Struct, kw_only=True):
 
 
 class AdvanceEnv:
-    """What `advance` needs besides the execution: the renderer and per-flow caches."""
+    """What `advance` needs besides the execution: the renderer, per-flow caches, and the
+    clock and id source every date and id it makes comes from.
+
+    The daemon passes the wall clock and random ids; a test passes a clock it moves and a
+    counter, so retries, timeouts and loops replay exactly, without sleeping.
+    """
 
     def __init__(
         self,
         renderer: Renderer,
         clock: Callable[[], float] = time.time,
         *,
+        ids: Callable[[], str] = new_id,
         flow_lookup: Callable[[str, str, int | None], Any] | None = None,
         secret_key: str | None = None,
     ) -> None:
         self.renderer = renderer
         self.clock = clock
+        self.ids = ids
         # Subflows resolve the child flow in memory: `advance` stays free of I/O.
         self.flow_lookup = flow_lookup or (lambda namespace, flow_id, revision: None)
         self.secret_key = secret_key
@@ -174,6 +193,10 @@ class _Pass:
         return self.env.renderer.render_value_typed(value, self.variables(run))
 
     # -- helpers ----------------------------------------------------------------------------
+    def date(self) -> str:
+        """Now, from the env's clock, as Kestra writes instants."""
+        return iso_from_epoch(self.env.clock())
+
     def log(self, run: TaskRun | None, level: str, message: str) -> None:
         self.logs.append(
             LogRecord(
@@ -182,16 +205,26 @@ class _Pass:
                 task_id=run.task_id if run else None,
                 level=level,
                 message=message,
-                timestamp=now_iso(),
+                timestamp=self.date(),
             )
         )
 
-    def set_state(self, run: TaskRun, state: str) -> None:
-        if run.state.set(state):
+    # Every state change goes through the transition tables: an illegal one raises.
+    def set_state(self, run: TaskRun, state: str, date: str | None = None) -> None:
+        if T.move(run.state, state, date or self.date(), T.TASK_RUN):
             self.changed = True
 
+    def set_attempt(self, attempt: Attempt, state: str) -> None:
+        if T.move(attempt.state, state, self.date(), T.ATTEMPT):
+            self.changed = True
+
+    def new_attempt(self, run: TaskRun, state: str) -> Attempt:
+        attempt = Attempt(state=StateInfo.new(state, self.date()))
+        run.attempts.append(attempt)
+        return attempt
+
     def set_execution_state(self, state: str) -> None:
-        if self.execution.state.set(state):
+        if T.move(self.execution.state, state, self.date(), T.EXECUTION):
             self.changed = True
 
     def fail(self, run: TaskRun, reason: str) -> None:
@@ -202,6 +235,56 @@ class _Pass:
 
     def delay(self, seconds: float, event: ExecutionEvent) -> None:
         self.delayed.append(Delayed(due=self.env.clock() + max(seconds, 0.0), event=event))
+
+    # -- what flowables and execution-updating tasks may ask (tasks/flowable_support.py) --
+    def adopt(self, run: TaskRun, reported: list[DynamicRun]) -> None:
+        """Runs a worker created itself (a WorkingDirectory's children) join the execution."""
+        known = {child.id for child in self.children(run)}
+        for dynamic in reported:
+            if dynamic.id in known:
+                continue
+            child = TaskRun(
+                id=dynamic.id,
+                execution_id=self.execution.id,
+                namespace=self.execution.namespace,
+                flow_id=self.execution.flow_id,
+                task_id=dynamic.task_id,
+                parent_task_run_id=run.id,
+                state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
+                attempts=[
+                    Attempt(
+                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories))
+                    )
+                ],
+                outputs=dynamic.outputs,
+            )
+            self.index.add(child)
+        self.changed = True
+
+    def merge_labels(self, pairs: list[tuple[str, str]]) -> None:
+        labels = self.execution.labels
+        existing = {label.key: i for i, label in enumerate(labels)}
+        for key, value in pairs:
+            if key in existing:
+                labels[existing[key]] = Label(key=key, value=value)
+            else:
+                labels.append(Label(key=key, value=value))
+        self.changed = True
+
+    def end_execution(self, run: TaskRun, state: str) -> None:
+        """Exit: `run` succeeds, every other unfinished run ends in `state`, and so does the
+        execution (KILLED goes through KILLING, so subflows are killed too)."""
+        if run.attempts:
+            self.set_attempt(run.attempts[-1], S.SUCCESS)
+        self.set_state(run, S.SUCCESS)
+        if state == S.KILLED:
+            self.set_execution_state(S.KILLING)
+            _kill(self)
+            return
+        for other in self.execution.task_run_list:
+            if not other.terminated:
+                self.set_state(other, state)
+        self.set_execution_state(state)
 
 
 def advance(
@@ -216,6 +299,8 @@ def advance(
         _resolve(p)
     if execution.terminated and not was_terminated:
         _notify_parent(p)
+        # Runs this call asked a worker for, then ended (an Exit, an SLA): no job.
+        p.jobs = [j for j in p.jobs if not p.index.by_id[j.task_run_id].terminated]
     return AdvanceResult(
         execution=execution,
         jobs=p.jobs,
@@ -234,7 +319,7 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
         _apply_result(p, event)
     elif isinstance(event, RetryDue):
         run = p.index.by_id.get(event.task_run_id)
-        if run is not None and run.state.current == S.RETRYING:
+        if run is not None and T.RETRY.due(run) is None:
             p.set_state(run, S.CREATED)
             if p.execution.state.current == S.RETRYING:
                 p.set_execution_state(S.RUNNING)
@@ -244,7 +329,7 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
             elif task is not None:
                 _dispatch(p, run, task)
     elif isinstance(event, Kill):
-        if not p.execution.terminated:
+        if T.KILL.check(p.execution) is None:
             p.set_execution_state(S.KILLING)
     elif isinstance(event, Restart):
         _apply_restart(p, event)
@@ -262,9 +347,11 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
             _next_iteration(p, run)
     elif isinstance(event, PauseTimeout):
         run = p.index.by_id.get(event.task_run_id)
-        if run is not None and run.state.current == S.PAUSED:
-            p.set_state(run, S.FAILED)
-            p.log(run, "ERROR", "Pause timed out")
+        if run is not None and T.PAUSE_TIMEOUT.check(run) is None:
+            task = p.flow.find_task(run.task_id)
+            allow = (task.allow_failure, task.allow_warning) if task else (False, False)
+            p.set_state(run, T.PAUSE_TIMEOUT.end_state(*allow))
+            p.log(run, "ERROR", T.PAUSE_TIMEOUT.message)
             if p.execution.state.current == S.PAUSED:
                 p.set_execution_state(S.RUNNING)
 
@@ -274,19 +361,21 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
     if run is None or run.terminated or result.attempt < len(run.attempts):
         return  # unknown, already ended (a duplicate delivery) or an older attempt
     while len(run.attempts) < result.attempt:
-        run.attempts.append(Attempt(state=StateInfo.new(S.CREATED)))
+        p.new_attempt(run, S.CREATED)
     attempt = run.attempts[result.attempt - 1]
     attempt.state = StateInfo(current=result.state, histories=list(result.histories))
     if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
-        run.state.set(S.RUNNING, result.histories[0].date)
+        p.set_state(run, S.RUNNING, result.histories[0].date)
     p.changed = True
     if result.state == S.RUNNING:
         return
     run.outputs = result.outputs or {}
     task = p.flow.find_task(run.task_id)
     state = result.state
-    if isinstance(task, core_flow.WorkingDirectory):
-        _apply_dynamic_runs(p, run, result)
+    if isinstance(task, Flowable):  # a flowable sent whole to a worker (WorkingDirectory)
+        settled = task.apply_result(p, run, result)
+        if settled is not None:
+            p.set_state(run, settled)
         return
     if state == S.FAILED and task is not None and _schedule_retry(p, run, task):
         return
@@ -299,32 +388,7 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
             state = S.WARNING
         if state == S.WARNING and task.allow_warning:
             state = S.SUCCESS
-    run.state.set(state, result.histories[-1].date if result.histories else None)
-
-
-def _apply_dynamic_runs(p: _Pass, run: TaskRun, result: TaskResult) -> None:
-    """A WorkingDirectory's children, run by the worker, become child runs here; the
-    WorkingDirectory itself then resolves like a flowable (errors branch included)."""
-    known = {child.id for child in p.children(run)}
-    for dynamic in result.dynamic or []:
-        if dynamic.id in known:
-            continue
-        child = TaskRun(
-            id=dynamic.id,
-            execution_id=p.execution.id,
-            namespace=p.execution.namespace,
-            flow_id=p.execution.flow_id,
-            task_id=dynamic.task_id,
-            parent_task_run_id=run.id,
-            state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
-            attempts=[
-                Attempt(state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)))
-            ],
-            outputs=dynamic.outputs,
-        )
-        p.index.add(child)
-    if result.state not in (S.SUCCESS, S.WARNING) and not result.dynamic:
-        p.set_state(run, result.state if result.state in S.TERMINATED else S.FAILED)
+    p.set_state(run, state, result.histories[-1].date if result.histories else None)
 
 
 def _retry_policy(p: _Pass, run: TaskRun, task: Any) -> Any:
@@ -345,15 +409,14 @@ def _schedule_retry(p: _Pass, run: TaskRun, task: Any) -> bool:
     if policy.behavior == "CREATE_NEW_EXECUTION":
         return _retry_as_new_execution(p, run, policy)
     attempts = len(run.attempts)
-    first_start = run.attempts[0].state.start_date or run.state.start_date or now_iso()
-    last_end = run.attempts[-1].state.end_date or now_iso()
+    first_start = run.attempts[0].state.start_date or run.state.start_date or p.date()
+    last_end = run.attempts[-1].state.end_date or p.date()
     try:
-        delay = policy.next_delay(attempts)
-        elapsed = parse_iso(last_end) - parse_iso(first_start)
+        delay = T.RETRY.check(policy, attempts, first_start, last_end)
     except DurationError as exc:
         p.log(run, "ERROR", f"invalid retry: {exc}")
         return False
-    if not policy.allows(attempts, elapsed, delay):
+    if isinstance(delay, T.Refusal):
         return False
     p.set_state(run, S.RETRYING)
     p.set_execution_state(S.RETRYING)
@@ -366,20 +429,21 @@ def _retry_as_new_execution(p: _Pass, run: TaskRun, policy: Any) -> bool:
     """Kestra's CREATE_NEW_EXECUTION: this execution ends RETRIED, a fresh one starts later."""
     execution = p.execution
     attempts = execution.metadata.attempt_number
-    first = execution.metadata.original_created_date or execution.state.start_date or now_iso()
+    first = execution.metadata.original_created_date or execution.state.start_date or p.date()
     try:
-        delay = policy.next_delay(attempts)
-        elapsed = parse_iso(now_iso()) - parse_iso(first)
+        delay = T.RETRY.check(policy, attempts, first, p.date())
     except DurationError as exc:
         p.log(run, "ERROR", f"invalid retry: {exc}")
         return False
-    if not policy.allows(attempts, elapsed, delay):
+    if isinstance(delay, T.Refusal):
         return False
-    run.state.set(S.RETRIED)
+    p.set_state(run, S.RETRIED)
     for ancestor in p.index.ancestors(run):
         if not ancestor.terminated:
-            ancestor.state.set(S.RETRIED)
+            p.set_state(ancestor, S.RETRIED)
     retry = Execution.new(
+        execution_id=p.env.ids(),
+        created=p.date(),
         namespace=execution.namespace,
         flow_id=execution.flow_id,
         flow_revision=execution.flow_revision,
@@ -398,25 +462,25 @@ def _retry_as_new_execution(p: _Pass, run: TaskRun, policy: Any) -> bool:
     )
     for other in execution.task_run_list:
         if not other.terminated:
-            other.state.set(S.KILLED)
+            p.set_state(other, S.KILLED)
     p.set_execution_state(S.RETRIED)
     return True
 
 
 def _apply_resume(p: _Pass, event: Resume) -> None:
     """Resume one paused run (a Pause's own delay) or, from the API, every paused run."""
-    if event.task_run_id is None and p.execution.state.current != S.PAUSED:
+    if event.task_run_id is None and T.RESUME.check(p.execution) is not None:
         return
     for run in p.execution.task_run_list:
-        if run.state.current != S.PAUSED:
-            continue
         if event.task_run_id is not None and run.id != event.task_run_id:
+            continue
+        if T.RESUME.check(p.execution, run) is not None:
             continue
         task = p.flow.find_task(run.task_id)
         p.set_state(run, S.RUNNING)
         if event.inputs:
             run.outputs = {"onResume": event.inputs}
-        if not getattr(task, "tasks", None):
+        if not (isinstance(task, Flowable) and task.resumes_children()):
             p.set_state(run, S.SUCCESS)
     still_paused = any(r.state.current == S.PAUSED for r in p.execution.task_run_list)
     p.execution.k_auto_resume = p.execution.k_auto_resume and still_paused
@@ -443,7 +507,8 @@ def _resolve(p: _Pass) -> None:
             p.changed = p.changed or before
             return
         _resolve_flowables(p)
-        _resolve_top(p)
+        if not execution.terminated:  # an Exit, an SLA assertion: nothing more starts
+            _resolve_top(p)
         progressed = p.changed
         p.changed = p.changed or before
         if not progressed:
@@ -546,11 +611,10 @@ def _resolve_flowables(p: _Pass) -> None:
         if run.state.current != S.RUNNING:
             continue
         task = p.flow.find_task(run.task_id)
-        if not isinstance(task, Flowable) or isinstance(task, core_flow.Pause):
-            if isinstance(task, core_flow.Pause) and task.tasks:
-                _resolve_flowable(p, run, task)
-            continue
-        _resolve_flowable(p, run, task)
+        if isinstance(task, Flowable):
+            _resolve_flowable(p, run, task)
+            if p.execution.terminated:  # an Exit among its children: nothing more starts
+                return
 
 
 def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
@@ -561,27 +625,37 @@ def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
         current = phase(p, run, tasks, errors, finally_)
         if not current.done:
             for entry in task.nexts(p, run, current):
+                if p.execution.terminated:
+                    return
                 _create(p, run, entry)
             return
     except ExpressionError as exc:
         p.fail(run, f"{task.id}: {exc}")
         return
     state = final_state(current, task.allow_failure, task.allow_warning)
-    if (
-        state is not None
-        and isinstance(task, core_flow.WaitFor)
-        and state in (S.SUCCESS, S.WARNING)
-    ):
-        state = _loop_decision(p, run, task, state)
-    if state is not None:
-        p.set_state(run, state)
+    if state is None:
+        return
+    settled = task.settle(p, run, state)
+    if isinstance(settled, LoopAgain):  # a WaitFor going round again after its interval
+        run.k_values = list(_WAITING)
+        p.changed = True
+        p.delay(settled.after.total_seconds(), ContinueLoop(task_run_id=run.id))
+        return
+    p.set_state(run, settled)
 
 
 def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
     """Create the run of one child and start it: dispatch, resolve inline, or skip."""
     task = entry.task
-    loop_value = entry.value if _is_loop(p, parent) else None
-    run = new_task_run(p.execution, task.id, parent=parent, value=loop_value, branch=entry.branch)
+    run = new_task_run(
+        p.execution,
+        task.id,
+        task_run_id=p.env.ids(),
+        date=p.date(),
+        parent=parent,
+        value=entry.value,  # only a loop's children carry one
+        branch=entry.branch,
+    )
     p.index.add(run)
     p.changed = True
     if task.run_if is not None and task.run_if is not True:
@@ -592,18 +666,9 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
         except ExpressionError as exc:
             p.fail(run, f"runIf: {exc}")
             return
-    if isinstance(task, core_flow.Pause):
-        _start_pause(p, run, task)
-    elif isinstance(task, core_flow.WorkingDirectory):
-        p.set_state(run, S.RUNNING)
-        _dispatch(p, run, task)
-    elif isinstance(task, Flowable):
-        p.set_state(run, S.RUNNING)
-        try:
-            task.start(p, run)
-        except ExpressionError as exc:
-            p.fail(run, f"{task.id}: {exc}")
-    elif task.kind == TaskKind.EXECUTION_UPDATING:
+    if isinstance(task, Flowable):
+        _begin(p, run, task)
+    elif isinstance(task, ExecutionUpdatingTask):
         _apply_execution_update(p, run, task)
     elif task.kind == TaskKind.EXECUTABLE:
         _start_subflow(p, run, task)
@@ -611,15 +676,23 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
         _dispatch(p, run, task)
 
 
-def _is_loop(p: _Pass, parent: TaskRun | None) -> bool:
-    if parent is None:
-        return False
-    return isinstance(p.flow.find_task(parent.task_id), core_flow._Loop)
+def _begin(p: _Pass, run: TaskRun, task: Flowable) -> None:
+    """A flowable's run starts the way the task says: inline, on a worker, or pausing."""
+    p.set_state(run, S.RUNNING)
+    try:
+        start = task.begin(p, run)
+    except (ExpressionError, DurationError) as exc:
+        p.fail(run, f"{task.id}: {exc}")
+        return
+    if start.mode is StartMode.DISPATCH:
+        _dispatch(p, run, task)
+    elif start.mode is StartMode.PAUSE:
+        _pause(p, run, start)
 
 
 def _dispatch(p: _Pass, run: TaskRun, task: Any) -> None:
     attempt = len(run.attempts) + 1
-    run.attempts.append(Attempt(state=StateInfo.new(S.CREATED)))
+    p.new_attempt(run, S.CREATED)
     variables = run_variables(
         p.base,
         p.index,
@@ -652,122 +725,46 @@ def _dispatch(p: _Pass, run: TaskRun, task: Any) -> None:
     )
 
 
-def _apply_execution_update(p: _Pass, run: TaskRun, task: Any) -> None:
-    from kestrad.tasks.core_execution import Exit, Labels
-
+def _apply_execution_update(p: _Pass, run: TaskRun, task: ExecutionUpdatingTask) -> None:
+    """Labels, Exit, …: the task applies itself to the execution, within one attempt."""
     p.set_state(run, S.RUNNING)
-    run.attempts.append(Attempt(state=StateInfo.new(S.RUNNING)))
+    attempt = p.new_attempt(run, S.RUNNING)
     try:
-        if isinstance(task, Labels):
-            _merge_labels(p, p.render(run, task.labels))
-        elif isinstance(task, Exit):
-            end = "CANCELLED" if task.state == "CANCELED" else task.state
-            run.attempts[-1].state.set(S.SUCCESS)
-            p.set_state(run, S.SUCCESS)
-            if end == S.KILLED:
-                p.set_execution_state(S.KILLING)
-                _kill(p)
-                return
-            for other in p.execution.task_run_list:
-                if not other.terminated:
-                    p.set_state(other, end if other.id != run.id else S.SUCCESS)
-            p.set_execution_state(end)
-            return
+        task.apply(p, run)
     except (ExpressionError, ValueError) as exc:
-        run.attempts[-1].state.set(S.FAILED)
+        p.set_attempt(attempt, S.FAILED)
         p.fail(run, str(exc))
         return
-    run.attempts[-1].state.set(S.SUCCESS)
-    p.set_state(run, S.SUCCESS)
+    if not run.terminated:
+        p.set_attempt(attempt, S.SUCCESS)
+        p.set_state(run, S.SUCCESS)
 
 
-def _merge_labels(p: _Pass, rendered: Any) -> None:
-    import json
-
-    if isinstance(rendered, str):
-        rendered = json.loads(rendered)
-    pairs: list[tuple[str, str]]
-    if isinstance(rendered, Mapping):
-        pairs = [(str(k), _label_text(v)) for k, v in rendered.items()]
-    elif isinstance(rendered, list):
-        pairs = [(str(item["key"]), _label_text(item["value"])) for item in rendered]
-    else:
-        raise ValueError("labels must be a map, a list of {key, value} or a JSON string")
-    for key, _ in pairs:
-        if key.startswith("system."):
-            raise ValueError(f"system label `{key}` cannot be set by a task")
-    existing = {label.key: i for i, label in enumerate(p.execution.labels)}
-    for key, value in pairs:
-        if key in existing:
-            p.execution.labels[existing[key]] = Label(key=key, value=value)
-        else:
-            p.execution.labels.append(Label(key=key, value=value))
-
-
-def _label_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return value if isinstance(value, str) else str(value)
-
-
-def _start_pause(p: _Pass, run: TaskRun, task: core_flow.Pause) -> None:
-    p.set_state(run, S.RUNNING)
-    try:
-        delay = _duration(p, run, task.delay)
-        timeout = _duration(p, run, task.timeout)
-    except (DurationError, ExpressionError) as exc:
-        p.fail(run, f"{task.id}: {exc}")
+def _pause(p: _Pass, run: TaskRun, start: Start) -> None:
+    """A Pause: its run and the execution go PAUSED; its own delay resumes it, its timeout
+    fails it (both as delayed events, checked by the rules when they arrive)."""
+    refusal = T.PAUSE.check(p.execution)
+    if refusal is not None:
+        p.fail(run, refusal.message)
         return
     p.set_state(run, S.PAUSED)
     p.set_execution_state(S.PAUSED)
-    if delay is not None:
+    if start.resume_after is not None:
         p.execution.k_auto_resume = True
-        p.delay(delay.total_seconds(), Resume(task_run_id=run.id))
-    if timeout is not None:
-        p.delay(timeout.total_seconds(), PauseTimeout(task_run_id=run.id))
-
-
-def _duration(p: _Pass, run: TaskRun, raw: Any) -> timedelta | None:
-    if raw is None:
-        return None
-    rendered = p.render(run, raw)
-    return parse_duration(rendered if isinstance(rendered, str) else str(rendered))
+        p.delay(start.resume_after.total_seconds(), Resume(task_run_id=run.id))
+    if start.fail_after is not None:
+        p.delay(start.fail_after.total_seconds(), PauseTimeout(task_run_id=run.id))
 
 
 # -- WaitFor / LoopUntil ---------------------------------------------------------------------------
-def _loop_decision(p: _Pass, run: TaskRun, task: core_flow.WaitFor, state: str) -> str | None:
-    """After an iteration: stop (return the end state) or schedule the next one (None)."""
-    try:
-        done = truthy(p.render(run, task.condition))
-    except ExpressionError as exc:
-        p.log(run, "ERROR", f"condition: {exc}")
-        return S.FAILED
-    if done:
-        return state
-    frequency = task.check_frequency
-    iteration = int(run.outputs.get("iterationCount", 1))
-    started = parse_iso(run.state.start_date or now_iso())
-    elapsed = parse_iso(now_iso()) - started
-    limit_reached = (
-        frequency.max_iterations is not None and iteration >= frequency.max_iterations
-    ) or (frequency.max_duration is not None and elapsed >= parse_duration(frequency.max_duration))
-    if limit_reached:
-        if task.fail_on_max_reached:
-            p.log(run, "ERROR", f"condition still false after {iteration} iterations")
-            return S.FAILED
-        return state
-    run.k_values = list(_WAITING)
-    p.changed = True
-    p.delay(parse_duration(frequency.interval).total_seconds(), ContinueLoop(task_run_id=run.id))
-    return None
-
-
 def _next_iteration(p: _Pass, run: TaskRun) -> None:
     """Archive the children of the last iteration (they stay in the list) and go again."""
     for child in p.children(run):
         if child.k_branch != ARCHIVED:
             child.k_branch = ARCHIVED
-    run.outputs = {**run.outputs, "iterationCount": int(run.outputs.get("iterationCount", 1)) + 1}
+    task = p.flow.find_task(run.task_id)
+    if isinstance(task, Flowable):
+        task.next_iteration(p, run)
     run.k_values = None
     p.changed = True
 
@@ -777,7 +774,7 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
     from kestrad.model.inputs import InputsInvalid, resolve_inputs
 
     p.set_state(run, S.RUNNING)
-    run.attempts.append(Attempt(state=StateInfo.new(S.RUNNING)))
+    p.new_attempt(run, S.RUNNING)
     try:
         namespace = str(p.render(run, task.namespace))
         flow_id = str(p.render(run, task.flow_id))
@@ -800,6 +797,8 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
         return
     parent = p.execution
     child = Execution.new(
+        execution_id=p.env.ids(),
+        created=p.date(),
         namespace=namespace,
         flow_id=flow_id,
         flow_revision=child_flow.revision,
@@ -823,7 +822,7 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
     p.new_executions.append(NewExecution(execution=child, due=p.env.clock()))
     run.outputs = {"executionId": child.id}
     if not task.wait:
-        run.attempts[-1].state.set(S.SUCCESS)
+        p.set_attempt(run.attempts[-1], S.SUCCESS)
         p.set_state(run, S.SUCCESS)
 
 
@@ -835,9 +834,9 @@ def _subflow_labels(parent: Execution, child_flow: Any, task: Any, labels: Any) 
         )
     merged.update({k: str(v) for k, v in (getattr(child_flow, "labels", None) or {}).items()})
     if isinstance(labels, Mapping):
-        merged.update({str(k): _label_text(v) for k, v in labels.items()})
+        merged.update({str(k): label_text(v) for k, v in labels.items()})
     elif isinstance(labels, list):
-        merged.update({str(i["key"]): _label_text(i["value"]) for i in labels})
+        merged.update({str(i["key"]): label_text(i["value"]) for i in labels})
     correlation = parent.label_map().get("system.correlationId", parent.id)
     merged["system.correlationId"] = correlation
     return [Label(key=k, value=v) for k, v in merged.items()]
@@ -845,7 +844,7 @@ def _subflow_labels(parent: Execution, child_flow: Any, task: Any, labels: Any) 
 
 def _fail_attempt(p: _Pass, run: TaskRun, reason: str) -> None:
     if run.attempts:
-        run.attempts[-1].state.set(S.FAILED)
+        p.set_attempt(run.attempts[-1], S.FAILED)
     task = p.flow.find_task(run.task_id)
     p.log(run, "ERROR", reason)
     state = S.WARNING if task is not None and task.allow_failure else S.FAILED
@@ -897,7 +896,7 @@ def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
         state = S.SUCCESS
     if state == S.FAILED and task is not None:
         if run.attempts:
-            run.attempts[-1].state.set(S.FAILED)
+            p.set_attempt(run.attempts[-1], S.FAILED)
         if _schedule_retry(p, run, task):
             return
     if state == S.FAILED and task is not None and task.allow_failure:
@@ -905,7 +904,7 @@ def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
     if state == S.WARNING and task is not None and task.allow_warning:
         state = S.SUCCESS
     if run.attempts:
-        run.attempts[-1].state.set(event.state if event.state in S.TERMINATED else S.SUCCESS)
+        p.set_attempt(run.attempts[-1], event.state if event.state in S.TERMINATED else S.SUCCESS)
     p.set_state(run, state)
 
 
@@ -946,7 +945,7 @@ def _violate_sla(p: _Pass, index: int, sla: Any, why: str) -> None:
     p.changed = True
     p.log(None, "WARN", f"SLA {sla.id} violated: {why}")
     if sla.labels:
-        _merge_labels(p, dict(sla.labels))
+        p.merge_labels(label_pairs(dict(sla.labels)))
     if sla.behavior == "NONE":
         return
     end = S.FAILED if sla.behavior == "FAIL" else S.CANCELLED
@@ -957,9 +956,6 @@ def _violate_sla(p: _Pass, index: int, sla: Any, why: str) -> None:
 
 
 # -- restart -------------------------------------------------------------------------------------
-_RESTARTABLE = frozenset({S.FAILED, S.KILLED, S.PAUSED, S.CANCELLED})
-
-
 def _apply_restart(p: _Pass, event: Restart) -> None:
     """Kestra's restart: failed runs go again (new attempt), error branches are dropped.
 
@@ -969,7 +965,7 @@ def _apply_restart(p: _Pass, event: Restart) -> None:
     it again; `errors`, `finally` and listener runs are removed with their children.
     """
     execution = p.execution
-    if not (execution.terminated or execution.state.current == S.PAUSED):
+    if T.RESTART.check(execution) is not None:
         return
     if (
         event.revision is not None
@@ -978,7 +974,7 @@ def _apply_restart(p: _Pass, event: Restart) -> None:
         execution.flow_revision = event.revision
         p.flow = p.env.flow_lookup(execution.namespace, execution.flow_id, event.revision)
     doomed = {r.id for r in execution.task_run_list if r.k_branch in (ERRORS, FINALLY, LISTENERS)}
-    failed = [r for r in execution.task_run_list if r.state.current in _RESTARTABLE]
+    failed = [r for r in execution.task_run_list if T.RESTART.reruns(r)]
     for run in failed:
         task = p.flow.find_task(run.task_id)
         if (
@@ -986,8 +982,7 @@ def _apply_restart(p: _Pass, event: Restart) -> None:
             or run.id in doomed
             or task.kind == TaskKind.EXECUTION_UPDATING
             or (
-                isinstance(task, Flowable)
-                and not any(c.state.current in _RESTARTABLE for c in p.children(run))
+                isinstance(task, Flowable) and not any(T.RESTART.reruns(c) for c in p.children(run))
             )
         ):
             doomed.add(run.id)
@@ -1000,7 +995,7 @@ def _apply_restart(p: _Pass, event: Restart) -> None:
     p.set_execution_state(S.RESTARTED)
     p.set_execution_state(S.RUNNING)
     for run in execution.task_run_list:
-        if run.state.current not in _RESTARTABLE:
+        if not T.RESTART.reruns(run):
             continue
         task = p.flow.find_task(run.task_id)
         p.set_state(run, S.RESTARTED)

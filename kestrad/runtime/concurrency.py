@@ -1,8 +1,9 @@
-"""Flow `concurrency: {limit, behavior}`: the admission rule, checked inside the batch.
+"""Flow `concurrency: {limit, behavior}`: the admission bookkeeping of one executor batch.
 
 The executor admits an execution (CREATED or QUEUED → RUNNING) only while fewer than
-`limit` executions of its flow are running or paused. The count is read in the executor's
-own transaction and corrected for what this batch already admitted or ended, so the
+`limit` executions of its flow are running or paused: the decision is the admission rule
+of runtime/transitions.py; this module keeps the counts it decides on. The count is read
+in the executor's own transaction and corrected for what this batch already admitted or ended, so the
 check and the state change commit together (on PostgreSQL, batches of several daemons
 touching one limited flow are serialized by a lock taken before the count is read). When
 a running execution of a QUEUE flow ends, the oldest queued ones are woken up, one per
@@ -15,6 +16,7 @@ from typing import Any
 
 from kestrad.model import state as S
 from kestrad.model.execution import Execution
+from kestrad.runtime.transitions import ADMISSION, Refusal
 from kestrad.store.base import BatchView
 
 COUNTED = frozenset({S.RUNNING, S.PAUSED, S.RETRYING, S.KILLING, S.RESTARTED})
@@ -29,16 +31,18 @@ class Admission:
         self._woken: set[str] = set()
         self._woken_of: dict[tuple[str, str], int] = {}
 
-    def verdict(self, execution: Execution, flow: Any) -> str | None:
-        """None to admit, else the state to give it: QUEUED, CANCELLED or FAILED."""
+    def verdict(self, execution: Execution, flow: Any, *, killing: bool = False) -> Refusal | None:
+        """None to admit, else the admission rule's refusal (QUEUED, CANCELLED or FAILED).
+
+        An admitted execution holds a slot from now on, for the rest of the batch.
+        """
         concurrency = flow.concurrency
         key = (execution.namespace, execution.flow_id)
-        running = self._view.running_count(*key) + self._delta.get(key, 0)
-        if running < concurrency.limit:
+        running = 0 if killing else self._view.running_count(*key) + self._delta.get(key, 0)
+        refusal = ADMISSION.check(concurrency.limit, concurrency.behavior, running, killing=killing)
+        if refusal is None and not killing:
             self._delta[key] = self._delta.get(key, 0) + 1
-            return None
-        behavior = concurrency.behavior or "QUEUE"
-        return {"QUEUE": S.QUEUED, "CANCEL": S.CANCELLED, "FAIL": S.FAILED}[behavior]
+        return refusal
 
     def ended(self, execution: Execution, flow: Any, state_before: str) -> list[str]:
         """An execution ended: free its slot; the ids of queued ones to wake, oldest first.

@@ -27,20 +27,19 @@ from kestrad.model.durations import parse_duration
 from kestrad.model.execution import Execution, ExecutionTrigger, Label, to_kestra_json
 from kestrad.model.ids import new_id
 from kestrad.model.inputs import resolve_inputs
-from kestrad.model.messages import Kill, Restart, Resume, encode
 from kestrad.model.state import TERMINATED
 from kestrad.runtime.advance import AdvanceEnv
+from kestrad.runtime.commands import executions as commands
 from kestrad.runtime.executor import Executor
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.liveness import LivenessChecker
-from kestrad.runtime.replay import replay_execution
 from kestrad.runtime.services import EngineServices
 from kestrad.runtime.variables import refresh_environment
 from kestrad.runtime.worker import Worker
 from kestrad.storage import functions as storage_functions
 from kestrad.storage import set_default_storage
-from kestrad.store.base import LogEntry, Outgoing, Store
+from kestrad.store.base import LogEntry, Store
 from kestrad.store.factory import open_store
 from kestrad.store.outage import migrate_when_reachable
 
@@ -335,30 +334,31 @@ class Engine:
         await self.store.create_executions(executions)
         self.hub.executor_wake.set()
 
-    async def kill(self, execution_id: str) -> None:
-        await self.store.publish_events([Outgoing(key=execution_id, payload=encode(Kill()))])
-        self.hub.executor_wake.set()
-
-    async def restart(self, execution_id: str, revision: int | None = None) -> None:
-        """Run the failed task runs of an ended execution again (same execution id)."""
-        event = Restart(revision=revision)
-        await self.store.publish_events([Outgoing(key=execution_id, payload=encode(event))])
-        self.hub.executor_wake.set()
-
-    async def replay(self, execution_id: str, task_run_id: str | None = None) -> Execution:
-        """A new execution replaying this one from the start or from `task_run_id`."""
-        source = await self.store.get_execution(execution_id)
-        if source is None:
-            raise LookupError(f"execution {execution_id} not found")
-        execution = replay_execution(source, task_run_id)
-        await self.store.create_executions([execution])
+    # Commands go through runtime/commands (checked by the transition rules, which raise
+    # CommandRefused or ExecutionNotFound); the engine adds the wake-up of its executor.
+    async def kill(self, execution_id: str) -> Execution:
+        """Kill an execution that has not ended; returns it as it was before."""
+        execution = await commands.kill(self.store, execution_id)
         self.hub.executor_wake.set()
         return execution
 
-    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> None:
-        event = Resume(inputs=dict(inputs) if inputs else None)
-        await self.store.publish_events([Outgoing(key=execution_id, payload=encode(event))])
+    async def restart(self, execution_id: str, revision: int | None = None) -> Execution:
+        """Run the failed task runs of an ended execution again (same execution id)."""
+        execution = await commands.restart(self.store, execution_id, revision)
         self.hub.executor_wake.set()
+        return execution
+
+    async def replay(self, execution_id: str, task_run_id: str | None = None) -> Execution:
+        """A new execution replaying this one from the start or from `task_run_id`."""
+        execution = await commands.replay(self.store, execution_id, task_run_id)
+        self.hub.executor_wake.set()
+        return execution
+
+    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> Execution:
+        """Resume a PAUSED execution, `inputs` becoming its paused runs' `onResume`."""
+        execution = await commands.resume(self.store, execution_id, inputs)
+        self.hub.executor_wake.set()
+        return execution
 
     async def get_execution(self, execution_id: str) -> Execution | None:
         return await self.store.get_execution(execution_id)

@@ -18,6 +18,7 @@ import anyio
 from kestrad.model import state as S
 from kestrad.model.execution import Execution, decode_execution, encode_execution
 from kestrad.model.messages import ExecutionEvent, Kill, Wake, decode_event, encode
+from kestrad.runtime import transitions as T
 from kestrad.runtime.advance import AdvanceEnv, advance
 from kestrad.runtime.concurrency import Admission
 from kestrad.runtime.flow_cache import FlowCache
@@ -229,23 +230,16 @@ class Executor:
         admission: Admission,
     ) -> bool:
         """Flow concurrency: False when the execution must wait (QUEUED) or was refused."""
-        if flow.concurrency is None or execution.state.current not in (S.CREATED, S.QUEUED):
+        if flow.concurrency is None or execution.state.current not in T.ADMISSION.sources:
             return True
-        if any(isinstance(e, Kill) for e in events):
+        killing = any(isinstance(e, Kill) for e in events)
+        refusal = admission.verdict(execution, flow, killing=killing)
+        if refusal is None or refusal.state is None:
             return True
-        verdict = admission.verdict(execution, flow)
-        if verdict is None:
-            return True
-        if execution.state.set(verdict):
+        if T.move(execution.state, refusal.state, S.now_iso(), T.EXECUTION):
             outcome.executions.append(execution)
-        if verdict != S.QUEUED:
-            outcome.logs.append(
-                _executor_log(
-                    execution,
-                    "WARN",
-                    f"flow concurrency limit {flow.concurrency.limit} reached: {verdict}",
-                )
-            )
+        if refusal.state != S.QUEUED:
+            outcome.logs.append(_executor_log(execution, "WARN", refusal.message))
             outcome.ended.append(execution)
         return False
 
@@ -259,7 +253,7 @@ class Executor:
         flow = self.flows.get(execution.namespace, execution.flow_id, execution.flow_revision)
         if flow is None:
             if not execution.terminated:
-                execution.state.set(S.FAILED)
+                T.move(execution.state, S.FAILED, S.now_iso(), T.EXECUTION)
                 outcome.logs.append(
                     _executor_log(
                         execution, "ERROR", f"flow revision {execution.flow_revision} not found"
@@ -275,7 +269,7 @@ class Executor:
             result = advance(execution, flow, events, self.env)
         except Exception as exc:  # a bug must fail one execution, never the daemon
             log.exception("advance failed for execution %s", execution.id)
-            execution.state.set(S.FAILED)
+            T.fail_after_error(execution.state, S.now_iso())
             outcome.logs.append(_executor_log(execution, "ERROR", f"internal error: {exc!r}"))
             outcome.executions.append(execution)
             outcome.ended.append(execution)

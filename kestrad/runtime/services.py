@@ -15,12 +15,11 @@ from typing import Any
 import anyio
 
 from kestrad.model.kv import check_key, decode_value, encode_value, expiry
-from kestrad.model.messages import Resume, encode
 from kestrad.model.records import FlowCount, KVEntry, LogEntry
 from kestrad.model.state import TERMINATED
+from kestrad.runtime.commands import executions as commands
 from kestrad.runtime.kv import KVMirror, kv_function
 from kestrad.storage import default_storage
-from kestrad.store.base import Outgoing
 from kestrad.store.outage import Retry
 from kestrad.tasks.services import PurgeCounts, ServiceError
 
@@ -266,19 +265,10 @@ class EngineServices:
         self, execution_id: str, inputs: dict[str, Any] | None, *, namespace: str, flow_id: str
     ) -> None:
         """Resume a PAUSED execution of `namespace/flow_id` (the `execution.Resume` task)."""
-
-        execution = await self.store.get_execution(execution_id)
-        if execution is None:
-            raise ServiceError(f"execution {execution_id} not found")
-        if (execution.namespace, execution.flow_id) != (namespace, flow_id):
-            raise ServiceError(
-                f"execution {execution_id} belongs to {execution.namespace}/{execution.flow_id}, "
-                f"not {namespace}/{flow_id}"
-            )
-        if execution.state.current != "PAUSED":
-            raise ServiceError(f"execution {execution_id} is {execution.state.current}, not PAUSED")
-        event = Resume(inputs=dict(inputs) if inputs else None)
-        await self.store.publish_events([Outgoing(key=execution_id, payload=encode(event))])
+        try:
+            await commands.resume(self.store, execution_id, inputs, flow=(namespace, flow_id))
+        except (commands.ExecutionNotFound, commands.CommandRefused) as exc:
+            raise ServiceError(str(exc)) from None
 
 
 def _levels_from(min_level: str) -> frozenset[str]:

@@ -12,8 +12,21 @@ from typing import Any, ClassVar
 
 import msgspec
 
+from kestrad.model.execution import TaskRun
+from kestrad.model.messages import TaskResult
 from kestrad.model.retry import Retry
-from kestrad.tasks.flowable_support import ERRORS, FINALLY, resolve_list, sequential_nexts
+from kestrad.tasks.flowable_support import (
+    ERRORS,
+    FINALLY,
+    ExecutionView,
+    FlowView,
+    LoopAgain,
+    Phase,
+    Resolved,
+    Start,
+    resolve_list,
+    sequential_nexts,
+)
 
 # A list of tasks inside a task (If.then, ForEach.tasks, …). msgspec cannot convert an
 # already-built Struct into a base-class field, so the loader converts children itself and
@@ -92,24 +105,62 @@ class TaskOutcome(msgspec.Struct, kw_only=True):
     state: str = "SUCCESS"
 
 
-class Flowable(FlowableTask, kw_only=True):
-    """Behaviour shared by the core flowables, called by the executor's `advance`.
+class ExecutionUpdatingTask(Task, kw_only=True):
+    """A task the executor applies to its own execution at once (Labels, Exit)."""
 
-    `start` runs once when the task run is created (render conditions, loop values);
-    `lists` gives the (tasks, errors, finally) children; `nexts` picks which to create now.
+    kind: ClassVar[TaskKind] = TaskKind.EXECUTION_UPDATING
+
+    def apply(self, view: ExecutionView, run: TaskRun) -> None:
+        """Change the execution through `view`; raise ExpressionError or ValueError to fail
+        the run (the execution goes on)."""
+        raise NotImplementedError
+
+
+class Flowable(FlowableTask, kw_only=True):
+    """Behaviour shared by the core flowables: the hooks the executor's `advance` calls.
+
+    `advance` knows no concrete flowable; what differs between them is said here:
+    - `begin`: how a run starts: resolved inline (the default, after `start` computed its
+      outputs or loop values), sent whole to a worker, or pausing the execution;
+    - `lists` gives the (tasks, errors, finally) children; `nexts` picks which to create now;
+    - `settle`: once the children are done, the state to end in, or `LoopAgain`;
+    - `next_iteration`: a looping run goes round again (its last children are archived);
+    - `apply_result`: a worker's result for a run sent whole;
+    - `resumes_children`: whether a resumed (paused) run goes on with its children.
     """
 
-    def start(self, fx: Any, run: Any) -> None:
+    def begin(self, fx: FlowView, run: TaskRun) -> Start:
+        """Start a run; raise ExpressionError (or DurationError) to fail it."""
+        self.start(fx, run)
+        return Start()
+
+    def start(self, fx: FlowView, run: TaskRun) -> None:
         """Compute the run's outputs or loop values; raise ExpressionError to fail it."""
 
-    def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
-
+    def lists(
+        self, fx: FlowView, run: TaskRun
+    ) -> tuple[list[Resolved], list[Resolved], list[Resolved]]:
         return (
             resolve_list(getattr(self, "tasks", None)),
             resolve_list(self.errors, ERRORS),
             resolve_list(self.finally_, FINALLY),
         )
 
-    def nexts(self, fx: Any, run: Any, current: Any) -> list[Any]:
+    def nexts(self, fx: FlowView, run: TaskRun, current: Phase) -> list[Resolved]:
+        return sequential_nexts(current.current or [], current.runs)
 
-        return sequential_nexts(current.current, current.runs)
+    def settle(self, fx: FlowView, run: TaskRun, state: str) -> str | LoopAgain:
+        """The children are done and would end the run in `state`: end it there (default)."""
+        return state
+
+    def next_iteration(self, fx: FlowView, run: TaskRun) -> None:
+        """A run that answered `LoopAgain` goes round again, its children archived."""
+
+    def apply_result(self, fx: FlowView, run: TaskRun, result: TaskResult) -> str | None:
+        """A worker's end result for a run this task sent whole: the state the run ends in
+        now, or None while its children still resolve."""
+        return result.state
+
+    def resumes_children(self) -> bool:
+        """After a resume: True when the run goes on with its children, False to end it."""
+        return False

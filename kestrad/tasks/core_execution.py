@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, Literal
 
 from kestrad.expr.engine import truthy
-from kestrad.tasks.base import RunnableTask, Task, TaskFailed, TaskKind
+from kestrad.model.execution import TaskRun, label_pairs
+from kestrad.tasks.base import ExecutionUpdatingTask, RunnableTask, TaskFailed
 from kestrad.tasks.core_log import _rendered_list
+from kestrad.tasks.flowable_support import ExecutionView
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError, utc_date
 
@@ -25,21 +27,23 @@ class Fail(RunnableTask, kw_only=True):
 
 
 @register("io.kestra.plugin.core.execution.Labels", "io.kestra.core.tasks.executions.Labels")
-class Labels(Task, kw_only=True):
+class Labels(ExecutionUpdatingTask, kw_only=True):
     """Adds or overrides labels of the running execution; applied by the executor."""
 
     labels: Any
 
-    kind: ClassVar[TaskKind] = TaskKind.EXECUTION_UPDATING
+    def apply(self, view: ExecutionView, run: TaskRun) -> None:
+        view.merge_labels(label_pairs(view.render(run, self.labels)))
 
 
 @register("io.kestra.plugin.core.execution.Exit")
-class Exit(Task, kw_only=True):
+class Exit(ExecutionUpdatingTask, kw_only=True):
     """Ends the execution at once in `state`; applied by the executor."""
 
     state: Literal["SUCCESS", "WARNING", "KILLED", "FAILED", "CANCELED", "CANCELLED"] = "SUCCESS"
 
-    kind: ClassVar[TaskKind] = TaskKind.EXECUTION_UPDATING
+    def apply(self, view: ExecutionView, run: TaskRun) -> None:
+        view.end_execution(run, "CANCELLED" if self.state == "CANCELED" else self.state)
 
 
 def _state_list(ctx: Any, value: Any) -> list[str] | None:

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import anyio
 import msgspec
 
 from kestrad.expr.engine import ExpressionError, truthy
+from kestrad.model import state as S
 from kestrad.model.durations import format_duration, parse_duration
+from kestrad.model.messages import TaskResult
+from kestrad.model.state import parse_iso
 from kestrad.tasks.base import Flowable, RunnableTask, Task, TaskKind, TaskList
 from kestrad.tasks.flowable_support import (
     ERRORS,
     FINALLY,
     TASKS,
+    LoopAgain,
     Phase,
     Resolved,
+    Start,
+    StartMode,
     parallel_nexts,
     resolve_list,
     sequential_nexts,
@@ -283,6 +290,24 @@ class Pause(Flowable, kw_only=True):
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
     kind: ClassVar[TaskKind] = TaskKind.FLOWABLE
 
+    def begin(self, fx: Any, run: Any) -> Start:
+        return Start(
+            StartMode.PAUSE,
+            resume_after=_duration(fx, run, self.delay),
+            fail_after=_duration(fx, run, self.timeout),
+        )
+
+    def resumes_children(self) -> bool:
+        return bool(self.tasks)
+
+
+def _duration(fx: Any, run: Any, raw: Any) -> timedelta | None:
+    """A duration property rendered then parsed; None when absent."""
+    if raw is None:
+        return None
+    rendered = fx.render(run, raw)
+    return parse_duration(rendered if isinstance(rendered, str) else str(rendered))
+
 
 class CheckFrequency(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
     """How often and how long a WaitFor/LoopUntil loops."""
@@ -304,6 +329,37 @@ class WaitFor(Flowable, kw_only=True):
 
     def start(self, fx: Any, run: Any) -> None:
         run.outputs = {"iterationCount": 1}
+
+    def settle(self, fx: Any, run: Any, state: str) -> str | LoopAgain:
+        """After an iteration that went well: stop once `condition` holds or a limit is
+        reached (FAILED with `failOnMaxReached`), else go again after `interval`."""
+        if state not in (S.SUCCESS, S.WARNING):
+            return state
+        try:
+            done = truthy(fx.render(run, self.condition))
+        except ExpressionError as exc:
+            fx.log(run, "ERROR", f"condition: {exc}")
+            return S.FAILED
+        if done:
+            return state
+        frequency = self.check_frequency
+        iteration = int(run.outputs.get("iterationCount", 1))
+        now = fx.date()
+        elapsed = parse_iso(now) - parse_iso(run.state.start_date or now)
+        if (frequency.max_iterations is not None and iteration >= frequency.max_iterations) or (
+            frequency.max_duration is not None and elapsed >= parse_duration(frequency.max_duration)
+        ):
+            if self.fail_on_max_reached:
+                fx.log(run, "ERROR", f"condition still false after {iteration} iterations")
+                return S.FAILED
+            return state
+        return LoopAgain(parse_duration(frequency.interval))
+
+    def next_iteration(self, fx: Any, run: Any) -> None:
+        run.outputs = {
+            **run.outputs,
+            "iterationCount": int(run.outputs.get("iterationCount", 1)) + 1,
+        }
 
 
 @register(
@@ -348,7 +404,18 @@ class WorkingDirectory(Flowable, kw_only=True):
     cache: dict[str, Any] | None = None
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
 
+    def begin(self, fx: Any, run: Any) -> Start:
+        return Start(StartMode.DISPATCH)
+
     def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
         if current.current and current.current[0].branch == TASKS:
             return []  # the worker creates these runs
         return sequential_nexts(current.current or [], current.runs)
+
+    def apply_result(self, fx: Any, run: Any, result: TaskResult) -> str | None:
+        """The children the worker ran become child runs; the run then resolves like a
+        Sequential (its `errors` included), unless it failed before running any."""
+        fx.adopt(run, result.dynamic or [])
+        if result.state not in (S.SUCCESS, S.WARNING) and not result.dynamic:
+            return result.state if result.state in S.TERMINATED else S.FAILED
+        return None

@@ -7,10 +7,13 @@ came from (`k_branch`), so the rules below never match ids across lists.
 
 from __future__ import annotations
 
+import enum
+from datetime import timedelta
 from typing import Any, NamedTuple, Protocol
 
 from kestrad.model import state as S
 from kestrad.model.execution import TaskRun
+from kestrad.model.messages import DynamicRun
 
 TASKS, ERRORS, FINALLY, LISTENERS, ARCHIVED = 0, 1, 2, 3, 4
 
@@ -24,13 +27,59 @@ class Resolved(NamedTuple):
 
 
 class FlowView(Protocol):
-    """What a flowable may look at while the executor resolves it."""
+    """What a flowable may look at (and ask for) while the executor resolves it."""
 
     def children(self, parent: TaskRun | None) -> list[TaskRun]: ...
 
     def render(self, run: TaskRun | None, value: Any) -> Any: ...
 
     def render_typed(self, run: TaskRun | None, value: Any) -> Any: ...
+
+    def log(self, run: TaskRun | None, level: str, message: str) -> None:
+        """A line in the execution's logs, written by the executor."""
+        ...
+
+    def date(self) -> str:
+        """Now, from the executor's clock (never the wall clock: tests move it)."""
+        ...
+
+    def adopt(self, run: TaskRun, reported: list[DynamicRun]) -> None:
+        """Make the runs a worker reported (a WorkingDirectory's children) children of `run`."""
+        ...
+
+
+class ExecutionView(FlowView, Protocol):
+    """What an execution-updating task (Labels, Exit) may change on its execution."""
+
+    def merge_labels(self, pairs: list[tuple[str, str]]) -> None:
+        """Add labels, or replace those with the same keys."""
+        ...
+
+    def end_execution(self, run: TaskRun, state: str) -> None:
+        """End the execution at once in `state` (KILLED kills it); `run` ends SUCCESS."""
+        ...
+
+
+class StartMode(enum.Enum):
+    """How a flowable's run starts."""
+
+    RESOLVE = "resolve"  # the executor resolves its children inline
+    DISPATCH = "dispatch"  # sent whole to one worker; its result brings the children
+    PAUSE = "pause"  # pauses the execution until resumed
+
+
+class Start(NamedTuple):
+    """A flowable's answer to `begin`: how its run starts and, for a pause, its clocks."""
+
+    mode: StartMode = StartMode.RESOLVE
+    resume_after: timedelta | None = None  # PAUSE: resumes by itself after this
+    fail_after: timedelta | None = None  # PAUSE: fails if still paused after this
+
+
+class LoopAgain(NamedTuple):
+    """A flowable's answer to `settle`: run the children again after `after`."""
+
+    after: timedelta
 
 
 def resolve_list(

@@ -3,7 +3,8 @@
 Each example drives a real Engine: executions of a flow whose only task is a Pause are
 created, ended (resumed, so they finish) and killed in a generated order, without waiting
 for the executor between operations, so admissions, ends and kills land in the same or in
-neighbouring batches. Whatever the order:
+neighbouring batches; a command may be sent twice at once (both pass the command's check,
+the executor's transition rule ignores the one that no longer applies). Whatever the order:
 
 - never more than `limit` executions are RUNNING or PAUSED at once (from their histories);
 - with QUEUE, every queued execution that was not killed eventually runs;
@@ -13,6 +14,7 @@ neighbouring batches. Whatever the order:
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
@@ -22,6 +24,7 @@ from hypothesis import strategies as st
 
 from kestrad.model.execution import Execution
 from kestrad.model.state import parse_iso
+from kestrad.runtime.commands.executions import CommandRefused
 from kestrad.runtime.engine import Engine
 
 NS = "tests.concurrency.props"
@@ -49,13 +52,16 @@ tasks:
 class Op:
     kind: str  # create | end | kill | settle
     target: int = 0
+    # Send the command twice at once: both pass the command's check (the store still says
+    # PAUSED / not ended), the executor's rule must then ignore the second one.
+    twice: bool = False
 
 
 ops = st.lists(
     st.one_of(
         st.just(Op("create")),
-        st.builds(Op, st.just("end"), st.integers(0, 7)),
-        st.builds(Op, st.just("kill"), st.integers(0, 7)),
+        st.builds(Op, st.just("end"), st.integers(0, 7), st.booleans()),
+        st.builds(Op, st.just("kill"), st.integers(0, 7), st.booleans()),
         st.just(Op("settle")),
     ),
     min_size=3,
@@ -95,10 +101,14 @@ async def _scenario(limit: int, behavior: str, plan: list[Op]) -> tuple[list[str
                 await anyio.sleep(0.05)
             elif created:
                 target = created[op.target % len(created)]
-                if op.kind == "kill":
-                    await engine.kill(target)
-                else:
-                    await engine.resume(target)
+                # A generated target may have ended (or not be paused): refused, as any
+                # client would be.
+                for _ in range(2 if op.twice else 1):
+                    with contextlib.suppress(CommandRefused):
+                        if op.kind == "kill":
+                            await engine.kill(target)
+                        else:
+                            await engine.resume(target)
         finals = await _drain(engine, created)
     return created, finals
 
@@ -115,7 +125,8 @@ async def _drain(engine: Engine, ids: list[str]) -> list[Execution]:
         assert time.monotonic() < deadline, [e.state.current for e in executions]
         for execution in executions:
             if execution.state.current == "PAUSED":
-                await engine.resume(execution.id)
+                with contextlib.suppress(CommandRefused):  # resumed meanwhile
+                    await engine.resume(execution.id)
         await anyio.sleep(0.05)
 
 
