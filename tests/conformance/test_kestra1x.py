@@ -27,8 +27,7 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
         "assert-fails-on-false-condition",
         "if-in-foreach-with-assert",
     ],
-    "Exit: the task after the exiting branch is still created, the Exit run ends SUCCESS (Kestra: no further task run, Exit run takes the exit state)": [
-        "exit-task",
+    "Exit: the Exit run ends SUCCESS (Kestra: the Exit run takes the exit state)": [
         "exit-killed-task",
         "exit-canceled-spelling",
         "exit-cancelled",
