@@ -134,8 +134,12 @@ def hot_queries(data: Data, seqs: dict[str, int]) -> list[tuple[str, str, tuple[
         ("ended: queue by key", "queue_execution_delete_keys", (some[:10],)),
         ("ended: jobs by key", "queue_worker_delete_keys", (some[:10],)),
         ("concurrency counts", "execution_running_counts", ([ns], [flow])),
-        ("concurrency queued", "execution_queued_ids", ([ns], [flow], 10)),
-        ("trigger lock release", "trigger_release_lock", (ns, "flow1", "schedule", some[0])),
+        ("concurrency queued", "execution_queued_ids", ([ns], [flow], [10])),
+        (
+            "trigger lock release",
+            "trigger_release_lock",
+            ([ns], ["flow1"], ["schedule"], [some[0]]),
+        ),
         ("subflow children", "execution_by_trigger", (some[0],)),
         ("worker claim", "queue_worker_claim", ("instance-0", NOW, 100)),
         ("worker done", "queue_worker_delete", ([1, 2, 3],)),
@@ -265,9 +269,10 @@ async def test_sqlite_list_pages_search_their_own_index(tmp_path: Any) -> None:
         failures = []
         for variant in SEARCH_FILTERS:
             for after_date, after_id in (("~", ""), (middle[5], middle[0])):
-                params = {**given, "after_date": after_date, "after_id": after_id}
+                filters = tuple(given[name] for name in SEARCH_FILTERS[variant])
+                params = (*filters, after_date, after_id, 26, 0)
                 sql = "EXPLAIN QUERY PLAN " + sqlite_q[f"execution_search_{variant}"]
-                steps = [r[3] for r in conn.execute(sql, {**params, "limit": 26, "offset": 0})]
+                steps = [r[3] for r in conn.execute(sql, params)]
                 if len(steps) != 1 or not steps[0].startswith("SEARCH executions USING INDEX"):
                     failures.append(f"{variant} after {after_date!r}: {steps}")
     finally:
