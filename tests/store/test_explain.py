@@ -278,3 +278,41 @@ async def test_sqlite_list_pages_search_their_own_index(tmp_path: Any) -> None:
     finally:
         conn.close()
     assert not failures, "\n".join(failures)
+
+
+async def test_sqlite_list_parameters_search_an_index(tmp_path: Any) -> None:
+    """A list parameter is JSON text in SQLite, read with `json_each`: each value must be
+    an index lookup into the big table, never a scan of it (the executor loads its whole
+    batch with one `execution_get_many`)."""
+    import sqlite3
+
+    from kestrad.store.factory import open_store
+
+    path = tmp_path / "explain.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.migrate()
+    await store.close()
+    sqlite_q = queries("sqlite")
+    ids = json.dumps(["a", "b"])
+    lists = {
+        "execution_get_many": (ids,),
+        "execution_states_of": (ids,),
+        "execution_delete": (ids,),
+        "log_delete_executions": (ids,),
+        "queue_execution_delete": ("[1, 2]",),
+        "queue_worker_delete": ("[1, 2]",),
+        "queue_execution_delete_keys": (ids,),
+        "queue_worker_delete_keys": (ids,),
+        "queue_worker_release_instances": (ids,),
+    }
+    conn = sqlite3.connect(path)
+    try:
+        failures = []
+        for name, params in lists.items():
+            steps = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sqlite_q[name], params)]
+            scans = [s for s in steps if s.startswith("SCAN") and "json_each" not in s]
+            if scans or not any(s.startswith("SEARCH") for s in steps):
+                failures.append(f"{name}: {steps}")
+    finally:
+        conn.close()
+    assert not failures, "\n".join(failures)
