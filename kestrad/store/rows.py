@@ -134,7 +134,9 @@ def kv_params(e: KVEntry) -> tuple[Any, ...]:
 
 
 def trigger_row(r: Any) -> TriggerRow:
-    """A `triggers` row; the 10th column (`last_fire_at`) is optional in older queries."""
+    """A `triggers` row. Only the scheduler's full load reads the 10th column
+    (`last_fire_at`): a row read for the CLI or API and written back must not carry one
+    that its new `next_fire_at` no longer follows."""
     return TriggerRow(
         namespace=r[0],
         flow_id=r[1],
