@@ -12,17 +12,12 @@ import asyncio
 from kestrad.model.execution import Execution
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
 from kestrad.store.outage import Retry
-from kestrad.store.plans import (
-    batch,
-    executions,
-    flows,
-    instances,
-    kv,
-    logs,
-    maintenance,
-    queue,
-    triggers,
-)
+from kestrad.store.plans import batch, kv, maintenance, queue
+from kestrad.store.plans import executions as execution_plans
+from kestrad.store.plans import flows as flow_plans
+from kestrad.store.plans import instances as instance_plans
+from kestrad.store.plans import logs as log_plans
+from kestrad.store.plans import triggers as trigger_plans
 from kestrad.store.plans.migrate import migrate
 from kestrad.store.queries import migrations
 from kestrad.store.records import (
@@ -102,11 +97,11 @@ class SQLStore:
         return await self.connector.read(queue.queue_stats(now))
 
     # -- executions ---------------------------------------------------------------------------
-    async def create_executions(self, executions_: list[Execution]) -> None:
-        await self.connector.write(executions.create_executions(executions_))
+    async def create_executions(self, executions: list[Execution]) -> None:
+        await self.connector.write(execution_plans.create_executions(executions))
 
     async def get_execution(self, execution_id: str) -> Execution | None:
-        return await self.connector.read(executions.get_execution(execution_id))
+        return await self.connector.read(execution_plans.get_execution(execution_id))
 
     async def list_executions(
         self,
@@ -121,7 +116,7 @@ class SQLStore:
         )
 
     async def executions_triggered_by(self, execution_id: str) -> list[Execution]:
-        return await self.connector.read(executions.executions_triggered_by(execution_id))
+        return await self.connector.read(execution_plans.executions_triggered_by(execution_id))
 
     async def search_executions(
         self,
@@ -133,7 +128,7 @@ class SQLStore:
         limit: int = 25,
         offset: int = 0,
     ) -> list[Execution]:
-        plan = executions.search_executions(namespace, flow_id, state, after, limit, offset)
+        plan = execution_plans.search_executions(namespace, flow_id, state, after, limit, offset)
         return await self.connector.read(plan)
 
     async def count_executions(
@@ -143,35 +138,39 @@ class SQLStore:
         flow_id: str | None = None,
         state: str | None = None,
     ) -> int:
-        return await self.connector.read(executions.count_executions(namespace, flow_id, state))
+        return await self.connector.read(
+            execution_plans.count_executions(namespace, flow_id, state)
+        )
 
     async def active_executions(self) -> list[tuple[str, str]]:
-        return await self.connector.read(executions.active_executions())
+        return await self.connector.read(execution_plans.active_executions())
 
     async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
-        return await self.connector.read(executions.execution_briefs(execution_ids))
+        return await self.connector.read(execution_plans.execution_briefs(execution_ids))
 
     # -- flows --------------------------------------------------------------------------------
     async def save_flow(
         self, namespace: str, flow_id: str, source: str, digest: str, file: str | None
     ) -> FlowRow:
-        return await self.connector.write(flows.save_flow(namespace, flow_id, source, digest, file))
+        return await self.connector.write(
+            flow_plans.save_flow(namespace, flow_id, source, digest, file)
+        )
 
     async def set_flow_flags(self, row: FlowRow, *, disabled: bool, deleted: bool) -> None:
-        plan = flows.set_flow_flags(row, disabled=disabled, deleted=deleted)
+        plan = flow_plans.set_flow_flags(row, disabled=disabled, deleted=deleted)
         await self.connector.write(plan, transaction=False)
 
     async def get_flow(
         self, namespace: str, flow_id: str, revision: int | None = None
     ) -> FlowRow | None:
-        return await self.connector.read(flows.get_flow(namespace, flow_id, revision))
+        return await self.connector.read(flow_plans.get_flow(namespace, flow_id, revision))
 
     async def list_flows(self) -> list[FlowRow]:
-        return await self.connector.read(flows.list_flows())
+        return await self.connector.read(flow_plans.list_flows())
 
     # -- triggers -----------------------------------------------------------------------------
     async def load_triggers(self) -> list[TriggerRow]:
-        return await self.connector.read(triggers.load_triggers())
+        return await self.connector.read(trigger_plans.load_triggers())
 
     async def save_trigger_states(
         self,
@@ -182,39 +181,41 @@ class SQLStore:
         logs: list[NewLog] | None = None,
         lease: SchedulerLease | None = None,
     ) -> None:
-        plan = triggers.save_trigger_states(states, executions, deleted or [], logs or [], lease)
+        plan = trigger_plans.save_trigger_states(
+            states, executions, deleted or [], logs or [], lease
+        )
         await self.connector.write(plan)
 
     async def get_trigger(self, namespace: str, flow_id: str, trigger_id: str) -> TriggerRow | None:
-        return await self.connector.read(triggers.get_trigger(namespace, flow_id, trigger_id))
+        return await self.connector.read(trigger_plans.get_trigger(namespace, flow_id, trigger_id))
 
     async def list_triggers(
         self, *, namespace: str | None = None, flow_id: str | None = None, limit: int = 1000
     ) -> list[TriggerRow]:
-        return await self.connector.read(triggers.list_triggers(namespace, flow_id, limit))
+        return await self.connector.read(trigger_plans.list_triggers(namespace, flow_id, limit))
 
     async def triggers_updated_since(self, since: float) -> list[TriggerRow]:
-        return await self.connector.read(triggers.triggers_updated_since(since))
+        return await self.connector.read(trigger_plans.triggers_updated_since(since))
 
     async def claim_scheduler_lease(self, lease: SchedulerLease) -> bool:
-        plan = triggers.claim_scheduler_lease(lease)
+        plan = trigger_plans.claim_scheduler_lease(lease)
         return await self.connector.write(plan, transaction=False)
 
     async def release_scheduler_lease(self, holder: str) -> None:
-        plan = triggers.release_scheduler_lease(holder)
+        plan = trigger_plans.release_scheduler_lease(holder)
         await self.connector.write(plan, transaction=False)
 
     async def scheduler_lease_holder(self) -> tuple[str, float] | None:
-        return await self.connector.read(triggers.scheduler_lease_holder())
+        return await self.connector.read(trigger_plans.scheduler_lease_holder())
 
     # -- logs ---------------------------------------------------------------------------------
-    async def append_logs(self, logs_: list[NewLog]) -> list[LogEntry]:
-        return await self.connector.write(logs.insert_logs(logs_))
+    async def append_logs(self, logs: list[NewLog]) -> list[LogEntry]:
+        return await self.connector.write(log_plans.insert_logs(logs))
 
     async def list_logs(
         self, execution_id: str, after: int = 0, limit: int = 10_000
     ) -> list[LogEntry]:
-        return await self.connector.read(logs.list_logs(execution_id, after, limit))
+        return await self.connector.read(log_plans.list_logs(execution_id, after, limit))
 
     async def search_logs(
         self,
@@ -226,7 +227,7 @@ class SQLStore:
         levels: list[str] | None = None,
         limit: int = 1000,
     ) -> list[LogEntry]:
-        plan = logs.search_logs(after, execution_id, namespace, flow_id, levels, limit)
+        plan = log_plans.search_logs(after, execution_id, namespace, flow_id, levels, limit)
         return await self.connector.read(plan)
 
     async def latest_logs(
@@ -238,28 +239,28 @@ class SQLStore:
         levels: list[str] | None = None,
         limit: int = 100,
     ) -> list[LogEntry]:
-        plan = logs.latest_logs(execution_id, namespace, flow_id, levels, limit)
+        plan = log_plans.latest_logs(execution_id, namespace, flow_id, levels, limit)
         return await self.connector.read(plan)
 
     # -- service instances --------------------------------------------------------------------
     async def register_instance(self, instance_id: str, roles: str) -> None:
-        plan = instances.register_instance(instance_id, roles, self.liveness_timeout)
+        plan = instance_plans.register_instance(instance_id, roles, self.liveness_timeout)
         await self.connector.write(plan)
 
     async def heartbeat(self, instance_id: str) -> None:
-        await self.connector.write(instances.heartbeat(instance_id), transaction=False)
+        await self.connector.write(instance_plans.heartbeat(instance_id), transaction=False)
 
     async def stop_instance(self, instance_id: str) -> None:
-        await self.connector.write(instances.stop_instance(instance_id))
+        await self.connector.write(instance_plans.stop_instance(instance_id))
 
     async def disconnect_silent_instances(
         self, instance_id: str, silent_since: float, purge_before: float
     ) -> list[str]:
-        plan = instances.disconnect_silent_instances(instance_id, silent_since, purge_before)
+        plan = instance_plans.disconnect_silent_instances(instance_id, silent_since, purge_before)
         return await self.connector.write(plan)
 
     async def list_instances(self) -> list[InstanceRow]:
-        return await self.connector.read(instances.list_instances())
+        return await self.connector.read(instance_plans.list_instances())
 
     # -- KV -----------------------------------------------------------------------------------
     async def kv_get(self, namespace: str, key: str) -> KVEntry | None:

@@ -62,3 +62,17 @@ async def test_statements_over_no_rows_run_nothing(store) -> None:
         return inserted, keys, windows
 
     assert await store.connector.write(plan()) == (0, [], [])
+
+
+def test_the_sql_store_implements_every_role_with_the_protocol_signatures() -> None:
+    import inspect
+
+    from kestrad.store.roles import Store
+    from kestrad.store.sql_store import SQLStore
+
+    roles = [c for c in Store.__mro__ if c.__module__ == Store.__module__]
+    methods = {n for role in roles for n in vars(role) if not n.startswith("_")}
+    assert len(methods) >= 50
+    for name in methods:
+        wanted = inspect.signature(getattr(Store, name))
+        assert inspect.signature(getattr(SQLStore, name)) == wanted, name
