@@ -70,7 +70,7 @@ def executor_batch(
     if not rows and local.empty():
         return None
     if local.done:
-        yield Execute("queue_worker_delete", (local.done,))
+        yield Many("queue_worker_delete", [(seq,) for seq in local.done])
     yield from upsert_executions(local.created)
     messages = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
     messages += [QueueMessage(seq=0, key=m.key, payload=m.payload) for m in local.results]
@@ -101,8 +101,7 @@ def executor_batch(
     outcome.claimed_jobs = yield from insert_jobs(outcome.worker_jobs, local)
     yield from write_trigger_windows(outcome.trigger_windows)
     yield Many("trigger_release_lock", outcome.released_triggers)
-    if rows:
-        yield Execute("queue_execution_delete", ([r[0] for r in rows],))
+    yield Many("queue_execution_delete", [(r[0],) for r in rows])
     outcome.stored_logs = yield from insert_logs(local.logs + outcome.logs)  # last
     outcome.consumed = len(messages)
     return outcome

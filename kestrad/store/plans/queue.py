@@ -9,7 +9,7 @@ from kestrad.model.messages import Wake, encode
 from kestrad.model.records import LogEntry, NewLog
 from kestrad.store.plans.logs import insert_logs
 from kestrad.store.records import Outgoing, QueueMessage, QueueStats
-from kestrad.store.statements import All, Execute, Many, One, Plan, Value
+from kestrad.store.statements import All, Many, One, Plan, Value
 
 WAKE = encode(Wake())
 
@@ -30,9 +30,9 @@ def wake(execution_ids: list[str]) -> Plan[None]:
 
 def delete_messages_of(keys: list[str]) -> Plan[None]:
     """Every queue message keyed by these executions (ended or purged): see queries.sql."""
-    if keys:
-        yield Execute("queue_execution_delete_keys", (keys,))
-        yield Execute("queue_worker_delete_keys", (keys,))
+    rows = [(key,) for key in keys]
+    yield Many("queue_execution_delete_keys", rows)
+    yield Many("queue_worker_delete_keys", rows)
 
 
 def publish_events(messages: list[Outgoing]) -> Plan[None]:
@@ -61,8 +61,7 @@ def complete_worker_jobs(
 ) -> Plan[list[LogEntry]]:
     """The worker's results, its job rows deleted, its log lines: one commit."""
     yield from insert_messages("queue_execution_insert", results)
-    if done:
-        yield Execute("queue_worker_delete", (done,))
+    yield Many("queue_worker_delete", [(seq,) for seq in done])
     return (yield from insert_logs(logs))  # last: see insert_logs
 
 

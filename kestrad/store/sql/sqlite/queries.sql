@@ -59,7 +59,7 @@ ON CONFLICT (id) DO UPDATE SET state = excluded.state, end_date = excluded.end_d
 SELECT value FROM executions WHERE id = ?1;
 
 -- name: execution_get_many
-SELECT value FROM executions WHERE id IN (SELECT value FROM json_each(?1));
+SELECT e.value FROM json_each(?1) AS k JOIN executions e ON e.id = k.value;
 
 -- The executor's BatchView answers, read before the handler runs for the flows of the
 -- batch with a concurrency limit (one row of parameters per flow).
@@ -92,7 +92,7 @@ ORDER BY seq LIMIT ?2;
 -- name: queue_key_lock
 
 -- name: queue_execution_delete
-DELETE FROM queue_execution WHERE seq IN (SELECT value FROM json_each(?1));
+DELETE FROM queue_execution WHERE seq = ?1;
 
 -- name: queue_execution_next_due
 SELECT min(available_at) FROM queue_execution WHERE claimed_by IS NULL;
@@ -115,7 +115,7 @@ WHERE seq IN (
 RETURNING seq, key, payload;
 
 -- name: queue_worker_delete
-DELETE FROM queue_worker WHERE seq IN (SELECT value FROM json_each(?1));
+DELETE FROM queue_worker WHERE seq = ?1;
 
 -- name: queue_worker_release_dead
 UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
@@ -135,10 +135,10 @@ WHERE claimed_by = ?1 AND claimed_at = ?2;
 -- worker jobs not yet run would otherwise wait for their due time, or run a task of an
 -- execution that was killed.
 -- name: queue_execution_delete_keys
-DELETE FROM queue_execution WHERE key IN (SELECT value FROM json_each(?1));
+DELETE FROM queue_execution WHERE key = ?1;
 
 -- name: queue_worker_delete_keys
-DELETE FROM queue_worker WHERE key IN (SELECT value FROM json_each(?1));
+DELETE FROM queue_worker WHERE key = ?1;
 
 -- name: queue_execution_stats
 SELECT count(*), min(CASE WHEN claimed_by IS NULL AND available_at <= ?1 THEN available_at END)
