@@ -1,20 +1,25 @@
-"""Picks the Store implementation from a database url."""
+"""Picks the Store's connector from a database url."""
 
 from __future__ import annotations
 
+from kestrad.config import path_from_url
 from kestrad.store.base import Store
 
 
 def open_store(url: str, *, synchronous: str = "FULL", liveness_timeout: float = 45.0) -> Store:
-    """`sqlite:///path` → SQLiteStore; `postgresql://…` (or `postgres://…`) → PostgresStore."""
+    """`sqlite:///path` → SQLiteStore; `postgresql://…` (or `postgres://…`) → PostgresStore.
+
+    Each module is imported only when used: a SQLite daemon never loads asyncpg."""
     if url.startswith("sqlite:"):
         from kestrad.store.sqlite import SQLiteStore
 
-        return SQLiteStore.from_url(url, synchronous=synchronous, liveness_timeout=liveness_timeout)
+        return SQLiteStore(
+            path_from_url(url), synchronous=synchronous, liveness_timeout=liveness_timeout
+        )
     if url.startswith(("postgresql://", "postgres://")):
         from kestrad.store.postgres import PostgresStore
 
-        return PostgresStore.from_url(url, liveness_timeout=liveness_timeout)
+        return PostgresStore(url, liveness_timeout=liveness_timeout)
     raise ValueError(
         f"unsupported database url `{url}` (expected sqlite:///path or postgresql://…)"
     )

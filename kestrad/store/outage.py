@@ -94,7 +94,7 @@ def _unavailable(exc: BaseException) -> bool:
         return "connection is closed" in str(exc)
     # A connection the server dropped in the middle of an exchange can be left in a state
     # its protocol refuses ("cannot switch to state …"): that connection is unusable, and
-    # the pool replaces it (PostgresStore expires the pool on any of these errors).
+    # the pool replaces it (PostgresConnector expires the pool on any of these errors).
     return isinstance(exc, asyncpg.InternalClientError)
 
 

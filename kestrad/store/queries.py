@@ -11,10 +11,21 @@ _NAME = re.compile(r"^--\s*name:\s*(\S+)\s*$", re.MULTILINE)
 
 @cache
 def queries(dialect: str) -> dict[str, str]:
-    """Every named query of `sql/<dialect>/queries.sql`."""
+    """Every named query of `sql/<dialect>/queries.sql`.
+
+    A body ends at its last line of SQL: the comments after it introduce the next query.
+    A body left empty is a query that does nothing in this dialect (store/statements.py).
+    """
     text = resources.files("kestrad.store").joinpath("sql", dialect, "queries.sql").read_text()
     parts = _NAME.split(text)
-    return {name: body.strip() for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    return {name: _sql(body) for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+
+
+def _sql(body: str) -> str:
+    lines = body.strip().splitlines()
+    while lines and (not lines[-1].strip() or lines[-1].lstrip().startswith("--")):
+        lines.pop()
+    return "\n".join(lines)
 
 
 def migrations(dialect: str) -> list[tuple[int, str, str]]:

@@ -1,6 +1,6 @@
-"""What both stores share about rows: the columns an execution is stored with, which
-search query fits a filter, how result rows become records (flows, logs, KV entries,
-triggers, instances) and whether a local process still lives."""
+"""Rows in and out, the same for every dialect: the parameters a record is stored with
+(executions, logs, triggers, windows, KV entries), which search query fits a filter, how
+result rows become records, and whether a local process still lives."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from typing import Any
 import msgspec
 
 from kestrad.model.execution import Execution, encode_execution
-from kestrad.store.base import (
+from kestrad.model.records import KVEntry, LogEntry, NewLog
+from kestrad.store.records import (
     Backfill,
     FlowRow,
     InstanceRow,
-    KVEntry,
-    LogEntry,
     TriggerRow,
+    TriggerWindow,
 )
 
 _backfill_decoder = msgspec.json.Decoder(Backfill)
+_decode_results = msgspec.json.Decoder(dict[str, float]).decode
 # Log lines a purge deletes per transaction: a retention pass over millions of lines is
 # many short transactions, never one that holds the writer (SQLite) or bloats (PostgreSQL).
 LOG_PURGE_BATCH = 5_000
@@ -44,7 +45,7 @@ def execution_row(e: Execution) -> tuple[Any, ...]:
 
 
 # The filters each `execution_search_<variant>` / `execution_count_<variant>` query takes,
-# in its parameter order (PostgreSQL's are positional).
+# in its parameter order.
 SEARCH_FILTERS: dict[str, tuple[str, ...]] = {
     "all": (),
     "namespace": ("namespace",),
@@ -133,7 +134,9 @@ def kv_params(e: KVEntry) -> tuple[Any, ...]:
 
 
 def trigger_row(r: Any) -> TriggerRow:
-    """A `triggers` row; the 10th column (`last_fire_at`) is optional in older queries."""
+    """A `triggers` row. Only the scheduler's full load reads the 10th column
+    (`last_fire_at`): a row read for the CLI or API and written back must not carry one
+    that its new `next_fire_at` no longer follows."""
     return TriggerRow(
         namespace=r[0],
         flow_id=r[1],
@@ -146,3 +149,67 @@ def trigger_row(r: Any) -> TriggerRow:
         updated=r[8],
         last_fire_at=r[9] if len(r) > 9 else None,
     )
+
+
+def search_filters(
+    variant: str, namespace: str | None, flow_id: str | None, state: str | None
+) -> tuple[str | None, ...]:
+    """The filter parameters of one search/count variant, in its own order."""
+    given = {"namespace": namespace, "flow_id": flow_id, "state": state}
+    return tuple(given[name] for name in SEARCH_FILTERS[variant])
+
+
+def trigger_params(s: TriggerRow) -> tuple[Any, ...]:
+    """The columns of `trigger_upsert`, in order."""
+    backfill = msgspec.json.encode(s.backfill).decode() if s.backfill is not None else None
+    return (
+        s.namespace,
+        s.flow_id,
+        s.trigger_id,
+        s.next_fire_at,
+        s.execution_id,
+        s.disabled,
+        backfill,
+        s.fingerprint,
+        s.updated,
+        s.last_fire_at,
+    )
+
+
+def trigger_window(r: Any) -> TriggerWindow:
+    return TriggerWindow(
+        namespace=r[0],
+        flow_id=r[1],
+        trigger_id=r[2],
+        condition_id=r[3],
+        start=r[4],
+        end=r[5],
+        results=_decode_results(r[6]),
+        outputs=msgspec.json.decode(r[7]) if r[7] else None,
+    )
+
+
+def window_params(w: TriggerWindow) -> tuple[Any, ...]:
+    """The columns of `trigger_window_upsert`, in order."""
+    outputs = msgspec.json.encode(w.outputs).decode() if w.outputs else None
+    return (*w.key, w.start, w.end, msgspec.json.encode(w.results).decode(), outputs)
+
+
+def log_params(log: NewLog) -> tuple[Any, ...]:
+    """The columns of `log_insert`, in order (the seq is the database's)."""
+    return (
+        log.execution_id,
+        log.namespace,
+        log.flow_id,
+        log.task_id,
+        log.task_run_id,
+        log.attempt,
+        log.level,
+        log.timestamp,
+        log.message,
+    )
+
+
+def stored_log(seq: int, log: NewLog) -> LogEntry:
+    """A line as stored: its columns are `seq`, then those of `log_params`."""
+    return log_entry((seq, *log_params(log)))

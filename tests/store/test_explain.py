@@ -134,8 +134,12 @@ def hot_queries(data: Data, seqs: dict[str, int]) -> list[tuple[str, str, tuple[
         ("ended: queue by key", "queue_execution_delete_keys", (some[:10],)),
         ("ended: jobs by key", "queue_worker_delete_keys", (some[:10],)),
         ("concurrency counts", "execution_running_counts", ([ns], [flow])),
-        ("concurrency queued", "execution_queued_ids", ([ns], [flow], 10)),
-        ("trigger lock release", "trigger_release_lock", (ns, "flow1", "schedule", some[0])),
+        ("concurrency queued", "execution_queued_ids", ([ns], [flow], [10])),
+        (
+            "trigger lock release",
+            "trigger_release_lock",
+            ([ns], ["flow1"], ["schedule"], [some[0]]),
+        ),
         ("subflow children", "execution_by_trigger", (some[0],)),
         ("worker claim", "queue_worker_claim", ("instance-0", NOW, 100)),
         ("worker done", "queue_worker_delete", ([1, 2, 3],)),
@@ -265,11 +269,46 @@ async def test_sqlite_list_pages_search_their_own_index(tmp_path: Any) -> None:
         failures = []
         for variant in SEARCH_FILTERS:
             for after_date, after_id in (("~", ""), (middle[5], middle[0])):
-                params = {**given, "after_date": after_date, "after_id": after_id}
+                filters = tuple(given[name] for name in SEARCH_FILTERS[variant])
+                params = (*filters, after_date, after_id, 26, 0)
                 sql = "EXPLAIN QUERY PLAN " + sqlite_q[f"execution_search_{variant}"]
-                steps = [r[3] for r in conn.execute(sql, {**params, "limit": 26, "offset": 0})]
+                steps = [r[3] for r in conn.execute(sql, params)]
                 if len(steps) != 1 or not steps[0].startswith("SEARCH executions USING INDEX"):
                     failures.append(f"{variant} after {after_date!r}: {steps}")
+    finally:
+        conn.close()
+    assert not failures, "\n".join(failures)
+
+
+async def test_sqlite_list_parameters_search_an_index(tmp_path: Any) -> None:
+    """A list parameter is JSON text in SQLite, read with `json_each`: each value must be
+    an index lookup into the big table, never a scan of it (the executor loads its whole
+    batch with one `execution_get_many`)."""
+    import sqlite3
+
+    from kestrad.store.factory import open_store
+
+    path = tmp_path / "explain.db"
+    store = open_store(f"sqlite:///{path}")
+    await store.migrate()
+    await store.close()
+    sqlite_q = queries("sqlite")
+    ids = json.dumps(["a", "b"])
+    lists = {
+        "execution_get_many": (ids,),
+        "execution_states_of": (ids,),
+        "execution_delete": (ids,),
+        "log_delete_executions": (ids,),
+        "queue_worker_release_instances": (ids,),
+    }
+    conn = sqlite3.connect(path)
+    try:
+        failures = []
+        for name, params in lists.items():
+            steps = [r[3] for r in conn.execute("EXPLAIN QUERY PLAN " + sqlite_q[name], params)]
+            scans = [s for s in steps if s.startswith("SCAN") and "VIRTUAL TABLE" not in s]
+            if scans or not any(s.startswith("SEARCH") for s in steps):
+                failures.append(f"{name}: {steps}")
     finally:
         conn.close()
     assert not failures, "\n".join(failures)

@@ -180,7 +180,7 @@ async def test_postgres_pool_and_listen_come_back_after_their_connections_die() 
                 with anyio.fail_after(10):
                     await wake.wait()  # set once listening
                 wake.clear()
-                pool = store._pool  # five open connections, all about to be killed
+                pool = store.connector.pool  # five open connections, all about to be killed
                 assert pool is not None
                 for conn in [await pool.acquire() for _ in range(5)]:
                     await pool.release(conn)
@@ -228,7 +228,7 @@ async def test_postgres_connections_probe_a_silent_server() -> None:
         store = open_store(url)
         await store.migrate()
         try:
-            async with store._pool.acquire() as conn:
+            async with store.connector.pool.acquire() as conn:
                 sock = conn._con._transport.get_extra_info("socket")
                 assert sock.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE) == 1
                 assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE) == 10

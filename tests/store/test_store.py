@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -178,8 +179,9 @@ async def _register_dead_claimer(store, pid: int) -> None:
     import time
 
     host, now = socket.gethostname(), time.time()
-    if hasattr(store, "_pool"):  # PostgreSQL
-        async with store._pool.acquire() as conn:
+    connector = store.connector
+    if connector.dialect == "postgres":
+        async with connector.pool.acquire() as conn:
             await conn.execute(
                 "INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state) "
                 "VALUES ('dead', $1, $2, 'worker', $3, $3, 'RUNNING')",
@@ -189,13 +191,13 @@ async def _register_dead_claimer(store, pid: int) -> None:
             )
             await conn.execute("UPDATE queue_worker SET claimed_by = 'dead', claimed_at = $1", now)
         return
-
-    def register_dead(conn):
+    conn = sqlite3.connect(connector.path, isolation_level=None)
+    try:
         conn.execute(
-            "INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state) VALUES (?, ?, ?, ?, ?, ?, 'RUNNING')",
+            "INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state) "
+            "VALUES (?, ?, ?, ?, ?, ?, 'RUNNING')",
             ("dead", host, pid, "worker", now, now),
         )
         conn.execute("UPDATE queue_worker SET claimed_by = 'dead', claimed_at = ?", (now,))
-
-    writer = store._writer
-    await writer._execute(register_dead, writer._conn)
+    finally:
+        conn.close()

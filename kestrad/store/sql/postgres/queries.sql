@@ -1,6 +1,28 @@
 -- Named queries of the PostgreSQL store. `-- name: X` starts a query; see store/queries.py.
--- Optional filters are `($n::type IS NULL OR col = $n)`: the cast tells asyncpg the type.
--- Batches pass arrays (`unnest`, `= ANY`) so one statement is one round trip.
+-- Every name exists in the SQLite file too, with the same positional parameters (see
+-- store/statements.py). Optional filters are `($n::type IS NULL OR col = $n)`: the cast
+-- tells asyncpg the type. Batches pass arrays (`unnest`, `= ANY`) so one statement is one
+-- round trip: a `Many` statement gets one array per column of its rows.
+
+-- Migrations (see store/plans/migrate.py). The lock makes daemons starting together
+-- apply each migration once.
+
+-- name: migration_lock
+SELECT pg_advisory_xact_lock(1801810804);
+
+-- name: migrations_table
+CREATE TABLE IF NOT EXISTS schema_migrations
+  (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied TEXT NOT NULL);
+
+-- name: migrations_applied
+SELECT version FROM schema_migrations;
+
+-- name: migration_record
+INSERT INTO schema_migrations (version, name, applied) VALUES ($1, $2, $3);
+
+-- Serializes saves of one flow across daemons: two new revisions never get one number.
+-- name: flow_save_lock
+SELECT pg_advisory_xact_lock(hashtext($1));
 
 -- name: flow_insert
 INSERT INTO flows (namespace, id, revision, source, hash, file, disabled, deleted, updated)
@@ -38,7 +60,7 @@ SELECT value FROM executions WHERE id = $1;
 SELECT value FROM executions WHERE id = ANY($1::text[]);
 
 -- Reads the executor's BatchView answers from memory, fetched before the handler runs for
--- the flows of the batch with a concurrency limit, under their locks (see _lock_batch):
+-- the flows of the batch with a concurrency limit, under their locks (see plans/batch.py):
 -- running counts and the oldest queued ids.
 
 -- name: execution_running_counts
@@ -50,11 +72,11 @@ GROUP BY e.namespace, e.flow_id;
 
 -- name: execution_queued_ids
 SELECT f.namespace, f.flow_id, q.id
-FROM unnest($1::text[], $2::text[]) AS f(namespace, flow_id)
+FROM unnest($1::text[], $2::text[], $3::int[]) AS f(namespace, flow_id, wanted)
 CROSS JOIN LATERAL (
   SELECT e.id, e.start_date FROM executions e
   WHERE e.namespace = f.namespace AND e.flow_id = f.flow_id AND e.state = 'QUEUED'
-  ORDER BY e.start_date, e.id LIMIT $3
+  ORDER BY e.start_date, e.id LIMIT f.wanted
 ) q
 ORDER BY f.namespace, f.flow_id, q.start_date, q.id;
 
@@ -106,9 +128,10 @@ SELECT pg_notify('kestrad_worker', '') WHERE EXISTS (SELECT 1 FROM inserted);
 
 -- name: queue_worker_insert_claimed
 INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at)
-SELECT k, p, $3, $4, $3 FROM unnest($1::text[], $2::bytea[]) WITH ORDINALITY AS j(k, p, n)
+SELECT k, p, a, c, a
+FROM unnest($1::text[], $2::bytea[], $3::float8[], $4::text[]) WITH ORDINALITY AS j(k, p, a, c, n)
 ORDER BY n
-RETURNING seq, key, payload;
+RETURNING seq;
 
 -- name: queue_worker_claim
 UPDATE queue_worker SET claimed_by = $1, claimed_at = $2
@@ -129,11 +152,11 @@ WHERE claimed_by IS NOT NULL
   AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING');
 
 -- Log seqs are drawn in commit order: the statement first takes the transaction-level
--- advisory lock ($10, 0), held until the commit (the caller's last statement; see
--- _insert_logs). Every row joins the one row of the locked CTE before the insert's
--- projection draws its seq (nextval), so no seq is drawn before the lock is held.
+-- advisory lock (27500 = 0x6B6C "kl", 0), held until the commit (the plan's last
+-- statement; see plans/logs.py). Every row joins the one row of the locked CTE before the
+-- insert's projection draws its seq (nextval), so no seq is drawn before the lock is held.
 -- name: log_insert
-WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock($10::int4, 0))
+WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(27500, 0))
 INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message)
 SELECT e, ns, f, t, tr, a, l, ts, m
 FROM serial, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[])
@@ -184,7 +207,7 @@ SELECT id, host, pid, heartbeat FROM service_instance WHERE state = 'RUNNING';
 -- query per filter combination, each an exact match on the leading columns of its own
 -- index (010_execution_list_indexes.sql), so a page is one index range scan stopping at
 -- LIMIT. Each takes its filters (in `rows.SEARCH_FILTERS` order), then
--- (after_date, after_id, limit, offset). See PostgresStore.search_executions.
+-- (after_date, after_id, limit, offset).
 
 -- name: execution_search_all
 SELECT value FROM executions
@@ -299,9 +322,11 @@ ORDER BY namespace, flow_id, trigger_id LIMIT $3;
 SELECT namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated
 FROM triggers WHERE updated > $1 ORDER BY updated;
 
+-- The rows' keys are distinct (one upsert may not touch a row twice).
 -- name: trigger_upsert
 INSERT INTO triggers (namespace, flow_id, trigger_id, next_fire_at, execution_id, disabled, backfill, fingerprint, updated, last_fire_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::float8[], $5::text[], $6::bool[],
+                     $7::text[], $8::text[], $9::float8[], $10::float8[])
 ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET
   next_fire_at = excluded.next_fire_at, execution_id = excluded.execution_id,
   disabled = excluded.disabled, backfill = excluded.backfill,
@@ -309,27 +334,35 @@ ON CONFLICT (namespace, flow_id, trigger_id) DO UPDATE SET
   last_fire_at = excluded.last_fire_at;
 
 -- name: trigger_delete
-DELETE FROM triggers WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3;
+DELETE FROM triggers t
+USING unnest($1::text[], $2::text[], $3::text[]) AS k(namespace, flow_id, trigger_id)
+WHERE t.namespace = k.namespace AND t.flow_id = k.flow_id AND t.trigger_id = k.trigger_id;
 
 -- name: execution_states_of
 SELECT id, state, start_date FROM executions WHERE id = ANY($1::text[]);
 
+-- The rows' keys are distinct (one upsert may not touch a row twice).
 -- name: trigger_window_upsert
 INSERT INTO trigger_windows (namespace, flow_id, trigger_id, condition_id, start_at, end_at, results, outputs)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::float8[], $6::float8[],
+                     $7::text[], $8::text[])
 ON CONFLICT (namespace, flow_id, trigger_id, condition_id) DO UPDATE SET
   start_at = excluded.start_at, end_at = excluded.end_at,
   results = excluded.results, outputs = excluded.outputs;
 
 -- name: trigger_window_delete
-DELETE FROM trigger_windows
-WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 AND condition_id = $4;
+DELETE FROM trigger_windows w
+USING unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(namespace, flow_id, trigger_id, condition_id)
+WHERE w.namespace = k.namespace AND w.flow_id = k.flow_id
+  AND w.trigger_id = k.trigger_id AND w.condition_id = k.condition_id;
 
--- name: trigger_release_lock
 -- `updated` moves so the scheduler leader, maybe on another daemon, sees the release at
 -- its next sync instead of its next full lock check.
-UPDATE triggers SET execution_id = NULL, updated = extract(epoch FROM clock_timestamp())
-WHERE namespace = $1 AND flow_id = $2 AND trigger_id = $3 AND execution_id = $4;
+-- name: trigger_release_lock
+UPDATE triggers t SET execution_id = NULL, updated = extract(epoch FROM clock_timestamp())
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS k(namespace, flow_id, trigger_id, execution_id)
+WHERE t.namespace = k.namespace AND t.flow_id = k.flow_id AND t.trigger_id = k.trigger_id
+  AND t.execution_id = k.execution_id;
 
 -- KV store (see 006_kv.sql).
 
@@ -390,7 +423,7 @@ ORDER BY id LIMIT $7;
 -- name: execution_delete
 DELETE FROM executions WHERE id = ANY($1::text[]);
 
--- name: log_delete_execution
+-- name: log_delete_executions
 DELETE FROM logs WHERE execution_id = ANY($1::text[]);
 
 -- One batch of at most $7 lines (the store repeats it, one transaction each, until a
@@ -437,7 +470,7 @@ DELETE FROM queue_execution WHERE key = ANY($1::text[]);
 -- name: queue_worker_delete_keys
 DELETE FROM queue_worker WHERE key = ANY($1::text[]);
 
--- The executor batch's locks across daemons (see _lock_batch): transaction-level advisory
+-- The executor batch's locks across daemons (see plans/batch.py): transaction-level advisory
 -- locks (class, key), one per flow with a concurrency limit and per Flow-trigger window
 -- the batch may touch. The caller sorts them; unnest yields them in array order.
 -- name: batch_lock
@@ -451,12 +484,13 @@ JOIN trigger_windows w ON w.namespace = k.namespace AND w.flow_id = k.flow_id
   AND w.trigger_id = k.trigger_id AND w.condition_id = k.condition_id;
 
 -- Windows past their end, but none another batch is writing: it never waits on one.
--- name: trigger_window_delete_expired_free
+-- name: trigger_window_delete_expired
 DELETE FROM trigger_windows WHERE ctid = ANY(ARRAY(
   SELECT ctid FROM trigger_windows WHERE end_at < $1 FOR UPDATE SKIP LOCKED
 ));
 
 -- Jobs of claim attempts whose answer was lost (see Store.release_worker_claims).
 -- name: queue_worker_release_stamps
-UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
-WHERE claimed_by = $1 AND claimed_at = ANY($2::double precision[]);
+UPDATE queue_worker q SET claimed_by = NULL, claimed_at = NULL
+FROM unnest($1::text[], $2::float8[]) AS a(claimed_by, claimed_at)
+WHERE q.claimed_by = a.claimed_by AND q.claimed_at = a.claimed_at;
