@@ -19,7 +19,8 @@ from kestrad.flows.loader import load_flow
 from kestrad.runtime.scheduler import new_backfill
 from kestrad.store.base import Store, TriggerRow
 from kestrad.triggers.cron import NEVER, zone_named
-from kestrad.triggers.fire_times import FirePlan, plan_for
+from kestrad.triggers.fire_times import FirePlan
+from kestrad.triggers.registry import plan_for
 
 ACTIONS = ("list", "unlock", "enable", "disable", "backfill")
 

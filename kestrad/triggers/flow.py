@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import msgspec
 
 from kestrad.triggers.base import State, Trigger
-from kestrad.triggers.registry import register_trigger
+from kestrad.triggers.kind import BaseKind
+from kestrad.triggers.registry import register_kind
 
 
 class _Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
@@ -76,12 +77,17 @@ class Preconditions(_Strict):
     reset_on_success: bool = True
 
 
-@register_trigger(
-    "io.kestra.plugin.core.trigger.Flow",
-    "io.kestra.core.models.triggers.types.Flow",
-)
 class FlowTrigger(Trigger, kw_only=True):
     """Evaluated by the executor on every execution end of other flows."""
 
     states: list[State] | None = None
     preconditions: Preconditions | None = None
+
+
+class FlowKind(BaseKind):
+    type_name: ClassVar[str] = "io.kestra.plugin.core.trigger.Flow"
+    aliases: ClassVar[tuple[str, ...]] = ("io.kestra.core.models.triggers.types.Flow",)
+    schema: ClassVar[type[Trigger]] = FlowTrigger
+
+
+FLOW = register_kind(FlowKind())

@@ -1,5 +1,5 @@
-"""The one registry behind task types and pollers: names, legacy aliases, lazy built-ins,
-and entry-point plugins found through a real installed distribution."""
+"""The one registry behind task types, trigger kinds and pollers: names, legacy aliases,
+lazy built-ins, and entry-point plugins found through a real installed distribution."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from kestrad.model.registry import Registry, stamp_type_name
 from kestrad.runtime.polling import POLLERS, evaluator_for
 from kestrad.tasks.registry import TASKS
 from kestrad.triggers.polling import HttpTrigger
+from kestrad.triggers.registry import TRIGGERS, canonical_trigger_type, resolve_trigger
 
 
 class Shape:
@@ -94,9 +95,15 @@ def test_entry_point_plugins_are_registered_and_broken_ones_reported(
     assert shapes.resolve("com.example.Number") is None
 
 
-def test_tasks_and_pollers_are_uses_of_it() -> None:
+def test_tasks_triggers_and_pollers_are_three_uses_of_it() -> None:
     assert TASKS.resolve("io.kestra.core.tasks.log.Log") is TASKS.resolve(
         "io.kestra.plugin.core.log.Log"
     )
+    assert canonical_trigger_type("io.kestra.plugin.fs.http.Trigger") == (
+        "io.kestra.plugin.core.http.Trigger"
+    )
+    assert resolve_trigger("io.kestra.core.models.triggers.types.Schedule") is not None
+    kind = TRIGGERS.resolve("io.kestra.plugin.core.http.Trigger")
+    assert kind is not None and kind.schema is HttpTrigger
     evaluator = evaluator_for(HttpTrigger(id="poll", type=HttpTrigger.type_name, uri="http://x"))
     assert evaluator is not None and evaluator is POLLERS.resolve(HttpTrigger.type_name)
