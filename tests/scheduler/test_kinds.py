@@ -9,8 +9,10 @@ import pytest
 
 from kestrad.expr.engine import Renderer
 from kestrad.flows.loader import load_flow
-from kestrad.model.state import FAILED
+from kestrad.model.execution import Execution
+from kestrad.model.state import FAILED, SUCCESS
 from kestrad.triggers.cron import NEVER
+from kestrad.triggers.flow import FLOW
 from kestrad.triggers.kind import Extra, Fire, Poll, Rendering, ScheduledKind, Skip
 from kestrad.triggers.registry import kind_named, kind_of
 from tests.scheduler.helpers import at
@@ -210,3 +212,23 @@ def test_webhook_and_flow_triggers_are_not_fired_by_the_scheduler() -> None:
     for trigger in (webhook, flow_trigger):
         kind = kind_of(trigger)
         assert kind is not None and kind.plan(trigger) is None
+
+
+def test_a_flow_trigger_listens_matches_and_builds_its_execution() -> None:
+    flow, trigger = trigger_of(
+        "  - id: after\n    type: io.kestra.plugin.core.trigger.Flow\n    states: [SUCCESS]\n"
+        "    inputs:\n      from: '{{ trigger.executionId }}'\n"
+        "    conditions:\n      - type: io.kestra.plugin.core.condition.ExecutionFlow\n"
+        "        namespace: company.team\n        flowId: upstream",
+        inputs="inputs:\n  - id: from\n    type: STRING",
+    )
+    upstream = Execution.new(namespace="company.team", flow_id="upstream", flow_revision=1)
+    assert FLOW.listens_to(trigger, SUCCESS) and not FLOW.listens_to(trigger, FAILED)
+    assert FLOW.matches(trigger, upstream, SUCCESS)
+    other = Execution.new(namespace="company.team", flow_id="other", flow_revision=1)
+    assert not FLOW.matches(trigger, other, SUCCESS)
+    assert not FLOW.windowed(trigger)
+    variables = {"trigger": {"executionId": upstream.id}}
+    execution = FLOW.triggered(flow, trigger, upstream, upstream.outputs, variables, RENDERING)
+    assert execution.inputs == {"from": upstream.id}
+    assert execution.trigger.variables["flowId"] == "upstream"
