@@ -49,7 +49,7 @@ from kestrad.triggers.kind import Rendering, ScheduledKind
 
 log = logging.getLogger("kestrad.scheduler")
 
-__all__ = ["FlowSource", "Scheduler", "SchedulerConfig", "TickReport", "new_backfill"]
+__all__ = ["FlowSource", "Scheduler", "SchedulerConfig", "TickReport"]
 
 Clock = Callable[[], float]
 
@@ -300,19 +300,3 @@ class Scheduler:
                 self.index.push(row.key)
             changed += 1
         return changed
-
-
-def new_backfill(
-    plan: FirePlan,
-    start: float,
-    end: float,
-    *,
-    inputs: dict[str, Any] | None = None,
-    labels: dict[str, str] | None = None,
-) -> Backfill:
-    """A backfill of every fire time in [start, end]; its cursor is the first of them."""
-    if end < start:
-        raise ValueError("a backfill's end must not be before its start")
-    return Backfill(
-        start=start, end=end, cursor=plan.at_or_after(start), inputs=inputs, labels=labels
-    )

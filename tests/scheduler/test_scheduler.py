@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from kestrad.model.state import FAILED, SUCCESS
+from kestrad.runtime.commands.triggers import new_backfill
 from kestrad.runtime.monitor import TriggerMonitor
-from kestrad.runtime.scheduler import new_backfill
 from tests.scheduler.helpers import Clock, at, schedule_flow, scheduler_for
 
 pytestmark = pytest.mark.anyio

@@ -1,0 +1,1 @@
+"""Commands on executions and triggers: each validated and applied in one place."""
