@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterable, Iterator
-from typing import Any, NamedTuple, Protocol
+from typing import Any, Protocol
+
+import msgspec
 
 from kestrad.store.base import FlowRow, TriggerKey, TriggerRow
 from kestrad.triggers.cron import NEVER
@@ -40,7 +42,7 @@ def trigger_of(flows: FlowSource, key: TriggerKey) -> tuple[Any, Any] | tuple[No
     return (flow, trigger) if trigger is not None else (None, None)
 
 
-class Planned(NamedTuple):
+class Planned(msgspec.Struct, frozen=True):
     """How a timed trigger fires: its plan and its kind."""
 
     plan: FirePlan

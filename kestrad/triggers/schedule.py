@@ -18,7 +18,7 @@ from kestrad.triggers.cron import NICKNAMES
 from kestrad.triggers.fire_times import FirePlan, cron_plan
 from kestrad.triggers.kind import Problem, Recovery, Skip, Step
 from kestrad.triggers.registry import register_kind
-from kestrad.triggers.timed import TimedKind
+from kestrad.triggers.timed import TimedKind, fire_step
 
 CRON_NICKNAMES = frozenset(NICKNAMES)
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*?/,#\-]+$")
@@ -83,7 +83,7 @@ class ScheduleKind(TimedKind):
             if next_fire_at < floor:
                 # Too late to run: skip to the first fire time still within the delay.
                 return Skip(next_fire_at, plan.at_or_after(floor))
-        return super().due(trigger, plan, next_fire_at, last_fire_at, now)
+        return fire_step(plan, next_fire_at, last_fire_at)
 
     def conditions(self, trigger: Schedule) -> list[Any]:
         """`conditions` and the deprecated `scheduleConditions`: all must hold."""

@@ -42,11 +42,7 @@ class TimedKind(BaseKind):
         last_fire_at: float | None,
         now: float,
     ) -> Step:
-        date = next_fire_at
-        previous = last_fire_at
-        if previous is None or previous >= date:
-            previous = plan.previous_before(date)
-        return Fire(date, plan.next_after(date), previous)
+        return fire_step(plan, next_fire_at, last_fire_at)
 
     def replay(self, plan: FirePlan, date: float) -> Fire | None:
         return Fire(date, plan.next_after(date), plan.previous_before(date))
@@ -103,3 +99,12 @@ class TimedKind(BaseKind):
         except Exception as exc:
             return failed(execution, trigger, plan.iso(fire.date), exc)
         return labelled(execution, labels)
+
+
+def fire_step(plan: FirePlan, date: float, last_fire_at: float | None) -> Fire:
+    """Fire `date`: its `previous` is the last fire when it was the one right before (a
+    cron's previous time costs a search), else the plan's."""
+    previous = last_fire_at
+    if previous is None or previous >= date:
+        previous = plan.previous_before(date)
+    return Fire(date, plan.next_after(date), previous)
