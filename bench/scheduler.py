@@ -32,7 +32,7 @@ from kestrad.flows.loader import load_flow
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.store.base import FlowRow, SchedulerLease
 from kestrad.store.factory import open_store
-from kestrad.triggers.fire_times import plan_for
+from kestrad.triggers.registry import plan_for
 
 TEMPLATE = """
 id: template
@@ -126,7 +126,7 @@ async def measure(size: int, ticks: int, busy: bool = False) -> dict[str, Any]:
                     if row.execution_id:
                         scheduler.release(key, row.execution_id, "SUCCESS")
                     row.next_fire_at = clock[0]
-                    scheduler._push(key)
+                    scheduler.index.push(key)
                 await scheduler.flush()  # the releases: not part of the measured tick
                 report = await scheduler.tick()
                 assert len(report.created) == due, (len(report.created), due)
@@ -162,8 +162,7 @@ async def measure_with_busy_monitor(
         )
     conn.close()
     for i, key in enumerate(locked):
-        scheduler.state(key).execution_id = f"run-{i}"
-        scheduler._locks[f"run-{i}"] = key
+        scheduler.locks.hold(scheduler.state(key), f"run-{i}")
     monitor = TriggerMonitor(scheduler)
     checks: list[float] = []
     durations: list[float] = []
@@ -187,7 +186,7 @@ async def measure_with_busy_monitor(
                 if row.execution_id:
                     scheduler.release(key, row.execution_id, "SUCCESS")
                 row.next_fire_at = clock[0]
-                scheduler._push(key)
+                scheduler.index.push(key)
             await scheduler.flush()
             report = await scheduler.tick()
             durations.append(report.seconds)

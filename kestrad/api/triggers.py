@@ -1,16 +1,16 @@
-"""`GET triggers/search` and `POST triggers/{namespace}/{flowId}/{triggerId}/unlock`.
+"""`GET triggers/search`, `POST …/{triggerId}/unlock` and a trigger's backfill routes.
 
 The scheduler of this daemon holds the live trigger states; they are read from it when it
-runs (its index is the truth between two ticks), else from the store.
+runs (its index is the truth between two ticks), else from the store. Commands are
+validated and applied by `runtime/commands/triggers.py`; this module only maps HTTP to
+them and their errors to statuses.
 """
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 
-import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -18,7 +18,12 @@ from kestrad.api.context import api
 from kestrad.api.errors import ApiError, error_response
 from kestrad.api.params import read_json
 from kestrad.api.responses import json_response
-from kestrad.runtime.scheduler import new_backfill
+from kestrad.runtime.commands.triggers import (
+    InvalidCommand,
+    Outcome,
+    TriggerCommandError,
+    TriggerCommands,
+)
 
 MAX_SIZE = 1000
 
@@ -67,24 +72,6 @@ async def search(request: Request) -> Response:
     return json_response({"results": [trigger_json(row) for row in rows], "total": len(rows)})
 
 
-async def unlock(request: Request) -> Response:
-    """Clear the trigger's lock (the execution it waits for) so it can fire again."""
-    ctx = api(request)
-    key = (
-        request.path_params["namespace"],
-        request.path_params["flow_id"],
-        request.path_params["trigger_id"],
-    )
-    scheduler = ctx.engine.scheduler
-    if scheduler is None:
-        return error_response(503, "no scheduler runs in this daemon")
-    row = scheduler.state(key)
-    if row is None:
-        return error_response(404, f"trigger {key[0]}/{key[1]}/{key[2]} not found")
-    scheduler.unlock(key)
-    return json_response(trigger_json(scheduler.state(key) or row))
-
-
 def _key(request: Request) -> tuple[str, str, str]:
     return (
         request.path_params["namespace"],
@@ -93,60 +80,59 @@ def _key(request: Request) -> tuple[str, str, str]:
     )
 
 
-def _instant(text: Any, zone: Any, name: str) -> float:
-    if not isinstance(text, str) or not text:
-        raise ApiError(400, f"`{name}` is required (an ISO-8601 date-time)")
+def _commands(request: Request) -> TriggerCommands:
+    engine = api(request).engine
+    return TriggerCommands(engine.store, engine.scheduler)
+
+
+def _answer(outcome: Outcome) -> Response:
+    return json_response(trigger_json(outcome.row))
+
+
+def _failure(exc: TriggerCommandError) -> ApiError:
+    """400 for a bad argument; 404 for an unknown trigger or one the command does not fit."""
+    return ApiError(400 if isinstance(exc, InvalidCommand) else 404, str(exc))
+
+
+async def unlock(request: Request) -> Response:
+    """Clear the trigger's lock (the execution it waits for) so it can fire again."""
     try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, f"`{name}` `{text}` is not an ISO-8601 date-time") from None
-    return (value if value.tzinfo else value.replace(tzinfo=zone or UTC)).timestamp()
+        return _answer(await _commands(request).unlock(_key(request)))
+    except TriggerCommandError as exc:
+        raise _failure(exc) from None
 
 
 async def backfill(request: Request) -> Response:
     """Start a backfill: `{start, end?, inputs?, labels?}`; `end` defaults to now."""
-
-    ctx = api(request)
-    scheduler = ctx.engine.scheduler
-    key = _key(request)
-    if scheduler is None:
-        return error_response(503, "no scheduler runs in this daemon")
-    plan = scheduler.plan(key)
-    if plan is None or scheduler.state(key) is None:
-        return error_response(404, f"schedule trigger {key[0]}/{key[1]}/{key[2]} not found")
     body = await read_json(request)
     if not isinstance(body, dict):
         return error_response(400, "the body must be a JSON object with `start`")
-    start = _instant(body.get("start"), plan.zone, "start")
-    end = _instant(body["end"], plan.zone, "end") if body.get("end") else time.time()
-    inputs, labels = body.get("inputs"), body.get("labels")
-    if inputs is not None and not isinstance(inputs, dict):
-        return error_response(400, "`inputs` must be an object")
-    if labels is not None and not isinstance(labels, dict):
-        return error_response(400, "`labels` must be an object")
     try:
-        created = new_backfill(plan, start, end, inputs=inputs, labels=labels)
-    except ValueError as exc:
-        return error_response(400, str(exc))
-    scheduler.set_backfill(key, created)
-    return json_response(trigger_json(scheduler.state(key)))
+        outcome = await _commands(request).start_backfill(
+            _key(request),
+            body.get("start"),
+            body.get("end"),
+            inputs=body.get("inputs"),
+            labels=body.get("labels"),
+        )
+    except TriggerCommandError as exc:
+        raise _failure(exc) from None
+    return _answer(outcome)
 
 
 async def backfill_action(request: Request) -> Response:
     """`POST …/backfill/pause`, `…/backfill/resume`, `DELETE …/backfill`."""
-    ctx = api(request)
-    scheduler = ctx.engine.scheduler
-    key = _key(request)
-    if scheduler is None:
-        return error_response(503, "no scheduler runs in this daemon")
-    row = scheduler.state(key)
-    if row is None or row.backfill is None:
-        return error_response(404, f"trigger {key[0]}/{key[1]}/{key[2]} has no backfill")
+    commands, key = _commands(request), _key(request)
     action = request.path_params.get("action")
-    if request.method == "DELETE":
-        scheduler.set_backfill(key, None)
-    elif action in ("pause", "resume"):
-        scheduler.set_backfill(key, msgspec.structs.replace(row.backfill, paused=action == "pause"))
-    else:
-        return error_response(404, f"unknown backfill action `{action}`")
-    return json_response(trigger_json(scheduler.state(key)))
+    try:
+        if request.method == "DELETE":
+            outcome = await commands.delete_backfill(key)
+        elif action == "pause":
+            outcome = await commands.pause_backfill(key)
+        elif action == "resume":
+            outcome = await commands.resume_backfill(key)
+        else:
+            return error_response(404, f"unknown backfill action `{action}`")
+    except TriggerCommandError as exc:
+        raise _failure(exc) from None
+    return _answer(outcome)

@@ -2,24 +2,27 @@
 
 These commands write the `triggers` rows directly (with a fresh `updated`), so they work
 whether or not the daemon runs; a running daemon's monitoring loop picks the change up
-within one monitor interval.
+within one monitor interval. Each command is validated and applied by
+`runtime/commands/triggers.py`, as the API's are.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from datetime import UTC, datetime
 from typing import Any
 
 from kestrad.cli.store import open_configured_store
 from kestrad.config import ConfigError
-from kestrad.flows.loader import load_flow
-from kestrad.runtime.scheduler import new_backfill
-from kestrad.store.base import Store, TriggerRow
-from kestrad.triggers.cron import NEVER, zone_named
-from kestrad.triggers.fire_times import FirePlan, plan_for
+from kestrad.runtime.commands.triggers import (
+    Outcome,
+    TriggerCommandError,
+    TriggerCommands,
+    TriggerNotFound,
+)
+from kestrad.store.base import Store
+from kestrad.triggers.cron import NEVER
 
 ACTIONS = ("list", "unlock", "enable", "disable", "backfill")
 
@@ -30,56 +33,40 @@ async def handle(args: argparse.Namespace) -> int:
         async with open_configured_store(args.config) as store:
             if args.triggers_action == "list":
                 return await _list(store, args)
-            namespace, flow_id = _split(args.flow)
-            row = await store.get_trigger(namespace, flow_id, args.trigger)
-            if row is None:
-                print(f"no trigger {args.flow} {args.trigger}", file=sys.stderr)
-                return 1
-            message = await _change(store, row, args)
-            await store.save_trigger_states([_touch(row)], [])
-            print(message)
+            key = (*_split(args.flow), args.trigger)
+            outcome = await _change(TriggerCommands(store), key, args)
+            print(outcome.message)
             return 0
-    except (ValueError, LookupError, ConfigError) as exc:
+    except TriggerNotFound as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except (ValueError, LookupError, ConfigError, TriggerCommandError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
 
-async def _change(store: Store, row: TriggerRow, args: argparse.Namespace) -> str:
+async def _change(
+    commands: TriggerCommands, key: tuple[str, str, str], args: argparse.Namespace
+) -> Outcome:
     action = args.triggers_action
     if action == "unlock":
-        was, row.execution_id = row.execution_id, None
-        return f"unlocked (was {was})" if was else "not locked"
+        return await commands.unlock(key)
     if action in ("enable", "disable"):
-        row.disabled = action == "disable"
-        return f"{action}d"
-    if args.pause or args.resume or args.delete:
-        if row.backfill is None:
-            raise LookupError("this trigger has no backfill")
-        if args.delete:
-            row.backfill = None
-            return "backfill deleted"
-        row.backfill.paused = bool(args.pause)
-        return "backfill paused" if args.pause else "backfill resumed"
-    plan = await _plan(store, row)
-    start = _instant(args.start, plan.zone, "--start")
-    end = _instant(args.end, plan.zone, "--end") if args.end else time.time()
-    row.backfill = new_backfill(
-        plan, start, end, inputs=_pairs(args.input) or None, labels=_pairs(args.label) or None
+        return await commands.set_enabled(key, action == "enable")
+    if args.delete:
+        return await commands.delete_backfill(key)
+    if args.pause:
+        return await commands.pause_backfill(key)
+    if args.resume:
+        return await commands.resume_backfill(key)
+    return await commands.start_backfill(
+        key,
+        args.start,
+        args.end,
+        inputs=_pairs(args.input) or None,
+        labels=_pairs(args.label) or None,
+        spelled=("--start", "--end"),
     )
-    first = plan.iso(row.backfill.cursor) if row.backfill.cursor <= end else "none in range"
-    return f"backfill {plan.iso(start)} .. {plan.iso(end)}; first date {first}"
-
-
-async def _plan(store: Store, row: TriggerRow) -> FirePlan:
-    flow_row = await store.get_flow(row.namespace, row.flow_id)
-    if flow_row is None or flow_row.deleted:
-        raise LookupError(f"flow {row.namespace}/{row.flow_id} not found")
-    flow = load_flow(flow_row.source, file=flow_row.file, strict=False)
-    trigger = flow.find_trigger(row.trigger_id)
-    plan = plan_for(trigger) if trigger is not None else None
-    if plan is None:
-        raise LookupError(f"trigger {row.trigger_id} is not a schedule of that flow")
-    return plan
 
 
 async def _list(store: Store, args: argparse.Namespace) -> int:
@@ -100,23 +87,8 @@ async def _list(store: Store, args: argparse.Namespace) -> int:
     return 0
 
 
-def _touch(row: TriggerRow) -> TriggerRow:
-    row.updated = time.time()
-    return row
-
-
 def _utc(when: float) -> str:
     return datetime.fromtimestamp(when, UTC).isoformat(timespec="seconds")
-
-
-def _instant(text: str | None, zone: Any, option: str) -> float:
-    if not text:
-        raise ValueError(f"{option} is required")
-    try:
-        value = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise ValueError(f"{option} `{text}` is not an ISO-8601 date-time") from exc
-    return (value if value.tzinfo else value.replace(tzinfo=zone or zone_named(None))).timestamp()
 
 
 def _split(value: str) -> tuple[str, str]:

@@ -10,9 +10,8 @@ import hashlib
 from typing import Any
 
 from kestrad.flows.loader import load_flow
-from kestrad.runtime.preconditions import is_multiple
 from kestrad.store.base import FlowKey, FlowRow, Store
-from kestrad.triggers.flow import FlowTrigger
+from kestrad.triggers.flow import FLOW, FlowTrigger
 
 
 def source_digest(source: str) -> str:
@@ -62,11 +61,7 @@ class FlowCache:
         found = [(flow, t) for t in (flow.triggers or []) if isinstance(t, FlowTrigger)]
         if found:
             self._flow_triggers[key] = found
-        windowed = [
-            (f, t)
-            for f, t in found
-            if t.preconditions is not None or any(is_multiple(c) for c in t.conditions or ())
-        ]
+        windowed = [(f, t) for f, t in found if FLOW.windowed(t)]
         if windowed:
             self._windowed[key] = windowed
 

@@ -76,7 +76,7 @@ class TriggerMonitor:
     async def check(self) -> MonitorReport:
         report = MonitorReport()
         await self._sync(report)
-        await self._check_locks(self.scheduler.locked(), report)
+        await self._check_locks(self.scheduler.locks.locked(), report)
         return report
 
     async def _check_locks(
@@ -97,7 +97,7 @@ class TriggerMonitor:
             state = found.get(execution_id)
             if state is None or state[0] in TERMINATED:
                 ended = state[0] if state else None
-                if self.scheduler.release(key, execution_id, ended):
+                if self.scheduler.locks.release(key, execution_id, ended):
                     report.released.append(execution_id)
                     log.info(
                         "trigger %s/%s %s unlocked: execution %s %s",
@@ -134,7 +134,7 @@ class TriggerMonitor:
         # check those executions now, so stopAfter sees their final state.
         released: dict[str, tuple[str, str, str]] = {}
         for row in rows:
-            held = self.scheduler.committed_lock(row.key)
+            held = self.scheduler.locks.committed(row.key)
             if held is not None and row.execution_id != held:
                 released[held] = row.key
         if released:

@@ -7,8 +7,9 @@ task, so an HTTP call that takes ten seconds delays that trigger only, never a t
 result is delivered back to the scheduler, whose next tick turns it into an execution in
 its own transaction, with the trigger states of that tick.
 
-An evaluator is an async function registered per trigger class; it returns the trigger
-variables of the execution to create, or None when there is nothing to do.
+An evaluator is an async function registered per polling trigger type (the kind's
+runtime half: it does the I/O); it returns the trigger variables of the execution to
+create, or None when there is nothing to do.
 """
 
 from __future__ import annotations
@@ -21,29 +22,35 @@ from typing import Any
 import anyio
 import msgspec
 
+from kestrad.model.registry import Registry
 from kestrad.store.base import TriggerKey
 
 log = logging.getLogger("kestrad.polling")
 
 Evaluator = Callable[[Any, "PollContext"], Awaitable[dict[str, Any] | None]]
-_EVALUATORS: dict[type, Evaluator] = {}
+
+
+def _load_builtins() -> None:
+    from kestrad.runtime import http_trigger  # noqa: F401
+
+
+# Polling trigger type name → its evaluator.
+POLLERS: Registry[Evaluator] = Registry("poller", load=_load_builtins)
 
 
 def register_poller(trigger_class: type) -> Callable[[Evaluator], Evaluator]:
-    """Decorator: `fn` evaluates triggers of `trigger_class`."""
-
-    def decorate(fn: Evaluator) -> Evaluator:
-        _EVALUATORS[trigger_class] = fn
-        return fn
-
-    return decorate
+    """Decorator: `fn` evaluates triggers of `trigger_class` (a registered trigger schema)."""
+    return POLLERS.register(trigger_class.type_name)
 
 
 def evaluator_for(trigger: Any) -> Evaluator | None:
-    _ensure_loaded()
+    """The evaluator of a trigger's class, or of the nearest base class that has one."""
     for cls in type(trigger).__mro__:
-        if cls in _EVALUATORS:
-            return _EVALUATORS[cls]
+        type_name = vars(cls).get("type_name")
+        if type_name:
+            found = POLLERS.resolve(type_name)
+            if found is not None:
+                return found
     return None
 
 
@@ -144,14 +151,3 @@ class Poller:
             log.warning("%s/%s trigger %s: evaluation failed: %s", *job.key, reason)
             return PollResult(key=job.key, error=reason)
         return PollResult(key=job.key, variables=variables)
-
-
-_loaded = False
-
-
-def _ensure_loaded() -> None:
-    """Import the built-in evaluators once, whatever the import order elsewhere."""
-    global _loaded
-    if not _loaded:
-        _loaded = True
-        from kestrad.runtime import http_trigger  # noqa: F401

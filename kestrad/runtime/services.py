@@ -18,6 +18,7 @@ from kestrad.model.kv import check_key, decode_value, encode_value, expiry
 from kestrad.model.records import FlowCount, KVEntry, LogEntry
 from kestrad.model.state import TERMINATED
 from kestrad.runtime.commands import executions as commands
+from kestrad.runtime.commands.triggers import TriggerCommands, TriggerNotFound
 from kestrad.runtime.kv import KVMirror, kv_function
 from kestrad.storage import default_storage
 from kestrad.store.outage import Retry
@@ -248,18 +249,11 @@ class EngineServices:
         self, namespace: str, flow_id: str, trigger_id: str, *, enabled: bool
     ) -> None:
         """Enable or disable a trigger: through the running scheduler, else in its row."""
-        scheduler = self._scheduler()
-        key = (namespace, flow_id, trigger_id)
-        if scheduler is not None and scheduler.set_disabled(key, not enabled):
-            return
-        row = await self.store.get_trigger(namespace, flow_id, trigger_id)
-        if row is None:
-            raise ServiceError(
-                f"Unable to find trigger '{trigger_id}' for flow '{namespace}.{flow_id}'"
-            )
-        row.disabled = not enabled
-        row.updated = time.time()
-        await self.store.save_trigger_states([row], [])
+        commands = TriggerCommands(self.store, self._scheduler())
+        try:
+            await commands.set_enabled((namespace, flow_id, trigger_id), enabled)
+        except TriggerNotFound as exc:
+            raise ServiceError(str(exc)) from None
 
     async def resume_execution(
         self, execution_id: str, inputs: dict[str, Any] | None, *, namespace: str, flow_id: str

@@ -13,44 +13,24 @@ fails to import is logged and skipped so one broken package cannot stop the daem
 
 from __future__ import annotations
 
-import logging
-from importlib.metadata import entry_points
 from typing import Any
 
 import msgspec
 
 from kestrad.tasks.base import Task
+from kestrad.tasks.registry import ENTRY_POINT_GROUP, TASKS
 
-ENTRY_POINT_GROUP = "kestrad.tasks"
-
-log = logging.getLogger("kestrad.plugins")
+__all__ = ["ENTRY_POINT_GROUP", "Property", "load_plugins", "origins", "problems", "properties"]
 
 # type name -> why its entry point could not be registered (shown by `plugins list`).
-problems: dict[str, str] = {}
+problems: dict[str, str] = TASKS.problems
 # type name -> distribution that provided it.
-origins: dict[str, str] = {}
+origins: dict[str, str] = TASKS.origins
 
 
 def load_plugins() -> int:
     """Register every `kestrad.tasks` entry point; returns how many were registered."""
-    from kestrad.tasks.registry import register
-
-    loaded = 0
-    for point in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            cls = point.load()
-        except Exception as exc:  # a broken plugin must not stop the others
-            problems[point.name] = f"cannot import {point.value}: {type(exc).__name__}: {exc}"
-            log.error("task plugin %s: %s", point.name, problems[point.name])
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, Task)):
-            problems[point.name] = f"{point.value} is not a kestrad Task class"
-            log.error("task plugin %s: %s", point.name, problems[point.name])
-            continue
-        register(point.name)(cls)
-        origins[point.name] = point.dist.name if point.dist is not None else point.value
-        loaded += 1
-    return loaded
+    return TASKS.load_entry_points()
 
 
 class Property(msgspec.Struct, kw_only=True, frozen=True):

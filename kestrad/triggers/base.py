@@ -1,8 +1,9 @@
 """Properties every Kestra trigger shares (KESTRA-SPEC §3).
 
 Trigger classes are strict msgspec Structs, like tasks, so a misspelled property is an
-error at load time rather than a silently ignored key. Behaviour (evaluation, next dates)
-lives with the scheduler and executor; these classes only declare the schema.
+error at load time rather than a silently ignored key. They only declare the schema; what
+a trigger does (its checks, its fire times, its steps) is its kind's (`triggers/kind.py`),
+which lives in the same module as its class.
 """
 
 from __future__ import annotations
@@ -47,5 +48,5 @@ class Trigger(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="
     worker_group: dict[str, Any] | None = None
     inputs: dict[str, Any] | None = None
 
-    # The type name the registry knows this class by (set by `register_trigger`).
+    # The type name the registry knows this class by (set when its kind registers).
     type_name: ClassVar[str] = ""

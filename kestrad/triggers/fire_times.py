@@ -1,8 +1,8 @@
-"""When a trigger fires: a cron (`Schedule`), a fixed list (`ScheduleOnDates`), or every
-`interval` (polling triggers).
+"""Fire plans: the instants a trigger fires at — a cron (`Schedule`), a fixed list
+(`ScheduleOnDates`), or every `interval` (polling triggers).
 
-The scheduler only asks a plan for instants (epoch seconds) and formats dates in the
-plan's zone; it does not care which kind of trigger it has.
+Each timed kind builds its plan (`TriggerKind.plan`); the scheduler only asks a plan for
+instants (epoch seconds) and formats dates in the plan's zone, whatever the kind.
 """
 
 from __future__ import annotations
@@ -15,8 +15,6 @@ from typing import Any
 
 from kestrad.model.durations import DurationError, parse_duration
 from kestrad.triggers.cron import NEVER, CronError, cron_schedule, zone_named
-from kestrad.triggers.polling import PollingTrigger
-from kestrad.triggers.schedule import Schedule, ScheduleOnDates
 
 
 class FirePlan:
@@ -90,10 +88,12 @@ class CronPlan(FirePlan):
 
 
 class DatesPlan(FirePlan):
-    def __init__(self, trigger: ScheduleOnDates) -> None:
-        self.zone = zone_named(trigger.timezone)
+    """A fixed list of dates; those without an offset are in `timezone`."""
+
+    def __init__(self, dates: list[str], timezone: str | None) -> None:
+        self.zone = zone_named(timezone)
         instants = []
-        for text in trigger.dates:
+        for text in dates:
             try:
                 value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
             except ValueError as exc:
@@ -140,22 +140,24 @@ class IntervalPlan(FirePlan):
         return when
 
 
-def plan_for(trigger: Any) -> FirePlan | None:
-    """The plan of a time-based or polling trigger; None for other kinds. Raises CronError."""
-    if isinstance(trigger, Schedule):
-        return _cron_plan(trigger.cron, trigger.with_seconds, trigger.timezone)
-    if isinstance(trigger, ScheduleOnDates):
-        return DatesPlan(trigger)
-    if isinstance(trigger, PollingTrigger):
-        return IntervalPlan(trigger.interval)
-    return None
-
-
 @functools.lru_cache(maxsize=4096)
-def _cron_plan(cron: str, with_seconds: bool, timezone: str | None) -> CronPlan:
+def cron_plan(cron: str, with_seconds: bool, timezone: str | None) -> CronPlan:
     """Plans hold no per-trigger state, and 100 000 triggers share a few expressions."""
     return CronPlan(cron, with_seconds, timezone)
 
 
 def _digest(*parts: Any) -> str:
     return hashlib.sha1("\x1f".join(str(p) for p in parts).encode()).hexdigest()[:16]
+
+
+def recovered(policy: str, plan: FirePlan, next_fire_at: float, now: float) -> float | None:
+    """The next fire time of a trigger whose `next_fire_at` has passed while it was not
+    scheduled (the daemon down, the trigger disabled), under `recoverMissedSchedules`:
+    ALL keeps it (catch up one by one), LAST moves it to the last fire time missed, NONE
+    to the first one still to come. None when it stays as it is."""
+    if policy == "ALL":
+        return None
+    if policy == "LAST":
+        last = plan.previous_before(now + 1e-6)
+        return last if last > next_fire_at else None
+    return plan.next_after(now)

@@ -1,53 +1,79 @@
-"""Maps trigger `type` strings (and their legacy aliases) to trigger classes."""
+"""Trigger `type` strings (and their legacy aliases) → trigger kinds: the `TRIGGERS` registry.
+
+Each kind module registers one kind object (see `triggers/kind.py`); the loader asks for
+its schema, the scheduler for its plan and its steps. Built-in kinds load at the first
+lookup, whatever the import order elsewhere.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Any, TypeVar
 
+from kestrad.model.registry import Registry
 from kestrad.triggers.base import Trigger
+from kestrad.triggers.fire_times import FirePlan
+from kestrad.triggers.kind import TriggerKind
 
-_TYPES: dict[str, type[Trigger]] = {}
-_ALIASES: dict[str, str] = {}
+K = TypeVar("K", bound=TriggerKind)
 
 
-def register_trigger(type_name: str, *aliases: str) -> Callable[[type[Trigger]], type[Trigger]]:
-    """Class decorator binding a trigger class to its Kestra type name and aliases."""
+def _load_builtins() -> None:
+    from kestrad.triggers import (  # noqa: F401
+        flow,
+        polling,
+        schedule,
+        schedule_on_dates,
+        webhook,
+    )
 
-    def decorate(cls: type[Trigger]) -> type[Trigger]:
-        _TYPES[type_name] = cls
-        cls.type_name = type_name
-        for alias in aliases:
-            _ALIASES[alias] = type_name
-        return cls
 
-    return decorate
+# Schema class → kind, filled as kinds register: a loaded trigger's kind in one dict hit
+# (the scheduler asks it for every trigger of every flow at start).
+_BY_SCHEMA: dict[type, TriggerKind] = {}
+
+
+def _stamp(kind: TriggerKind, type_name: str) -> None:
+    kind.schema.type_name = type_name
+    _BY_SCHEMA[kind.schema] = kind
+
+
+TRIGGERS: Registry[TriggerKind] = Registry("trigger", load=_load_builtins, stamp=_stamp)
+
+
+def register_kind(kind: K) -> K:
+    """Register a kind under its `type_name` and `aliases`."""
+    TRIGGERS.add(kind.type_name, kind, *kind.aliases)
+    return kind
+
+
+def kind_named(type_name: str) -> TriggerKind | None:
+    """The kind of a type name or alias, or None when no such trigger exists."""
+    return TRIGGERS.resolve(type_name)
+
+
+def kind_of(trigger: Any) -> TriggerKind | None:
+    """The kind of a loaded trigger: that of its class (registered with it), else that of
+    its `type`."""
+    return _BY_SCHEMA.get(type(trigger)) or TRIGGERS.resolve(trigger.type)
 
 
 def canonical_trigger_type(type_name: str) -> str:
     """The current Kestra name of a trigger type, resolving legacy aliases."""
-    _ensure_loaded()
-    return _ALIASES.get(type_name, type_name)
+    return TRIGGERS.canonical(type_name)
 
 
 def resolve_trigger(type_name: str) -> type[Trigger] | None:
-    """The class for a trigger type or alias, or None when no such trigger exists."""
-    _ensure_loaded()
-    return _TYPES.get(_ALIASES.get(type_name, type_name))
+    """The schema class of a trigger type or alias, or None when no such trigger exists."""
+    kind = TRIGGERS.resolve(type_name)
+    return kind.schema if kind is not None else None
 
 
 def all_trigger_types() -> dict[str, type[Trigger]]:
-    """Every registered trigger type name → class (for error hints)."""
-    _ensure_loaded()
-    return dict(_TYPES)
+    """Every registered trigger type name → schema class (for error hints)."""
+    return {name: kind.schema for name, kind in TRIGGERS.all().items()}
 
 
-_loaded = False
-
-
-def _ensure_loaded() -> None:
-    """Import the built-in trigger modules once, whatever the import order elsewhere."""
-    global _loaded
-    if _loaded:
-        return
-    _loaded = True
-    from kestrad.triggers import flow, polling, schedule, webhook  # noqa: F401
+def plan_for(trigger: Any) -> FirePlan | None:
+    """The fire plan of a timed or polling trigger; None for other kinds. Raises CronError."""
+    kind = kind_of(trigger)
+    return kind.plan(trigger) if kind is not None else None

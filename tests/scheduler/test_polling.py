@@ -112,7 +112,7 @@ async def test_a_passing_response_creates_an_execution_with_the_response(
         clock.advance(10)
         first = await scheduler.tick()
         assert first.created == []  # the poll runs beside the tick
-        await _until(lambda: scheduler._polled)
+        await _until(scheduler.firing.has_results)
         report = await scheduler.tick()
         tg.cancel_scope.cancel()
     [execution] = report.created
@@ -140,7 +140,7 @@ async def test_a_failing_condition_creates_nothing_and_polls_again(
         for _ in range(2):
             clock.advance(10)
             await scheduler.tick()
-            await _until(lambda: scheduler._polled)
+            await _until(scheduler.firing.has_results)
             assert (await scheduler.tick()).created == []
         tg.cancel_scope.cancel()
     assert len(server.requests) == 2
@@ -163,7 +163,7 @@ async def test_method_headers_body_and_a_custom_condition(tmp_path, server: Serv
         tg.start_soon(scheduler.poller.run)
         clock.advance(10)
         await scheduler.tick()
-        await _until(lambda: scheduler._polled)
+        await _until(scheduler.firing.has_results)
         report = await scheduler.tick()
         tg.cancel_scope.cancel()
     assert len(report.created) == 1
@@ -189,7 +189,7 @@ async def test_a_slow_endpoint_never_delays_a_tick(tmp_path, server: Server) -> 
             durations.append((await scheduler.tick()).seconds)
             await anyio.sleep(0.05)
         assert scheduler.poller.running == 1
-        await _until(lambda: scheduler._polled)
+        await _until(scheduler.firing.has_results)
         assert len((await scheduler.tick()).created) == 1
         tg.cancel_scope.cancel()
     assert max(durations) < 0.5
@@ -206,13 +206,13 @@ async def test_an_unreachable_endpoint_is_a_logged_failure(tmp_path, caplog) -> 
         tg.start_soon(scheduler.poller.run)
         clock.advance(10)
         await scheduler.tick()
-        await _until(lambda: scheduler._polled)
+        await _until(scheduler.firing.has_results)
         assert (await scheduler.tick()).created == []
         tg.cancel_scope.cancel()
     assert any("evaluation failed" in r.getMessage() for r in caplog.records)
     clock.advance(10)
     await scheduler.tick()
-    assert KEY in scheduler._evaluating  # polled again at its next interval
+    assert scheduler.index.waiting(KEY)  # polled again at its next interval
     await store.close()
 
 
@@ -277,7 +277,7 @@ async def test_the_end_of_a_scheduled_execution_clears_its_lock_in_the_same_comm
         await scheduler.start()
         key = ("company.team", "every_second", "schedule")
         scheduler.state(key).next_fire_at = time.time() - 0.5
-        scheduler._push(key)
+        scheduler.index.push(key)
         [execution] = (await scheduler.tick()).created
         assert (await engine.store.get_trigger(*key)).execution_id == execution.id
         done = await engine.wait_for(execution.id)

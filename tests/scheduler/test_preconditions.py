@@ -10,10 +10,10 @@ from kestrad.expr.engine import Renderer
 from kestrad.flows.loader import load_flow
 from kestrad.model.execution import Execution, Label
 from kestrad.runtime.engine import Engine
-from kestrad.runtime.flow_triggers import triggered_executions
-from kestrad.runtime.preconditions import WindowBook, bounds
+from kestrad.runtime.flow_triggers import WindowBook, triggered_executions
 from kestrad.store.base import TriggerWindow, WindowKey
 from kestrad.triggers.flow import TimeWindow
+from kestrad.triggers.preconditions import bounds
 
 NS = "company.team"
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from kestrad.model.state import FAILED, SUCCESS
+from kestrad.runtime.commands.triggers import new_backfill
 from kestrad.runtime.monitor import TriggerMonitor
-from kestrad.runtime.scheduler import new_backfill
 from tests.scheduler.helpers import Clock, at, schedule_flow, scheduler_for
 
 pytestmark = pytest.mark.anyio
@@ -93,10 +93,8 @@ async def test_monitor_unlocks_ended_and_vanished_executions(store) -> None:
     # A lock whose execution no longer exists is released too.
     clock.advance(3600)
     [second] = (await scheduler.tick()).created
-    scheduler._pending.clear()
     row = scheduler.state(KEY)
-    row.execution_id = "gone"
-    scheduler._locks = {"gone": KEY}
+    scheduler.locks.take_over(row, "gone")
     assert (await monitor.check()).released == ["gone"]
     assert second.id != "gone"
 
@@ -198,11 +196,11 @@ async def test_backfill_covers_a_closed_range_and_pauses(store) -> None:
     clock = Clock(at("2024-05-02T00:30:00"))
     scheduler, _ = await scheduler_for(store, [schedule_flow()], clock)
     row = scheduler.state(KEY)
-    plan = scheduler._plans[KEY]
+    plan = scheduler.plan(KEY)
     row.backfill = new_backfill(
         plan, at("2024-04-01T10:00:00").timestamp(), at("2024-04-01T13:00:00").timestamp()
     )
-    scheduler._push(KEY)
+    scheduler.index.push(KEY)
     dates = []
     for _ in range(8):
         for execution in (await scheduler.tick()).created:
@@ -211,10 +209,10 @@ async def test_backfill_covers_a_closed_range_and_pauses(store) -> None:
             scheduler.execution_ended(execution)
         if len(dates) == 2:  # pause, check nothing fires, resume
             row.backfill.paused = True
-            scheduler._push(KEY)
+            scheduler.index.push(KEY)
             assert (await scheduler.tick()).created == []
             row.backfill.paused = False
-            scheduler._push(KEY)
+            scheduler.index.push(KEY)
     assert dates == ["10:00", "11:00", "12:00", "13:00"]  # both ends included
     assert row.backfill is None
     # A range between two fire times has none.

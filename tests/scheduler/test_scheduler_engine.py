@@ -55,8 +55,8 @@ async def test_cli_lists_unlocks_disables_and_backfills(tmp_path, capsys) -> Non
         scheduler = Scheduler(engine.store, engine.flows, renderer=engine.renderer)
         await scheduler.start()
         row = scheduler.state(KEY)
-        row.execution_id = "abc"
-        scheduler._mark(row)
+        scheduler.locks.hold(row, "abc")
+        scheduler.writer.mark(row)
         await scheduler.flush()
 
     parser = build_parser()

@@ -1,0 +1,135 @@
+"""One registry mechanism for everything flows name by a Kestra `type` string.
+
+Task types, trigger kinds and the pollers of polling triggers are each a map from a type
+name (plus the legacy names Kestra still accepts) to a value. They used to be three
+copy-pasted modules; this class is the one implementation, and each of them keeps only
+what is its own: which built-in modules register values, and whether third-party packages
+may add some through an entry-point group (tasks only, today).
+
+Lookups run for every task and trigger of every loaded flow, so a lookup is one flag test
+and two dict hits; loading the built-ins (and the entry points) happens once, at the first
+lookup, whatever the import order elsewhere. Plain code: the only I/O is
+`importlib.metadata` when entry points are loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+log = logging.getLogger("kestrad.plugins")
+
+
+class Registry(Generic[T]):
+    """Type names (and aliases) → values of one family.
+
+    `load` imports the built-in modules whose decorators register values; it runs once,
+    before the first lookup. `stamp` is told the current name of every value registered
+    (classes remember it as `type_name`). With `entry_point_group`, the first lookup also
+    registers every entry point of that group whose target `accept`s; the others are
+    recorded in `problems` and skipped, so one broken package cannot stop the daemon.
+    """
+
+    def __init__(
+        self,
+        family: str,
+        *,
+        load: Callable[[], None] | None = None,
+        stamp: Callable[[T, str], None] | None = None,
+        entry_point_group: str | None = None,
+        accept: Callable[[object], bool] | None = None,
+    ) -> None:
+        self.family = family
+        self.entry_point_group = entry_point_group
+        self._load = load
+        self._stamp = stamp
+        self._accept = accept
+        self._values: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+        self._loaded = load is None and entry_point_group is None
+        # Entry points: type name → why it could not be registered / which package gave it.
+        self.problems: dict[str, str] = {}
+        self.origins: dict[str, str] = {}
+
+    # -- registration ----------------------------------------------------------------------
+    def add(self, type_name: str, value: T, *aliases: str) -> T:
+        """Bind `value` to `type_name` and to each legacy alias of it."""
+        self._values[type_name] = value
+        for alias in aliases:
+            self._aliases[alias] = type_name
+        if self._stamp is not None:
+            self._stamp(value, type_name)
+        return value
+
+    def register(self, type_name: str, *aliases: str) -> Callable[[T], T]:
+        """Decorator form of `add`: `@TASKS.register("io.kestra…Log", "io.kestra.core…Log")`."""
+
+        def decorate(value: T) -> T:
+            return self.add(type_name, value, *aliases)
+
+        return decorate
+
+    # -- lookups ---------------------------------------------------------------------------
+    def canonical(self, type_name: str) -> str:
+        """The current name of a type, resolving legacy aliases; unknown names unchanged."""
+        if not self._loaded:
+            self.ensure_loaded()
+        return self._aliases.get(type_name, type_name)
+
+    def resolve(self, type_name: str) -> T | None:
+        """The value of a type name or alias, or None when the family has no such type."""
+        if not self._loaded:
+            self.ensure_loaded()
+        return self._values.get(self._aliases.get(type_name, type_name))
+
+    def all(self) -> dict[str, T]:
+        """Every current type name → value (for listings and "did you mean" hints)."""
+        if not self._loaded:
+            self.ensure_loaded()
+        return dict(self._values)
+
+    # -- loading ---------------------------------------------------------------------------
+    def ensure_loaded(self) -> None:
+        """Register the built-ins, then the entry points, once."""
+        if self._loaded:
+            return
+        self._loaded = True  # first: the modules imported below register while it runs
+        if self._load is not None:
+            self._load()
+        if self.entry_point_group is not None:
+            self.load_entry_points()
+
+    def load_entry_points(self) -> int:
+        """Register every entry point of the group (name = type, value = target); returns
+        how many were registered. Safe to call again (a package installed meanwhile)."""
+        if self.entry_point_group is None:
+            return 0
+        loaded = 0
+        for point in entry_points(group=self.entry_point_group):
+            try:
+                value = point.load()
+            except Exception as exc:  # a broken plugin must not stop the others
+                self._refuse(
+                    point.name, f"cannot import {point.value}: {type(exc).__name__}: {exc}"
+                )
+                continue
+            if self._accept is not None and not self._accept(value):
+                self._refuse(point.name, f"{point.value} is not a kestrad {self.family} class")
+                continue
+            self.add(point.name, value)
+            self.origins[point.name] = point.dist.name if point.dist is not None else point.value
+            loaded += 1
+        return loaded
+
+    def _refuse(self, type_name: str, why: str) -> None:
+        self.problems[type_name] = why
+        log.error("%s plugin %s: %s", self.family, type_name, why)
+
+
+def stamp_type_name(cls: type, type_name: str) -> None:
+    """The usual `stamp`: a class remembers the name the registry knows it by."""
+    cls.type_name = type_name  # type: ignore[attr-defined]

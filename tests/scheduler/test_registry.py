@@ -1,0 +1,109 @@
+"""The one registry behind task types, trigger kinds and pollers: names, legacy aliases,
+lazy built-ins, and entry-point plugins found through a real installed distribution."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import pytest
+
+from kestrad.model.registry import Registry, stamp_type_name
+from kestrad.runtime.polling import POLLERS, evaluator_for
+from kestrad.tasks.registry import TASKS
+from kestrad.triggers.polling import HttpTrigger
+from kestrad.triggers.registry import TRIGGERS, canonical_trigger_type, resolve_trigger
+
+
+class Shape:
+    type_name = ""
+
+
+class Circle(Shape):
+    pass
+
+
+def test_names_and_aliases_resolve_to_the_current_name() -> None:
+    shapes: Registry[type[Shape]] = Registry("shape", stamp=stamp_type_name)
+    shapes.register("io.shapes.Circle", "io.legacy.Round", "Round")(Circle)
+    assert shapes.resolve("io.shapes.Circle") is Circle
+    assert shapes.resolve("io.legacy.Round") is Circle
+    assert shapes.canonical("Round") == "io.shapes.Circle"
+    assert shapes.canonical("io.shapes.Square") == "io.shapes.Square"  # unknown: unchanged
+    assert shapes.resolve("io.shapes.Square") is None
+    assert Circle.type_name == "io.shapes.Circle"
+    assert list(shapes.all()) == ["io.shapes.Circle"]  # aliases are not types of their own
+
+
+def test_built_ins_load_once_at_the_first_lookup() -> None:
+    loads: list[str] = []
+
+    def load() -> None:
+        loads.append("built-ins")
+        shapes.add("io.shapes.Circle", Circle)
+
+    shapes: Registry[type[Shape]] = Registry("shape", load=load)
+    assert loads == []  # nothing happens at construction
+    assert shapes.resolve("io.shapes.Circle") is Circle
+    assert shapes.canonical("io.shapes.Circle") == "io.shapes.Circle"
+    assert set(shapes.all()) == {"io.shapes.Circle"}
+    assert loads == ["built-ins"]
+
+
+def _install(site: Path, group: str, points: dict[str, str]) -> None:
+    """An installed distribution as `importlib.metadata` reads it: a dist-info folder."""
+    info = site / "shape_plugins-1.0.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: shape-plugins\nVersion: 1.0\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in points.items())
+    (info / "entry_points.txt").write_text(f"[{group}]\n{lines}")
+
+
+def test_entry_point_plugins_are_registered_and_broken_ones_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "shape_plugins.py").write_text(
+        "class Triangle:\n    type_name = ''\n\nNOT_A_SHAPE = 3\n"
+    )
+    group = "kestrad.test_shapes"
+    _install(
+        tmp_path,
+        group,
+        {
+            "com.example.Triangle": "shape_plugins:Triangle",
+            "com.example.Missing": "no_such_module_anywhere:Thing",
+            "com.example.Number": "shape_plugins:NOT_A_SHAPE",
+        },
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    shapes: Registry[type] = Registry(
+        "Shape",
+        load=lambda: shapes.add("io.shapes.Circle", Circle),
+        stamp=stamp_type_name,
+        entry_point_group=group,
+        accept=lambda value: isinstance(value, type),
+    )
+    triangle = shapes.resolve("com.example.Triangle")
+    assert triangle is not None and triangle.__module__ == "shape_plugins"
+    assert triangle.type_name == "com.example.Triangle"
+    assert shapes.resolve("io.shapes.Circle") is Circle  # built-ins load first
+    assert shapes.origins["com.example.Triangle"] == "shape-plugins"
+    assert "cannot import" in shapes.problems["com.example.Missing"]
+    assert "is not a kestrad Shape class" in shapes.problems["com.example.Number"]
+    assert shapes.resolve("com.example.Missing") is None
+    assert shapes.resolve("com.example.Number") is None
+
+
+def test_tasks_triggers_and_pollers_are_three_uses_of_it() -> None:
+    assert TASKS.resolve("io.kestra.core.tasks.log.Log") is TASKS.resolve(
+        "io.kestra.plugin.core.log.Log"
+    )
+    assert canonical_trigger_type("io.kestra.plugin.fs.http.Trigger") == (
+        "io.kestra.plugin.core.http.Trigger"
+    )
+    assert resolve_trigger("io.kestra.core.models.triggers.types.Schedule") is not None
+    kind = TRIGGERS.resolve("io.kestra.plugin.core.http.Trigger")
+    assert kind is not None and kind.schema is HttpTrigger
+    evaluator = evaluator_for(HttpTrigger(id="poll", type=HttpTrigger.type_name, uri="http://x"))
+    assert evaluator is not None and evaluator is POLLERS.resolve(HttpTrigger.type_name)
