@@ -90,3 +90,15 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
             yield instance
         finally:
             await instance.close()
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """An empty database on each backend, for a whole engine (`Engine.open(url)`): the same
+    two backends as the `store` fixture, unmigrated."""
+    if request.param == "postgres":
+        require_postgres()
+        async with postgres_database() as url:
+            yield url
+    else:
+        yield f"sqlite:///{tmp_path}/engine.db"

@@ -92,6 +92,10 @@ def triggered_executions(
             if multiples:
                 if windows is None:
                     continue
+                if not any(m.reaches(upstream.namespace, upstream.flow_id) for m in multiples):
+                    # No window can count this execution: read none (the batch declared
+                    # exactly the windows an ended flow can reach, see window_keys).
+                    continue
                 verdict = evaluate_windows(
                     flow,
                     trigger,
