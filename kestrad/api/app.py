@@ -8,8 +8,6 @@ embedded) and calls `close_streams` before it stops accepting connections.
 
 from __future__ import annotations
 
-from typing import Any
-
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
@@ -24,8 +22,9 @@ from kestrad.api.executions import invalid_inputs
 from kestrad.api.limits import DEFAULT_BODY_LIMIT, LimitsMiddleware
 from kestrad.api.metrics import ApiMetrics
 from kestrad.api.webhooks import WebhookIndex
+from kestrad.config import Config
 from kestrad.model.inputs import InputsInvalid
-from kestrad.runtime.engine import FlowNotFound
+from kestrad.runtime.engine import Engine, FlowNotFound
 
 _WEBHOOK = "/executions/webhook/{namespace}/{id}/{key:path}"
 # Answered without credentials when basic auth is on (see api/auth.py): nothing else is.
@@ -88,8 +87,8 @@ async def _inputs_invalid(request: Request, exc: Exception) -> Response:
 
 
 def create_app(
-    engine: Any,
-    config: Any | None = None,
+    engine: Engine,
+    config: Config | None = None,
     *,
     body_limit: int = DEFAULT_BODY_LIMIT,
     heartbeat: float = 15.0,

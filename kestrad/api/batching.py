@@ -10,15 +10,15 @@ request is written at once, with no added delay.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 from kestrad.model.execution import Execution
+from kestrad.runtime.engine import Engine
 
 MAX_BATCH = 500
 
 
 class CreationBatcher:
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._pending: list[tuple[Execution, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None

@@ -8,11 +8,13 @@ accepting connections, instead of waiting on clients that never hang up.
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
 from kestrad.api.batching import CreationBatcher
+from kestrad.config import Config
+from kestrad.runtime.engine import Engine
 
 if TYPE_CHECKING:
     from kestrad.api.metrics import ApiMetrics
@@ -22,8 +24,8 @@ if TYPE_CHECKING:
 class ApiContext:
     def __init__(
         self,
-        engine: Any,
-        config: Any,
+        engine: Engine,
+        config: Config,
         *,
         metrics: ApiMetrics,
         webhooks: WebhookIndex,

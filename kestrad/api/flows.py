@@ -18,6 +18,8 @@ from kestrad.api.errors import ApiError
 from kestrad.api.params import query_flag, query_int, read_text
 from kestrad.api.responses import json_response
 from kestrad.flows.loader import FlowLoadError, Problem, load_flow
+from kestrad.model.flow import Flow
+from kestrad.runtime.engine import Engine
 
 YAML_MEDIA_TYPE = "application/x-yaml"
 
@@ -42,7 +44,7 @@ def invalid_flow(exc: FlowLoadError) -> ApiError:
     )
 
 
-def summary(flow: Any, row: Any | None = None) -> dict[str, Any]:
+def summary(flow: Flow, row: Any | None = None) -> dict[str, Any]:
     """What a client needs to list or identify a flow, without its whole task tree."""
     return {
         "id": flow.id,
@@ -116,7 +118,7 @@ async def update(request: Request) -> Response:
     return await _deploy(request, source)
 
 
-async def _row(engine: Any, namespace: str, flow_id: str) -> Any:
+async def _row(engine: Engine, namespace: str, flow_id: str) -> Any:
     row = engine.flows.latest_row(namespace, flow_id)
     if row is None:
         row = await engine.store.get_flow(namespace, flow_id)

@@ -10,9 +10,10 @@ from typing import Any
 
 from kestrad.api.errors import ApiError
 from kestrad.flows.loader import FlowLoadError
+from kestrad.runtime.engine import Engine
 
 
-async def enabled_flow(engine: Any, namespace: str, flow_id: str) -> Any:
+async def enabled_flow(engine: Engine, namespace: str, flow_id: str) -> Any:
     """The latest revision of an enabled flow; 404 when absent or deleted, 409 when disabled."""
     try:
         row = engine.flows.latest_row(namespace, flow_id)

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from kestrad.api.context import api
 from kestrad.model.execution import Execution
 from kestrad.model.state import TERMINATED, parse_iso
+from kestrad.store.base import Store
 
 log = logging.getLogger("kestrad.api.metrics")
 
@@ -156,7 +157,7 @@ class ApiMetrics:
         self.scheduler_tick.observe(seconds)
 
     # -- scrape -----------------------------------------------------------------------------------
-    async def _seed(self, store: Any) -> None:
+    async def _seed(self, store: Store) -> None:
         """Executions that were running before this daemon started notifying us."""
         for eid, state in await store.active_executions():
             if eid not in self._active and eid not in self._ended:
@@ -164,7 +165,7 @@ class ApiMetrics:
                 self.executions.labels(state).inc()
         self._seeded = True
 
-    async def render(self, store: Any, open_streams: int = 0) -> bytes:
+    async def render(self, store: Store, open_streams: int = 0) -> bytes:
         if not self._seeded:
             await self._seed(store)
         now = time.time()

@@ -19,8 +19,9 @@ from kestrad.api.errors import ApiError
 from kestrad.api.executions import invalid_inputs, wait_end
 from kestrad.api.lookup import enabled_flow
 from kestrad.api.responses import json_response
-from kestrad.expr.engine import ExpressionError, truthy
+from kestrad.expr.engine import ExpressionError, Renderer, truthy
 from kestrad.model.execution import Execution, ExecutionTrigger, to_kestra_json
+from kestrad.model.flow import Flow
 from kestrad.model.inputs import InputsInvalid, input_defaults
 from kestrad.runtime.variables import base_variables
 from kestrad.triggers.execution_conditions import ConditionError, evaluate, short_type
@@ -32,14 +33,14 @@ log = logging.getLogger("kestrad.api.webhooks")
 class WebhookIndex:
     """Rendered key → Webhook trigger, for the latest revision of each flow that has one."""
 
-    def __init__(self, renderer: Any) -> None:
+    def __init__(self, renderer: Renderer) -> None:
         self.renderer = renderer
         self._by_flow: dict[tuple[str, str], tuple[int | None, dict[str, Webhook]]] = {}
 
-    def find(self, flow: Any, key: str) -> Webhook | None:
+    def find(self, flow: Flow, key: str) -> Webhook | None:
         return self._keys(flow).get(key)
 
-    def _keys(self, flow: Any) -> dict[str, Webhook]:
+    def _keys(self, flow: Flow) -> dict[str, Webhook]:
         cached = self._by_flow.get((flow.namespace, flow.id))
         if cached is not None and cached[0] == flow.revision:
             return cached[1]
@@ -53,7 +54,7 @@ class WebhookIndex:
         self._by_flow[(flow.namespace, flow.id)] = (flow.revision, keys)
         return keys
 
-    def _render_key(self, flow: Any, trigger: Webhook) -> str | None:
+    def _render_key(self, flow: Flow, trigger: Webhook) -> str | None:
         context = {
             "flow": {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision},
             "vars": flow.variables or {},
@@ -90,7 +91,7 @@ def request_variables(request: Request, body: bytes) -> dict[str, Any]:
     return {"body": parse_body(body), "headers": headers, "parameters": parameters}
 
 
-def conditions_hold(flow: Any, trigger: Webhook, execution: Execution, renderer: Any) -> bool:
+def conditions_hold(flow: Flow, trigger: Webhook, execution: Execution, renderer: Renderer) -> bool:
     """Every condition of the trigger, evaluated against the execution about to start."""
     variables: dict[str, Any] | None = None
     for condition in trigger.conditions or ():

@@ -12,12 +12,11 @@ import json
 import sys
 import time
 from datetime import UTC, datetime
-from typing import Any
 
 from kestrad.cli.store import open_configured_store
 from kestrad.config import ConfigError
 from kestrad.model.kv import KVError, check_key, encode_value, expiry
-from kestrad.store.base import KVEntry
+from kestrad.store.base import KVEntry, Store
 
 
 async def handle(args: argparse.Namespace) -> int:
@@ -30,7 +29,7 @@ async def handle(args: argparse.Namespace) -> int:
         return 2
 
 
-async def _get(store: Any, args: argparse.Namespace) -> int:
+async def _get(store: Store, args: argparse.Namespace) -> int:
     entry = await store.kv_get(args.namespace, check_key(args.key))
     if entry is None or entry.expired(time.time()):
         print(f"no key {args.key} in namespace {args.namespace}", file=sys.stderr)
@@ -39,7 +38,7 @@ async def _get(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _set(store: Any, args: argparse.Namespace) -> int:
+async def _set(store: Store, args: argparse.Namespace) -> int:
     now = time.time()
     text, kv_type = encode_value(args.value, args.type)
     entry = KVEntry(
@@ -57,7 +56,7 @@ async def _set(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _list(store: Any, args: argparse.Namespace) -> int:
+async def _list(store: Store, args: argparse.Namespace) -> int:
     now = time.time()
     for entry in await store.kv_list(args.namespace):
         if entry.expired(now):
@@ -71,7 +70,7 @@ async def _list(store: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _delete(store: Any, args: argparse.Namespace) -> int:
+async def _delete(store: Store, args: argparse.Namespace) -> int:
     entry = await store.kv_get(args.namespace, check_key(args.key))
     await store.kv_delete(args.namespace, args.key)
     if entry is None or entry.expired(time.time()):

@@ -105,7 +105,7 @@ class Daemon:
         self._feeders: anyio.abc.TaskGroup | None = None
         self._reloading = False
         self._logged: set[int] = set()
-        self.engine: Any = None
+        self.engine: Engine | None = None
         self.sync: FlowSync | None = None
         self.address = ""
 
@@ -159,7 +159,7 @@ class Daemon:
             if listener is not None:
                 listener.close()
 
-    async def _run_services(self, engine: Any, listener: socket.socket | None) -> None:
+    async def _run_services(self, engine: Engine, listener: socket.socket | None) -> None:
         """The HTTP server only with the webserver role (`listener` is None without it),
         the scheduler and its monitor only with the scheduler role."""
         config = self.config
@@ -208,7 +208,7 @@ class Daemon:
             await self._drain(engine, server)
             services.cancel_scope.cancel()
 
-    def _scheduler_role(self, engine: Any, sync: FlowSync) -> SchedulerRole:
+    def _scheduler_role(self, engine: Engine, sync: FlowSync) -> SchedulerRole:
         """The scheduler role: fires while this instance holds the scheduler lease (one
         daemon of several on a database), fed single flow changes by the folder sync and
         end notices by the executor (its trigger locks)."""
@@ -247,7 +247,7 @@ class Daemon:
         engine.executor.ended_listeners.append(role.execution_ended)
         return role
 
-    async def _drain(self, engine: Any, server: EmbeddedServer) -> None:
+    async def _drain(self, engine: Engine, server: EmbeddedServer) -> None:
         running = engine.worker.running
         self.notifier.stopping(f"draining: {running} task(s) running")
         log.info(

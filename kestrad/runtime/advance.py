@@ -36,6 +36,7 @@ from kestrad.model.execution import (
     label_text,
     new_task_run,
 )
+from kestrad.model.flow import Flow
 from kestrad.model.ids import new_id
 from kestrad.model.messages import (
     ContinueLoop,
@@ -60,7 +61,7 @@ from kestrad.runtime.variables import (
     referenced_outputs,
     run_variables,
 )
-from kestrad.tasks.base import ExecutionUpdatingTask, Flowable, TaskKind
+from kestrad.tasks.base import ExecutionUpdatingTask, Flowable, Task, TaskKind
 from kestrad.tasks.flowable_support import (
     ARCHIVED,
     ERRORS,
@@ -150,7 +151,7 @@ class AdvanceEnv:
         self.secret_key = secret_key
         self._refs: dict[tuple[str, int, str], set[str] | None] = {}
 
-    def output_refs(self, flow: Any, revision: int, task: Any) -> set[str] | None:
+    def output_refs(self, flow: Flow, revision: int, task: Task) -> set[str] | None:
         key = (f"{flow.namespace}/{flow.id}", revision, task.id)
         try:
             return self._refs[key]
@@ -165,7 +166,7 @@ class AdvanceEnv:
 class _Pass:
     """The mutable state of one `advance` call; keeps the public function short."""
 
-    def __init__(self, execution: Execution, flow: Any, env: AdvanceEnv) -> None:
+    def __init__(self, execution: Execution, flow: Flow, env: AdvanceEnv) -> None:
         self.execution = execution
         self.flow = flow
         self.env = env
@@ -288,7 +289,7 @@ class _Pass:
 
 
 def advance(
-    execution: Execution, flow: Any, events: list[ExecutionEvent], env: AdvanceEnv
+    execution: Execution, flow: Flow, events: list[ExecutionEvent], env: AdvanceEnv
 ) -> AdvanceResult:
     """Apply `events`, then resolve the flow until nothing more can happen right now."""
     p = _Pass(execution, flow, env)
@@ -391,7 +392,7 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
     p.set_state(run, state, result.histories[-1].date if result.histories else None)
 
 
-def _retry_policy(p: _Pass, run: TaskRun, task: Any) -> Any:
+def _retry_policy(p: _Pass, run: TaskRun, task: Task) -> Any:
     """The task's retry, else the closest ancestor flowable's, else the flow's."""
     if task is not None and task.retry is not None:
         return task.retry
@@ -402,7 +403,7 @@ def _retry_policy(p: _Pass, run: TaskRun, task: Any) -> Any:
     return p.flow.retry
 
 
-def _schedule_retry(p: _Pass, run: TaskRun, task: Any) -> bool:
+def _schedule_retry(p: _Pass, run: TaskRun, task: Task) -> bool:
     policy = _retry_policy(p, run, task)
     if policy is None:
         return False
@@ -690,7 +691,7 @@ def _begin(p: _Pass, run: TaskRun, task: Flowable) -> None:
         _pause(p, run, start)
 
 
-def _dispatch(p: _Pass, run: TaskRun, task: Any) -> None:
+def _dispatch(p: _Pass, run: TaskRun, task: Task) -> None:
     attempt = len(run.attempts) + 1
     p.new_attempt(run, S.CREATED)
     variables = run_variables(
@@ -770,7 +771,7 @@ def _next_iteration(p: _Pass, run: TaskRun) -> None:
 
 
 # -- Subflow -----------------------------------------------------------------------------------------
-def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
+def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
     from kestrad.model.inputs import InputsInvalid, resolve_inputs
 
     p.set_state(run, S.RUNNING)
@@ -826,7 +827,7 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Any) -> None:
         p.set_state(run, S.SUCCESS)
 
 
-def _subflow_labels(parent: Execution, child_flow: Any, task: Any, labels: Any) -> list[Label]:
+def _subflow_labels(parent: Execution, child_flow: Flow, task: Task, labels: Any) -> list[Label]:
     merged: dict[str, str] = {}
     if task.inherit_labels:
         merged.update(

@@ -12,10 +12,9 @@ free slot, and checked again in the next batch.
 
 from __future__ import annotations
 
-from typing import Any
-
 from kestrad.model import state as S
 from kestrad.model.execution import Execution
+from kestrad.model.flow import Flow
 from kestrad.runtime.transitions import ADMISSION, Refusal
 from kestrad.store.base import BatchView
 
@@ -31,7 +30,7 @@ class Admission:
         self._woken: set[str] = set()
         self._woken_of: dict[tuple[str, str], int] = {}
 
-    def verdict(self, execution: Execution, flow: Any, *, killing: bool = False) -> Refusal | None:
+    def verdict(self, execution: Execution, flow: Flow, *, killing: bool = False) -> Refusal | None:
         """None to admit, else the admission rule's refusal (QUEUED, CANCELLED or FAILED).
 
         An admitted execution holds a slot from now on, for the rest of the batch.
@@ -44,7 +43,7 @@ class Admission:
             self._delta[key] = self._delta.get(key, 0) + 1
         return refusal
 
-    def ended(self, execution: Execution, flow: Any, state_before: str) -> list[str]:
+    def ended(self, execution: Execution, flow: Flow, state_before: str) -> list[str]:
         """An execution ended: free its slot; the ids of queued ones to wake, oldest first.
 
         One per slot now free that this batch did not wake one for already, and at least

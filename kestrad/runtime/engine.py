@@ -34,6 +34,7 @@ from kestrad.runtime.executor import Executor
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.liveness import LivenessChecker
+from kestrad.runtime.scheduler import Scheduler
 from kestrad.runtime.services import EngineServices
 from kestrad.runtime.variables import refresh_environment
 from kestrad.runtime.worker import Worker
@@ -74,8 +75,9 @@ class Engine:
         self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{new_id()[:8]}"
         self.liveness = LivenessChecker(store, self.instance_id, config.liveness)
         self.hub = Hub()
-        # The daemon's Scheduler when it runs one (`kestrad run` does not fire schedules).
-        self.scheduler: Any = None
+        # The Scheduler while this daemon holds the scheduler lease (set and cleared by
+        # its SchedulerRole as leadership comes and goes); `kestrad run` fires none.
+        self.scheduler: Scheduler | None = None
         # Set when a drain starts: long-lived readers (SSE follows) end with a final event.
         self.draining = asyncio.Event()
         self.flows = FlowCache(store)
@@ -86,15 +88,16 @@ class Engine:
         self.advance_env = AdvanceEnv(
             self.renderer, flow_lookup=self._flow_in_memory, secret_key=self.secret_key
         )
-        self.executor = Executor(
-            store,
-            self.flows,
-            self.advance_env,
-            self.hub,
-            batch_size=config.queue.batch_size,
-            min_poll_interval=parse_duration(config.queue.min_poll_interval).total_seconds(),
-            max_poll_interval=parse_duration(config.queue.max_poll_interval).total_seconds(),
-        )
+        poll = {
+            "min_poll_interval": parse_duration(config.queue.min_poll_interval).total_seconds(),
+            "max_poll_interval": parse_duration(config.queue.max_poll_interval).total_seconds(),
+        }
+        # KV, log, execution and trigger operations for tasks (and the `kv()` function).
+        self.services = EngineServices(store, scheduler=lambda: self.scheduler)
+        self.services.register_functions(self.renderer)
+        # Executor and worker in one process: results and jobs pass in memory, one commit
+        # per round trip (the executor's), instead of a flush and a poll each way.
+        together = self.runs_executor and self.runs_worker
         self.worker = Worker(
             store,
             self.flows,
@@ -102,19 +105,20 @@ class Engine:
             self.hub,
             instance_id=self.instance_id,
             concurrency=config.worker_concurrency(),
-            min_poll_interval=parse_duration(config.queue.min_poll_interval).total_seconds(),
-            max_poll_interval=parse_duration(config.queue.max_poll_interval).total_seconds(),
+            services=self.services,
+            results_to_local_executor=together,
             globals_=globals_,
+            **poll,
         )
-        if self.runs_executor and self.runs_worker:
-            # Same process: results and jobs pass in memory, one commit per round trip.
-            self.worker.flush_results = False
-            self.worker.outbox.wake = self.hub.executor_wake
-            self.executor.local_worker = self.worker
-        # KV, log, execution and trigger operations for tasks (and the `kv()` function).
-        self.services = EngineServices(store, scheduler=lambda: self.scheduler)
-        self.services.register_functions(self.renderer)
-        self.worker.services = self.services
+        self.executor = Executor(
+            store,
+            self.flows,
+            self.advance_env,
+            self.hub,
+            local_worker=self.worker if together else None,
+            batch_size=config.queue.batch_size,
+            **poll,
+        )
 
     def _flow_in_memory(self, namespace: str, flow_id: str, revision: int | None) -> Any:
         if revision is not None:
@@ -175,7 +179,7 @@ class Engine:
                         tg.start_soon(engine.worker.run)
                     tg.start_soon(engine.liveness.heartbeat)
                     wakes = engine.wake_channels()
-                    if wakes and hasattr(store, "listen"):
+                    if wakes:  # PostgreSQL's NOTIFY hints; SQLite's listen returns at once
                         tg.start_soon(store.listen, wakes)
                     tg.start_soon(engine.liveness.run)
                     try:

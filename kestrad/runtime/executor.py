@@ -11,12 +11,12 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import anyio
 
 from kestrad.model import state as S
 from kestrad.model.execution import Execution, decode_execution, encode_execution
+from kestrad.model.flow import Flow
 from kestrad.model.messages import ExecutionEvent, Kill, Wake, decode_event, encode
 from kestrad.runtime import transitions as T
 from kestrad.runtime.advance import AdvanceEnv, advance
@@ -27,6 +27,7 @@ from kestrad.runtime.hub import Hub
 from kestrad.runtime.poll import Backoff
 from kestrad.runtime.preconditions import WindowBook, window_keys
 from kestrad.runtime.trigger_locks import released_locks
+from kestrad.runtime.worker import Worker
 from kestrad.store.base import (
     BatchLocks,
     BatchView,
@@ -55,10 +56,13 @@ class Executor:
         env: AdvanceEnv,
         hub: Hub,
         *,
+        local_worker: Worker | None = None,
         batch_size: int = 100,
         min_poll_interval: float = 0.005,
         max_poll_interval: float = 0.5,
     ) -> None:
+        """`local_worker`: the worker of this same process, if any: its results and new
+        jobs then pass in memory, inside this executor's transaction."""
         self.store = store
         self.flows = flows
         self.env = env
@@ -68,8 +72,7 @@ class Executor:
         self.retry = Retry(store, "running an executor batch")
         self._next_due: float | None = None
         self.stopping = False
-        # The worker of this process, when it runs one: results and jobs pass in memory.
-        self.local_worker: Any = None
+        self.local_worker = local_worker
         # Executions submitted by this process, waiting for the next batch (see submit).
         self._creating: list[tuple[Execution, asyncio.Future[None]]] = []
         # Called after the commit with each execution that ended (the scheduler's locks).
@@ -224,7 +227,7 @@ class Executor:
     def _admit(
         self,
         execution: Execution,
-        flow: Any,
+        flow: Flow,
         events: list[ExecutionEvent],
         outcome: ExecutorOutcome,
         admission: Admission,
@@ -312,7 +315,7 @@ class Executor:
             self._fire_flow_triggers(execution, flow, outcome)
 
     def _fire_flow_triggers(
-        self, execution: Execution, flow: Any, outcome: ExecutorOutcome
+        self, execution: Execution, flow: Flow, outcome: ExecutorOutcome
     ) -> None:
         candidates = self.flows.flow_trigger_candidates()
         if not candidates:

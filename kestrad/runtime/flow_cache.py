@@ -10,6 +10,7 @@ import hashlib
 from typing import Any
 
 from kestrad.flows.loader import load_flow
+from kestrad.model.flow import Flow
 from kestrad.store.base import FlowKey, FlowRow, Store
 from kestrad.triggers.flow import FLOW, FlowTrigger
 
@@ -51,7 +52,7 @@ class FlowCache:
             self._index_triggers(row, flow)
         return flow
 
-    def _index_triggers(self, row: FlowRow, flow: Any) -> None:
+    def _index_triggers(self, row: FlowRow, flow: Flow) -> None:
         key = (row.namespace, row.id)
         self._flow_triggers.pop(key, None)
         self._windowed.pop(key, None)

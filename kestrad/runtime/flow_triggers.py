@@ -26,8 +26,10 @@ import msgspec
 
 from kestrad.expr.engine import ExpressionError, Renderer
 from kestrad.model.execution import Execution
+from kestrad.model.flow import Flow
 from kestrad.runtime.variables import ExecutionIndex, base_variables, run_variables
 from kestrad.store.base import BatchView, TriggerWindow, WindowKey
+from kestrad.triggers.base import Trigger
 from kestrad.triggers.evaluate import evaluate as evaluate_dated
 from kestrad.triggers.execution_conditions import ConditionError
 from kestrad.triggers.flow import FLOW, trigger_variables
@@ -39,7 +41,7 @@ log = logging.getLogger("kestrad.flow_triggers")
 
 def triggered_executions(
     upstream: Execution,
-    upstream_flow: Any,
+    upstream_flow: Flow,
     candidates: list[tuple[Any, Any]],
     renderer: Renderer,
     *,
@@ -146,7 +148,9 @@ class WindowBook:
         self.pending[key] = None
 
 
-def window_keys(flow: Any, trigger: Any, upstreams: Iterable[tuple[str, str]]) -> list[WindowKey]:
+def window_keys(
+    flow: Flow, trigger: Trigger, upstreams: Iterable[tuple[str, str]]
+) -> list[WindowKey]:
     """The windows of one Flow trigger that an execution of one of `upstreams` (namespace,
     flow id) may read or write by ending: all of the trigger's windows as soon as one of
     its windowed conditions may match one of those flows (a fire reads and resets them
@@ -161,7 +165,9 @@ def window_keys(flow: Any, trigger: Any, upstreams: Iterable[tuple[str, str]]) -
     return [(flow.namespace, flow.id, trigger.id, m.condition_id) for m in multiples]
 
 
-def _fresh(flow: Any, trigger: Any, multiple: Multiple, span: tuple[float, float]) -> TriggerWindow:
+def _fresh(
+    flow: Flow, trigger: Trigger, multiple: Multiple, span: tuple[float, float]
+) -> TriggerWindow:
     return TriggerWindow(
         namespace=flow.namespace,
         flow_id=flow.id,
@@ -190,8 +196,8 @@ class Verdict(msgspec.Struct, kw_only=True):
 
 
 def evaluate_windows(
-    flow: Any,
-    trigger: Any,
+    flow: Flow,
+    trigger: Trigger,
     multiples: list[Multiple],
     upstream: Upstream,
     book: WindowBook,

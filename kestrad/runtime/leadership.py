@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
 
 import anyio
 
 from kestrad.model.durations import parse_duration
 from kestrad.model.execution import Execution
+from kestrad.model.flow import Flow
 from kestrad.runtime.monitor import TriggerMonitor
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.store.base import FlowRow, LeaseLost, SchedulerLease, Store
@@ -61,7 +61,7 @@ class SchedulerRole:
         self._standby_logged: str | None = None
 
     # -- forwarded notices ---------------------------------------------------------------------
-    def flow_changed(self, flow: Any, *, enabled: bool) -> None:
+    def flow_changed(self, flow: Flow, *, enabled: bool) -> None:
         if self.current is not None:
             self.current.flow_changed(flow, enabled=enabled)
 

@@ -22,8 +22,11 @@ from typing import Any
 import anyio
 import msgspec
 
+from kestrad.expr.engine import Renderer
+from kestrad.model.flow import Flow
 from kestrad.model.registry import Registry
 from kestrad.store.base import TriggerKey
+from kestrad.triggers.base import Trigger
 
 log = logging.getLogger("kestrad.polling")
 
@@ -43,7 +46,7 @@ def register_poller(trigger_class: type) -> Callable[[Evaluator], Evaluator]:
     return POLLERS.register(trigger_class.type_name)
 
 
-def evaluator_for(trigger: Any) -> Evaluator | None:
+def evaluator_for(trigger: Trigger) -> Evaluator | None:
     """The evaluator of a trigger's class, or of the nearest base class that has one."""
     for cls in type(trigger).__mro__:
         type_name = vars(cls).get("type_name")
@@ -58,8 +61,8 @@ class PollJob(msgspec.Struct, kw_only=True):
     """One evaluation of one trigger, as of `date` (epoch seconds)."""
 
     key: TriggerKey
-    flow: Any
-    trigger: Any
+    flow: Flow
+    trigger: Trigger
     date: str
 
 
@@ -74,7 +77,7 @@ class PollResult(msgspec.Struct, kw_only=True):
 class PollContext:
     """What an evaluator may use: the renderer over the flow's context, and a timeout."""
 
-    def __init__(self, job: PollJob, renderer: Any, timeout: float) -> None:
+    def __init__(self, job: PollJob, renderer: Renderer, timeout: float) -> None:
         flow = job.flow
         self.job = job
         self.renderer = renderer
@@ -104,7 +107,7 @@ class Poller:
     def __init__(
         self,
         deliver: Callable[[PollResult], None],
-        renderer: Any,
+        renderer: Renderer,
         *,
         concurrency: int = 16,
         timeout: float = 120.0,

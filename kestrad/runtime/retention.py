@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
 
 import anyio
 
+from kestrad.config import Config
 from kestrad.model.durations import parse_duration
+from kestrad.runtime.services import EngineServices
 from kestrad.store.outage import Retry
 
 log = logging.getLogger("kestrad.retention")
@@ -25,7 +26,9 @@ def _cutoff(age: str, now: datetime) -> str:
     return limit.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-async def purge_once(services: Any, config: Any, now: datetime | None = None) -> dict[str, int]:
+async def purge_once(
+    services: EngineServices, config: Config, now: datetime | None = None
+) -> dict[str, int]:
     """One retention pass; returns what it deleted."""
     now = now or datetime.now(UTC)
     done: dict[str, int] = {"executions": 0, "logs": 0, "files": 0}
@@ -40,7 +43,7 @@ async def purge_once(services: Any, config: Any, now: datetime | None = None) ->
     return done
 
 
-async def run_retention(services: Any, config: Any) -> None:
+async def run_retention(services: EngineServices, config: Config) -> None:
     """Every `retention.interval`, one pass (nothing to do when no retention is set).
 
     A pass that meets a database outage is tried again with back-off rather than a whole

@@ -28,14 +28,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
 
 import anyio
 import msgspec
 
 from kestrad.config import SchedulerConfig
+from kestrad.expr.engine import Renderer
 from kestrad.model.durations import parse_duration
 from kestrad.model.execution import Execution
+from kestrad.model.flow import Flow
 from kestrad.runtime.polling import Poller, PollResult
 from kestrad.runtime.tick_writer import TickWriter
 from kestrad.runtime.trigger_firing import TriggerFiring
@@ -76,7 +77,7 @@ class Scheduler:
         store: Store,
         flows: FlowSource,
         *,
-        renderer: Any,
+        renderer: Renderer,
         secret_key: str | None = None,
         config: SchedulerConfig | None = None,
         clock: Clock = time.time,
@@ -136,7 +137,7 @@ class Scheduler:
         log.info("scheduler started with %d triggers", len(self.index))
 
     # -- flow changes (single entries) ---------------------------------------------------------
-    def flow_changed(self, flow: Any, *, enabled: bool = True) -> None:
+    def flow_changed(self, flow: Flow, *, enabled: bool = True) -> None:
         """A flow was saved, enabled or disabled: update its triggers only.
 
         Triggers the flow did not have scheduled before (new, or the flow re-enabled) get

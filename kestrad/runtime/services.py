@@ -14,13 +14,16 @@ from typing import Any
 
 import anyio
 
+from kestrad.expr.engine import Renderer
 from kestrad.model.kv import check_key, decode_value, encode_value, expiry
 from kestrad.model.records import FlowCount, KVEntry, LogEntry
 from kestrad.model.state import TERMINATED
 from kestrad.runtime.commands import executions as commands
 from kestrad.runtime.commands.triggers import TriggerCommands, TriggerNotFound
 from kestrad.runtime.kv import KVMirror, kv_function
+from kestrad.runtime.scheduler import Scheduler
 from kestrad.storage import default_storage
+from kestrad.store.base import Store
 from kestrad.store.outage import Retry
 from kestrad.tasks.services import PurgeCounts, ServiceError
 
@@ -36,9 +39,9 @@ class EngineServices:
 
     def __init__(
         self,
-        store: Any,
+        store: Store,
         *,
-        scheduler: Callable[[], Any] | None = None,
+        scheduler: Callable[[], Scheduler | None] | None = None,
         storage: Callable[[], Any] | None = None,
         refresh_interval: float = KV_REFRESH_INTERVAL,
     ) -> None:
@@ -72,7 +75,7 @@ class EngineServices:
         self.kv_mirror.replace_all(await self.store.kv_list(), stamp)
         return True
 
-    def register_functions(self, renderer: Any) -> None:
+    def register_functions(self, renderer: Renderer) -> None:
         """Add `kv()` to a renderer (it reads the mirror: renders cannot await)."""
         renderer.register_function("kv", kv_function(lambda: self.kv_mirror), pass_context=True)
 

@@ -10,13 +10,14 @@ poller (`runtime/polling.py`), never run in the tick; their results come back th
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from kestrad.model.flow import Flow
 from kestrad.runtime.polling import Poller, PollJob, PollResult
 from kestrad.runtime.tick_writer import TickWriter
 from kestrad.runtime.trigger_index import FlowSource, Planned, TriggerIndex, trigger_of
 from kestrad.runtime.trigger_locks import TriggerLocks
 from kestrad.store.base import TriggerRow
+from kestrad.triggers.base import Trigger
 from kestrad.triggers.kind import Extra, Fire, Fired, Poll, Rendering, Skip
 
 log = logging.getLogger("kestrad.scheduler")
@@ -43,7 +44,9 @@ class TriggerFiring:
         self.poller: Poller | None = None
         self._results: list[PollResult] = []
 
-    def fire(self, row: TriggerRow, planned: Planned, flow: Any, trigger: Any, now: float) -> None:
+    def fire(
+        self, row: TriggerRow, planned: Planned, flow: Flow, trigger: Trigger, now: float
+    ) -> None:
         """Do what `row`'s trigger has to do at `now`: its due step, else a backfill step."""
         kind, plan = planned.kind, planned.plan
         if row.next_fire_at <= now:
@@ -61,7 +64,7 @@ class TriggerFiring:
         elif kind.backfills and row.backfill is not None and not row.backfill.paused:
             self._replay(row, planned, flow, trigger)
 
-    def _replay(self, row: TriggerRow, planned: Planned, flow: Any, trigger: Any) -> None:
+    def _replay(self, row: TriggerRow, planned: Planned, flow: Flow, trigger: Trigger) -> None:
         """One date of the trigger's backfill; the backfill ends after its last date."""
         kind, plan = planned.kind, planned.plan
         backfill = row.backfill
@@ -90,7 +93,9 @@ class TriggerFiring:
             self.locks.hold(row, execution.id)
 
     # -- polls -------------------------------------------------------------------------------
-    def _poll(self, row: TriggerRow, planned: Planned, flow: Any, trigger: Any, poll: Poll) -> None:
+    def _poll(
+        self, row: TriggerRow, planned: Planned, flow: Flow, trigger: Trigger, poll: Poll
+    ) -> None:
         """Hand the evaluation to the poller; the trigger waits off the heap for its result."""
         kind, plan = planned.kind, planned.plan
         row.next_fire_at = poll.next_fire_at

@@ -13,12 +13,13 @@ next fire time already past.
 from __future__ import annotations
 
 import logging
-from typing import Any
 
+from kestrad.model.flow import Flow
 from kestrad.runtime.tick_writer import TickWriter
 from kestrad.runtime.trigger_index import Planned, TriggerIndex
 from kestrad.runtime.trigger_locks import TriggerLocks
 from kestrad.store.base import TriggerKey, TriggerRow
+from kestrad.triggers.base import Trigger
 from kestrad.triggers.cron import CronError
 from kestrad.triggers.fire_times import recovered
 from kestrad.triggers.kind import Recovery
@@ -44,7 +45,7 @@ class TriggerPlanner:
         self.default_recovery = default_recovery
 
     def adopt(
-        self, flow: Any, now: float, *, enabled: bool, known: set[str] | None = None
+        self, flow: Flow, now: float, *, enabled: bool, known: set[str] | None = None
     ) -> list[TriggerKey]:
         """Index the timed triggers of `flow`; returns their keys.
 
@@ -93,7 +94,7 @@ class TriggerPlanner:
             self.index.push(key)  # inactive ones only leave the heap
         return keys
 
-    def recover(self, row: TriggerRow, planned: Planned, trigger: Any, now: float) -> None:
+    def recover(self, row: TriggerRow, planned: Planned, trigger: Trigger, now: float) -> None:
         """Apply `recoverMissedSchedules` to a trigger whose next fire time has passed."""
         policy = planned.kind.recovery(trigger) or self.default_recovery
         moved = recovered(policy, planned.plan, row.next_fire_at, now)

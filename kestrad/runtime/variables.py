@@ -16,6 +16,8 @@ from typing import Any
 import msgspec
 
 from kestrad.model.execution import Execution, TaskRun
+from kestrad.model.flow import Flow
+from kestrad.tasks.base import Task
 from kestrad.tasks.context import current_secret_values
 
 
@@ -158,7 +160,7 @@ def taskrun_vars(run: TaskRun) -> dict[str, Any]:
     return out
 
 
-def base_variables(execution: Execution, flow: Any) -> dict[str, Any]:
+def base_variables(execution: Execution, flow: Flow) -> dict[str, Any]:
     """The variables of an execution that do not depend on a task run."""
     variables: dict[str, Any] = {
         "flow": {"id": flow.id, "namespace": flow.namespace, "revision": execution.flow_revision},
@@ -201,7 +203,7 @@ def run_variables(
     base: dict[str, Any],
     index: ExecutionIndex,
     run: TaskRun | None,
-    task: Any | None,
+    task: Task | None,
     *,
     outputs: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -230,7 +232,7 @@ _ALL_OUTPUTS = re.compile(
 )
 
 
-def referenced_outputs(task: Any, flow_variables: Any) -> set[str] | None:
+def referenced_outputs(task: Task, flow_variables: Any) -> set[str] | None:
     """Task ids whose outputs the task's templates may read; None means all of them.
 
     The worker renders with a snapshot of the variables; shipping only the outputs a task

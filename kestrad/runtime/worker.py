@@ -31,7 +31,7 @@ from kestrad.runtime.poll import Backoff
 from kestrad.runtime.variables import envs_from_environment
 from kestrad.store.base import NewLog, Outgoing, QueueMessage, Store
 from kestrad.store.outage import Retry
-from kestrad.tasks.base import TaskFailed, TaskOutcome
+from kestrad.tasks.base import Task, TaskFailed, TaskOutcome
 from kestrad.tasks.context import RunContext, TaskLogger, current_secret_values
 from kestrad.tasks.core_flow import WorkingDirectory
 from kestrad.tasks.script_files import (
@@ -41,6 +41,7 @@ from kestrad.tasks.script_files import (
     upload_output_files,
     write_input_files,
 )
+from kestrad.tasks.services import TaskServices
 
 log = logging.getLogger("kestrad.worker")
 # Seconds a task runs before the worker reports it RUNNING (quick tasks only report the end).
@@ -50,13 +51,13 @@ RUNNING_NOTICE_DELAY = 0.2
 class Outbox:
     """Pending results (by task run) and log lines, flushed together."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, wake: asyncio.Event | None = None) -> None:
         self.results: dict[str, Outgoing] = {}
         self.done: list[int] = []
         self.logs: list[NewLog] = []
         self.ready = asyncio.Event()
         # Also set on every put when an executor in this process drains the outbox.
-        self.wake: asyncio.Event | None = None
+        self.wake = wake
 
     def _signal(self) -> None:
         self.ready.set()
@@ -100,10 +101,16 @@ class Worker:
         *,
         instance_id: str,
         concurrency: int,
+        services: TaskServices | None = None,
+        results_to_local_executor: bool = False,
         min_poll_interval: float = 0.005,
         max_poll_interval: float = 0.5,
         globals_: dict[str, Any] | None = None,
     ) -> None:
+        """`services`: what tasks may ask of the daemon (KV, log.Fetch, …), None outside an
+        engine. `results_to_local_executor`: the executor of this process takes finished
+        results from the outbox into its own transaction (one commit per round trip), so
+        this worker does not flush them itself and wakes that executor instead."""
         self.store = store
         self.flows = flows
         self.renderer = renderer
@@ -115,11 +122,9 @@ class Worker:
         self._claim_retry = Retry(store, "claiming worker jobs")
         self._flush_retry = Retry(store, "storing worker results")
         self.globals = globals_ or {}
-        # Narrow store access for the tasks that need it (KV, log.Fetch, …); set by the engine.
-        self.services: Any = None
-        self.outbox = Outbox()
-        # False when the executor of this process drains the outbox in its own transaction.
-        self.flush_results = True
+        self.services = services
+        self.outbox = Outbox(wake=hub.executor_wake if results_to_local_executor else None)
+        self.flush_results = not results_to_local_executor
         # Jobs the local executor inserted already claimed for this worker.
         self.local_jobs: deque[QueueMessage] = deque()
         self.running = 0
@@ -320,7 +325,7 @@ class Worker:
                 await retry.wait()
 
     async def _call(
-        self, execution_id: str, task: Any, ctx: RunContext, timeout: float | None
+        self, execution_id: str, task: Task, ctx: RunContext, timeout: float | None
     ) -> tuple[str, dict[str, Any] | None]:
         """Run one task under the execution's kill scope and its timeout; never raises."""
         logger = ctx.logger
@@ -355,7 +360,7 @@ class Worker:
         return S.SUCCESS, returned
 
     async def _run_working_directory(
-        self, job: WorkerJob, task: Any, variables: dict[str, Any], logger: TaskLogger
+        self, job: WorkerJob, task: Task, variables: dict[str, Any], logger: TaskLogger
     ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
         """Kestra's WorkingDirectory: its runnable children run here, one after the other,
         in one temporary folder; each becomes a task run the executor adds (dynamic runs).

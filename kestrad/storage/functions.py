@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from kestrad.expr.engine import Renderer
 from kestrad.expr.functions import FunctionError
 from kestrad.storage.local import LocalStorage
 from kestrad.storage.uris import (
@@ -25,7 +26,7 @@ from kestrad.storage.uris import (
 READ_LIMIT = 10_000_000
 
 
-def register(renderer: Any, storage: LocalStorage | None = None) -> None:
+def register(renderer: Renderer, storage: LocalStorage | None = None) -> None:
     """Add the storage functions to `renderer`; without `storage`, the process default."""
 
     def current() -> LocalStorage:

@@ -15,6 +15,7 @@ import msgspec
 from kestrad.model.execution import TaskRun
 from kestrad.model.messages import TaskResult
 from kestrad.model.retry import Retry
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.flowable_support import (
     ERRORS,
     FINALLY,
@@ -78,7 +79,9 @@ class RunnableTask(Task, kw_only=True):
 
     kind: ClassVar[TaskKind] = TaskKind.RUNNABLE
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:  # ctx: runtime.context.RunContext
+    async def run(
+        self, ctx: RunContext
+    ) -> dict[str, Any] | None:  # ctx: runtime.context.RunContext
         raise NotImplementedError
 
 

@@ -10,6 +10,7 @@ from typing import Any
 from kestrad.expr.engine import Renderer
 from kestrad.model.state import now_iso
 from kestrad.storage import default_storage, task_run_uri_from
+from kestrad.tasks.services import TaskServices
 
 LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4}
 SECRET_MASK = "******"
@@ -93,7 +94,7 @@ class RunContext:
         attempt: int,
         storage: Any = None,
         working_directory: str | None = None,
-        services: Any = None,
+        services: TaskServices | None = None,
     ) -> None:
         self.renderer = renderer
         self.variables = variables

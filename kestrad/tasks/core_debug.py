@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kestrad.tasks.base import RunnableTask
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.core_log import LogLevel
 from kestrad.tasks.registry import register
 
@@ -15,7 +16,7 @@ class Return(RunnableTask, kw_only=True):
 
     format: Any = None
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         value = ctx.render(self.format) if self.format is not None else None
         return {"value": value}
 
@@ -27,6 +28,6 @@ class Echo(RunnableTask, kw_only=True):
     format: Any
     level: LogLevel = "INFO"
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         ctx.logger.log(self.level, ctx.render(self.format))
         return None

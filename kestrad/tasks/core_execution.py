@@ -7,6 +7,7 @@ from typing import Any, Literal
 from kestrad.expr.engine import truthy
 from kestrad.model.execution import TaskRun, label_pairs
 from kestrad.tasks.base import ExecutionUpdatingTask, RunnableTask, TaskFailed
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.core_log import _rendered_list
 from kestrad.tasks.flowable_support import ExecutionView
 from kestrad.tasks.registry import register
@@ -20,7 +21,7 @@ class Fail(RunnableTask, kw_only=True):
     condition: Any = None
     error_message: str = "Task failure"
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         if self.condition is not None and not truthy(ctx.render(self.condition)):
             return None
         raise TaskFailed(ctx.render(self.error_message))
@@ -46,7 +47,7 @@ class Exit(ExecutionUpdatingTask, kw_only=True):
         view.end_execution(run, "CANCELLED" if self.state == "CANCELED" else self.state)
 
 
-def _state_list(ctx: Any, value: Any) -> list[str] | None:
+def _state_list(ctx: RunContext, value: Any) -> list[str] | None:
     if value is None:
         return None
     rendered = ctx.render(value)
@@ -69,7 +70,7 @@ class Count(RunnableTask, kw_only=True):
     namespaces: Any = None
     states: Any = None
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
         if self.flows is None and self.namespaces is None:
             raise TaskFailed("You must provide a list of flows or namespaces.")
@@ -117,7 +118,7 @@ class PurgeExecutions(RunnableTask, kw_only=True):
     purge_storage: bool = True
     batch_size: int = 100
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
         try:
             counts = await ctx.services.purge_executions(
@@ -153,7 +154,7 @@ class Resume(RunnableTask, kw_only=True):
     flow_id: Any = None
     inputs: dict[str, Any] | None = None
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         flow = ctx.variables["flow"]
         namespace = ctx.render(self.namespace) if self.namespace else flow["namespace"]
         flow_id = ctx.render(self.flow_id) if self.flow_id else flow["id"]

@@ -15,6 +15,7 @@ from kestrad.model.durations import format_duration, parse_duration
 from kestrad.model.messages import TaskResult
 from kestrad.model.state import parse_iso
 from kestrad.tasks.base import Flowable, RunnableTask, Task, TaskKind, TaskList
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.flowable_support import (
     ERRORS,
     FINALLY,
@@ -235,7 +236,7 @@ class EachParallel(_Loop, kw_only=True):
 class DagTask(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
     """One node of a Dag: a task and the ids it waits for."""
 
-    task: Any
+    task: Any  # built by the loader into a Task (msgspec cannot convert a built Struct)
     depends_on: list[str] | None = None
 
 
@@ -270,7 +271,7 @@ class Sleep(RunnableTask, kw_only=True):
 
     duration: Any
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
         rendered = ctx.render(self.duration)
         delay = parse_duration(rendered)

@@ -9,6 +9,7 @@ import anyio
 import msgspec
 
 from kestrad.tasks.base import RunnableTask, TaskFailed
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError, utc_date
 
@@ -22,7 +23,7 @@ class Log(RunnableTask, kw_only=True):
     message: Any
     level: LogLevel = "INFO"
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         messages = self.message if isinstance(self.message, list) else [self.message]
         for message in messages:
             rendered = ctx.render(message)
@@ -30,7 +31,7 @@ class Log(RunnableTask, kw_only=True):
         return None
 
 
-def _rendered_list(ctx: Any, value: Any, what: str) -> list[str] | None:
+def _rendered_list(ctx: RunContext, value: Any, what: str) -> list[str] | None:
     """A list property that may also be one `{{ expr }}` or a JSON string of a list."""
 
     if value is None:
@@ -46,7 +47,7 @@ def _rendered_list(ctx: Any, value: Any, what: str) -> list[str] | None:
     return [str(item) for item in rendered]
 
 
-def _optional(ctx: Any, value: Any) -> Any:
+def _optional(ctx: RunContext, value: Any) -> Any:
     return ctx.render(value) if value is not None else None
 
 
@@ -64,7 +65,7 @@ class Fetch(RunnableTask, kw_only=True):
     tasks_id: Any = None
     level: LogLevel = "INFO"
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
         execution_id = _optional(ctx, self.execution_id) or ctx.variables["execution"]["id"]
         namespace = _optional(ctx, self.namespace)
@@ -119,7 +120,7 @@ class PurgeLogs(RunnableTask, kw_only=True):
     purge_non_execution_logs: bool = True
     batch_size: int | None = None
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
         if not self.purge_execution_logs:
             # Every stored line belongs to an execution: nothing else to purge.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kestrad.tasks.base import RunnableTask
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.registry import register
 
 
@@ -14,5 +15,5 @@ class OutputValues(RunnableTask, kw_only=True):
 
     values: dict[str, Any] | None = None
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         return {"values": ctx.render(self.values or {})}

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import enum
 from datetime import timedelta
-from typing import Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from kestrad.model import state as S
 from kestrad.model.execution import TaskRun
 from kestrad.model.messages import DynamicRun
+
+if TYPE_CHECKING:
+    from kestrad.tasks.base import Task
 
 TASKS, ERRORS, FINALLY, LISTENERS, ARCHIVED = 0, 1, 2, 3, 4
 
@@ -21,7 +24,7 @@ TASKS, ERRORS, FINALLY, LISTENERS, ARCHIVED = 0, 1, 2, 3, 4
 class Resolved(NamedTuple):
     """A child to run: the task, the loop value it runs for (or None), its list."""
 
-    task: Any
+    task: Task
     value: str | None = None
     branch: int = TASKS
 

@@ -25,6 +25,7 @@ from kestrad.model.ids import new_id
 from kestrad.storage import StorageError, StorageURI, check_namespace
 from kestrad.storage.uris import SCHEME, check_segment
 from kestrad.tasks.base import RunnableTask, TaskFailed
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.registry import register
 
 DEFAULT_MAX_CONTENT = 10 * 1024 * 1024
@@ -61,7 +62,7 @@ class _Http(RunnableTask, kw_only=True):
             proxy=_proxy(options),
         )
 
-    async def _request(self, ctx: Any, client: httpx.AsyncClient) -> httpx.Request:
+    async def _request(self, ctx: RunContext, client: httpx.AsyncClient) -> httpx.Request:
         uri = str(ctx.render(self.uri))
         if not re.match(r"^https?://", uri, re.IGNORECASE):
             raise TaskFailed(f"`uri` must be an http:// or https:// URL, got `{uri}`")
@@ -92,7 +93,7 @@ class _Http(RunnableTask, kw_only=True):
         except (httpx.InvalidURL, ValueError) as exc:
             raise TaskFailed(f"invalid request to `{uri}`: {exc}") from None
 
-    def _settings(self, ctx: Any) -> tuple[dict[str, Any], dict[str, Any], bool]:
+    def _settings(self, ctx: RunContext) -> tuple[dict[str, Any], dict[str, Any], bool]:
         options = ctx.render_typed(self.options) or {}
         ssl = ctx.render_typed(self.ssl_options) or {}
         if not isinstance(options, dict) or not isinstance(ssl, dict):
@@ -106,7 +107,7 @@ class Request(_Http, kw_only=True):
 
     encrypt_body: Any = False
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         options, ssl, allow_failed = self._settings(ctx)
         if _truthy(ctx.render_typed(self.encrypt_body)):
             raise TaskFailed("`encryptBody` is not supported")
@@ -138,7 +139,7 @@ class Download(_Http, kw_only=True):
 
     fail_on_empty_response: Any = True
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         options, ssl, allow_failed = self._settings(ctx)
         limit = options.get("maxContentLength")
         folder = tempfile.mkdtemp(prefix="kestrad-dl-")
@@ -250,7 +251,9 @@ def _file_name(response: httpx.Response) -> str:
     return f"download-{new_id()[:8]}"
 
 
-async def _multipart(ctx: Any, form: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+async def _multipart(
+    ctx: RunContext, form: dict[str, Any]
+) -> tuple[dict[str, str], dict[str, Any]]:
     """Multipart fields; a `kestra:///` value is sent as a file read from internal storage."""
     data: dict[str, str] = {}
     files: dict[str, Any] = {}

@@ -7,18 +7,26 @@ keys not an error).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 from kestrad.expr.engine import truthy
 from kestrad.model.kv import KVError
 from kestrad.tasks.base import RunnableTask, TaskFailed
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError
 
 _LEGACY = "io.kestra.core.tasks.kv."
 
 
-def _namespace(task: Any, ctx: Any) -> str:
+class _Keyed(Protocol):
+    """What the KV tasks share: the namespace (default: the flow's) and the key."""
+
+    namespace: str | None
+    key: Any
+
+
+def _namespace(task: _Keyed, ctx: RunContext) -> str:
     if task.namespace is None:
         return ctx.variables["flow"]["namespace"]
     rendered = ctx.render(task.namespace)
@@ -27,14 +35,14 @@ def _namespace(task: Any, ctx: Any) -> str:
     return rendered
 
 
-def _key(task: Any, ctx: Any) -> str:
+def _key(task: _Keyed, ctx: RunContext) -> str:
     rendered = ctx.render(task.key)
     if not isinstance(rendered, str) or not rendered:
         raise TaskFailed("`key` must render to a non-empty string")
     return rendered
 
 
-def _flag(ctx: Any, value: Any) -> bool:
+def _flag(ctx: RunContext, value: Any) -> bool:
     rendered = ctx.render_typed(value) if isinstance(value, str) else value
     return rendered if isinstance(rendered, bool) else truthy(rendered)
 
@@ -51,7 +59,7 @@ class Set(RunnableTask, kw_only=True):
     kv_type: str | None = None
     kv_description: str | None = None
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         namespace, key = _namespace(self, ctx), _key(self, ctx)
         value = ctx.render_typed(self.value)
         kv_type = ctx.render(self.kv_type) if self.kv_type is not None else None
@@ -78,7 +86,7 @@ class Get(RunnableTask, kw_only=True):
     namespace: str | None = None
     error_on_missing: Any = False
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         namespace, key = _namespace(self, ctx), _key(self, ctx)
         found, value = await ctx.services.kv_get(namespace, key)
         if not found and _flag(ctx, self.error_on_missing):
@@ -94,7 +102,7 @@ class Delete(RunnableTask, kw_only=True):
     namespace: str | None = None
     error_on_missing: Any = False
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         namespace, key = _namespace(self, ctx), _key(self, ctx)
         deleted = await ctx.services.kv_delete(namespace, key)
         if not deleted and _flag(ctx, self.error_on_missing):
@@ -109,7 +117,7 @@ class GetKeys(RunnableTask, kw_only=True):
     prefix: str | None = None
     namespace: str | None = None
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         namespace = _namespace(self, ctx)
         prefix = ctx.render(self.prefix) if self.prefix is not None else None
         return {"keys": await ctx.services.kv_keys(namespace, prefix)}

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from kestrad.tasks.base import RunnableTask
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.registry import register
 from kestrad.tasks.script_files import (
     input_file_map,
@@ -29,7 +30,7 @@ class LocalFiles(RunnableTask, kw_only=True):
     inputs: Any = None
     outputs: Any = None
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         own = ctx.working_directory is None
         folder = Path(tempfile.mkdtemp(prefix="kestrad-files-") if own else ctx.working_directory)
         try:

@@ -22,6 +22,7 @@ import anyio
 import msgspec
 
 from kestrad.tasks.base import RunnableTask, TaskFailed, TaskOutcome
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.process import CommandNotFound, describe_signal, run_command
 from kestrad.tasks.registry import register
 from kestrad.tasks.script_files import (
@@ -110,11 +111,11 @@ class _Script(RunnableTask, kw_only=True):
 
     uses_python: ClassVar[bool] = False
 
-    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+    def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         """The commands to run after `beforeCommands` (rendered)."""
         raise NotImplementedError
 
-    async def run(self, ctx: Any) -> Any:
+    async def run(self, ctx: RunContext) -> Any:
         self._refuse_containers()
         own_workdir = ctx.working_directory is None
         workdir = Path(ctx.working_directory or tempfile.mkdtemp(prefix="kestrad-wd-"))
@@ -127,7 +128,7 @@ class _Script(RunnableTask, kw_only=True):
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(_remove, private, workdir if own_workdir else None)
 
-    async def _run_in(self, ctx: Any, workdir: Path, private: Path) -> Any:
+    async def _run_in(self, ctx: RunContext, workdir: Path, private: Path) -> Any:
         namespace = ctx.variables.get("flow", {}).get("namespace", "")
         if _enabled(ctx.render_typed(self.namespace_files)):
             ctx.logger.warn("namespaceFiles are not supported; no namespace file was copied")
@@ -281,7 +282,7 @@ def _python_shims(private: Path, env: dict[str, str]) -> None:
     env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', os.defpath)}"
 
 
-def _commands(ctx: Any, value: Any) -> list[str]:
+def _commands(ctx: RunContext, value: Any) -> list[str]:
     commands = _string_list(ctx.render_typed(value), "commands")
     if not commands:
         raise TaskFailed("`commands` must not be empty")
@@ -294,7 +295,7 @@ class ShellCommands(_Script, kw_only=True):
 
     commands: Any
 
-    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+    def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         return _commands(ctx, self.commands)
 
 
@@ -304,7 +305,7 @@ class ShellScript(_Script, kw_only=True):
 
     script: Any
 
-    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+    def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         return [str(ctx.render(self.script))]
 
 
@@ -315,7 +316,7 @@ class PythonCommands(_Script, kw_only=True):
     commands: Any
     uses_python: ClassVar[bool] = True
 
-    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+    def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         return _commands(ctx, self.commands)
 
 
@@ -326,7 +327,7 @@ class PythonScript(_Script, kw_only=True):
     script: Any
     uses_python: ClassVar[bool] = True
 
-    def main_commands(self, ctx: Any, private: Path) -> list[str]:
+    def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         path = private / "script.py"
         path.write_text(str(ctx.render(self.script)), encoding="utf-8")
         return [f"python '{path}'"]

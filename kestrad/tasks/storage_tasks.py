@@ -20,6 +20,7 @@ import msgspec
 from kestrad.expr.engine import ExpressionError, truthy
 from kestrad.storage import StorageError, StorageURI, check_namespace
 from kestrad.tasks.base import RunnableTask, TaskFailed
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.registry import register
 
 _CORE = "io.kestra.plugin.core.storage."
@@ -27,7 +28,7 @@ _LEGACY = "io.kestra.core.tasks.storages."
 _SIZES = {"": 1, "B": 1, "KB": 1024, "MB": 1024**2, "GB": 1024**3, "TB": 1024**4}
 
 
-def _source(ctx: Any, value: Any, what: str) -> StorageURI:
+def _source(ctx: RunContext, value: Any, what: str) -> StorageURI:
     """The rendered URI of a file this task may read (the flow's namespace only)."""
     rendered = ctx.render(value)
     try:
@@ -45,7 +46,7 @@ async def _in_thread(fn: Callable[..., Any], *args: Any) -> Any:
         raise TaskFailed(str(exc)) from None
 
 
-def _output(ctx: Any, name: str) -> StorageURI:
+def _output(ctx: RunContext, name: str) -> StorageURI:
     return ctx.task_run_uri().child(name)
 
 
@@ -62,7 +63,7 @@ class Concat(RunnableTask, kw_only=True):
     separator: str | None = None
     extension: str = ".tmp"
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         files = ctx.render_typed(self.files) if isinstance(self.files, str) else self.files
         if isinstance(files, str):
             try:
@@ -96,7 +97,7 @@ class Delete(RunnableTask, kw_only=True):
     uri: str
     error_on_missing: bool = False
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         uri = _source(ctx, self.uri, "uri")
         deleted = await _in_thread(ctx.storage.delete, uri)
         if not deleted and self.error_on_missing:
@@ -110,7 +111,7 @@ class Size(RunnableTask, kw_only=True):
 
     uri: str
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         return {"size": await _in_thread(ctx.storage.size, _source(ctx, self.uri, "uri"))}
 
 
@@ -138,7 +139,7 @@ class Split(RunnableTask, kw_only=True):
     partitions: Any = None
     separator: str = "\n"
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         source = _source(ctx, self.from_, "from")
         modes = [m for m in ("bytes", "rows", "partitions") if getattr(self, m) is not None]
         if len(modes) != 1:
@@ -214,7 +215,7 @@ def _items(data: bytes) -> list[tuple[bytes, Any]]:
     return out
 
 
-def _render_item(ctx: Any, expression: str, item: Any) -> str:
+def _render_item(ctx: RunContext, expression: str, item: Any) -> str:
     """Render `expression` with the item's fields as variables (Kestra's per-item render)."""
     extra = item if isinstance(item, dict) else {}
     return ctx.renderer.render(expression, {**ctx.variables, **extra})
@@ -233,7 +234,7 @@ class FilterItems(RunnableTask, kw_only=True):
     filter_type: Literal["INCLUDE", "EXCLUDE"] = "INCLUDE"
     error_or_null_behavior: Literal["FAIL", "INCLUDE", "EXCLUDE"] = "FAIL"
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         source = _source(ctx, self.from_, "from")
         data = await _in_thread(ctx.storage.get, source)
         kept: list[bytes] = []
@@ -266,7 +267,7 @@ class DeduplicateItems(RunnableTask, kw_only=True):
     from_: str = msgspec.field(name="from")
     expr: str
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         source = _source(ctx, self.from_, "from")
         data = await _in_thread(ctx.storage.get, source)
         items = _items(data)

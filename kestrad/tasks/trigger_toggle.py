@@ -6,6 +6,7 @@ from typing import Any
 
 from kestrad.expr.engine import truthy
 from kestrad.tasks.base import RunnableTask, TaskFailed
+from kestrad.tasks.context import RunContext
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError
 
@@ -24,7 +25,7 @@ class Toggle(RunnableTask, kw_only=True):
     flow_id: str | None = None
     enabled: Any = False
 
-    async def run(self, ctx: Any) -> dict[str, Any] | None:
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
         flow = ctx.variables["flow"]
         namespace = ctx.render(self.namespace) if self.namespace else flow["namespace"]

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Literal
 import msgspec
 
 from kestrad.model.execution import Execution, ExecutionTrigger
+from kestrad.model.flow import Flow
 from kestrad.model.inputs import InputsInvalid, input_defaults, resolve_inputs
 from kestrad.model.state import TERMINATED
 from kestrad.triggers.base import State, Trigger
@@ -129,7 +130,7 @@ class FlowKind(BaseKind):
 
     def triggered(
         self,
-        flow: Any,
+        flow: Flow,
         trigger: FlowTrigger,
         upstream: Execution,
         outputs: dict[str, Any],

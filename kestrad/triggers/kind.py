@@ -20,6 +20,7 @@ import msgspec
 
 from kestrad.expr.engine import Renderer
 from kestrad.model.execution import Execution, Label
+from kestrad.model.flow import Flow
 from kestrad.model.records import NewLog
 from kestrad.model.state import FAILED, now_iso
 from kestrad.triggers.base import Trigger
@@ -97,7 +98,7 @@ class TriggerKind(Protocol):
         """Faults of a raw trigger mapping that can be known without running anything."""
         ...
 
-    def plan(self, trigger: Any) -> FirePlan | None:
+    def plan(self, trigger: Trigger) -> FirePlan | None:
         """Its fire times, None for kinds the scheduler does not fire. Raises CronError."""
         ...
 
@@ -105,13 +106,13 @@ class TriggerKind(Protocol):
 class ScheduledKind(TriggerKind, Protocol):
     """A kind the scheduler fires: what a due trigger does and the execution it makes."""
 
-    def recovery(self, trigger: Any) -> Recovery | None:
+    def recovery(self, trigger: Trigger) -> Recovery | None:
         """Its own `recoverMissedSchedules` (None: the scheduler's default)."""
         ...
 
     def due(
         self,
-        trigger: Any,
+        trigger: Trigger,
         plan: FirePlan,
         next_fire_at: float,
         last_fire_at: float | None,
@@ -124,12 +125,12 @@ class ScheduledKind(TriggerKind, Protocol):
         """The fire of a past `date` a backfill replays (None: this kind does not backfill)."""
         ...
 
-    def conditions(self, trigger: Any) -> list[Any]:
+    def conditions(self, trigger: Trigger) -> list[Any]:
         """The conditions checked before each fire or poll (all must hold)."""
         ...
 
     def ready(
-        self, flow: Any, trigger: Any, plan: FirePlan, poll: Poll, renderer: Renderer
+        self, flow: Flow, trigger: Trigger, plan: FirePlan, poll: Poll, renderer: Renderer
     ) -> bool:
         """Whether a `Poll` step may run (its conditions hold); raises when they cannot be
         evaluated."""
@@ -137,8 +138,8 @@ class ScheduledKind(TriggerKind, Protocol):
 
     def fire(
         self,
-        flow: Any,
-        trigger: Any,
+        flow: Flow,
+        trigger: Trigger,
         plan: FirePlan,
         fire: Fire,
         rendering: Rendering,
@@ -148,7 +149,7 @@ class ScheduledKind(TriggerKind, Protocol):
         ...
 
     def polled(
-        self, flow: Any, trigger: Any, variables: dict[str, Any], rendering: Rendering
+        self, flow: Flow, trigger: Trigger, variables: dict[str, Any], rendering: Rendering
     ) -> Fired | None:
         """The execution of a poll that found something (`variables`)."""
         ...
@@ -166,15 +167,15 @@ class BaseKind:
     def validate(self, raw: Mapping[str, Any]) -> list[Problem]:
         return []
 
-    def plan(self, trigger: Any) -> FirePlan | None:
+    def plan(self, trigger: Trigger) -> FirePlan | None:
         return None
 
-    def recovery(self, trigger: Any) -> Recovery | None:
+    def recovery(self, trigger: Trigger) -> Recovery | None:
         return getattr(trigger, "recover_missed_schedules", None)
 
     def due(
         self,
-        trigger: Any,
+        trigger: Trigger,
         plan: FirePlan,
         next_fire_at: float,
         last_fire_at: float | None,
@@ -185,18 +186,18 @@ class BaseKind:
     def replay(self, plan: FirePlan, date: float) -> Fire | None:
         return None
 
-    def conditions(self, trigger: Any) -> list[Any]:
+    def conditions(self, trigger: Trigger) -> list[Any]:
         return list(trigger.conditions or ())
 
     def ready(
-        self, flow: Any, trigger: Any, plan: FirePlan, poll: Poll, renderer: Renderer
+        self, flow: Flow, trigger: Trigger, plan: FirePlan, poll: Poll, renderer: Renderer
     ) -> bool:
         return True
 
     def fire(
         self,
-        flow: Any,
-        trigger: Any,
+        flow: Flow,
+        trigger: Trigger,
         plan: FirePlan,
         fire: Fire,
         rendering: Rendering,
@@ -205,7 +206,7 @@ class BaseKind:
         return None
 
     def polled(
-        self, flow: Any, trigger: Any, variables: dict[str, Any], rendering: Rendering
+        self, flow: Flow, trigger: Trigger, variables: dict[str, Any], rendering: Rendering
     ) -> Fired | None:
         return None
 
@@ -214,12 +215,12 @@ class BaseKind:
 
 
 # -- helpers the kinds share ---------------------------------------------------------------------
-def flow_labels(flow: Any) -> dict[str, Any]:
+def flow_labels(flow: Flow) -> dict[str, Any]:
     """The labels an execution inherits from its flow (`system.*` ones are not inherited)."""
     return {k: v for k, v in (flow.labels or {}).items() if not k.startswith("system.")}
 
 
-def flow_context(flow: Any) -> dict[str, Any]:
+def flow_context(flow: Flow) -> dict[str, Any]:
     """The `flow` variables of a trigger's expression context."""
     return {"id": flow.id, "namespace": flow.namespace, "revision": flow.revision}
 
@@ -232,7 +233,7 @@ def labelled(execution: Execution, labels: dict[str, Any]) -> Fired:
     return Fired(execution)
 
 
-def failed(execution: Execution, trigger: Any, date: str | None, exc: Exception) -> Fired:
+def failed(execution: Execution, trigger: Trigger, date: str | None, exc: Exception) -> Fired:
     """A fire that could not be evaluated: one FAILED execution and a log line saying why,
     once per fire time, never retried (retrying every tick would spam the same error)."""
     reason = f"trigger `{trigger.id}` could not be evaluated for {date}: {exc}"

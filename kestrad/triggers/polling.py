@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from kestrad.expr.engine import Renderer
 from kestrad.model.execution import Execution, ExecutionTrigger
+from kestrad.model.flow import Flow
 from kestrad.model.inputs import resolve_inputs
 from kestrad.model.state import now_iso
 from kestrad.triggers.base import Trigger
@@ -70,7 +71,7 @@ class PollingKind(BaseKind):
 
     def due(
         self,
-        trigger: Any,
+        trigger: Trigger,
         plan: FirePlan,
         next_fire_at: float,
         last_fire_at: float | None,
@@ -79,7 +80,7 @@ class PollingKind(BaseKind):
         return Poll(now, plan.next_after(now))
 
     def ready(
-        self, flow: Any, trigger: Any, plan: FirePlan, poll: Poll, renderer: Renderer
+        self, flow: Flow, trigger: Trigger, plan: FirePlan, poll: Poll, renderer: Renderer
     ) -> bool:
         """Whether the trigger's conditions let this poll run. Raises when they cannot be
         evaluated."""
@@ -90,7 +91,7 @@ class PollingKind(BaseKind):
         return conditions_hold(conditions, context, renderer)
 
     def polled(
-        self, flow: Any, trigger: Any, variables: dict[str, Any], rendering: Rendering
+        self, flow: Flow, trigger: Trigger, variables: dict[str, Any], rendering: Rendering
     ) -> Fired | None:
         """The execution of a poll that found `variables` (its trigger variables); FAILED
         with a log line when its inputs or labels cannot be rendered."""

@@ -24,6 +24,7 @@ import msgspec
 from kestrad.expr.engine import truthy
 from kestrad.model.durations import parse_duration
 from kestrad.model.execution import Execution
+from kestrad.triggers.base import Trigger
 from kestrad.triggers.execution_conditions import (
     EXECUTION_CONDITIONS,
     ConditionError,
@@ -92,7 +93,7 @@ class Multiple:
     reaches: Reach = _anyone
 
 
-def multiples_of(trigger: Any) -> list[Multiple]:
+def multiples_of(trigger: Trigger) -> list[Multiple]:
     """The windowed conditions of a Flow trigger, in declaration order."""
     out: list[Multiple] = []
     for index, condition in enumerate(trigger.conditions or ()):

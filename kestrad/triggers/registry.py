@@ -7,7 +7,7 @@ lookup, whatever the import order elsewhere.
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from kestrad.model.registry import Registry
 from kestrad.triggers.base import Trigger
@@ -51,7 +51,7 @@ def kind_named(type_name: str) -> TriggerKind | None:
     return TRIGGERS.resolve(type_name)
 
 
-def kind_of(trigger: Any) -> TriggerKind | None:
+def kind_of(trigger: Trigger) -> TriggerKind | None:
     """The kind of a loaded trigger: that of its class (registered with it), else that of
     its `type`."""
     return _BY_SCHEMA.get(type(trigger)) or TRIGGERS.resolve(trigger.type)
@@ -73,7 +73,7 @@ def all_trigger_types() -> dict[str, type[Trigger]]:
     return {name: kind.schema for name, kind in TRIGGERS.all().items()}
 
 
-def plan_for(trigger: Any) -> FirePlan | None:
+def plan_for(trigger: Trigger) -> FirePlan | None:
     """The fire plan of a timed or polling trigger; None for other kinds. Raises CronError."""
     kind = kind_of(trigger)
     return kind.plan(trigger) if kind is not None else None

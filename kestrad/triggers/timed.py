@@ -11,7 +11,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from kestrad.model.execution import Execution, ExecutionTrigger
+from kestrad.model.flow import Flow
 from kestrad.model.inputs import resolve_inputs
+from kestrad.triggers.base import Trigger
 from kestrad.triggers.evaluate import conditions_hold
 from kestrad.triggers.fire_times import FirePlan
 from kestrad.triggers.kind import (
@@ -36,7 +38,7 @@ class TimedKind(BaseKind):
 
     def due(
         self,
-        trigger: Any,
+        trigger: Trigger,
         plan: FirePlan,
         next_fire_at: float,
         last_fire_at: float | None,
@@ -49,8 +51,8 @@ class TimedKind(BaseKind):
 
     def fire(
         self,
-        flow: Any,
-        trigger: Any,
+        flow: Flow,
+        trigger: Trigger,
         plan: FirePlan,
         fire: Fire,
         rendering: Rendering,
