@@ -22,10 +22,9 @@ from kestrad.runtime import transitions as T
 from kestrad.runtime.advance import AdvanceEnv, advance
 from kestrad.runtime.concurrency import Admission
 from kestrad.runtime.flow_cache import FlowCache
-from kestrad.runtime.flow_triggers import triggered_executions
+from kestrad.runtime.flow_triggers import WindowBook, triggered_executions, window_keys
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.poll import Backoff
-from kestrad.runtime.preconditions import WindowBook, window_keys
 from kestrad.runtime.trigger_locks import released_locks
 from kestrad.runtime.worker import Worker
 from kestrad.store.base import (

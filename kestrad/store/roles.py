@@ -31,6 +31,7 @@ from kestrad.store.records import (
     TriggerKey,
     TriggerRow,
     TriggerWindow,
+    WindowKey,
 )
 
 
@@ -194,6 +195,10 @@ class FlowStore(Protocol):
 
 class TriggerStore(Protocol):
     """The scheduler's trigger states and its lease."""
+
+    async def trigger_windows(self, keys: list[WindowKey]) -> list[TriggerWindow]:
+        """The stored Flow-trigger windows among `keys` (absent ones are left out)."""
+        ...
 
     async def load_triggers(self) -> list[TriggerRow]:
         """Every trigger row, in one query (the scheduler's index is built from it)."""

@@ -33,6 +33,8 @@ from kestrad.store.records import (
     SchedulerLease,
     TriggerKey,
     TriggerRow,
+    TriggerWindow,
+    WindowKey,
 )
 from kestrad.store.roles import BatchHandler
 from kestrad.store.rows import LOG_PURGE_BATCH
@@ -193,6 +195,11 @@ class SQLStore:
         self, *, namespace: str | None = None, flow_id: str | None = None, limit: int = 1000
     ) -> list[TriggerRow]:
         return await self.connector.read(trigger_plans.list_triggers(namespace, flow_id, limit))
+
+    async def trigger_windows(self, keys: list[WindowKey]) -> list[TriggerWindow]:
+        if not keys:
+            return []
+        return await self.connector.read(trigger_plans.trigger_windows(keys))
 
     async def triggers_updated_since(self, since: float) -> list[TriggerRow]:
         return await self.connector.read(trigger_plans.triggers_updated_since(since))

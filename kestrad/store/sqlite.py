@@ -21,9 +21,7 @@ import aiosqlite
 import msgspec
 
 from kestrad.store.outage import Retry
-from kestrad.store.plans.batch import prefetch
 from kestrad.store.queries import queries
-from kestrad.store.records import BatchLocks, TriggerWindow
 from kestrad.store.sql_store import SQLStore
 from kestrad.store.statements import (
     All,
@@ -201,22 +199,3 @@ class SQLiteStore(SQLStore):
     def __init__(self, path: str, *, synchronous: str = "FULL", liveness_timeout: float = 45.0):
         connector = SQLiteConnector(path, synchronous=synchronous)
         super().__init__(connector, liveness_timeout=liveness_timeout)
-
-    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        """`fn(conn)` on the reader connection's thread (kept for tests that read rows
-        the way the store does)."""
-        return await self.connector.call_on_reader(fn)
-
-
-class _SQLiteBatchView:
-    """A window read as the executor's batch reads it, over a raw connection (kept for
-    tests that check what the batch will see)."""
-
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self._conn = conn
-
-    def trigger_window(self, *key: str) -> TriggerWindow | None:
-        namespace, flow_id, trigger_id, condition_id = key
-        window = (namespace, flow_id, trigger_id, condition_id)
-        view = run_plan(self._conn, prefetch([], BatchLocks(windows={window})))
-        return view.trigger_window(*window)

@@ -13,7 +13,7 @@ from kestrad.flows.loader import load_flow
 from kestrad.model import state as S
 from kestrad.model.execution import Execution
 from kestrad.runtime.concurrency import Admission
-from kestrad.runtime.preconditions import window_keys
+from kestrad.runtime.flow_triggers import window_keys
 
 NS = "company.team"
 

@@ -276,8 +276,8 @@ async def _listeners(engine: Engine) -> list[Execution]:
 
 
 @pytest.mark.anyio
-async def test_windows_persist_between_batches_and_fire_once(tmp_path) -> None:
-    async with Engine.open(f"sqlite:///{tmp_path}/k.db") as engine:
+async def test_windows_persist_between_batches_and_fire_once(database_url: str) -> None:
+    async with Engine.open(database_url) as engine:
         for source in (LISTENER, _upstream("a"), _upstream("b")):
             await engine.deploy_source(source)
         first = await engine.create_execution(NS, "a")
@@ -308,14 +308,11 @@ async def test_an_input_render_error_creates_no_execution(tmp_path, caplog) -> N
 
 
 def _view_of(engine: Engine):
-    """Reads a window row the way the executor's batch does (through the BatchView)."""
-    from kestrad.store.sqlite import _SQLiteBatchView
+    """Reads a window row as stored (the executor's batch reads the same rows)."""
 
     async def read(*key: str) -> TriggerWindow | None:
-        def run(conn):
-            return _SQLiteBatchView(conn).trigger_window(*key)
-
-        return await engine.store._read(run)  # type: ignore[attr-defined]
+        found = await engine.store.trigger_windows([key])
+        return found[0] if found else None
 
     return read
 

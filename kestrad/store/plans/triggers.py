@@ -7,9 +7,16 @@ from kestrad.model.records import NewLog
 from kestrad.store.plans.executions import upsert_executions
 from kestrad.store.plans.logs import insert_logs
 from kestrad.store.plans.queue import wake
-from kestrad.store.records import LeaseLost, SchedulerLease, TriggerKey, TriggerRow
-from kestrad.store.rows import trigger_params, trigger_row
-from kestrad.store.statements import All, Execute, Many, One, Plan, Value
+from kestrad.store.records import (
+    LeaseLost,
+    SchedulerLease,
+    TriggerKey,
+    TriggerRow,
+    TriggerWindow,
+    WindowKey,
+)
+from kestrad.store.rows import trigger_params, trigger_row, trigger_window
+from kestrad.store.statements import All, Execute, Many, ManyReturning, One, Plan, Value
 
 
 def load_triggers() -> Plan[list[TriggerRow]]:
@@ -61,3 +68,9 @@ def list_triggers(namespace: str | None, flow_id: str | None, limit: int) -> Pla
 
 def triggers_updated_since(since: float) -> Plan[list[TriggerRow]]:
     return [trigger_row(r) for r in (yield All("trigger_updated_since", (since,)))]
+
+
+def trigger_windows(keys: list[WindowKey]) -> Plan[list[TriggerWindow]]:
+    """The stored windows among `keys` (Flow-trigger preconditions), by primary key."""
+    rows = yield ManyReturning("trigger_window_get_many", sorted(keys))
+    return [trigger_window(row) for row in rows]
