@@ -81,9 +81,11 @@ async def _appears(tmp_path: Path) -> None:
         server: _Server | None = None
         try:
             daemon.start(wait=False)
-            await asyncio.sleep(1.5)  # the daemon is waiting: the "database" is not there
+            # The daemon is waiting: the "database" is not there (however long its start).
+            await asyncio.to_thread(
+                daemon.wait_log, "waiting up to 30s for the database", timeout=30
+            )
             assert daemon.process is not None and daemon.process.poll() is None
-            assert "waiting up to 30s for the database" in daemon.log()
             server = _Server(("127.0.0.1", port), _Forward)
             threading.Thread(target=server.serve_forever, daemon=True).start()
             daemon.wait_ready(30)
