@@ -14,13 +14,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from kestrad.api import executions, flows, health, logs, metrics, triggers, webhooks
+from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
 from kestrad.api.auth import BasicAuthMiddleware
 from kestrad.api.context import ApiContext
 from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_response
 from kestrad.api.executions import invalid_inputs
 from kestrad.api.limits import DEFAULT_BODY_LIMIT, LimitsMiddleware
 from kestrad.api.metrics import ApiMetrics
+from kestrad.api.plugins import list_plugins, plugin_routes
 from kestrad.api.webhooks import WebhookIndex
 from kestrad.config import Config
 from kestrad.model.inputs import InputsInvalid
@@ -28,7 +29,7 @@ from kestrad.runtime.engine import Engine, FlowNotFound
 
 _WEBHOOK = "/executions/webhook/{namespace}/{id}/{key:path}"
 # Answered without credentials when basic auth is on (see api/auth.py): nothing else is.
-OPEN_ENDPOINTS = (webhooks.webhook, health.health)
+OPEN_ENDPOINTS = (webhooks.webhook, health.health, misc.configs)
 
 
 def api_routes() -> list[Route]:
@@ -117,6 +118,17 @@ def create_app(
         routes=[
             Route("/health", health.health, methods=["GET"]),
             Route("/metrics", metrics.metrics, methods=["GET"]),
+            # Instance-wide routes (no tenant), before the tenant-less alias mount below.
+            Route("/api/v1/configs", misc.configs, methods=["GET"]),
+            Route("/api/v1/pebble/functions", misc.pebble_functions, methods=["GET"]),
+            Route("/api/v1/pebble/filters", misc.pebble_filters, methods=["GET"]),
+            Route(
+                "/api/v1/basicAuthValidationErrors",
+                misc.basic_auth_validation_errors,
+                methods=["GET"],
+            ),
+            Route("/api/v1/plugins", list_plugins, methods=["GET"]),
+            Mount("/api/v1/plugins", routes=plugin_routes()),
             Mount("/api/v1/main", routes=routes),
             Mount("/api/v1", routes=routes),
         ],

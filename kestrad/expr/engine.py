@@ -599,6 +599,15 @@ class Renderer:
         self._env.allow_callable(fn)
         self._functions[name] = fn
 
+    def function_names(self) -> list[str]:
+        """Every function an expression may call, built-in and registered (`kv`, `read`…)."""
+        return sorted(self._functions)
+
+    @staticmethod
+    def filter_names() -> list[str]:
+        """Every filter an expression may apply (`| date`, `| jq`, …)."""
+        return sorted(fn.FILTERS)
+
     def render(self, source: str, context: Mapping[str, Any]) -> str:
         """Render a string with Pebble output rules; strings without tags are returned as is."""
         if "{" not in source or not is_template(source):

@@ -86,6 +86,12 @@ class Registry(Generic[T]):
             self.ensure_loaded()
         return self._values.get(self._aliases.get(type_name, type_name))
 
+    def aliases_of(self, type_name: str) -> list[str]:
+        """The legacy names that resolve to `type_name` (for schemas that accept them)."""
+        if not self._loaded:
+            self.ensure_loaded()
+        return sorted(alias for alias, name in self._aliases.items() if name == type_name)
+
     def all(self) -> dict[str, T]:
         """Every current type name → value (for listings and "did you mean" hints)."""
         if not self._loaded:
