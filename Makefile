@@ -16,6 +16,7 @@ install: $(STAMP)
 
 # Serves examples/flows on SQLite (.kestrad/kestrad.db), API on 127.0.0.1:8080; Ctrl-C stops.
 run: $(STAMP)
+	@echo "kestrad: in another shell, export KESTRAD_CONFIG=$(CURDIR)/examples/kestrad.yml (then kestrad logs -f, kestrad executions list, ...)"
 	$(BIN)/kestrad serve --config examples/kestrad.yml
 
 test: $(STAMP) lint

@@ -175,11 +175,29 @@ LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "WARN", "ERROR", "CRITICAL")
 _SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 
 
-def default_config_path(explicit: str | None) -> str | None:
-    """`--config FILE` if given, else the system file when it exists, else None (defaults)."""
+CONFIG_ENV = "KESTRAD_CONFIG"
+LOCAL_CONFIG_PATH = "kestrad.yml"
+
+
+def default_config_path(
+    explicit: str | None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The configuration every command uses, found the same way every time: `--config
+    FILE`, else `$KESTRAD_CONFIG`, else `./kestrad.yml`, else `/etc/kestrad/kestrad.yml`,
+    each when given (or existing); None: the defaults.
+
+    Why one order for all: `kestrad logs -f` in a second shell must read the database the
+    daemon writes, without the operator repeating `--config`.
+    """
     if explicit is not None:
         return explicit
-    return DEFAULT_CONFIG_PATH if Path(DEFAULT_CONFIG_PATH).exists() else None
+    named = (os.environ if environ is None else environ).get(CONFIG_ENV)
+    if named:
+        return named
+    for candidate in (LOCAL_CONFIG_PATH, DEFAULT_CONFIG_PATH):
+        if Path(candidate).is_file():
+            return candidate
+    return None
 
 
 def _yaml_value(text: str) -> Any:
@@ -236,7 +254,28 @@ def load_config(path: str | Path | None = None, environ: Mapping[str, str] | Non
     if problems:
         key, problem = problems[0]
         raise ConfigError(f"{where}{_origin(key, sources)}: {problem}")
+    if path is not None:
+        _anchor_paths(config, Path(path).resolve().parent, sources)
     return config
+
+
+def _anchor_paths(config: Config, base: Path, sources: Mapping[str, str]) -> None:
+    """Relative paths written in a configuration file are relative to that file's folder,
+    whatever the directory a command runs in: `kestrad logs -f` in a second shell opens
+    the database the daemon writes. Values from `KESTRAD_*` variables keep the working
+    directory as their base, like any path given on a command line."""
+
+    def anchored(key: str, value: str) -> str:
+        if key in sources or Path(value).is_absolute():
+            return value
+        return os.path.normpath(base / value)
+
+    url = config.database.url
+    if url.startswith("sqlite:") and not path_from_url(url).startswith("/"):
+        config.database.url = "sqlite:///" + anchored("database.url", path_from_url(url))
+    config.flows.path = anchored("flows.path", config.flows.path)
+    if config.storage.path:
+        config.storage.path = anchored("storage.path", config.storage.path)
 
 
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]*)`(?: - at `\$\.?([^`]*)`)?$")

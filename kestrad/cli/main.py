@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
+import sys
 
 from kestrad.cli.common import EXIT_INVALID
 from kestrad.cli.parsers import COMMAND_MODULES, build_parser
@@ -23,6 +25,11 @@ def main(argv: list[str] | None = None) -> int:
         return handle(args)
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # `kestrad logs -f | head`: the reader left. Say nothing, and keep Python's
+        # final flush of stdout from printing a traceback about it.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 
+from kestrad import __version__
 from kestrad.model.kv import KV_TYPES
 
-CONFIG_HELP = "kestrad.yml (default: /etc/kestrad/kestrad.yml when it exists)"
+CONFIG_HELP = (
+    "kestrad.yml (default: $KESTRAD_CONFIG, else ./kestrad.yml, else /etc/kestrad/kestrad.yml)"
+)
 # The module under kestrad.cli that runs each top-level command.
 COMMAND_MODULES = {
     "run": "run",
@@ -30,6 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kestrad", description="Run Kestra flows: one process, one database."
     )
+    parser.add_argument("--version", action="version", version=f"kestrad {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     add_run(sub)
     add_validate(sub)
@@ -132,13 +136,13 @@ def add_triggers(sub: argparse._SubParsersAction) -> None:
     def target(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("flow", metavar="NAMESPACE/FLOW")
         parser.add_argument("trigger", metavar="TRIGGER")
-        parser.add_argument("--config", help="kestrad.yml (default: KESTRAD_CONFIG or /etc)")
+        parser.add_argument("--config", help=CONFIG_HELP)
 
     listing = actions.add_parser("list", help="trigger states: next fire time, lock, backfill")
     listing.add_argument("--namespace")
     listing.add_argument("--flow", metavar="NAMESPACE/FLOW")
     listing.add_argument("--limit", type=int, default=1000)
-    listing.add_argument("--config")
+    listing.add_argument("--config", help=CONFIG_HELP)
     target(actions.add_parser("unlock", help="clear the running-execution lock"))
     target(actions.add_parser("enable", help="enable (recovery policy applies)"))
     target(actions.add_parser("disable", help="stop firing until enabled"))
@@ -173,7 +177,7 @@ def add_kv(sub: argparse._SubParsersAction) -> None:
     delete.add_argument("namespace", metavar="NAMESPACE")
     delete.add_argument("key", metavar="KEY")
     for parser in (get, put, listing, delete):
-        parser.add_argument("--config", help="kestrad.yml (default: KESTRAD_CONFIG or /etc)")
+        parser.add_argument("--config", help=CONFIG_HELP)
 
 
 def add_plugins(sub: argparse._SubParsersAction) -> None:
@@ -188,4 +192,4 @@ def add_instances(sub: argparse._SubParsersAction) -> None:
     instances = sub.add_parser("instances", help="the daemons sharing this database")
     actions = instances.add_subparsers(dest="instances_action", required=True)
     listing = actions.add_parser("list", help="id, roles, host, pid, started, heartbeat, state")
-    listing.add_argument("--config", help="kestrad.yml (default: /etc/kestrad/kestrad.yml)")
+    listing.add_argument("--config", help=CONFIG_HELP)
