@@ -363,6 +363,9 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
         return  # unknown, already ended (a duplicate delivery) or an older attempt
     while len(run.attempts) < result.attempt:
         p.new_attempt(run, S.CREATED)
+    for lost in run.attempts[: result.attempt - 1]:  # their worker died: a redelivery
+        if lost.state.current not in S.ATTEMPT_ENDED:
+            p.set_attempt(lost, S.RESUBMITTED)
     attempt = run.attempts[result.attempt - 1]
     attempt.state = StateInfo(current=result.state, histories=list(result.histories))
     if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
@@ -378,7 +381,12 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
         if settled is not None:
             p.set_state(run, settled)
         return
-    if state == S.FAILED and task is not None and _schedule_retry(p, run, task):
+    if (
+        state == S.FAILED
+        and not result.final
+        and task is not None
+        and _schedule_retry(p, run, task)
+    ):
         return
     if state == S.SUCCESS and len(run.attempts) > 1:
         policy = _retry_policy(p, run, task)

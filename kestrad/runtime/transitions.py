@@ -105,7 +105,8 @@ TASK_RUN = Moves(
 
 ATTEMPT = Moves(
     "attempt",
-    {S.CREATED: (S.RUNNING, *_ENDS), S.RUNNING: _ENDS},
+    # RESUBMITTED: lost with its worker; the job went out again as the next attempt.
+    {S.CREATED: (S.RUNNING, S.RESUBMITTED, *_ENDS), S.RUNNING: (S.RESUBMITTED, *_ENDS)},
 )
 
 
