@@ -775,15 +775,18 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
     from kestrad.model.inputs import InputsInvalid, resolve_inputs
 
     p.set_state(run, S.RUNNING)
-    p.new_attempt(run, S.RUNNING)
     try:
+        # Rendered before this attempt exists: `taskrun.attemptsCount` counts the earlier
+        # ones, 0 on the first try (Kestra: SubflowRunnerTest#subflowRetryInParallel).
         namespace = str(p.render(run, task.namespace))
         flow_id = str(p.render(run, task.flow_id))
         inputs = p.render_typed(run, task.inputs or {})
         labels = p.render(run, task.labels) if task.labels else {}
     except ExpressionError as exc:
+        p.new_attempt(run, S.RUNNING)
         _fail_attempt(p, run, f"{task.id}: {exc}")
         return
+    p.new_attempt(run, S.RUNNING)
     child_flow = p.env.flow_lookup(namespace, flow_id, task.revision)
     if child_flow is None or getattr(child_flow, "disabled", False):
         _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} not found or disabled")

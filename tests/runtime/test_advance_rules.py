@@ -61,6 +61,21 @@ def test_constant_retry_waits_its_interval_between_attempts_then_fails() -> None
     assert s.history("flaky").count("RETRYING") == 2
 
 
+def test_max_attempts_is_kestra_1x_name_and_wins_over_the_deprecated_one() -> None:
+    # Kestra 1.x: RetryCaseTest.retryFailed with `maxAttempts: 3` (retry-failed.yaml)
+    s = Scenario(_retried("      type: constant\n      interval: PT1S\n      maxAttempts: 2"))
+    s.start()
+    s.finish("flaky", "FAILED")
+    s.tick(1)
+    s.finish("flaky", "FAILED")
+    assert s.state_now == "FAILED" and len(s.run("flaky").attempts) == 2
+    both = "      type: constant\n      interval: PT1S\n      maxAttempts: 1\n      maxAttempt: 5"
+    s = Scenario(_retried(both))
+    s.start()
+    s.finish("flaky", "FAILED")
+    assert s.state_now == "FAILED" and len(s.run("flaky").attempts) == 1
+
+
 def test_exponential_retry_doubles_its_delay() -> None:
     # Kestra: RetryCaseTest.retryExpo
     s = Scenario(
