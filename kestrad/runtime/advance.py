@@ -273,11 +273,11 @@ class _Pass:
         self.changed = True
 
     def end_execution(self, run: TaskRun, state: str) -> None:
-        """Exit: `run` succeeds, every other unfinished run ends in `state`, and so does the
-        execution (KILLED goes through KILLING, so subflows are killed too)."""
+        """Exit: `run`, every other unfinished run and the execution end in `state` (KILLED
+        goes through KILLING, so subflows are killed too). Kestra: ExitTest."""
         if run.attempts:
-            self.set_attempt(run.attempts[-1], S.SUCCESS)
-        self.set_state(run, S.SUCCESS)
+            self.set_attempt(run.attempts[-1], state)
+        self.set_state(run, state)
         if state == S.KILLED:
             self.set_execution_state(S.KILLING)
             _kill(self)

@@ -59,7 +59,7 @@ class ExecutionView(FlowView, Protocol):
         ...
 
     def end_execution(self, run: TaskRun, state: str) -> None:
-        """End the execution at once in `state` (KILLED kills it); `run` ends SUCCESS."""
+        """End the execution at once in `state` (KILLED kills it), `run` included."""
         ...
 
 

@@ -27,14 +27,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
         "assert-fails-on-false-condition",
         "if-in-foreach-with-assert",
     ],
-    "Exit: the Exit run ends SUCCESS (Kestra: the Exit run takes the exit state)": [
-        "exit-killed-task",
-        "exit-canceled-spelling",
-        "exit-cancelled",
-    ],
-    "Exit(FAILED) nested in If: the Exit task run ends SUCCESS (Kestra: FAILED)": [
-        "exit-nested-if-fails",
-    ],
     "unknown task types io.kestra.plugin.core.execution.SetVariables / UnsetVariables": [
         "set-variables",
         "set-variables-no-overwrite",
