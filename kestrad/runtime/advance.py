@@ -265,10 +265,11 @@ class _Pass:
     def merge_labels(self, pairs: list[tuple[str, str]]) -> None:
         labels = self.execution.labels
         existing = {label.key: i for i, label in enumerate(labels)}
-        for key, value in pairs:
+        for key, value in pairs:  # a key given twice keeps its last value (Kestra 1.x)
             if key in existing:
                 labels[existing[key]] = Label(key=key, value=value)
             else:
+                existing[key] = len(labels)
                 labels.append(Label(key=key, value=value))
         self.changed = True
 
@@ -683,6 +684,8 @@ def _begin(p: _Pass, run: TaskRun, task: Flowable) -> None:
     try:
         start = task.begin(p, run)
     except (ExpressionError, DurationError) as exc:
+        # Kestra records the failure as one FAILED attempt (IfTest#ifConditionUndefinedInput).
+        p.set_attempt(p.new_attempt(run, S.RUNNING), S.FAILED)
         p.fail(run, f"{task.id}: {exc}")
         return
     if start.mode is StartMode.DISPATCH:

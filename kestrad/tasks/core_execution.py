@@ -29,12 +29,20 @@ class Fail(RunnableTask, kw_only=True):
 
 @register("io.kestra.plugin.core.execution.Labels", "io.kestra.core.tasks.executions.Labels")
 class Labels(ExecutionUpdatingTask, kw_only=True):
-    """Adds or overrides labels of the running execution; applied by the executor."""
+    """Adds or overrides labels of the running execution; applied by the executor.
+
+    A key given twice keeps its last value; an empty key or value fails the task and adds
+    nothing (Kestra: RuntimeLabelsTest#updateGetsDeduplicated, #updateIgnoresEmpty).
+    """
 
     labels: Any
 
     def apply(self, view: ExecutionView, run: TaskRun) -> None:
-        view.merge_labels(label_pairs(view.render(run, self.labels)))
+        pairs = label_pairs(view.render(run, self.labels))
+        for key, value in pairs:
+            if not key.strip() or not value.strip():
+                raise ValueError(f"label `{key}` has an empty key or value")
+        view.merge_labels(pairs)
 
 
 @register("io.kestra.plugin.core.execution.Exit")

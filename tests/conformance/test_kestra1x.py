@@ -36,19 +36,10 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a flowable's `errors` branch runs only after its child's retries are spent (Kestra runs it between attempts; upstream @FlakyTest)": [
         "retry-with-flowable-errors",
     ],
-    "ForEach over a null value: the error log text differs from Kestra's (`Found '1' null values on Each, with values=[...]`)": [
-        "each-null-value-fails",
-    ],
     "`taskrun.iteration` is undefined inside ForEach (rendering fails)": [
         "foreach-iteration",
         "foreach-non-concurrent-iteration",
         "foreach-concurrent-iteration",
-    ],
-    "a flowable task failing to render its condition gets no attempt (Kestra records one FAILED attempt)": [
-        "if-condition-undefined-input",
-    ],
-    "Switch with no matching case and no `defaults` ends SUCCESS (Kestra: FAILED)": [
-        "switch-impossible-no-defaults",
     ],
     "`envs.*` come from KESTRA_-prefixed variables (Kestra 1.x: ENV_)": [
         "variables-recursive-env-globals",
@@ -59,12 +50,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "unknown task types io.kestra.plugin.core.state.Get / Set / Delete": [
         "state-set-update-delete",
         "state-in-foreach",
-    ],
-    "Labels task keeps a duplicated key twice (Kestra: the last value replaces it)": [
-        "labels-update-deduplicated",
-    ],
-    "Labels task accepts an empty key or value (Kestra fails the task)": [
-        "labels-update-empty-fails",
     ],
     "`execution.outputs` is not available to afterExecution tasks": [
         "after-execution",

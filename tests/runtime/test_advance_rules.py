@@ -752,3 +752,66 @@ def test_every_date_comes_from_the_clock() -> None:
     assert [d.due for d in s.pending] == [s.clock.now + 30]
     assert isinstance(s.pending[0].event, RetryDue)
     assert all(r.timestamp == "2026-01-01T00:00:12.500000Z" for r in s.logs)
+
+
+# -- Kestra 1.x semantics -----------------------------------------------------------------------
+def test_switch_without_match_and_null_defaults_fails() -> None:
+    # Kestra: SwitchTest#switchImpossible (switch-impossible.yaml, `defaults: null`)
+    s = Scenario(
+        _flow(
+            f"""  - id: sw
+    type: {FLOW}.Switch
+    value: "nope"
+    cases:
+      "NO":
+        - id: never
+          type: {LOG}
+          message: never
+    defaults: null
+"""
+        )
+    )
+    s.start()
+    assert s.state("sw") == "FAILED" and s.state_now == "FAILED"
+    assert len(s.run("sw").attempts) == 1, "Kestra records the failure as one attempt"
+
+
+def test_labels_keep_the_last_value_of_a_repeated_key_and_refuse_empty_ones() -> None:
+    # Kestra: RuntimeLabelsTest#updateGetsDeduplicated and #updateIgnoresEmpty
+    labels = "\n      - key: k\n        value: v1\n      - key: k\n        value: v2"
+    s = Scenario(
+        _flow(
+            f"  - id: tag\n    type: io.kestra.plugin.core.execution.Labels\n    labels:{labels}\n"
+        )
+    )
+    s.start()
+    assert [(label.key, label.value) for label in s.execution.labels] == [("k", "v2")]
+    empty = "\n      - key: k\n        value: ''"
+    s = Scenario(
+        _flow(
+            f"  - id: tag\n    type: io.kestra.plugin.core.execution.Labels\n    labels:{empty}\n"
+        )
+    )
+    s.start()
+    assert s.state("tag") == "FAILED" and s.execution.labels == []
+
+
+def test_foreach_over_null_values_fails_with_kestras_message() -> None:
+    # Kestra: EachSequentialTest#eachNull
+    s = Scenario(
+        _flow(
+            f"""  - id: each
+    type: {FLOW}.ForEach
+    values: '[1, null, {{"key": "k"}}]'
+    tasks:
+      - id: never
+        type: {LOG}
+        message: never
+"""
+        )
+    )
+    s.start()
+    assert s.state_now == "FAILED"
+    assert any(
+        "Found '1' null values on Each, with values=[1, null, {key=k}]" in m for m in s.messages()
+    )
