@@ -658,6 +658,7 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
         value=entry.value,  # only a loop's children carry one
         branch=entry.branch,
     )
+    run.iteration = entry.iteration  # ForEach children: the index of their value
     p.index.add(run)
     p.changed = True
     if task.run_if is not None and task.run_if is not True:

@@ -175,7 +175,9 @@ class _Loop(Flowable, kw_only=True):
 
     def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
         tasks = [t for t in self.tasks if not t.disabled]
-        flattened = [Resolved(t, v, TASKS) for v in (run.k_values or ()) for t in tasks]
+        flattened = [
+            Resolved(t, v, TASKS, i) for i, v in enumerate(run.k_values or ()) for t in tasks
+        ]
         return (
             flattened,
             resolve_list(self.errors, ERRORS),

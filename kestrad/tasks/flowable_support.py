@@ -22,11 +22,13 @@ TASKS, ERRORS, FINALLY, LISTENERS, ARCHIVED = 0, 1, 2, 3, 4
 
 
 class Resolved(NamedTuple):
-    """A child to run: the task, the loop value it runs for (or None), its list."""
+    """A child to run: the task, the loop value it runs for (or None), its list, and the
+    index of that value (Kestra's `taskrun.iteration`, for ForEach children)."""
 
     task: Task
     value: str | None = None
     branch: int = TASKS
+    iteration: int | None = None
 
 
 class FlowView(Protocol):

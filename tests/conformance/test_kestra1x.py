@@ -36,11 +36,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a flowable's `errors` branch runs only after its child's retries are spent (Kestra runs it between attempts; upstream @FlakyTest)": [
         "retry-with-flowable-errors",
     ],
-    "`taskrun.iteration` is undefined inside ForEach (rendering fails)": [
-        "foreach-iteration",
-        "foreach-non-concurrent-iteration",
-        "foreach-concurrent-iteration",
-    ],
     "`envs.*` come from KESTRA_-prefixed variables (Kestra 1.x: ENV_)": [
         "variables-recursive-env-globals",
     ],

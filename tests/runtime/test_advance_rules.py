@@ -815,3 +815,23 @@ def test_foreach_over_null_values_fails_with_kestras_message() -> None:
     assert any(
         "Found '1' null values on Each, with values=[1, null, {key=k}]" in m for m in s.messages()
     )
+
+
+def test_foreach_children_carry_the_index_of_their_value_as_iteration() -> None:
+    # Kestra: ForEachTest#iteration (foreach-iteration.yaml)
+    s = Scenario(
+        _flow(
+            f"""  - id: each
+    type: {FLOW}.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: one
+        type: {LOG}
+        message: "{{{{ taskrun.iteration }}}}"
+"""
+        )
+    )
+    s.start()
+    assert s.jobs[0].variables["taskrun"]["iteration"] == 0
+    s.finish_all()
+    assert [r.iteration for r in s.runs("one")] == [0, 1]
