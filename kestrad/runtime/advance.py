@@ -17,6 +17,7 @@ no concrete task class: what differs between flowables is asked of their hooks
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -57,6 +58,7 @@ from kestrad.runtime import transitions as T
 from kestrad.runtime.variables import (
     ExecutionIndex,
     base_variables,
+    execution_vars,
     outputs_snapshot,
     referenced_outputs,
     run_variables,
@@ -271,6 +273,15 @@ class _Pass:
             else:
                 existing[key] = len(labels)
                 labels.append(Label(key=key, value=value))
+        self.changed = True
+
+    def execution_variables(self) -> dict[str, Any]:
+        return copy.deepcopy(execution_vars(self.execution, self.flow))
+
+    def replace_variables(self, variables: dict[str, Any]) -> None:
+        self.execution.variables = variables
+        self.execution.k_own_vars = True
+        self.base["vars"] = variables
         self.changed = True
 
     def end_execution(self, run: TaskRun, state: str) -> None:

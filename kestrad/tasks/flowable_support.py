@@ -60,6 +60,14 @@ class ExecutionView(FlowView, Protocol):
         """Add labels, or replace those with the same keys."""
         ...
 
+    def execution_variables(self) -> dict[str, Any]:
+        """A copy of the execution's `vars` (the flow's variables until changed)."""
+        ...
+
+    def replace_variables(self, variables: dict[str, Any]) -> None:
+        """Make `variables` the execution's `vars`, seen by every later task."""
+        ...
+
     def end_execution(self, run: TaskRun, state: str) -> None:
         """End the execution at once in `state` (KILLED kills it), `run` included."""
         ...

@@ -23,16 +23,6 @@ CASES = load_cases(CORPUS_DIR / "cases.yml")
 
 # Why cases cannot pass yet, grouped by the missing feature; each case id appears once.
 _PENDING_BY_REASON: dict[str, list[str]] = {
-    "unknown task type io.kestra.plugin.core.execution.Assert": [
-        "assert-fails-on-false-condition",
-        "if-in-foreach-with-assert",
-    ],
-    "unknown task types io.kestra.plugin.core.execution.SetVariables / UnsetVariables": [
-        "set-variables",
-        "set-variables-no-overwrite",
-        "unset-variables",
-        "task-runif-execution-updating",
-    ],
     "a flowable's `errors` branch runs only after its child's retries are spent (Kestra runs it between attempts; upstream @FlakyTest)": [
         "retry-with-flowable-errors",
     ],
