@@ -14,6 +14,7 @@ from typing import Any
 from kestrad.flows.aliases import legacy_task_type
 from kestrad.flows.convert import convert_struct, struct_fields
 from kestrad.flows.problems import PathKey
+from kestrad.flows.properties import check_expressions, check_literals
 from kestrad.flows.report import Report
 from kestrad.flows.task_rules import REFUSED_TYPES, RuleContext, check_task
 from kestrad.flows.trigger_rules import check_trigger
@@ -117,7 +118,9 @@ class TreeBuilder:
         data = dict(raw)
         data["type"] = canonical
         ok = self._children(cls, data, path)
-        task = convert_struct(report, data, cls, path, canonical)
+        bad = check_literals(report, cls, data, path)
+        check_expressions(report, cls, raw, path)
+        task = convert_struct(report, data, cls, path, canonical, reported=bad)
         self._common_checks(raw, path)
         check_task(report, canonical, raw, path, self.rules)
         return task if ok else None

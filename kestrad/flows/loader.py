@@ -28,6 +28,7 @@ __all__ = [
     "iter_flow_files",
     "load_file",
     "load_flow",
+    "load_warnings",
     "validate_paths",
 ]
 
@@ -62,10 +63,17 @@ def load_flow(
         raise FlowLoadError(report.sorted())
     flow = _assemble(report, data, global_defaults)
     if report.problems or flow is None:
-        raise FlowLoadError(report.sorted())
+        raise FlowLoadError(report.sorted(), report.sorted_warnings())
     flow.__dict__["_source"] = source
+    flow.__dict__["_warnings"] = report.sorted_warnings()
     flow.build_index()
     return flow
+
+
+def load_warnings(flow: Flow) -> list[Problem]:
+    """The notices of a loaded flow (deprecated names, expressions that will not render),
+    each with its file:line:col; the flow loaded all the same."""
+    return list(flow.__dict__.get("_warnings", ()))
 
 
 def load_file(
