@@ -10,6 +10,7 @@ from kestrad.tasks.base import ExecutionUpdatingTask, RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
 from kestrad.tasks.core_log import _rendered_list
 from kestrad.tasks.flowable_support import ExecutionView
+from kestrad.tasks.props import LabelSet, Map, TextList
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError, utc_date
 
@@ -18,7 +19,7 @@ from kestrad.tasks.services import ServiceError, utc_date
 class Fail(RunnableTask, kw_only=True):
     """Fails the task, or only when `condition` renders truthy."""
 
-    condition: Any = None
+    condition: str | None = None
     error_message: str = "Task failure"
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
@@ -63,7 +64,7 @@ class Labels(ExecutionUpdatingTask, kw_only=True):
     nothing (Kestra: RuntimeLabelsTest#updateGetsDeduplicated, #updateIgnoresEmpty).
     """
 
-    labels: Any
+    labels: LabelSet
 
     def apply(self, view: ExecutionView, run: TaskRun) -> None:
         pairs = label_pairs(view.render(run, self.labels))
@@ -166,8 +167,8 @@ class Count(RunnableTask, kw_only=True):
     start_date: str
     end_date: str | None = None
     flows: list[dict[str, str]] | None = None
-    namespaces: Any = None
-    states: Any = None
+    namespaces: TextList | None = None
+    states: TextList | None = None
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
@@ -210,7 +211,7 @@ class PurgeExecutions(RunnableTask, kw_only=True):
     start_date: str | None = None
     namespace: str | None = None
     flow_id: str | None = None
-    states: Any = None
+    states: TextList | None = None
     purge_execution: bool = True
     purge_log: bool = True
     purge_metric: bool = True
@@ -248,10 +249,10 @@ class PurgeExecutions(RunnableTask, kw_only=True):
 class Resume(RunnableTask, kw_only=True):
     """Resumes a PAUSED execution (by default of this flow), with `onResume` inputs."""
 
-    execution_id: Any
-    namespace: Any = None
-    flow_id: Any = None
-    inputs: dict[str, Any] | None = None
+    execution_id: str
+    namespace: str | None = None
+    flow_id: str | None = None
+    inputs: Map | None = None
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         flow = ctx.variables["flow"]

@@ -29,6 +29,7 @@ from kestrad.tasks.flowable_support import (
     resolve_list,
     sequential_nexts,
 )
+from kestrad.tasks.props import Duration, LabelSet, Map, TextList, ValueList
 from kestrad.tasks.registry import register
 
 _LEGACY = "io.kestra.core.tasks.flows."
@@ -67,7 +68,7 @@ class Parallel(Flowable, kw_only=True):
 class If(Flowable, kw_only=True):
     """`then` when `condition` renders truthy, else `else`."""
 
-    condition: Any
+    condition: str
     then: TaskList
     else_: TaskList | None = msgspec.field(default=None, name="else")
     child_fields: ClassVar[tuple[str, ...]] = ("then", "else_", "errors", "finally_")
@@ -88,7 +89,7 @@ class If(Flowable, kw_only=True):
 class Switch(Flowable, kw_only=True):
     """The case whose key equals the rendered `value`, else `defaults`."""
 
-    value: Any
+    value: str
     cases: dict[str, TaskList] | None = None
     defaults: TaskList | None = None
     child_fields: ClassVar[tuple[str, ...]] = ("defaults", "errors", "finally_")
@@ -189,7 +190,7 @@ class _Loop(Flowable, kw_only=True):
 class ForEach(_Loop, kw_only=True):
     """`tasks` for each distinct value; `concurrencyLimit` values at once (0 = all, 1 = one)."""
 
-    values: Any
+    values: ValueList
     concurrency_limit: int = 1
 
     def raw_values(self) -> Any:
@@ -231,7 +232,7 @@ def group_nexts(current: list[Resolved], runs: list[Any], limit: int) -> list[Re
 class EachSequential(_Loop, kw_only=True):
     """Deprecated: ForEach with one value at a time."""
 
-    value: Any
+    value: ValueList
 
     def raw_values(self) -> Any:
         return self.value
@@ -241,7 +242,7 @@ class EachSequential(_Loop, kw_only=True):
 class EachParallel(_Loop, kw_only=True):
     """Deprecated: every (value, task) child at once, at most `concurrent` running."""
 
-    value: Any
+    value: ValueList
     concurrent: int = 0
 
     def raw_values(self) -> Any:
@@ -289,12 +290,11 @@ class Dag(Flowable, kw_only=True):
 class Sleep(RunnableTask, kw_only=True):
     """Waits for `duration` on the worker."""
 
-    duration: Any
+    duration: Duration
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
-        rendered = ctx.render(self.duration)
-        delay = parse_duration(rendered)
+        delay = ctx.duration(self.duration, "duration")
         ctx.logger.log("INFO", f"Waiting for {format_duration(delay)}")
         await anyio.sleep(delay.total_seconds())
         return None
@@ -304,8 +304,8 @@ class Sleep(RunnableTask, kw_only=True):
 class Pause(Flowable, kw_only=True):
     """Pauses the execution until resumed, or for `delay`; fails after `timeout`."""
 
-    delay: Any = None
-    timeout: Any = None
+    delay: Duration | None = None
+    timeout: Duration | None = None
     on_resume: list[dict[str, Any]] | None = None
     tasks: TaskList | None = None
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
@@ -343,7 +343,7 @@ class WaitFor(Flowable, kw_only=True):
     """Runs `tasks` again and again (every `interval`) until `condition` renders truthy."""
 
     tasks: TaskList
-    condition: Any
+    condition: str
     check_frequency: CheckFrequency = msgspec.field(default_factory=CheckFrequency)
     fail_on_max_reached: bool = False
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
@@ -396,11 +396,11 @@ class Subflow(Task, kw_only=True):
     flow_id: str
     revision: int | None = None
     inputs: dict[str, Any] | None = None
-    labels: Any = None
+    labels: LabelSet | None = None
     wait: bool = True
     transmit_failed: bool = True
     inherit_labels: bool = False
-    schedule_date: Any = None
+    schedule_date: str | None = None
     outputs: dict[str, Any] | None = None
 
     kind: ClassVar[TaskKind] = TaskKind.EXECUTABLE
@@ -419,8 +419,8 @@ class WorkingDirectory(Flowable, kw_only=True):
     """
 
     tasks: TaskList
-    input_files: Any = None
-    output_files: Any = None
+    input_files: Map | None = None
+    output_files: TextList | None = None
     namespace_files: dict[str, Any] | None = None
     cache: dict[str, Any] | None = None
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
