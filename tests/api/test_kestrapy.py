@@ -18,7 +18,7 @@ pytest.importorskip("kestrapy")
 
 from conftest import require_postgres
 from sdk_calls import CALLS, NS, Census
-from sdk_support import LiveDaemon
+from sdk_support import LiveDaemon, wait_until
 
 # Calls that do not work yet, each with the reason (listed in the README's closing note).
 # `strict` xfail: a call that starts working fails here until it is taken off the list.
@@ -43,29 +43,7 @@ NOT_YET: dict[str, str] = {
     "executions.execution_flow_graph": "not served yet",
     "executions.flow_from_execution": "not served yet",
     "executions.flow_from_execution_by_id": "not served yet",
-    "executions.kill_execution": "not served yet",
-    "executions.kill_executions_by_ids": "not served yet",
-    "executions.kill_executions_by_query": "not served yet",
-    "executions.delete_execution": "not served yet",
-    "executions.delete_executions_by_ids": "not served yet",
-    "executions.delete_executions_by_query": "not served yet",
     "executions.pause_execution": "not served yet",
-    "executions.resume_execution": "not served yet",
-    "executions.resume_executions_by_ids": "not served yet",
-    "executions.resume_executions_by_query": "not served yet",
-    "executions.restart_execution": "not served yet",
-    "executions.restart_executions_by_ids": "not served yet",
-    "executions.restart_executions_by_query": "not served yet",
-    "executions.replay_execution": "not served yet",
-    "executions.replay_execution_with_inputs": "not served yet",
-    "executions.replay_executions_by_ids": "not served yet",
-    "executions.replay_executions_by_query": "not served yet",
-    "executions.set_labels_on_terminated_execution": "not served yet",
-    "executions.set_labels_on_terminated_executions_by_ids": "not served yet",
-    "executions.set_labels_on_terminated_executions_by_query": "not served yet",
-    "executions.update_execution_status": "not served yet",
-    "executions.update_executions_status_by_ids": "not served yet",
-    "executions.update_executions_status_by_query": "not served yet",
     "executions.validate_new_execution_inputs": "not served yet",
     "executions.download_file_from_execution": "not served yet",
     "executions.file_metadatas_from_execution": "not served yet",
@@ -132,3 +110,90 @@ def test_census_flows_are_there(census: Census) -> None:
     flows = census.client.flows.search_flows("main", size=100)
     ids = {f.id for f in flows.results if f.namespace == NS}
     assert {"hello", "files", "paused", "failing", "scheduled"} <= ids
+
+
+def _filter(field: str, op: str, value: object) -> object:
+    from kestrapy.models.query_filter import QueryFilter
+
+    return QueryFilter(field=field, operation=op, value=value)
+
+
+def test_a_kill_by_query_acts_only_on_the_namespace_it_names(census: Census) -> None:
+    """The issue's danger: `filters[namespace][EQUALS]` must not select everything."""
+    from sdk_calls import PAUSED
+
+    client = census.client
+    other = PAUSED.replace(f"namespace: {NS}", "namespace: sdk.elsewhere")
+    client.flows.create_flow("main", other)
+    mine = census.fresh("paused")
+    theirs = client.executions.create_execution("main", "sdk.elsewhere", "paused").id
+    for execution_id in (mine, theirs):
+        wait_until(
+            lambda i=execution_id: client.executions.execution(i, "main").state.current == "PAUSED"
+        )
+    answer = client.executions.kill_executions_by_query(
+        "main",
+        [_filter("namespace", "EQUALS", "sdk.elsewhere"), _filter("flowId", "EQUALS", "paused")],
+    )
+    assert answer == {"count": 1}
+    wait_until(lambda: client.executions.execution(theirs, "main").state.current == "KILLED")
+    assert client.executions.execution(mine, "main").state.current == "PAUSED"
+    client.executions.kill_execution(mine, "main")
+
+
+def test_search_by_states_labels_and_sub_namespaces(census: Census) -> None:
+    client = census.client
+    done = client.executions.create_execution(
+        "main", NS, "hello", wait=True, labels=["batch:b42"], inputs={"name": "x"}
+    )
+    page = client.executions.search_executions(
+        "main",
+        size=100,
+        filters=[
+            _filter("namespace", "PREFIX", "sdk"),
+            _filter("state", "IN", ["SUCCESS", "WARNING"]),
+            _filter("labels", "EQUALS", {"batch": "b42"}),
+        ],
+    )
+    assert [e["id"] for e in page["results"]] == [done.id]
+    assert page["results"][0]["state"]["current"] == "SUCCESS"
+
+
+def test_an_unknown_filter_or_parameter_is_a_400_naming_it(census: Census) -> None:
+    status, body = census.daemon.http(
+        "GET", "/api/v1/main/executions/search?filters[namespaec][EQUALS]=x"
+    )
+    assert status == 422 and "namespaec" in body["message"]
+    status, body = census.daemon.http("GET", "/api/v1/main/executions/search?namespase=x")
+    assert status == 400 and "`namespase`" in body["message"]
+    status, body = census.daemon.http(
+        "DELETE", "/api/v1/main/executions/kill/by-query?filters[flowId][REGEX]=("
+    )
+    assert status == 400 and "invalid REGEX" in body["message"]
+
+
+def test_delete_takes_the_logs_with_it(census: Census) -> None:
+    client = census.client
+    execution_id = census.fresh(wait=True)
+    assert client.logs.list_logs_from_execution(execution_id, "main")
+    client.executions.delete_execution(execution_id, "main")
+    status, _ = census.daemon.http("GET", f"/api/v1/main/executions/{execution_id}")
+    assert status == 404
+    status, _ = census.daemon.http("GET", f"/api/v1/main/logs/{execution_id}")
+    assert status == 404
+
+
+def test_labels_and_status_of_an_ended_execution(census: Census) -> None:
+    client = census.client
+    execution_id = census.fresh(wait=True)
+    labelled = client.executions.set_labels_on_terminated_execution(
+        execution_id, "main", [{"key": "reviewed", "value": "yes"}]
+    )
+    keys = {label.key: label.value for label in labelled.labels}
+    assert keys["reviewed"] == "yes" and "system.correlationId" in keys
+    changed = client.executions.update_execution_status(execution_id, "WARNING", "main")
+    assert changed.state.current == "WARNING"
+    status, body = census.daemon.http(
+        "POST", f"/api/v1/main/executions/{execution_id}/actions/change-status?status=RUNNING"
+    )
+    assert status == 400 and "RUNNING" in body["message"]
