@@ -9,6 +9,7 @@ the status the API answers with.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping
 
 from kestrad.model import state as S
@@ -47,7 +48,9 @@ def check_labels(labels: Mapping[str, str]) -> None:
     for key in labels:
         if not key or key.startswith(SYSTEM_PREFIX):
             raise CommandRefused(
-                T.Refusal("set labels", f"label `{key}` cannot be set: system labels are read-only", 400)
+                T.Refusal(
+                    "set labels", f"label `{key}` cannot be set: system labels are read-only", 400
+                )
             )
 
 
@@ -104,8 +107,7 @@ async def delete(
     deleted, _ = await store.delete_executions([e.id for e in found], logs=logs)
     if files:
         for execution in found:
-            try:
+            # An id the storage cannot name has no files either.
+            with contextlib.suppress(StorageError):
                 storage.purge_execution(execution.namespace, execution.flow_id, execution.id)
-            except StorageError:  # ids the storage cannot name have no files either
-                pass
     return deleted
