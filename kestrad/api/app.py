@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 
 from kestrad.api import execution_actions as actions
+from kestrad.api import execution_files as files
 from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
 from kestrad.api.auth import BasicAuthMiddleware
 from kestrad.api.context import ApiContext
@@ -61,6 +62,9 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
         Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
+        Route("/executions/{execution_id}/file", files.download, methods=["GET"]),
+        Route("/executions/{execution_id}/file/metas", files.metas, methods=["GET"]),
+        Route("/executions/{execution_id}/file/preview", files.preview, methods=["GET"]),
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
         Route("/executions/{execution_id}", actions.delete, methods=["DELETE"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),

@@ -21,14 +21,16 @@ from kestrad.api import sse
 from kestrad.api.context import ApiContext, api, wait_for
 from kestrad.api.errors import ApiError
 from kestrad.api.execution_query import answered, check_sort, execution_query, now
-from kestrad.api.forms import parse_labels, read_inputs
+from kestrad.api.forms import Upload, parse_labels, read_inputs, read_inputs_and_files
 from kestrad.api.lookup import enabled_flow
 from kestrad.api.params import query_flag, query_int
 from kestrad.api.responses import encode_json, json_response
 from kestrad.model.execution import Execution, to_kestra_json
+from kestrad.model.ids import new_id
 from kestrad.model.inputs import InputsInvalid
 from kestrad.model.state import TERMINATED
 from kestrad.runtime.commands.executions import CommandRefused, ExecutionNotFound
+from kestrad.storage import StorageError, StorageURI, default_storage, execution_prefix
 from kestrad.store.cursor import decode_cursor, encode_cursor, position
 
 # How often a `?wait=true` request checks that its client is still there.
@@ -47,20 +49,55 @@ async def create(request: Request) -> Response:
     namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
     flow = await enabled_flow(ctx.engine, namespace, flow_id)
     revision = query_int(request, "revision", flow.revision, low=1, high=2**31)
-    inputs, form_labels = await read_inputs(request, ctx.body_limit)
+    inputs, form_labels, uploads = await read_inputs_and_files(request, ctx.body_limit)
     labels = parse_labels([*request.query_params.getlist("labels"), *form_labels])
     wait = query_flag(request, "wait")
+    file_inputs = {i.id for i in flow.inputs or () if i.type == "FILE"}
+    refused = [u.input_id for u in uploads if u.input_id not in file_inputs]
+    if refused:
+        errors = [
+            {"input": i, "message": "a file was sent, but it is not a FILE input"} for i in refused
+        ]
+        raise ApiError(
+            422,
+            "Invalid inputs: " + "; ".join(f"{i}: not a FILE input" for i in refused),
+            errors=errors,
+        )
+    execution_id = new_id()
+    stored = _store_uploads(namespace, flow_id, execution_id, uploads)
+    inputs.update({name: str(uri) for name, uri in stored.items()})
     try:
         execution = await ctx.engine.build_execution(
-            namespace, flow_id, inputs, labels, revision=revision
+            namespace, flow_id, inputs, labels, revision=revision, execution_id=execution_id
         )
     except InputsInvalid as exc:
+        for uri in stored.values():
+            default_storage().delete(uri)
         raise invalid_inputs(exc) from None
     await ctx.creations.store(execution)
     ctx.metrics.execution_created(execution)
     if wait:
         execution = await wait_end(ctx, request, execution)
     return json_response(to_kestra_json(execution))
+
+
+def _store_uploads(
+    namespace: str, flow_id: str, execution_id: str, uploads: list[Upload]
+) -> dict[str, StorageURI]:
+    """Each uploaded file in the execution's storage, where Kestra puts input files:
+    `<namespace>/<flow>/executions/<id>/inputs/<input>/<file name>`."""
+    storage = default_storage()
+    stored: dict[str, StorageURI] = {}
+    try:
+        for upload in uploads:
+            prefix = execution_prefix(namespace, flow_id, execution_id)
+            uri = StorageURI((*prefix, "inputs", upload.input_id, upload.filename))
+            stored[upload.input_id] = storage.put(uri, upload.data)
+    except StorageError as exc:
+        for uri in stored.values():
+            storage.delete(uri)
+        raise ApiError(422, f"Invalid inputs: {exc}") from None
+    return stored
 
 
 async def wait_end(ctx: ApiContext, request: Request, execution: Execution) -> Execution:

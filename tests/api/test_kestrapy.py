@@ -45,9 +45,6 @@ NOT_YET: dict[str, str] = {
     "executions.flow_from_execution_by_id": "not served yet",
     "executions.pause_execution": "not served yet",
     "executions.validate_new_execution_inputs": "not served yet",
-    "executions.download_file_from_execution": "not served yet",
-    "executions.file_metadatas_from_execution": "not served yet",
-    "executions.preview_file_from_execution": "not served yet",
     "executions.list_executable_namespaces": "not served yet",
     "executions.list_executable_flows_by_namespace": "not served yet",
     "logs.download_logs_from_execution": "not served yet",
@@ -197,3 +194,36 @@ def test_labels_and_status_of_an_ended_execution(census: Census) -> None:
         "POST", f"/api/v1/main/executions/{execution_id}/actions/change-status?status=RUNNING"
     )
     assert status == 400 and "RUNNING" in body["message"]
+
+
+def test_a_file_input_is_uploaded_read_by_the_flow_and_downloaded(census: Census) -> None:
+    client = census.client
+    done = client.executions.create_execution(
+        "main", NS, "files", wait=True, inputs={"data": ("report.csv", b"a,b\n1,2\n")}
+    )
+    assert done.state.current == "SUCCESS"
+    uri = done.inputs["data"]
+    assert uri == f"kestra:///sdk/census/files/executions/{done.id}/inputs/data/report.csv"
+    logs = client.logs.list_logs_from_execution(done.id, "main")
+    assert any("a,b" in entry.message for entry in logs)
+    assert client.executions.download_file_from_execution(done.id, uri, "main") == b"a,b\n1,2\n"
+    assert client.executions.file_metadatas_from_execution(done.id, uri, "main").size == 8
+    preview = client.executions.preview_file_from_execution(done.id, uri, "main")
+    assert preview["content"] == ["a,b", "1,2"]
+
+
+def test_an_execution_never_opens_another_executions_file(census: Census) -> None:
+    client = census.client
+    first = client.executions.create_execution(
+        "main", NS, "files", wait=True, inputs={"data": ("a.txt", b"secret")}
+    )
+    other = census.fresh(wait=True)
+    base = f"/api/v1/main/executions/{other}/file?path="
+    for path in (
+        first.inputs["data"],
+        f"kestra:///sdk/census/hello/executions/{other}/../{first.id}/inputs/data/a.txt",
+        "/etc/passwd",
+        "kestra:///../../etc/passwd",
+    ):
+        status, _ = census.daemon.http("GET", base + path)
+        assert status in (400, 404), path
