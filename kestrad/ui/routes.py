@@ -1,0 +1,43 @@
+"""The UI's routes, mounted by the daemon in front of the API's (`server.ui`)."""
+
+from __future__ import annotations
+
+from functools import partial
+from pathlib import Path
+
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from kestrad.runtime.engine import Engine
+from kestrad.ui import execution, executions
+
+STATIC = Path(__file__).parent / "static"
+
+
+async def _to_ui(request: Request) -> Response:
+    return RedirectResponse("/ui/", status_code=307)
+
+
+async def _home(request: Request) -> Response:
+    return RedirectResponse("/ui/executions", status_code=307)
+
+
+def ui_routes(engine: Engine) -> list[BaseRoute]:
+    """`/` → `/ui/`; every page below `/ui/`, each bound to the engine it reads."""
+
+    def get(path: str, handler: object) -> Route:
+        return Route(path, partial(handler, engine), methods=["GET"])  # type: ignore[arg-type]
+
+    pages: list[BaseRoute] = [
+        Route("/", _home, methods=["GET"]),
+        get("/executions", executions.list_page),
+        get("/executions/rows", executions.rows),
+        get("/executions/counts", executions.counts),
+        get("/executions/{execution_id}", execution.execution_page),
+        get("/executions/{execution_id}/live", execution.live),
+        get("/executions/{execution_id}/file", execution.file),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+    return [Route("/", _to_ui, methods=["GET"]), Mount("/ui", routes=pages)]
