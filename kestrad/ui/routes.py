@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kestrad.runtime.engine import Engine
-from kestrad.ui import execution, executions
+from kestrad.ui import execution, executions, flows
 
 STATIC = Path(__file__).parent / "static"
 
@@ -38,6 +38,9 @@ def ui_routes(engine: Engine) -> list[BaseRoute]:
         get("/executions/{execution_id}", execution.execution_page),
         get("/executions/{execution_id}/live", execution.live),
         get("/executions/{execution_id}/file", execution.file),
+        get("/flows", flows.list_page),
+        get("/flows/new", flows.new_flow),
+        get("/flows/{namespace}/{flow_id}", flows.flow_page),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     return [Route("/", _to_ui, methods=["GET"]), Mount("/ui", routes=pages)]

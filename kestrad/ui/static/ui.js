@@ -54,7 +54,9 @@ document.addEventListener("click", async (event) => {
     let created = null;
     try { created = await response.json(); } catch (e) { /* 202/204 */ }
     flash(button.dataset.done || "Done", true);
-    if (button.dataset.then && created && created.id) {
+    if (button.dataset.thenFlow && created && created.namespace) {
+      window.location = `/ui/flows/${created.namespace}/${created.id}`;
+    } else if (button.dataset.then && created && created.id) {
       window.location = button.dataset.then.replace("{id}", created.id);
     } else if (button.dataset.reload) {
       window.location.reload();
