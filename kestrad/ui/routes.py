@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kestrad.runtime.engine import Engine
-from kestrad.ui import execution, executions, flows
+from kestrad.ui import admin, execution, executions, flows
 
 STATIC = Path(__file__).parent / "static"
 
@@ -30,6 +30,9 @@ def ui_routes(engine: Engine) -> list[BaseRoute]:
     def get(path: str, handler: object) -> Route:
         return Route(path, partial(handler, engine), methods=["GET"])  # type: ignore[arg-type]
 
+    def post(path: str, handler: object) -> Route:
+        return Route(path, partial(handler, engine), methods=["POST"])  # type: ignore[arg-type]
+
     pages: list[BaseRoute] = [
         Route("/", _home, methods=["GET"]),
         get("/executions", executions.list_page),
@@ -41,6 +44,21 @@ def ui_routes(engine: Engine) -> list[BaseRoute]:
         get("/flows", flows.list_page),
         get("/flows/new", flows.new_flow),
         get("/flows/{namespace}/{flow_id}", flows.flow_page),
+        get("/triggers", admin.triggers_page),
+        Route(
+            "/triggers/{namespace}/{flow_id}/{trigger_id}/enable",
+            partial(admin.trigger_enabled, engine, True),
+            methods=["POST"],
+        ),
+        Route(
+            "/triggers/{namespace}/{flow_id}/{trigger_id}/disable",
+            partial(admin.trigger_enabled, engine, False),
+            methods=["POST"],
+        ),
+        get("/kv", admin.kv_page),
+        post("/kv", admin.kv_set),
+        Route("/kv/{namespace}/{key:path}", partial(admin.kv_delete, engine), methods=["DELETE"]),
+        get("/instances", admin.instances_page),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     return [Route("/", _to_ui, methods=["GET"]), Mount("/ui", routes=pages)]

@@ -78,4 +78,18 @@ tasks:
         message: "line {{ taskrun.value }}"
 """
 
-ALL = {"greet": GREET, "slow": SLOW, "approval": PAUSE, "loop": FOREACH}
+NIGHTLY = """
+id: nightly
+namespace: webui.tests
+triggers:
+  - id: hourly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+    recoverMissedSchedules: NONE
+tasks:
+  - id: hi
+    type: io.kestra.plugin.core.log.Log
+    message: nightly
+"""
+
+ALL = {"greet": GREET, "slow": SLOW, "approval": PAUSE, "loop": FOREACH, "nightly": NIGHTLY}

@@ -39,8 +39,17 @@ document.addEventListener("click", async (event) => {
     headers["Content-Type"] = "application/json";
   } else if (button.dataset.body) {
     const source = document.getElementById(button.dataset.body);
-    body = source.tagName === "FORM" ? new FormData(source) : source.value;
-    if (source.tagName !== "FORM") headers["Content-Type"] = button.dataset.type || "application/json";
+    if (source.tagName === "FORM" && button.dataset.type === "application/json") {
+      // A form sent as a JSON object of its non-empty fields.
+      const fields = Object.fromEntries([...new FormData(source)].filter(([, v]) => v !== ""));
+      body = JSON.stringify(fields);
+      headers["Content-Type"] = "application/json";
+    } else if (source.tagName === "FORM") {
+      body = new FormData(source);
+    } else {
+      body = source.value;
+      headers["Content-Type"] = button.dataset.type || "application/json";
+    }
   }
   button.disabled = true;
   try {
@@ -92,7 +101,9 @@ document.addEventListener("submit", async (event) => {
     return;
   }
   const created = await response.json().catch(() => null);
-  if (form.dataset.then && created && created.id) {
+  if (form.dataset.reload) {
+    window.location.reload();
+  } else if (form.dataset.then && created && created.id) {
     window.location = form.dataset.then.replace("{id}", created.id);
   } else {
     flash(form.dataset.done || "Saved", true);
