@@ -89,6 +89,12 @@ class WorkerConfig(_Section, kw_only=True):
     max_deliveries: int = 3
 
 
+class TasksConfig(_Section, kw_only=True):
+    # Where script tasks get their working directories, and the process ledger lives
+    # (see tasks/process_ledger.py). None: a `work` folder beside the storage folder.
+    work_path: str | None = None
+
+
 class QueueConfig(_Section, kw_only=True):
     batch_size: int = 100
     min_poll_interval: str = "PT0.005S"
@@ -140,6 +146,7 @@ class Config(_Section, kw_only=True):
     flows: FlowsConfig = msgspec.field(default_factory=FlowsConfig)
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
+    tasks: TasksConfig = msgspec.field(default_factory=TasksConfig)
     queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
     liveness: LivenessConfig = msgspec.field(default_factory=LivenessConfig)
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
@@ -159,6 +166,12 @@ class Config(_Section, kw_only=True):
         if url.startswith("sqlite:"):
             return str(Path(path_from_url(url)).resolve().parent / "storage")
         return "/var/lib/kestrad/storage"
+
+    def work_path(self, database_url: str | None = None) -> str:
+        """`tasks.work_path`, else a `work` folder beside the storage folder."""
+        if self.tasks.work_path:
+            return self.tasks.work_path
+        return str(Path(self.storage_path(database_url)).parent / "work")
 
 
 def path_from_url(url: str) -> str:
@@ -280,6 +293,8 @@ def _anchor_paths(config: Config, base: Path, sources: Mapping[str, str]) -> Non
     config.flows.path = anchored("flows.path", config.flows.path)
     if config.storage.path:
         config.storage.path = anchored("storage.path", config.storage.path)
+    if config.tasks.work_path:
+        config.tasks.work_path = anchored("tasks.work_path", config.tasks.work_path)
 
 
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]*)`(?: - at `\$\.?([^`]*)`)?$")

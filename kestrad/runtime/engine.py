@@ -43,6 +43,7 @@ from kestrad.storage import set_default_storage
 from kestrad.store.base import LogEntry, Store
 from kestrad.store.factory import open_store
 from kestrad.store.outage import migrate_when_reachable
+from kestrad.tasks import process_ledger
 
 log = logging.getLogger("kestrad.engine")
 
@@ -51,6 +52,27 @@ execution_to_json = to_kestra_json
 
 class FlowNotFound(LookupError):
     """No flow with that namespace and id (or it is disabled)."""
+
+
+def _open_ledger(work_path: str, instance_id: str) -> process_ledger.ProcessLedger:
+    """End what dead daemons of this host left running, then record this one's groups."""
+    root = Path(work_path) / ".process-groups"
+    for reaped in process_ledger.reap_dead(root, instance_id):
+        log.warning(
+            "instance %s died leaving process group %d running: killed %s",
+            reaped.instance_id,
+            reaped.pgid,
+            ", ".join(str(pid) for pid in reaped.pids),
+        )
+    ledger = process_ledger.ProcessLedger(root, instance_id).open()
+    process_ledger.set_current(ledger)
+    return ledger
+
+
+def _close_ledger(ledger: process_ledger.ProcessLedger) -> None:
+    if process_ledger.current() is ledger:
+        process_ledger.set_current(None)
+    ledger.close()
 
 
 def store_for(url: str, config: Config) -> Store:
@@ -172,6 +194,9 @@ class Engine:
             try:
                 in_flight = await store.register_instance(engine.instance_id, engine.roles)
                 log_in_flight(in_flight, "died (found at this start)")
+                if engine.runs_worker:
+                    ledger = _open_ledger(config.work_path(url), engine.instance_id)
+                    stack.callback(_close_ledger, ledger)
                 await engine.flows.load_all()
                 async with anyio.create_task_group() as tg:
                     await tg.start(engine.services.run)

@@ -138,3 +138,65 @@ async def test_a_job_that_kills_its_worker_fails_after_max_deliveries(
     assert any(reason in m for m in messages), messages
     assert reason in log
     assert log.count("in flight") >= 2, log  # each start named the job it found held
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+async def test_the_first_runs_processes_die_with_the_daemon(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Before: the first run's `sleep` outlived a kill -9 and its shell did its side effect
+    next to the second run's. Now its shell dies with the daemon (PR_SET_PDEATHSIG) and the
+    next start kills the `sleep` it left (the process ledger)."""
+    marker, effects = tmp_path / "runs.txt", tmp_path / "effects.txt"
+    flow = f"""
+id: victim
+namespace: tests.crashes
+tasks:
+  - id: work
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - 'echo "{{{{ taskrun.attemptsCount }}}} $$" >> {marker}'
+      - '[ {{{{ taskrun.attemptsCount }}}} -gt 0 ] || sleep 30'
+      - 'echo "{{{{ taskrun.attemptsCount }}}}" >> {effects}'
+"""
+    daemon = _daemon(tmp_path, database_url, flow)
+    try:
+        daemon.start()
+        execution_id = daemon.create_execution("tests.crashes", "victim")
+        wait_until(lambda: _runs(marker), 30, "the first run")
+        [(_, shell)] = _runs(marker)
+        [sleep] = wait_until(lambda: _children(shell), 10, "the shell's sleep")
+        _kill_when_run(daemon, marker, 1)
+        assert wait_until(lambda: not _alive(shell), 10, "the shell to die with the daemon")
+        daemon.start()  # its start reaps what the dead instance left
+        assert not _alive(sleep), "the first run's sleep outlived the next start"
+        final = _ended(daemon, execution_id)
+        log = daemon.log()
+    finally:
+        daemon.close()
+        _kill_leftovers(marker)
+
+    assert final["state"]["current"] == "SUCCESS"
+    assert effects.read_text().split() == ["1"]  # only the second run did its side effect
+    assert f"process group {shell} running: killed" in log, log
