@@ -8,6 +8,7 @@ type stops the start with the key's name.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -93,8 +94,13 @@ class WorkerConfig(_Section, kw_only=True):
 
 class TasksConfig(_Section, kw_only=True):
     # Where script tasks get their working directories, and the process ledger lives
-    # (see tasks/process_ledger.py). None: a `work` folder beside the storage folder.
+    # (see tasks/runner.py, tasks/process_ledger.py). None: `work` beside the storage.
     work_path: str | None = None
+    # How script commands start: a plain process, in a bubblewrap sandbox, or in a
+    # transient systemd scope (see tasks/runner.py and the README's "Isolation").
+    runner: Literal["process", "bwrap", "systemd-run"] = "process"
+    # Run commands as this user (needs a daemon running as root); None: the daemon's.
+    user: str | None = None
 
 
 class QueueConfig(_Section, kw_only=True):
@@ -374,6 +380,13 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("server.port", f"{config.server.port} is not a TCP port"))
     if config.worker.concurrency < 0:
         problems.append(("worker.concurrency", "must be 0 (automatic) or more"))
+    if config.worker.max_deliveries < 1:
+        problems.append(("worker.max_deliveries", "must be at least 1"))
+    if config.tasks.user is not None:
+        try:
+            pwd.getpwnam(config.tasks.user)
+        except KeyError:
+            problems.append(("tasks.user", f"no user `{config.tasks.user}` on this machine"))
     return problems
 
 

@@ -44,6 +44,8 @@ from kestrad.store.base import LogEntry, Store
 from kestrad.store.factory import open_store
 from kestrad.store.outage import migrate_when_reachable
 from kestrad.tasks import process_ledger
+from kestrad.tasks import runner as task_runner
+from kestrad.tasks.runner import TaskRunner
 
 log = logging.getLogger("kestrad.engine")
 
@@ -188,6 +190,10 @@ class Engine:
                 database_url = f"sqlite:///{folder}/kestrad.db"
             url = database_url or config.database.url
             set_default_storage(config.storage_path(url))
+            task_runner.configure(
+                TaskRunner(config.work_path(url), config.tasks.runner, config.tasks.user)
+            )
+            stack.callback(task_runner.configure, None)
             store = store_for(url, config)
             await migrate_when_reachable(store, url, database_wait)
             engine = cls(config, store, roles=roles)

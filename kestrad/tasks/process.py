@@ -48,9 +48,12 @@ async def run_command(
     env: Mapping[str, str],
     on_line: LineHandler,
     kill_grace: float | None = None,
+    outer: Sequence[str] = (),
 ) -> int:
     """Run `argv`, call `on_line` for every stdout/stderr line, return the exit code.
 
+    `outer`: a prefix that changes the user or the cgroup scope (tasks/runner.py); it
+    comes before the parent-death wrapper, which a change of user would clear.
     Cancellation (kill, timeout) stops the whole process group before propagating.
     """
     grace = KILL_GRACE if kill_grace is None else kill_grace
@@ -61,11 +64,11 @@ async def run_command(
         env[process_ledger.TOKEN_VARIABLE] = token
     argv = list(argv)
     wrapper = die_with_daemon_prefix()
-    if wrapper:
-        _check_found(argv[0], env, cwd)  # setpriv would only say so on stderr
+    if wrapper or outer:
+        _check_found(argv[0], env, cwd)  # a wrapper would only say so on stderr
     try:
         process = await anyio.open_process(
-            [*wrapper, *argv],
+            [*outer, *wrapper, *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
