@@ -60,6 +60,8 @@ class FlowsConfig(_Section, kw_only=True):
     rescan_interval: str | None = "PT1M"
     # Poll the folder instead of inotify: for file systems that deliver no events.
     force_polling: bool = False
+    # A flow file larger than this (bytes) is refused, with its name, instead of loaded.
+    max_file_size: int = 1024 * 1024
 
 
 class BasicAuthConfig(_Section, kw_only=True):
@@ -380,6 +382,8 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("server.port", f"{config.server.port} is not a TCP port"))
     if config.worker.concurrency < 0:
         problems.append(("worker.concurrency", "must be 0 (automatic) or more"))
+    if config.flows.max_file_size < 1:
+        problems.append(("flows.max_file_size", "must be at least 1 (bytes)"))
     if config.worker.max_deliveries < 1:
         problems.append(("worker.max_deliveries", "must be at least 1"))
     if config.tasks.user is not None:

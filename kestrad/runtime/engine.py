@@ -277,9 +277,12 @@ class Engine:
         return left
 
     # -- flows --------------------------------------------------------------------------------
-    async def deploy_source(self, source: str, *, file: str | None = None) -> Any:
-        """Validate and store a flow; raises FlowLoadError with every problem."""
-        return await self.flows.deploy(source, file=file)
+    async def deploy_source(
+        self, source: str, *, file: str | None = None, parsed: Any = None
+    ) -> Any:
+        """Validate and store a flow; raises FlowLoadError with every problem. `parsed`:
+        the Flow already loaded from `source` (by the folder watcher)."""
+        return await self.flows.deploy(source, file=file, parsed=parsed)
 
     async def deploy_directory(self, path: str | Path) -> list[Problem]:
         """Deploy every flow file under `path` that validates; return the others' problems."""
