@@ -45,6 +45,7 @@ from kestrad.store.factory import open_store
 from kestrad.store.outage import migrate_when_reachable
 from kestrad.tasks import process_ledger
 from kestrad.tasks import runner as task_runner
+from kestrad.tasks.process import die_with_daemon_prefix
 from kestrad.tasks.runner import TaskRunner
 
 log = logging.getLogger("kestrad.engine")
@@ -66,6 +67,7 @@ def _open_ledger(work_path: str, instance_id: str) -> process_ledger.ProcessLedg
             reaped.pgid,
             ", ".join(str(pid) for pid in reaped.pids),
         )
+    die_with_daemon_prefix()  # looked up once now, not in the first task's time
     ledger = process_ledger.ProcessLedger(root, instance_id).open()
     process_ledger.set_current(ledger)
     return ledger

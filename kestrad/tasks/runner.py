@@ -30,6 +30,7 @@ import pwd
 import secrets
 import shutil
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
@@ -41,6 +42,8 @@ RUNNERS = ("process", "bwrap", "systemd-run")
 _SYSTEM = ("/usr", "/etc", "/opt")
 _SYSTEM_LINKS = ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 _HIDDEN_ETC = ("/etc/kestrad",)
+# Environment variables an isolated command does not inherit from the daemon.
+_PRIVATE_ENV = ("SECRET_", "KESTRAD_", "NOTIFY_SOCKET", "WATCHDOG_", "JOURNAL_STREAM")
 
 
 class RunFolder(msgspec.Struct):
@@ -129,6 +132,20 @@ class TaskRunner:
                 f"tasks.user is `{self.user.pw_name}` but the daemon may not give it its "
                 "working directory (running as root is needed to switch users)"
             ) from None
+
+    @property
+    def isolates(self) -> bool:
+        """Whether this runner keeps a command from the daemon's own user and files."""
+        return self.kind == "bwrap" or self.user is not None
+
+    def environment(self, daemon_env: Mapping[str, str]) -> dict[str, str]:
+        """The environment a command starts from. An isolating runner drops the daemon's
+        secrets (`SECRET_*`, Kestra's secrets; `KESTRAD_*`, its configuration overrides)
+        and its systemd sockets: a flow passes a secret on purpose, with `env:` and
+        `{{ secret('NAME') }}`."""
+        if not self.isolates:
+            return dict(daemon_env)
+        return {k: v for k, v in daemon_env.items() if not k.startswith(_PRIVATE_ENV)}
 
     # -- command line ------------------------------------------------------------------------
     def wrap(

@@ -142,7 +142,7 @@ class _Script(RunnableTask, kw_only=True):
         files = input_file_map(ctx.render_typed(self.input_files))
         await write_input_files(workdir, files, ctx.storage, namespace)
 
-        env = dict(os.environ)
+        env = runner.environment(os.environ)
         extra_ro: list[str] = []
         if self.uses_python:
             extra_ro += interpreter_paths(_python_shims(private, env), None)

@@ -82,8 +82,9 @@ tasks:
       - 'echo "wd={{ workingDir }}"'
       - 'stat -c "mode=%a" "{{ workingDir }}/.."'
       - 'echo "in=$(cat in.txt)"'
-      - 'ls "$SECRET_DIR" >/dev/null 2>&1 && echo "secret=visible" || echo "secret=hidden"'
+      - 'ls "$OTHER_RUN_DIR" >/dev/null 2>&1 && echo "secret=visible" || echo "secret=hidden"'
       - 'ls "$STORAGE" >/dev/null 2>&1 && echo "storage=visible" || echo "storage=hidden"'
+      - 'echo "daemon_secret=${SECRET_ISOLATION_PROBE:-absent}"'
       - 'echo "others=$(ls -A "$WORK" 2>/dev/null | sort | tr "\\n" " ")"'
 """
 
@@ -96,7 +97,8 @@ async def _probe(tmp_path: Path, **tasks: str) -> tuple[dict[str, str], Path]:
     secret = tmp_path / "a-running-execution"  # what another namespace's run holds
     secret.mkdir()
     (secret / "private.txt").write_text("not yours")
-    env = {"SECRET_DIR": str(secret), "STORAGE": str(tmp_path / "storage")}
+    env = {"OTHER_RUN_DIR": str(secret), "STORAGE": str(tmp_path / "storage")}
+    env["SECRET_ISOLATION_PROBE"] = "enEtcHJvYmUtdmFsdWU="  # a Kestra secret of the daemon
     env["WORK"] = str(tmp_path / "work")
     (tmp_path / "work" / "another-execution").mkdir(parents=True)  # its files are not ours
     os.environ.update(env)
@@ -132,6 +134,7 @@ async def test_bwrap_shows_a_run_nothing_but_its_own_folder(tmp_path: Path) -> N
     assert seen["secret"] == "hidden"  # another run's folder
     assert seen["storage"] == "hidden"  # the internal storage root
     assert seen["others"] == "<own>"  # other executions' folders: only its own is bound
+    assert seen["daemon_secret"] == "absent"  # the daemon's secrets stay with the daemon
 
 
 async def test_without_a_sandbox_the_same_probe_sees_everything(tmp_path: Path) -> None:
@@ -139,6 +142,7 @@ async def test_without_a_sandbox_the_same_probe_sees_everything(tmp_path: Path) 
     seen, _ = await _probe(tmp_path)
     assert (seen["secret"], seen["storage"]) == ("visible", "visible")
     assert "another-execution" in seen["others"]
+    assert seen["daemon_secret"] == "enEtcHJvYmUtdmFsdWU="  # Kestra's Process runner too
 
 
 @needs_bwrap
