@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Daemon, wait_until
+from tests.conftest import postgres_database, require_postgres
+
+from .helpers import Daemon, daemons_on, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -200,3 +202,37 @@ tasks:
     assert final["state"]["current"] == "SUCCESS"
     assert effects.read_text().split() == ["1"]  # only the second run did its side effect
     assert f"process group {shell} running: killed" in log, log
+
+
+async def test_another_daemon_resubmits_a_dead_ones_job(tmp_path: Path) -> None:
+    """PostgreSQL, two daemons: the one running the task dies; the other's liveness check
+    hands the job out (logging what the dead one held) and runs it as attempt 2."""
+    require_postgres()
+    marker = tmp_path / "runs.txt"
+    flows = {"victim.yml": _flow(marker, stop_after_first=True)}
+    async with postgres_database() as url:
+        first, second = daemons_on(
+            tmp_path,
+            url,
+            flows,
+            count=2,
+            liveness__timeout="PT2S",
+            liveness__heartbeat_interval="PT0.5S",
+        )
+        try:
+            first.start()
+            execution_id = first.create_execution("tests.crashes", "victim")
+            wait_until(lambda: _runs(marker), 30, "the first run")
+            second.start()
+            _kill_when_run(first, marker, 1)
+            final = _ended(second, execution_id)
+            log = second.log()
+        finally:
+            first.close()
+            second.close()
+            _kill_leftovers(marker)
+
+    assert [count for count, _ in _runs(marker)] == [0, 1]
+    [run] = final["taskRunList"]
+    assert [a["state"]["current"] for a in run["attempts"]] == ["RESUBMITTED", "SUCCESS"]
+    assert "was silent with worker job" in log and "task work, attempt 1" in log, log
