@@ -10,11 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import tempfile
 import time
 from collections import deque
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -34,6 +31,7 @@ from kestrad.store.outage import Retry
 from kestrad.tasks.base import Task, TaskFailed, TaskOutcome
 from kestrad.tasks.context import RunContext, TaskLogger, current_secret_values
 from kestrad.tasks.core_flow import WorkingDirectory
+from kestrad.tasks.runner import current as current_runner
 from kestrad.tasks.script_files import (
     input_file_map,
     match_output_files,
@@ -405,7 +403,9 @@ class Worker:
         """Kestra's WorkingDirectory: its runnable children run here, one after the other,
         in one temporary folder; each becomes a task run the executor adds (dynamic runs).
         The first failure stops the rest; the executor then runs the `errors` branch."""
-        folder = Path(tempfile.mkdtemp(prefix="kestrad-wd-"))
+        runner = current_runner()
+        run_folder = runner.new_run_folder(job.execution_id)
+        folder = run_folder.work
         dynamic: list[DynamicRun] = []
         try:
             ctx = RunContext(
@@ -482,7 +482,8 @@ class Worker:
                 result["outputFiles"] = uris
             return S.SUCCESS, result, dynamic
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(runner.remove, run_folder)
 
     def _log_sink(self, job: WorkerJob):
         def sink(level: str, message: str, timestamp: str) -> None:
