@@ -562,6 +562,7 @@ def _resolve_top(p: _Pass) -> None:
         if not _render_flow_outputs(p):
             end_state = S.FAILED
         p.execution.k_end_state = end_state
+        p.base = base_variables(p.execution, p.flow)  # with the end state and flow outputs
         p.changed = True
     if _run_after_execution(p):
         return
@@ -619,9 +620,13 @@ def _render_flow_outputs(p: _Pass) -> bool:
                 value = parse_scalar(output.type, value)
             rendered[output.id] = value
         except (ExpressionError, InvalidValue) as exc:
+            if output.required is False:  # left out (FlowOutputTest, optional outputs)
+                p.log(None, "WARN", f"Optional output `{output.id}` left out: {exc}")
+                continue
             p.log(None, "ERROR", f"Failed to render output `{output.id}`: {exc}")
             return False
-    p.execution.outputs = rendered
+    if rendered:
+        p.execution.outputs = rendered
     p.changed = True
     return True
 

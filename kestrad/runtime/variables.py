@@ -168,13 +168,16 @@ def base_variables(execution: Execution, flow: Flow) -> dict[str, Any]:
             "id": execution.id,
             "startDate": execution.state.start_date,
             "originalId": execution.original_id,
-            "state": execution.state.current,
+            # afterExecution tasks see the state the execution ends in (Kestra 1.x).
+            "state": execution.k_end_state or execution.state.current,
         },
         "inputs": execution.inputs,
         "labels": nest_labels(execution.label_map()),
         "vars": execution_vars(execution, flow),
         "envs": envs_from_environment(),
     }
+    if execution.outputs:
+        variables["execution"]["outputs"] = execution.outputs
     if execution.trigger is not None:
         variables["trigger"] = execution.trigger.variables
     return variables

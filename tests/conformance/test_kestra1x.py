@@ -29,20 +29,9 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "`envs.*` come from KESTRA_-prefixed variables (Kestra 1.x: ENV_)": [
         "variables-recursive-env-globals",
     ],
-    "an optional flow output whose expression fails fails the execution (Kestra leaves it out)": [
-        "flow-outputs-optional-missing",
-    ],
     "unknown task types io.kestra.plugin.core.state.Get / Set / Delete": [
         "state-set-update-delete",
         "state-in-foreach",
-    ],
-    "`execution.outputs` is not available to afterExecution tasks": [
-        "after-execution",
-    ],
-    "`execution.state` renders RUNNING in afterExecution tasks (Kestra: the final state)": [
-        "after-execution-finally",
-        "after-execution-error",
-        "after-execution-listener",
     ],
     "a Pause that times out does not run its own errors/finally branches": [
         "pause-errors-finally-after-execution",

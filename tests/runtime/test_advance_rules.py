@@ -457,6 +457,8 @@ def test_errors_then_finally_then_after_execution(outcome: str, order: list[str]
     while s.jobs:
         assert s.state_now == "RUNNING", "the end waits for every branch"
         seen.append(s.jobs[0].task_id)
+        if seen[-1] == "notify":  # Kestra 1.x: AfterExecutionTestCase (the final state)
+            assert s.jobs[0].variables["execution"]["state"] == end
         s.finish(s.jobs[0].task_id)
     assert seen == order and s.state_now == end
     assert s.execution.k_end_state == end
@@ -485,6 +487,15 @@ def test_flow_outputs_are_rendered_at_the_end_and_a_broken_one_fails_it() -> Non
     broken.finish("r", outputs={"value": "x"})
     assert broken.state_now == "FAILED"
     assert any("Failed to render output `out`" in m for m in broken.messages("ERROR"))
+    # Kestra: FlowOutputTest#shouldGetSuccessExecutionForFlowWithOptionalOutputs
+    optional = Scenario(
+        good.replace("outputs.r.value", "outputs.nope.value").replace(
+            "type: STRING\n", "type: STRING\n    required: false\n"
+        )
+    )
+    optional.start()
+    optional.finish("r", outputs={"value": "x"})
+    assert optional.state_now == "SUCCESS" and optional.execution.outputs == {}
 
 
 # -- SLA --------------------------------------------------------------------------------------
