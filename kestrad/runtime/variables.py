@@ -130,12 +130,18 @@ class TasksView(Mapping[str, Any]):
 
 @functools.cache
 def envs_from_environment() -> dict[str, str]:
-    """`envs.*`: variables prefixed `KESTRA_`, prefix stripped, lower-cased (Kestra's rule).
+    """`envs.*`: variables prefixed `ENV_` (Kestra 1.x's default prefix), prefix stripped,
+    lower-cased. `KESTRA_`, the prefix before Kestra 0.23, is still read; `ENV_` wins.
 
     Read once (scanning the environment on every render cost more than the render); call
     `refresh_environment()` after changing `os.environ`.
     """
-    return {k[7:].lower(): v for k, v in os.environ.items() if k.startswith("KESTRA_")}
+    envs: dict[str, str] = {}
+    for prefix in ("KESTRA_", "ENV_"):
+        for key, value in os.environ.items():
+            if key.startswith(prefix) and len(key) > len(prefix):
+                envs[key[len(prefix) :].lower()] = value
+    return envs
 
 
 def refresh_environment() -> None:

@@ -26,9 +26,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a flowable's `errors` branch runs only after its child's retries are spent (Kestra runs it between attempts; upstream @FlakyTest)": [
         "retry-with-flowable-errors",
     ],
-    "`envs.*` come from KESTRA_-prefixed variables (Kestra 1.x: ENV_)": [
-        "variables-recursive-env-globals",
-    ],
     "unknown task types io.kestra.plugin.core.state.Get / Set / Delete": [
         "state-set-update-delete",
         "state-in-foreach",

@@ -847,3 +847,19 @@ def test_foreach_children_carry_the_index_of_their_value_as_iteration() -> None:
     assert s.jobs[0].variables["taskrun"]["iteration"] == 0
     s.finish_all()
     assert [r.iteration for r in s.runs("one")] == [0, 1]
+
+
+def test_envs_come_from_env_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kestra 1.x: VariablesTest#recursiveVars (ENV_TEST1, ENV_TEST2 → envs.test1, envs.test2)
+    from kestrad.runtime.variables import envs_from_environment, refresh_environment
+
+    monkeypatch.setenv("ENV_TEST1", "new")
+    monkeypatch.setenv("KESTRA_TEST1", "old")
+    monkeypatch.setenv("KESTRA_TEST2", "kept")
+    refresh_environment()
+    try:
+        envs = envs_from_environment()
+        assert envs["test1"] == "new" and envs["test2"] == "kept"
+    finally:
+        monkeypatch.undo()
+        refresh_environment()
