@@ -152,6 +152,20 @@ class AdvanceEnv:
         self.flow_lookup = flow_lookup or (lambda namespace, flow_id, revision: None)
         self.secret_key = secret_key
         self._refs: dict[tuple[str, int, str], set[str] | None] = {}
+        self._task_states: dict[tuple[str, int, str], bool] = {}
+
+    def reads_task_states(self, flow: Flow, revision: int, task: Task) -> bool:
+        """Whether the task's templates read `tasks` (`tasks.x.state`, `tasksWithState()`):
+        only then does its worker job carry the states of every task run."""
+        key = (f"{flow.namespace}/{flow.id}", revision, task.id)
+        found = self._task_states.get(key)
+        if found is None:
+            text = msgspec.json.encode(task).decode()
+            found = "tasks" in text.replace('"tasks":', "")
+            if len(self._task_states) > 100_000:
+                self._task_states.clear()
+            self._task_states[key] = found
+        return found
 
     def output_refs(self, flow: Flow, revision: int, task: Task) -> set[str] | None:
         key = (f"{flow.namespace}/{flow.id}", revision, task.id)
@@ -731,7 +745,9 @@ def _dispatch(p: _Pass, run: TaskRun, task: Task) -> None:
             p.index, p.env.output_refs(p.flow, p.execution.flow_revision, task)
         ),
     )
-    variables.pop("tasks", None)
+    tasks_view = variables.pop("tasks", None)
+    if tasks_view is not None and p.env.reads_task_states(p.flow, p.execution.flow_revision, task):
+        variables["tasks"] = {key: tasks_view[key] for key in tasks_view}  # a plain copy
     timeout = None
     if task.timeout is not None:
         try:

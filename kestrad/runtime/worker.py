@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +90,21 @@ class Outbox:
         self._signal()
 
 
+def _log_json(entry: Any) -> dict[str, Any]:
+    """A log line as Kestra's LogEntry map, for `errorLogs()`."""
+    return {
+        "namespace": entry.namespace,
+        "flowId": entry.flow_id,
+        "taskId": entry.task_id,
+        "executionId": entry.execution_id,
+        "taskRunId": entry.task_run_id,
+        "attemptNumber": entry.attempt,
+        "timestamp": entry.timestamp,
+        "level": entry.level,
+        "message": entry.message,
+    }
+
+
 class Worker:
     """Runs runnable tasks; one instance per daemon."""
 
@@ -138,6 +154,10 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._scopes: dict[str, set[anyio.CancelScope]] = {}
         self.stopping = False
+        # `errorLogs()` per running task run: read from the store before the task renders
+        # (renders cannot await), only for tasks whose templates call it.
+        self._error_logs: dict[str, list[dict[str, Any]]] = {}
+        renderer.register_function("errorLogs", self._error_logs_function, pass_context=True)
         hub.subscribe_executions(self._on_execution_change)
 
     def _on_execution_change(self, execution: Any) -> None:
@@ -341,6 +361,30 @@ class Worker:
             variables["taskrun"] = {**variables["taskrun"], "attemptsCount": job.attempt - 1}
         if isinstance(task, WorkingDirectory):
             return await self._run_working_directory(job, task, variables, logger)
+        if self.services is not None and "errorLogs" in msgspec.json.encode(task).decode():
+            entries = await self.services.fetch_logs(job.execution_id, min_level="ERROR")
+            self._error_logs[job.task_run_id] = [_log_json(entry) for entry in entries]
+        try:
+            return await self._run_runnable(job, task, variables, logger)
+        finally:
+            self._error_logs.pop(job.task_run_id, None)
+
+    def _error_logs_function(self, context: Any) -> list[dict[str, Any]]:
+        """`errorLogs()`: the ERROR lines of the execution so far (Kestra's function, which
+        also only works on a worker)."""
+        taskrun = context.get("taskrun")
+        run_id = taskrun.get("id") if isinstance(taskrun, Mapping) else None
+        if run_id not in self._error_logs:
+            raise ExpressionError(
+                "errorLogs()",
+                "The 'errorLogs' function can only be used in the Worker as it access logs "
+                "from the database.",
+            )
+        return self._error_logs[run_id]
+
+    async def _run_runnable(
+        self, job: WorkerJob, task: Any, variables: dict[str, Any], logger: TaskLogger
+    ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
         ctx = RunContext(
             self.renderer,
             variables,

@@ -88,12 +88,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a SECRET input renders encrypted, not masked as ******, in log lines": [
         "inputs-secret-masked-in-logs",
     ],
-    "expression function errorLogs() is missing": [
-        "errors-error-logs-function",
-    ],
-    "expression function tasksWithState() is missing": [
-        "foreach-switch-failed-tasks-with-state",
-    ],
     "the loader accepts two Flow-trigger preconditions with the same id": [
         "invalid-duplicate-preconditions-id",
     ],

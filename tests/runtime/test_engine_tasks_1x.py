@@ -129,3 +129,53 @@ tasks:
     assert _run_of(final, "ko").state.current == "FAILED"
     assert any("2 assertions failed!\nsee ok" in line for line in logs)
     assert any("Assertion `{{ 1 + 1 == 3 }}` failed!" in line for line in logs)
+
+
+async def test_error_logs_and_tasks_with_state_in_an_errors_branch(database_url: str) -> None:
+    # Kestra: JdbcRunnerTest#errors (errorLogs()), RunContextTest#failedTasksVariable
+    source = """
+id: failing
+namespace: tests.v1x
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: [1, 2]
+    tasks:
+      - id: boom
+        type: io.kestra.plugin.core.execution.Fail
+        condition: "{{ taskrun.value == '2' }}"
+        errorMessage: "broke on {{ taskrun.value }}"
+errors:
+  - id: report
+    type: io.kestra.plugin.core.output.OutputValues
+    values:
+      logs: "{% for log in errorLogs() %}{{ log.taskId }}: {{ log.message }};{% endfor %}"
+      failed: "{{ tasksWithState('failed') | json }}"
+"""
+    async with Engine.open(database_url) as engine:
+        final = await _run(engine, source)
+    values = _run_of(final, "report").outputs["values"]
+    assert final.state.current == "FAILED"
+    assert values["logs"] == "boom: broke on 2;"
+    assert '{"state":"FAILED","value":"2","taskId":"boom"}' in values["failed"]
+    assert '{"state":"FAILED","taskId":"each"}' in values["failed"]
+
+
+async def test_error_logs_outside_a_worker_is_refused() -> None:
+    # Kestra's ErrorLogsFunction: "can only be used in the Worker"
+    source = """
+id: executor_side
+namespace: tests.v1x
+tasks:
+  - id: branch
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ errorLogs() | length == 0 }}"
+    then:
+      - id: never
+        type: io.kestra.plugin.core.log.Log
+        message: never
+"""
+    async with Engine.open() as engine:
+        final = await _run(engine, source)
+    assert final.state.current == "FAILED"
+    assert [run.task_id for run in final.task_run_list] == ["branch"]
