@@ -228,8 +228,10 @@ def run_variables(
     variables["tasks"] = TasksView(index)
     if run is not None:
         variables["taskrun"] = taskrun_vars(run)
+        # A parent shows `outputs` only when it has some (Kestra:
+        # WorkingDirectoryTest#taskrunNested prints `{"taskrun":{"value":"1"}}`).
         parents = [
-            {"taskrun": {"value": a.value}, "outputs": a.outputs}
+            {"taskrun": {"value": a.value}, **({"outputs": a.outputs} if a.outputs else {})}
             for a in index.ancestors(run)
             if a.value is not None
         ]

@@ -21,7 +21,7 @@ from typing import Any
 import anyio
 import msgspec
 
-from kestrad.expr.engine import ExpressionError, Renderer
+from kestrad.expr.engine import ExpressionError, Renderer, truthy
 from kestrad.model import state as S
 from kestrad.model.ids import new_id
 from kestrad.model.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
@@ -88,6 +88,20 @@ class Outbox:
         self.done[:0] = done
         self.logs[:0] = logs
         self._signal()
+
+
+def _skipped(task: Any, ctx: RunContext) -> str | None:
+    """SKIPPED when the task's `runIf` renders falsy, FAILED when it does not render (the
+    error logged, and Kestra creates no run for it: WorkingDirectoryTest#invalidRunIf),
+    None when the task runs."""
+    condition = getattr(task, "run_if", None)
+    if condition is None or condition is True:
+        return None
+    try:
+        return None if truthy(ctx.render(condition)) else S.SKIPPED
+    except ExpressionError as exc:
+        ctx.logger.error(f"runIf: {exc}")
+        return S.FAILED
 
 
 def _log_json(entry: Any) -> dict[str, Any]:
@@ -498,7 +512,13 @@ class Worker:
                     working_directory=str(folder),
                     services=self.services,
                 )
-                state, produced = await self._call(job.execution_id, child, child_ctx, None)
+                skip = _skipped(child, child_ctx)  # runIf / when, as in every other flowable
+                if skip == S.FAILED:  # no run for it; the WorkingDirectory fails
+                    return S.FAILED, None, dynamic
+                if skip is None:
+                    state, produced = await self._call(job.execution_id, child, child_ctx, None)
+                else:
+                    state, produced = skip, None
                 dynamic.append(
                     DynamicRun(
                         id=run_id,

@@ -435,8 +435,10 @@ class WorkingDirectory(Flowable, kw_only=True):
 
     def apply_result(self, fx: Any, run: Any, result: TaskResult) -> str | None:
         """The children the worker ran become child runs; the run then resolves like a
-        Sequential (its `errors` included), unless it failed before running any."""
+        Sequential (its `errors` included), unless it failed outside of any child (its
+        input files, a child's `runIf` that does not render)."""
         fx.adopt(run, result.dynamic or [])
-        if result.state not in (S.SUCCESS, S.WARNING) and not result.dynamic:
+        failed_child = any(d.state in (S.FAILED, S.KILLED) for d in result.dynamic or [])
+        if result.state not in (S.SUCCESS, S.WARNING) and not failed_child:
             return result.state if result.state in S.TERMINATED else S.FAILED
         return None

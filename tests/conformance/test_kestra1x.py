@@ -33,15 +33,8 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a Pause that times out does not run its own errors/finally branches": [
         "pause-errors-finally-after-execution",
     ],
-    "runIf is not evaluated for WorkingDirectory children": [
-        "task-runif-working-directory",
-        "working-directory-invalid-runif",
-    ],
     "WorkingDirectory `cache` is not restored on the next run": [
         "working-directory-cache",
-    ],
-    "the `parent` variable carries an extra `outputs` key (Kestra: only `taskrun`)": [
-        "working-directory-taskrun-nested",
     ],
     "Pause `pauseDuration`, `behavior` or `onPause` refused at load": [
         "pause-duration-behavior-resume",

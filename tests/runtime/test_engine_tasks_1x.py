@@ -179,3 +179,33 @@ tasks:
         final = await _run(engine, source)
     assert final.state.current == "FAILED"
     assert [run.task_id for run in final.task_run_list] == ["branch"]
+
+
+async def test_working_directory_children_honour_run_if(database_url: str) -> None:
+    # Kestra: TaskWithRunIfTest#runIfWorkingDirectory, WorkingDirectoryTest#invalidRunIf
+    source = """
+id: wd_runif
+namespace: tests.v1x
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: yes
+        type: io.kestra.plugin.core.debug.Return
+        runIf: "{{ 1 == 1 }}"
+        format: ran
+      - id: no
+        type: io.kestra.plugin.core.debug.Return
+        runIf: "{{ 1 == 2 }}"
+        format: never
+"""
+    async with Engine.open(database_url) as engine:
+        final = await _run(engine, source)
+        broken = await _run(
+            engine, source.replace("wd_runif", "wd_bad").replace("1 == 2", "outputs.nope")
+        )
+    assert final.state.current == "SUCCESS"
+    assert _run_of(final, "yes").state.current == "SUCCESS"
+    assert _run_of(final, "no").state.current == "SKIPPED"
+    assert broken.state.current == "FAILED"
+    assert [run.task_id for run in broken.task_run_list] == ["wd", "yes"]
