@@ -377,8 +377,11 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
         if run is not None and T.PAUSE_TIMEOUT.check(run) is None:
             task = p.flow.find_task(run.task_id)
             allow = (task.allow_failure, task.allow_warning) if task else (False, False)
-            p.set_state(run, T.PAUSE_TIMEOUT.end_state(*allow))
             p.log(run, "ERROR", T.PAUSE_TIMEOUT.message)
+            if isinstance(task, Flowable) and task.timeout_state(p, run) == S.RUNNING:
+                p.set_state(run, S.RUNNING)  # its children and `errors` run, then it fails
+            else:
+                p.set_state(run, T.PAUSE_TIMEOUT.end_state(*allow))
             if p.execution.state.current == S.PAUSED:
                 p.set_execution_state(S.RUNNING)
 
@@ -512,11 +515,22 @@ def _apply_resume(p: _Pass, event: Resume) -> None:
         if T.RESUME.check(p.execution, run) is not None:
             continue
         task = p.flow.find_task(run.task_id)
-        p.set_state(run, S.RUNNING)
         if event.inputs:
             run.outputs = {"onResume": event.inputs}
-        if not (isinstance(task, Flowable) and task.resumes_children()):
-            p.set_state(run, S.SUCCESS)
+        state = S.SUCCESS
+        if isinstance(task, Flowable):
+            # Its own delay (a task run id) or a person: the Pause's `behavior` decides.
+            try:
+                state = task.resume_state(p, run, automatic=event.task_run_id is not None)
+            except ExpressionError as exc:
+                p.log(run, "ERROR", f"{task.id}: {exc}")
+                state = S.FAILED
+        if state == S.CANCELLED:
+            p.end_execution(run, S.CANCELLED)
+            return
+        p.set_state(run, S.RUNNING)
+        if state != S.RUNNING:
+            p.set_state(run, state)
     still_paused = any(r.state.current == S.PAUSED for r in p.execution.task_run_list)
     p.execution.k_auto_resume = p.execution.k_auto_resume and still_paused
     if p.execution.state.current == S.PAUSED:
@@ -794,6 +808,8 @@ def _pause(p: _Pass, run: TaskRun, start: Start) -> None:
         return
     p.set_state(run, S.PAUSED)
     p.set_execution_state(S.PAUSED)
+    for entry in start.on_pause:  # `onPause`: runs while the execution is paused
+        _create(p, run, entry)
     if start.resume_after is not None:
         p.execution.k_auto_resume = True
         p.delay(start.resume_after.total_seconds(), Resume(task_run_id=run.id))

@@ -168,3 +168,13 @@ class Flowable(FlowableTask, kw_only=True):
     def resumes_children(self) -> bool:
         """After a resume: True when the run goes on with its children, False to end it."""
         return False
+
+    def resume_state(self, fx: FlowView, run: TaskRun, automatic: bool) -> str:
+        """The state a resumed run takes: RUNNING to go on with its children, else the
+        state it ends in. `automatic`: its own delay resumed it, not a person."""
+        return "RUNNING" if self.resumes_children() else "SUCCESS"
+
+    def timeout_state(self, fx: FlowView, run: TaskRun) -> str:
+        """The state a paused run takes when its timeout is due: RUNNING to go on with its
+        children and `errors`, else the state it ends in."""
+        return "FAILED"

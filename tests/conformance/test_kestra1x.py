@@ -30,23 +30,8 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
         "state-set-update-delete",
         "state-in-foreach",
     ],
-    "a Pause that times out does not run its own errors/finally branches": [
-        "pause-errors-finally-after-execution",
-    ],
     "WorkingDirectory `cache` is not restored on the next run": [
         "working-directory-cache",
-    ],
-    "Pause `pauseDuration`, `behavior` or `onPause` refused at load": [
-        "pause-duration-behavior-resume",
-        "pause-duration-behavior-fail",
-        "pause-duration-behavior-warn",
-        "pause-duration-behavior-cancel",
-        "pause-duration-from-input",
-        "pause-on-pause-task",
-        "flow-trigger-on-paused-state",
-    ],
-    "Pause timeout with allowFailure ends the execution FAILED (Kestra: the Pause run WARNING, next tasks run)": [
-        "pause-timeout-allow-failure",
     ],
     "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
         "retry-failed-flow-duration",
@@ -73,6 +58,7 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     ],
     "Flow triggers fire on terminal states only (Kestra also fires on RUNNING, PAUSED, QUEUED when listed)": [
         "flow-trigger-on-pause-states",
+        "flow-trigger-on-paused-state",
         "flow-trigger-with-concurrency-limit",
     ],
     "a SECRET input renders encrypted in task properties (Kestra decrypts it)": [

@@ -863,3 +863,81 @@ def test_envs_come_from_env_prefixed_variables(monkeypatch: pytest.MonkeyPatch) 
     finally:
         monkeypatch.undo()
         refresh_environment()
+
+
+# -- Pause (Kestra 1.x) -------------------------------------------------------------------------
+def _pause(props: str) -> str:
+    return _flow(
+        f"""  - id: pause
+    type: {FLOW}.Pause
+{props}
+  - id: last
+    type: {LOG}
+    message: last
+"""
+    )
+
+
+@pytest.mark.parametrize(
+    "behavior,pause_state,end,runs",
+    [
+        ("RESUME", "SUCCESS", "SUCCESS", ["pause", "last"]),
+        ("WARN", "WARNING", "WARNING", ["pause", "last"]),
+        ("FAIL", "FAILED", "FAILED", ["pause"]),
+        ("CANCEL", "CANCELLED", "CANCELLED", ["pause"]),
+    ],
+)
+def test_pause_duration_then_behavior_decides(
+    behavior: str, pause_state: str, end: str, runs: list[str]
+) -> None:
+    # Kestra: PauseTest#runDurationWith{CONTINUE,WARN,FAIL,CANCEL}Behavior
+    s = Scenario(_pause(f"    pauseDuration: PT1S\n    behavior: {behavior}"))
+    s.start()
+    assert s.state_now == "PAUSED"
+    s.tick(1)
+    s.finish_all()
+    assert s.state("pause") == pause_state and s.state_now == end
+    assert [run.task_id for run in s.execution.task_run_list] == runs
+
+
+def test_a_person_resuming_a_pause_ignores_its_behavior() -> None:
+    # Kestra's Pause: "Tasks that are resumed before the duration … will always succeed"
+    s = Scenario(_pause("    pauseDuration: PT1M\n    behavior: FAIL"))
+    s.start()
+    s.resume()
+    s.finish_all()
+    assert s.state("pause") == "SUCCESS" and s.state_now == "SUCCESS"
+
+
+def test_on_pause_runs_while_paused_and_the_pause_waits_for_it() -> None:
+    # Kestra: PauseTest#shouldExecuteOnPauseTask (pause_on_pause.yaml)
+    s = Scenario(
+        _pause(
+            f"    pauseDuration: PT1S\n    onPause:\n      id: hello\n      type: {LOG}\n      message: hi"
+        )
+    )
+    s.start()
+    assert s.state_now == "PAUSED" and s.job_ids() == ["hello"]
+    s.tick(1)
+    assert s.state("pause") == "RUNNING", "waits for its onPause run"
+    s.finish("hello")
+    s.finish_all()
+    assert s.state_now == "SUCCESS" and s.state("hello") == "SUCCESS"
+
+
+def test_a_timed_out_pause_runs_its_errors_and_finally_then_fails() -> None:
+    # Kestra: PauseTest#shouldExecuteErrorsFinallyAndAfterExecution
+    s = Scenario(
+        _pause(
+            f"    timeout: PT1S\n    errors:\n      - id: onError\n        type: {LOG}\n"
+            f"        message: e\n    finally:\n      - id: always\n        type: {LOG}\n"
+            "        message: f"
+        )
+    )
+    s.start()
+    s.tick(1)
+    assert s.job_ids() == ["onError"]
+    s.finish("onError")
+    s.finish("always")
+    assert s.state("pause") == "FAILED" and s.state_now == "FAILED"
+    assert "last" not in s.states()
