@@ -79,6 +79,8 @@ class ServerConfig(_Section, kw_only=True):
     keep_alive_timeout: str = "PT5S"
     # Open connections (SSE followers included) beyond this are answered 503.
     max_connections: int = 1000
+    # The web UI at /ui/ (same port and basic auth as the API); false serves the API only.
+    ui: bool = True
 
 
 class WorkerConfig(_Section, kw_only=True):

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from kestrad.model.execution import Execution
+from kestrad.model.query import Query
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
 from kestrad.store.records import (
     BatchLocks,
@@ -172,6 +173,33 @@ class ExecutionStore(Protocol):
 
     async def active_executions(self) -> list[tuple[str, str]]:
         """(id, state) of every execution not in a terminal state."""
+        ...
+
+    async def save_executions(self, executions: list[Execution]) -> None:
+        """Write documents the executor no longer touches (an ended execution's labels or
+        status), without waking anything."""
+        ...
+
+    async def find_executions(
+        self,
+        query: Query,
+        *,
+        now: float,
+        after: tuple[str, str] | None = None,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> list[Execution]:
+        """One page of the executions matching Kestra's query filters, newest first.
+
+        `now` anchors a `timeRange` filter; a filter the store cannot answer raises
+        `store.filters.UnsupportedFilter`.
+        """
+        ...
+
+    async def count_found_executions(self, query: Query, *, now: float) -> int: ...
+
+    async def found_execution_ids(self, query: Query, *, now: float, limit: int) -> list[str]:
+        """The ids of the executions matching `query`, newest first (bulk actions)."""
         ...
 
     async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
