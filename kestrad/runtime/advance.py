@@ -73,6 +73,7 @@ from kestrad.tasks.flowable_support import (
     Resolved,
     Start,
     StartMode,
+    apply_allowances,
     final_state,
     phase,
     resolve_list,
@@ -834,6 +835,9 @@ def _next_iteration(p: _Pass, run: TaskRun) -> None:
 def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
     from kestrad.model.inputs import InputsInvalid, resolve_inputs
 
+    if getattr(task, "iterative", False):
+        _start_iterations(p, run, task)
+        return
     p.set_state(run, S.RUNNING)
     try:
         # Rendered before this attempt exists: `taskrun.attemptsCount` counts the earlier
@@ -859,14 +863,25 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
         reasons = "; ".join(e.message for e in exc.errors)
         _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} inputs: {reasons}")
         return
+    child = _new_child(p, run, task, child_flow, resolved, labels)
+    run.outputs = {"executionId": child.id}
+    if not task.wait:
+        p.set_attempt(run.attempts[-1], S.SUCCESS)
+        p.set_state(run, S.SUCCESS)
+
+
+def _new_child(
+    p: _Pass, run: TaskRun, task: Task, child_flow: Flow, inputs: dict[str, Any], labels: Any
+) -> Execution:
+    """A child execution of `child_flow` started by `run` (told when it ends if `wait`)."""
     parent = p.execution
     child = Execution.new(
         execution_id=p.env.ids(),
         created=p.date(),
-        namespace=namespace,
-        flow_id=flow_id,
+        namespace=child_flow.namespace,
+        flow_id=child_flow.id,
         flow_revision=child_flow.revision,
-        inputs=resolved,
+        inputs=inputs,
         parent_id=parent.id,
         trigger=ExecutionTrigger(
             id=task.id,
@@ -884,10 +899,87 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
         child.k_parent_task_run_id = run.id
         child.k_parent_outputs = task.outputs
     p.new_executions.append(NewExecution(execution=child, due=p.env.clock()))
-    run.outputs = {"executionId": child.id}
-    if not task.wait:
-        p.set_attempt(run.attempts[-1], S.SUCCESS)
-        p.set_state(run, S.SUCCESS)
+    return child
+
+
+# -- ForEachItem: one child execution per batch ------------------------------------------------
+def _start_iterations(p: _Pass, run: TaskRun, task: Task) -> None:
+    """ForEachItem's `_items`: one child per batch its `_split` sibling wrote, rendered with
+    `taskrun.items` (the batch URI) and `taskrun.iteration`. The child ids, in iteration
+    order, are kept in `k_values`; `iterations` counts the children by state."""
+    from kestrad.model.inputs import InputsInvalid, resolve_inputs
+
+    p.set_state(run, S.RUNNING)
+    p.new_attempt(run, S.RUNNING)
+    siblings = p.children(p.index.by_id.get(run.parent_task_run_id or ""))
+    split = next((r for r in siblings if r.task_id == task.split_id), None)
+    batches = list((split.outputs or {}).get("batches") or []) if split else []
+    try:
+        namespace = str(p.render(run, task.namespace))
+        flow_id = str(p.render(run, task.flow_id))
+    except ExpressionError as exc:
+        _fail_attempt(p, run, f"{task.id}: {exc}")
+        return
+    child_flow = p.env.flow_lookup(namespace, flow_id, task.revision)
+    if child_flow is None or getattr(child_flow, "disabled", False):
+        _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} not found or disabled")
+        return
+    ids: list[str] = []
+    for iteration, uri in enumerate(batches):
+        variables = p.variables(run)
+        variables["taskrun"] = {**variables["taskrun"], "items": uri, "iteration": iteration}
+        try:
+            inputs = p.env.renderer.render_value_typed(task.inputs or {}, variables)
+            labels = p.env.renderer.render_value(task.labels, variables) if task.labels else {}
+            resolved = resolve_inputs(
+                child_flow, inputs, renderer=p.env.renderer, secret_key=p.env.secret_key
+            )
+        except ExpressionError as exc:
+            _fail_attempt(p, run, f"{task.id}: {exc}")
+            return
+        except InputsInvalid as exc:
+            reasons = "; ".join(e.message for e in exc.errors)
+            _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} inputs: {reasons}")
+            return
+        ids.append(_new_child(p, run, task, child_flow, resolved, labels).id)
+    run.k_values = ids
+    if not ids:  # nothing to do: no outputs (Kestra: forEachItemEmptyItems)
+        run.outputs = {}
+    elif task.wait:
+        run.outputs = {"numberOfBatches": len(ids), "iterations": {"CREATED": len(ids)}}
+        return
+    else:
+        counts = {"CREATED": 0, "RUNNING": 0, S.SUCCESS: len(ids)}
+        run.outputs = {"numberOfBatches": len(ids), "iterations": counts}
+    p.set_attempt(run.attempts[-1], S.SUCCESS)
+    p.set_state(run, S.SUCCESS)
+
+
+def _iteration_ended(p: _Pass, run: TaskRun, task: Task, event: SubflowEnded) -> None:
+    """One ForEachItem child ended: count it, keep its outputs; once every child has
+    ended, the run ends (FAILED if one failed and `transmitFailed`)."""
+    ids = run.k_values or []
+    if event.child_id not in ids:
+        return
+    outputs = dict(run.outputs or {})
+    counts = dict(outputs.get("iterations") or {})
+    counts["CREATED"] = max(int(counts.get("CREATED", 0)) - 1, 0)
+    counts.setdefault("RUNNING", 0)
+    counts[event.state] = int(counts.get(event.state, 0)) + 1
+    outputs["iterations"] = counts
+    if event.outputs:
+        per_iteration = dict(outputs.get("iterationOutputs") or {})
+        per_iteration[str(ids.index(event.child_id))] = event.outputs
+        outputs["iterationOutputs"] = per_iteration
+    run.outputs = outputs
+    p.changed = True
+    if counts["CREATED"] > 0:
+        return
+    failed = any(counts.get(state, 0) for state in (S.FAILED, S.KILLED))
+    state = S.FAILED if failed and task.transmit_failed else S.SUCCESS
+    if run.attempts:
+        p.set_attempt(run.attempts[-1], state)
+    p.set_state(run, apply_allowances(state, task.allow_failure, task.allow_warning))
 
 
 def _subflow_labels(parent: Execution, child_flow: Flow, task: Task, labels: Any) -> list[Label]:
@@ -947,6 +1039,9 @@ def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
     if run is None or run.terminated:
         return
     task = p.flow.find_task(run.task_id)
+    if task is not None and getattr(task, "iterative", False):
+        _iteration_ended(p, run, task, event)
+        return
     run.outputs = {
         "executionId": event.child_id,
         "state": event.state,

@@ -255,14 +255,15 @@ def referenced_outputs(task: Task, flow_variables: Any) -> set[str] | None:
     The worker renders with a snapshot of the variables; shipping only the outputs a task
     refers to keeps every worker job small however many task runs the execution has.
     """
+    declared = task.reads_outputs() if hasattr(task, "reads_outputs") else set()
     text = msgspec.json.encode(task).decode()
     if "{{" not in text and "{%" not in text:
-        return set()
+        return set(declared)
     if "vars" in text and flow_variables:
         text += msgspec.json.encode(flow_variables).decode()
     if _ALL_OUTPUTS.search(text):
         return None
-    return {m.group(1) or m.group(2) for m in _OUTPUT_REF.finditer(text)}
+    return {m.group(1) or m.group(2) for m in _OUTPUT_REF.finditer(text)} | declared
 
 
 def outputs_snapshot(index: ExecutionIndex, ids: set[str] | None) -> dict[str, Any]:

@@ -319,7 +319,8 @@ class Pause(Flowable, kw_only=True):
     behavior: str = "RESUME"
     timeout: Duration | None = None
     on_resume: list[dict[str, Any]] | None = None
-    on_pause: TaskList | None = None
+    # One task; typed as a list too because the loader wraps it in one.
+    on_pause: TaskList | dict[str, Any] | None = None
     tasks: TaskList | None = None
     child_fields: ClassVar[tuple[str, ...]] = ("on_pause", "tasks", "errors", "finally_")
     # `onPause` is one task, not a list (the loader wraps it).

@@ -42,18 +42,7 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a parent stays RUNNING when its Subflow child is CANCELLED by the child flow's concurrency limit": [
         "flow-concurrency-subflow",
     ],
-    "unknown task type io.kestra.plugin.core.flow.ForEachItem": [
-        "flow-concurrency-for-each-item",
-        "for-each-item",
-        "for-each-item-empty-file",
-        "for-each-item-failed",
-        "for-each-item-subflow-outputs",
-        "for-each-item-in-if",
-        "for-each-item-after-execution",
-        "for-each-item-no-wait",
-        "task-allow-failure-executable-foreachitem",
-    ],
-    "unknown task types io.kestra.plugin.core.storage.Write and ForEachItem": [
+    "unknown task type io.kestra.plugin.core.storage.Write": [
         "flow-trigger-for-each-item-outputs",
     ],
     "Flow triggers fire on terminal states only (Kestra also fires on RUNNING, PAUSED, QUEUED when listed)": [

@@ -13,6 +13,16 @@ from kestrad.runtime.engine import Engine
 pytestmark = pytest.mark.anyio
 
 
+@pytest.fixture(autouse=True)
+def _keep_default_storage() -> Any:
+    """An engine opened with a storage path makes it the process default: put it back."""
+    from kestrad import storage as storage_module
+
+    previous = storage_module._default
+    yield
+    storage_module._default = previous
+
+
 async def _run(engine: Engine, source: str, **inputs: str) -> Any:
     flow = await engine.deploy_source(source)
     execution = await engine.create_execution(flow.namespace, flow.id, inputs)
@@ -209,3 +219,120 @@ tasks:
     assert _run_of(final, "no").state.current == "SKIPPED"
     assert broken.state.current == "FAILED"
     assert [run.task_id for run in broken.task_run_list] == ["wd", "yes"]
+
+
+CHILD = """
+id: fei_child
+namespace: tests.v1x
+inputs:
+  - id: items
+    type: STRING
+tasks:
+  - id: count
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(inputs.items) | trim }}"
+  - id: maybe_fail
+    type: io.kestra.plugin.core.execution.Fail
+    condition: "{{ read(inputs.items) contains 'boom' }}"
+outputs:
+  - id: lines
+    type: STRING
+    value: "{{ outputs.count.value }}"
+"""
+
+PARENT = """
+id: fei_parent
+namespace: tests.v1x
+inputs:
+  - id: file
+    type: FILE
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "{{ inputs.file }}"
+    batch:
+      rows: 2
+    namespace: tests.v1x
+    flowId: fei_child
+    inputs:
+      items: "{{ taskrun.items }}"
+"""
+
+
+async def _for_each_item(engine: Engine, content: bytes) -> Any:
+    from kestrad.storage import default_storage
+
+    for source in (CHILD, PARENT):
+        await engine.deploy_source(source)
+    uri = "kestra:///tests/v1x/fei_parent/inputs/lines.txt"
+    default_storage().put(uri, content)
+    execution = await engine.create_execution("tests.v1x", "fei_parent", {"file": uri})
+    return await engine.wait_for(execution.id, timeout=60)
+
+
+async def test_for_each_item_runs_a_subflow_per_batch_and_merges_outputs(
+    database_url: str, tmp_path: Any
+) -> None:
+    # Kestra: ForEachItemCaseTest#forEachItem and #forEachItemWithSubflowOutputs
+    from kestrad.config import Config
+    from kestrad.storage import default_storage
+
+    config = Config()
+    config.storage.path = str(tmp_path / "storage")
+    async with Engine.open(database_url, config=config) as engine:
+        final = await _for_each_item(engine, b"a\nb\nc\nd\ne\n")
+        merged = default_storage().get(_run_of(final, "each_merge").outputs["subflowOutputs"])
+    assert final.state.current == "SUCCESS"
+    assert [r.task_id for r in final.task_run_list] == [
+        "each",
+        "each_split",
+        "each_items",
+        "each_merge",
+    ]
+    items = _run_of(final, "each_items").outputs
+    assert items["numberOfBatches"] == 3
+    assert items["iterations"] == {"CREATED": 0, "RUNNING": 0, "SUCCESS": 3}
+    assert merged.decode().splitlines() == [
+        '{"lines":"a\\nb"}',
+        '{"lines":"c\\nd"}',
+        '{"lines":"e"}',
+    ]
+
+
+async def test_for_each_item_fails_once_every_batch_ended_and_skips_an_empty_file(
+    tmp_path: Any,
+) -> None:
+    # Kestra: ForEachItemCaseTest#forEachItemFailed and #forEachItemEmptyItems
+    from kestrad.config import Config
+
+    config = Config()
+    config.storage.path = str(tmp_path / "storage")
+    async with Engine.open(config=config) as engine:
+        failed = await _for_each_item(engine, b"boom\nx\ny\nz\n")
+        empty = await _for_each_item(engine, b"")
+    items = _run_of(failed, "each_items")
+    assert failed.state.current == "FAILED" and items.state.current == "FAILED"
+    assert items.outputs["iterations"] == {"CREATED": 0, "RUNNING": 0, "FAILED": 1, "SUCCESS": 1}
+    assert "each_merge" not in [r.task_id for r in failed.task_run_list]
+    assert empty.state.current == "SUCCESS"
+    assert _run_of(empty, "each_items").outputs == {}
+
+
+async def test_for_each_item_refuses_a_file_of_another_namespace(tmp_path: Any) -> None:
+    # A hostile `items`: a file that is neither this namespace's nor an input of the run.
+    from kestrad.config import Config
+    from kestrad.storage import default_storage
+
+    config = Config()
+    config.storage.path = str(tmp_path / "storage")
+    source = PARENT.replace('"{{ inputs.file }}"', '"kestra:///other/ns/secret.txt"')
+    async with Engine.open(config=config) as engine:
+        default_storage().put("kestra:///other/ns/secret.txt", b"secret\n")
+        await engine.deploy_source(CHILD)
+        flow = await engine.deploy_source(
+            source.replace("  - id: file\n    type: FILE\n", "  - id: file\n    type: STRING\n")
+        )
+        execution = await engine.create_execution(flow.namespace, flow.id, {"file": "x"})
+        final = await engine.wait_for(execution.id, timeout=30)
+    assert final.state.current == "FAILED"
+    assert _run_of(final, "each_split").state.current == "FAILED"
