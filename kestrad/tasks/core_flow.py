@@ -433,6 +433,9 @@ class WaitFor(Flowable, kw_only=True):
         ):
             if self.fail_on_max_reached:
                 fx.log(run, "ERROR", f"condition still false after {iteration} iterations")
+                # Kestra counts the iteration it refuses (LoopUntilCaseTest#waitforMaxIterations:
+                # maxIterations 3 ends with iterationCount 4).
+                run.outputs = {**run.outputs, "iterationCount": iteration + 1}
                 return S.FAILED
             return state
         return LoopAgain(parse_duration(frequency.interval))
