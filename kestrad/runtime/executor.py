@@ -17,7 +17,7 @@ import anyio
 from kestrad.model import state as S
 from kestrad.model.execution import Execution, decode_execution, encode_execution
 from kestrad.model.flow import Flow
-from kestrad.model.messages import ExecutionEvent, Kill, Wake, decode_event, encode
+from kestrad.model.messages import ExecutionEvent, Kill, SubflowEnded, Wake, decode_event, encode
 from kestrad.runtime import transitions as T
 from kestrad.runtime.advance import AdvanceEnv, advance
 from kestrad.runtime.concurrency import Admission
@@ -243,6 +243,16 @@ class Executor:
         if refusal.state != S.QUEUED:
             outcome.logs.append(_executor_log(execution, "WARN", refusal.message))
             outcome.ended.append(execution)
+            if execution.parent_id and execution.k_parent_task_run_id:
+                # A Subflow waiting for it ends with it (FlowConcurrencyCaseTest#flowConcurrencySubflow).
+                ended = SubflowEnded(
+                    task_run_id=execution.k_parent_task_run_id,
+                    child_id=execution.id,
+                    state=execution.state.current,
+                )
+                outcome.execution_messages.append(
+                    Outgoing(key=execution.parent_id, payload=encode(ended))
+                )
         return False
 
     def _advance_one(

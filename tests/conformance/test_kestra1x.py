@@ -36,9 +36,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
         "retry-failed-flow-duration",
     ],
-    "a parent stays RUNNING when its Subflow child is CANCELLED by the child flow's concurrency limit": [
-        "flow-concurrency-subflow",
-    ],
     "unknown task type io.kestra.plugin.core.storage.Write": [
         "flow-trigger-for-each-item-outputs",
     ],

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import anyio
 import pytest
 
 from kestrad.runtime.engine import Engine
@@ -336,3 +337,50 @@ async def test_for_each_item_refuses_a_file_of_another_namespace(tmp_path: Any) 
         final = await engine.wait_for(execution.id, timeout=30)
     assert final.state.current == "FAILED"
     assert _run_of(final, "each_split").state.current == "FAILED"
+
+
+async def test_a_subflow_refused_by_its_concurrency_limit_ends_its_parent(
+    database_url: str,
+) -> None:
+    # Kestra: FlowConcurrencyCaseTest#flowConcurrencySubflow
+    limited = """
+id: limited
+namespace: tests.v1x
+concurrency:
+  behavior: CANCEL
+  limit: 1
+tasks:
+  - id: sleep
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1S
+"""
+    parent = """
+id: calls_limited
+namespace: tests.v1x
+tasks:
+  - id: subflow
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: tests.v1x
+    flowId: limited
+"""
+    async with Engine.open(database_url) as engine:
+        await engine.deploy_source(limited)
+        await engine.deploy_source(parent)
+        first = await engine.create_execution("tests.v1x", "calls_limited")
+        for _ in range(200):  # the first child runs: the second one is refused
+            current = await engine.store.get_execution(first.id)
+            child_id = (
+                (current.task_run_list[0].outputs or {}).get("executionId")
+                if current and current.task_run_list
+                else None
+            )
+            child = await engine.store.get_execution(child_id) if child_id else None
+            if child is not None and child.state.current == "RUNNING":
+                break
+            await anyio.sleep(0.05)
+        second = await engine.create_execution("tests.v1x", "calls_limited")
+        refused = await engine.wait_for(second.id, timeout=30)
+        admitted = await engine.wait_for(first.id, timeout=30)
+    assert admitted.state.current == "SUCCESS"
+    assert refused.state.current in ("SUCCESS", "CANCELLED"), "ended, not left RUNNING"
+    assert _run_of(refused, "subflow").state.current == "CANCELLED"
