@@ -39,11 +39,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "unknown task type io.kestra.plugin.core.storage.Write": [
         "flow-trigger-for-each-item-outputs",
     ],
-    "Flow triggers fire on terminal states only (Kestra also fires on RUNNING, PAUSED, QUEUED when listed)": [
-        "flow-trigger-on-pause-states",
-        "flow-trigger-on-paused-state",
-        "flow-trigger-with-concurrency-limit",
-    ],
     "a SECRET input renders encrypted in task properties (Kestra decrypts it)": [
         "inputs-all-types",
     ],

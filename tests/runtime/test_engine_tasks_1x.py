@@ -384,3 +384,53 @@ tasks:
     assert admitted.state.current == "SUCCESS"
     assert refused.state.current in ("SUCCESS", "CANCELLED"), "ended, not left RUNNING"
     assert _run_of(refused, "subflow").state.current == "CANCELLED"
+
+
+async def test_flow_triggers_fire_on_the_states_they_list_not_only_the_end(
+    database_url: str,
+) -> None:
+    # Kestra: FlowTriggerCaseTest#triggerWithPause, MultipleConditionTriggerCaseTest#flowTriggerOnPaused
+    upstream = """
+id: pausing
+namespace: tests.v1x.states
+tasks:
+  - id: pause
+    type: io.kestra.plugin.core.flow.Pause
+    pauseDuration: PT0.2S
+  - id: done
+    type: io.kestra.plugin.core.log.Log
+    message: done
+"""
+    listener = """
+id: listener
+namespace: tests.v1x.states
+inputs:
+  - id: seen
+    type: STRING
+    defaults: none
+tasks:
+  - id: note
+    type: io.kestra.plugin.core.log.Log
+    message: "{{ trigger.state }}"
+triggers:
+  - id: states
+    type: io.kestra.plugin.core.trigger.Flow
+    states: [RUNNING, PAUSED, SUCCESS]
+    conditions:
+      - type: io.kestra.plugin.core.condition.ExecutionFlow
+        namespace: tests.v1x.states
+        flowId: pausing
+"""
+    async with Engine.open(database_url) as engine:
+        await engine.deploy_source(listener)
+        await engine.deploy_source(upstream)
+        execution = await engine.create_execution("tests.v1x.states", "pausing")
+        assert (await engine.wait_for(execution.id, timeout=30)).state.current == "SUCCESS"
+        fired: list[Any] = []
+        for _ in range(200):
+            fired = await engine.store.executions_triggered_by(execution.id)
+            if len(fired) >= 4:
+                break
+            await anyio.sleep(0.05)
+    states = sorted(e.trigger.variables["state"] for e in fired)
+    assert states == ["PAUSED", "RUNNING", "RUNNING", "SUCCESS"]
