@@ -714,13 +714,13 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
     run.iteration = entry.iteration  # ForEach children: the index of their value
     p.index.add(run)
     p.changed = True
-    if task.run_if is not None and task.run_if is not True:
+    for name, condition in task.conditions():  # runIf, when
         try:
-            if not truthy(p.render(run, task.run_if)):
+            if not truthy(p.render(run, condition)):
                 p.set_state(run, S.SKIPPED)
                 return
         except ExpressionError as exc:
-            p.fail(run, f"runIf: {exc}")
+            p.fail(run, f"{name}: {exc}")
             return
     if isinstance(task, Flowable):
         _begin(p, run, task)

@@ -91,17 +91,17 @@ class Outbox:
 
 
 def _skipped(task: Any, ctx: RunContext) -> str | None:
-    """SKIPPED when the task's `runIf` renders falsy, FAILED when it does not render (the
-    error logged, and Kestra creates no run for it: WorkingDirectoryTest#invalidRunIf),
-    None when the task runs."""
-    condition = getattr(task, "run_if", None)
-    if condition is None or condition is True:
-        return None
-    try:
-        return None if truthy(ctx.render(condition)) else S.SKIPPED
-    except ExpressionError as exc:
-        ctx.logger.error(f"runIf: {exc}")
-        return S.FAILED
+    """SKIPPED when the task's `runIf` or `when` renders falsy, FAILED when one does not
+    render (the error logged, and Kestra creates no run for it:
+    WorkingDirectoryTest#invalidRunIf), None when the task runs."""
+    for name, condition in task.conditions():
+        try:
+            if not truthy(ctx.render(condition)):
+                return S.SKIPPED
+        except ExpressionError as exc:
+            ctx.logger.error(f"{name}: {exc}")
+            return S.FAILED
+    return None
 
 
 def _log_json(entry: Any) -> dict[str, Any]:

@@ -57,6 +57,8 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="cam
     allow_failure: bool = False
     allow_warning: bool = False
     run_if: str | None = None
+    # Kestra 1.x's conditional execution, beside `runIf`: the task runs only when both hold.
+    when: str | None = None
     log_level: str | None = None
     log_to_file: bool = False
     worker_group: dict[str, Any] | None = None
@@ -64,6 +66,15 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="cam
     kind: ClassVar[TaskKind] = TaskKind.RUNNABLE
     # Python attribute names of fields holding TaskList values, in the order they are walked.
     child_fields: ClassVar[tuple[str, ...]] = ()
+
+    def conditions(self) -> list[tuple[str, Any]]:
+        """(property name, expression) of `runIf` and `when`, those that are set: a run is
+        SKIPPED unless each renders truthy, and fails when one does not render."""
+        return [
+            (name, value)
+            for name, value in (("runIf", self.run_if), ("when", self.when))
+            if value is not None and value is not True
+        ]
 
     def child_lists(self) -> list[tuple[str, list[Task]]]:
         """Every (field name, task list) this task holds, for tree walks and validation."""

@@ -8,6 +8,8 @@ Where a case mirrors one of Kestra's own tests, the Java test is named in a comm
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from scenario import Scenario
 
@@ -941,3 +943,30 @@ def test_a_timed_out_pause_runs_its_errors_and_finally_then_fails() -> None:
     s.finish("always")
     assert s.state("pause") == "FAILED" and s.state_now == "FAILED"
     assert "last" not in s.states()
+
+
+@pytest.mark.parametrize(
+    "props,state",
+    [
+        ('    when: "{{ 1 == 2 }}"', "SKIPPED"),
+        ('    when: "{{ 1 == 1 }}"\n    runIf: "{{ false }}"', "SKIPPED"),
+        ('    when: "{{ 1 == 1 }}"', "CREATED"),
+        ('    when: "{{ nope.x }}"', "FAILED"),
+    ],
+)
+def test_when_is_a_condition_beside_run_if(props: str, state: str) -> None:
+    # Kestra 1.x's `when`: the task runs only when it (and runIf) holds, in any flowable
+    s = Scenario(
+        _flow(
+            f"""  - id: seq
+    type: {FLOW}.Sequential
+    tasks:
+      - id: maybe
+        type: {LOG}
+        message: hi
+{textwrap.indent(props, "    ")}
+"""
+        )
+    )
+    s.start()
+    assert s.state("maybe") == state

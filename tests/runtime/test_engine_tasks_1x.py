@@ -209,6 +209,10 @@ tasks:
         type: io.kestra.plugin.core.debug.Return
         runIf: "{{ 1 == 2 }}"
         format: never
+      - id: not_when
+        type: io.kestra.plugin.core.debug.Return
+        when: "{{ 1 == 2 }}"
+        format: never
 """
     async with Engine.open(database_url) as engine:
         final = await _run(engine, source)
@@ -218,6 +222,7 @@ tasks:
     assert final.state.current == "SUCCESS"
     assert _run_of(final, "yes").state.current == "SUCCESS"
     assert _run_of(final, "no").state.current == "SKIPPED"
+    assert _run_of(final, "not_when").state.current == "SKIPPED"
     assert broken.state.current == "FAILED"
     assert [run.task_id for run in broken.task_run_list] == ["wd", "yes"]
 
