@@ -23,6 +23,7 @@ import msgspec
 
 from kestrad.expr.engine import ExpressionError, Renderer, truthy
 from kestrad.model import state as S
+from kestrad.model.durations import DurationError
 from kestrad.model.ids import new_id
 from kestrad.model.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.model.state import History, now_iso
@@ -30,8 +31,10 @@ from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.poll import Backoff
 from kestrad.runtime.variables import envs_from_environment
+from kestrad.storage import StorageError
 from kestrad.store.base import NewLog, Outgoing, QueueMessage, Store
 from kestrad.store.outage import Retry
+from kestrad.tasks import working_cache
 from kestrad.tasks.base import Task, TaskFailed, TaskOutcome
 from kestrad.tasks.context import RunContext, TaskLogger, current_secret_values
 from kestrad.tasks.core_flow import WorkingDirectory
@@ -481,6 +484,24 @@ class Worker:
             except (TaskFailed, ExpressionError) as exc:
                 logger.error(str(exc))
                 return S.FAILED, None, dynamic
+            cache = task.cache or None
+            uri = None
+            if cache is not None:
+                try:
+                    uri = working_cache.cache_uri(job.namespace, job.flow_id, task.id)
+                    ttl = ctx.render(cache.get("ttl")) if cache.get("ttl") else None
+                    await anyio.to_thread.run_sync(
+                        working_cache.restore, ctx.storage, uri, folder, ttl
+                    )
+                except (
+                    TaskFailed,
+                    ExpressionError,
+                    DurationError,
+                    StorageError,
+                    OSError,
+                    ValueError,
+                ) as exc:
+                    logger.warn(f"cache not restored: {exc}")
             outputs = dict(variables.get("outputs") or {})
             parent_run = dict(variables.get("taskrun") or {})
             for child in task.tasks:
@@ -544,6 +565,14 @@ class Worker:
                     logger.error(str(exc))
                     return S.FAILED, None, dynamic
                 result["outputFiles"] = uris
+            if cache is not None and uri is not None:
+                try:
+                    patterns = ctx.render(cache.get("patterns") or [])
+                    await anyio.to_thread.run_sync(
+                        working_cache.store, ctx.storage, uri, folder, patterns
+                    )
+                except (TaskFailed, ExpressionError, StorageError, OSError, ValueError) as exc:
+                    logger.warn(f"cache not stored: {exc}")
             return S.SUCCESS, result, dynamic
         finally:
             shutil.rmtree(folder, ignore_errors=True)

@@ -30,9 +30,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
         "state-set-update-delete",
         "state-in-foreach",
     ],
-    "WorkingDirectory `cache` is not restored on the next run": [
-        "working-directory-cache",
-    ],
     "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
         "retry-failed-flow-duration",
     ],
