@@ -714,7 +714,7 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
     run.iteration = entry.iteration  # ForEach children: the index of their value
     p.index.add(run)
     p.changed = True
-    for name, condition in task.conditions():  # runIf, when
+    for name, condition in task.run_conditions():  # runIf, when
         try:
             if not truthy(p.render(run, condition)):
                 p.set_state(run, S.SKIPPED)

@@ -97,7 +97,7 @@ def _skipped(task: Any, ctx: RunContext) -> str | None:
     """SKIPPED when the task's `runIf` or `when` renders falsy, FAILED when one does not
     render (the error logged, and Kestra creates no run for it:
     WorkingDirectoryTest#invalidRunIf), None when the task runs."""
-    for name, condition in task.conditions():
+    for name, condition in task.run_conditions():
         try:
             if not truthy(ctx.render(condition)):
                 return S.SKIPPED

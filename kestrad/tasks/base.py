@@ -67,7 +67,7 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="cam
     # Python attribute names of fields holding TaskList values, in the order they are walked.
     child_fields: ClassVar[tuple[str, ...]] = ()
 
-    def conditions(self) -> list[tuple[str, Any]]:
+    def run_conditions(self) -> list[tuple[str, Any]]:
         """(property name, expression) of `runIf` and `when`, those that are set: a run is
         SKIPPED unless each renders truthy, and fails when one does not render."""
         return [
