@@ -439,3 +439,16 @@ triggers:
             await anyio.sleep(0.05)
     states = sorted(e.trigger.variables["state"] for e in fired)
     assert states == ["PAUSED", "RUNNING", "RUNNING", "SUCCESS"]
+
+
+def test_no_task_property_shadows_a_method_the_engine_calls() -> None:
+    # Assert's `conditions` once hid a helper of that name and failed the executor.
+    import msgspec
+
+    from kestrad.tasks import registry
+    from kestrad.tasks.base import Flowable
+
+    methods = {name for name in dir(Flowable) if callable(getattr(Flowable, name, None))}
+    for type_name, cls in registry.all_types().items():
+        fields = {field.name for field in msgspec.structs.fields(cls)}
+        assert not fields & methods, f"{type_name}: {sorted(fields & methods)}"
