@@ -14,7 +14,17 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Mount, Route
 
-from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
+from kestrad.api import (
+    executions,
+    flows,
+    health,
+    logs,
+    metrics,
+    misc,
+    task_metrics,
+    triggers,
+    webhooks,
+)
 from kestrad.api.auth import BasicAuthMiddleware
 from kestrad.api.context import ApiContext
 from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_response
@@ -45,6 +55,7 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
         Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
+        Route("/metrics/{execution_id}", task_metrics.by_execution, methods=["GET"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
         Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
         Route("/triggers/search", triggers.search, methods=["GET"]),

@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from kestrad.model.execution import Metric
 from kestrad.model.state import History
 
 
@@ -36,6 +37,7 @@ class TaskResult(msgspec.Struct, tag="result", kw_only=True):
     histories: list[History]
     outputs: dict[str, Any] | None = None
     dynamic: list[DynamicRun] | None = None
+    metrics: list[Metric] | None = None
 
 
 class RetryDue(msgspec.Struct, tag="retry", kw_only=True):

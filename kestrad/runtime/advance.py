@@ -365,6 +365,8 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
         p.new_attempt(run, S.CREATED)
     attempt = run.attempts[result.attempt - 1]
     attempt.state = StateInfo(current=result.state, histories=list(result.histories))
+    if result.metrics:
+        attempt.metrics = [*(attempt.metrics or ()), *result.metrics]
     if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
         p.set_state(run, S.RUNNING, result.histories[0].date)
     p.changed = True

@@ -22,6 +22,7 @@ import msgspec
 
 from kestrad.expr.engine import ExpressionError, Renderer
 from kestrad.model import state as S
+from kestrad.model.execution import Metric
 from kestrad.model.ids import new_id
 from kestrad.model.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.model.state import History, now_iso
@@ -257,12 +258,13 @@ class Worker:
         notice = asyncio.get_running_loop().call_later(
             RUNNING_NOTICE_DELAY, self.outbox.put_result, job.task_run_id, running, None
         )
+        metrics: list[Metric] = []
         try:
-            state, outputs, dynamic = await self._run_task(job)
+            state, outputs, dynamic = await self._run_task(job, metrics)
         finally:
             notice.cancel()
         histories = [*histories, History(state=state, date=now_iso())]
-        result = self._result(job, state, histories, outputs, dynamic)
+        result = self._result(job, state, histories, outputs, dynamic, metrics)
         self.outbox.put_result(job.task_run_id, result, seq)
 
     def _result(
@@ -272,6 +274,7 @@ class Worker:
         histories: list[History],
         outputs: dict[str, Any] | None,
         dynamic: list[DynamicRun] | None = None,
+        metrics: list[Metric] | None = None,
     ) -> Outgoing:
         result = TaskResult(
             task_run_id=job.task_run_id,
@@ -280,12 +283,14 @@ class Worker:
             histories=histories,
             outputs=outputs,
             dynamic=dynamic or None,
+            metrics=metrics or None,
         )
         return Outgoing(key=job.execution_id, payload=encode(result))
 
     async def _run_task(
-        self, job: WorkerJob
+        self, job: WorkerJob, metrics: list[Metric]
     ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
+        """Run the job's task; the metrics it reports are appended to `metrics`."""
         flow = await self._flow(job)
         task = flow.find_task(job.task_id) if flow is not None else None
         logger = TaskLogger(
@@ -307,6 +312,7 @@ class Worker:
             logger,
             attempt=job.attempt,
             services=self.services,
+            metrics=metrics,
         )
         state, outputs = await self._call(job.execution_id, task, ctx, job.timeout)
         return state, outputs, []
