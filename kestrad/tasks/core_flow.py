@@ -99,7 +99,9 @@ class Switch(Flowable, kw_only=True):
         rendered = fx.render(run, self.value)
         key = rendered if isinstance(rendered, str) else str(rendered)
         matched = self.cases is not None and key in self.cases
-        if not matched and self.defaults is None:
+        # `defaults: null` loads as an empty list: no defaults either (Kestra:
+        # SwitchTest#switchImpossible fails the execution).
+        if not matched and not self.defaults:
             raise ExpressionError(
                 str(self.value), f"no case matches `{key}` and the Switch has no defaults"
             )
@@ -115,6 +117,19 @@ class Switch(Flowable, kw_only=True):
         )
 
 
+def _java_text(value: Any) -> str:
+    """A value as Java's `toString` writes it (`[1, null, {key=v}]`), for Kestra's messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_java_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def loop_values(fx: Any, run: Any, raw: Any) -> list[str]:
     """Render a loop's values (a JSON-array string or a YAML list) into distinct strings."""
     rendered = fx.render_typed(run, raw) if isinstance(raw, str) else raw
@@ -125,11 +140,14 @@ def loop_values(fx: Any, run: Any, raw: Any) -> list[str]:
             raise ExpressionError(str(raw), f"values must be a JSON array: {exc}") from exc
     if not isinstance(rendered, list):
         raise ExpressionError(str(raw), f"values must be a list, got {type(rendered).__name__}")
+    nulls = sum(1 for item in rendered if item is None)
+    if nulls:  # Kestra's words, with Java's rendering of the list (EachSequentialTest#eachNull)
+        raise ExpressionError(
+            str(raw), f"Found '{nulls}' null values on Each, with values={_java_text(rendered)}"
+        )
     out: list[str] = []
     seen: set[str] = set()
     for item in rendered:
-        if item is None:
-            raise ExpressionError(str(raw), "values must not contain null")
         if isinstance(item, str):
             text = fx.render(run, item)
         elif isinstance(item, dict | list):
@@ -158,7 +176,9 @@ class _Loop(Flowable, kw_only=True):
 
     def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
         tasks = [t for t in self.tasks if not t.disabled]
-        flattened = [Resolved(t, v, TASKS) for v in (run.k_values or ()) for t in tasks]
+        flattened = [
+            Resolved(t, v, TASKS, i) for i, v in enumerate(run.k_values or ()) for t in tasks
+        ]
         return (
             flattened,
             resolve_list(self.errors, ERRORS),
