@@ -27,6 +27,7 @@ def _load_builtins() -> None:
         kv,
         local_files,
         scripts,
+        state,
         storage_tasks,
         trigger_toggle,
     )

@@ -32,10 +32,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "an optional flow output whose expression fails fails the execution (Kestra leaves it out)": [
         "flow-outputs-optional-missing",
     ],
-    "unknown task types io.kestra.plugin.core.state.Get / Set / Delete": [
-        "state-set-update-delete",
-        "state-in-foreach",
-    ],
     "`execution.outputs` is not available to afterExecution tasks": [
         "after-execution",
     ],
