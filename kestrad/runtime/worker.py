@@ -24,6 +24,7 @@ from kestrad.expr.engine import ExpressionError, Renderer
 from kestrad.model import state as S
 from kestrad.model.execution import Metric
 from kestrad.model.ids import new_id
+from kestrad.model.inputs import reveal_secrets
 from kestrad.model.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.model.state import History, now_iso
 from kestrad.runtime.flow_cache import FlowCache
@@ -108,6 +109,7 @@ class Worker:
         min_poll_interval: float = 0.005,
         max_poll_interval: float = 0.5,
         globals_: dict[str, Any] | None = None,
+        secret_key: str | None = None,
     ) -> None:
         """`services`: what tasks may ask of the daemon (KV, log.Fetch, …), None outside an
         engine. `results_to_local_executor`: the executor of this process takes finished
@@ -127,6 +129,8 @@ class Worker:
         self._claim_retry = Retry(store, "claiming worker jobs")
         self._flush_retry = Retry(store, "storing worker results")
         self.globals = globals_ or {}
+        # Decrypts SECRET inputs for the task that renders them (None: they stay encrypted).
+        self.secret_key = secret_key
         self.services = services
         self.outbox = Outbox(wake=hub.executor_wake if results_to_local_executor else None)
         self.flush_results = not results_to_local_executor
@@ -333,13 +337,18 @@ class Worker:
         """Run the job's task; the metrics it reports are appended to `metrics`."""
         flow = await self._flow(job)
         task = flow.find_task(job.task_id) if flow is not None else None
-        logger = TaskLogger(
-            self._log_sink(job), getattr(task, "log_level", None), current_secret_values()
-        )
+        variables = dict(job.variables)
+        secrets = current_secret_values()
+        if flow is not None and isinstance(variables.get("inputs"), dict):
+            variables["inputs"], revealed = reveal_secrets(
+                flow, variables["inputs"], self.secret_key
+            )
+            if revealed:
+                secrets = sorted({*secrets, *revealed}, key=len, reverse=True)
+        logger = TaskLogger(self._log_sink(job), getattr(task, "log_level", None), secrets)
         if task is None:
             logger.error(f"task {job.task_id} not found in {job.namespace}/{job.flow_id}")
             return S.FAILED, None, []
-        variables = dict(job.variables)
         variables.setdefault("envs", envs_from_environment())
         variables.setdefault("globals", self.globals)
         if "taskrun" in variables:
@@ -437,7 +446,7 @@ class Worker:
                 run_id, started = new_id(), now_iso()
                 child_job = msgspec.structs.replace(job, task_id=child.id, task_run_id=run_id)
                 child_logger = TaskLogger(
-                    self._log_sink(child_job), child.log_level, current_secret_values()
+                    self._log_sink(child_job), child.log_level, logger.secrets
                 )
                 child_vars = {
                     **variables,

@@ -64,6 +64,11 @@ class TaskLogger:
         self._secrets = secrets or []
         self.lines = 0
 
+    @property
+    def secrets(self) -> list[str]:
+        """The values this logger masks (children of a WorkingDirectory mask the same)."""
+        return self._secrets
+
     def log(self, level: str, message: Any) -> None:
         level = "WARN" if level.upper() == "WARNING" else level.upper()
         if LEVELS.get(level, 2) < self._min:

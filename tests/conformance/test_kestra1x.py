@@ -92,12 +92,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
         "flow-trigger-on-pause-states",
         "flow-trigger-with-concurrency-limit",
     ],
-    "a SECRET input renders encrypted in task properties (Kestra decrypts it)": [
-        "inputs-all-types",
-    ],
-    "a SECRET input renders encrypted, not masked as ******, in log lines": [
-        "inputs-secret-masked-in-logs",
-    ],
     "expression function errorLogs() is missing": [
         "errors-error-logs-function",
     ],
