@@ -26,6 +26,7 @@ def _load_builtins() -> None:
         http,
         kv,
         local_files,
+        metric,
         scripts,
         state,
         storage_tasks,
