@@ -241,6 +241,7 @@ class TreeBuilder:
                 conditions = self.conditions(data[key], (*path, key))
                 ok = ok and conditions is not None
                 data[key] = conditions
+        check_expressions(report, cls, raw, path)
         trigger = convert_struct(report, data, cls, path, cls.type_name)
         self._common_checks(raw, path)
         check_trigger(report, cls.type_name, data, path)

@@ -19,6 +19,7 @@ from kestrad.flows.convert import convert_struct
 from kestrad.flows.documents import split_documents
 from kestrad.flows.plugin_defaults import apply_plugin_defaults
 from kestrad.flows.problems import FlowLoadError, Problem
+from kestrad.flows.properties import check_value_expressions
 from kestrad.flows.report import Report
 from kestrad.flows.yaml_source import parse_yaml
 from kestrad.model.flow import SLA, Flow, Listener, PluginDefault
@@ -231,6 +232,8 @@ def _assemble(
         flow_data["pluginDefaults"] = own_defaults
     if flow_data.get("tasks") is None:
         flow_data["tasks"] = []
+    for key in ("variables", "outputs"):
+        check_value_expressions(report, data.get(key), (key,))
     check_ids(report, builder.task_ids, "task")
     check_ids(report, raw_ids(data.get("triggers"), ("triggers",)), "trigger")
     flow = convert_struct(report, flow_data, Flow, (), "flow")

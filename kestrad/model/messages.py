@@ -26,6 +26,7 @@ class DynamicRun(msgspec.Struct, kw_only=True):
     state: str
     histories: list[History]
     outputs: dict[str, Any] = msgspec.field(default_factory=dict)
+    metrics: list[Metric] | None = None
 
 
 class TaskResult(msgspec.Struct, tag="result", kw_only=True):

@@ -256,7 +256,8 @@ class _Pass:
                 state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
                 attempts=[
                     Attempt(
-                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories))
+                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
+                        metrics=dynamic.metrics,
                     )
                 ],
                 outputs=dynamic.outputs,

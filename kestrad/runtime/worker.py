@@ -468,6 +468,7 @@ class Worker:
                     attempt=1,
                     working_directory=str(folder),
                     services=self.services,
+                    metrics=[],
                 )
                 state, produced = await self._call(job.execution_id, child, child_ctx, None)
                 dynamic.append(
@@ -480,6 +481,7 @@ class Worker:
                             History(state=state, date=now_iso()),
                         ],
                         outputs=produced or {},
+                        metrics=child_ctx.metrics or None,
                     )
                 )
                 if produced:

@@ -159,3 +159,17 @@ def test_broken_expression_syntax_is_a_positioned_warning() -> None:
     )
     [warning] = load_warnings(flow)
     assert str(warning).startswith("typed.yml:6:14: tasks[0].message: this expression will not")
+
+
+def test_expression_syntax_of_variables_outputs_and_triggers_is_checked_too() -> None:
+    source = (
+        'id: typed\nnamespace: company.team\nvariables:\n  x: "{{ 1 + }}"\n'
+        "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+        "triggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+        "    cron: '* * * * *'\n    inputs:\n      a: \"{{ now( }}\"\n"
+    )
+    warnings = [str(w) for w in load_warnings(load_flow(source, file="typed.yml"))]
+    assert [w.split(": this expression will not render")[0] for w in warnings] == [
+        "typed.yml:4:6: variables.x",
+        "typed.yml:14:10: triggers[0].inputs.a",
+    ]

@@ -114,3 +114,29 @@ async def test_malformed_metric_lines_are_logged_not_kept(tmp_path: Path) -> Non
     run = next(r for r in execution.task_run_list if r.task_id == "py")
     assert "x" not in {m.name for m in run.attempts[-1].metrics}
     assert any(e.message.startswith("ignored a malformed metric") for e in logs)
+
+
+async def test_metrics_of_a_working_directory_child_are_kept_on_its_run(tmp_path: Path) -> None:
+    source = """
+id: wd-metrics
+namespace: company.team
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: py
+        type: io.kestra.plugin.scripts.python.Script
+        script: |
+          from kestra import Kestra
+          Kestra.counter('rows', 7, {'table': 'users'})
+"""
+    config = Config()
+    config.storage.path = str(tmp_path / "storage")
+    async with Engine.open(config=config) as engine:
+        flow = await engine.deploy_source(source)
+        created = await engine.create_execution(flow.namespace, flow.id)
+        execution = await engine.wait_for(created.id, timeout=60)
+    assert execution.state.current == "SUCCESS"
+    run = next(r for r in execution.task_run_list if r.task_id == "py")
+    [metric] = run.attempts[-1].metrics
+    assert (metric.name, metric.value, metric.tags) == ("rows", 7.0, {"table": "users"})
