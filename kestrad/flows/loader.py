@@ -13,6 +13,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kestrad.flows.aliases import property_notices
 from kestrad.flows.build import TreeBuilder, canonical_type, normalize_labels
 from kestrad.flows.checks import build_inputs, build_outputs, check_identity, check_ids, raw_ids
 from kestrad.flows.convert import convert_struct
@@ -234,6 +235,12 @@ def _assemble(
         flow_data["tasks"] = []
     for key in ("variables", "outputs"):
         check_value_expressions(report, data.get(key), (key,))
+    for key, notice in property_notices("flow", data):
+        report.warn(tuple(key.split(".")), notice, on_key=True)
+    inputs = data.get("inputs")
+    for index, item in enumerate(inputs if isinstance(inputs, list) else ()):
+        for key, notice in property_notices("input", item):
+            report.warn(("inputs", index, key), notice, on_key=True)
     check_ids(report, builder.task_ids, "task")
     check_ids(report, raw_ids(data.get("triggers"), ("triggers",)), "trigger")
     flow = convert_struct(report, flow_data, Flow, (), "flow")

@@ -173,3 +173,16 @@ def test_expression_syntax_of_variables_outputs_and_triggers_is_checked_too() ->
         "typed.yml:4:6: variables.x",
         "typed.yml:14:10: triggers[0].inputs.a",
     ]
+
+
+def test_deprecated_properties_are_warnings() -> None:
+    source = (
+        "id: typed\nnamespace: company.team\ninputs:\n  - name: x\n    type: STRING\n"
+        "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+        "    retry: {type: constant, interval: PT1S, maxAttempt: 2}\n"
+    )
+    warnings = [str(w) for w in load_warnings(load_flow(source, file="typed.yml"))]
+    assert warnings == [
+        "typed.yml:4:5: inputs[0].name: `name` is replaced by `id`",
+        "typed.yml:10:45: tasks[0].retry.maxAttempt: `maxAttempt` is replaced by `maxAttempts`",
+    ]
