@@ -186,3 +186,12 @@ def test_deprecated_properties_are_warnings() -> None:
         "typed.yml:4:5: inputs[0].name: `name` is replaced by `id`",
         "typed.yml:10:45: tasks[0].retry.maxAttempt: `maxAttempt` is replaced by `maxAttempts`",
     ]
+
+
+def test_stored_revisions_reread_leniently_skip_the_literal_checks() -> None:
+    """A revision stored before these checks still loads from the database (the daemon
+    re-reads stored flows with strict=False); only new files and API writes are refused."""
+    source = flow_yaml(f"- id: nap\n  type: {SLEEP}\n  duration: PT5X\n")
+    with pytest.raises(FlowLoadError):
+        load_flow(source)
+    assert load_flow(source, strict=False).tasks[0].duration == "PT5X"
