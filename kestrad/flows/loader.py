@@ -20,7 +20,7 @@ from kestrad.flows.convert import convert_struct
 from kestrad.flows.documents import split_documents
 from kestrad.flows.plugin_defaults import apply_plugin_defaults
 from kestrad.flows.problems import FlowLoadError, Problem
-from kestrad.flows.properties import check_value_expressions
+from kestrad.flows.properties import check_durations, check_value_expressions
 from kestrad.flows.report import Report
 from kestrad.flows.yaml_source import parse_yaml
 from kestrad.model.flow import SLA, Flow, Listener, PluginDefault
@@ -314,6 +314,8 @@ def _slas(report: Report, value: Any) -> list[SLA] | None:
         data = dict(raw)
         if "labels" in data:
             data["labels"] = normalize_labels(report, data["labels"], (*path, "labels"))
+        if report.strict:
+            check_durations(report, data, ("duration",), path)
         item = convert_struct(report, data, SLA, path, "SLA")
         if item is None:
             ok = False

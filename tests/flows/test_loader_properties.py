@@ -195,3 +195,19 @@ def test_stored_revisions_reread_leniently_skip_the_literal_checks() -> None:
     with pytest.raises(FlowLoadError):
         load_flow(source)
     assert load_flow(source, strict=False).tasks[0].duration == "PT5X"
+
+
+def test_durations_of_waitfor_and_sla_blocks_are_checked() -> None:
+    source = (
+        "id: typed\nnamespace: company.team\n"
+        "sla:\n  - {id: s, type: MAX_DURATION, behavior: FAIL, duration: soon}\n"
+        "tasks:\n  - id: w\n    type: io.kestra.plugin.core.flow.WaitFor\n"
+        '    condition: "{{ true }}"\n    checkFrequency: {interval: often}\n'
+        "    tasks:\n      - {id: a, type: io.kestra.plugin.core.log.Log, message: hi}\n"
+    )
+    with pytest.raises(FlowLoadError) as info:
+        load_flow(source, file="typed.yml")
+    assert [f"{p.path}: {p.message.split(' (')[0]}" for p in info.value.problems] == [
+        "sla[0].duration: `duration` must be an ISO-8601 duration",
+        "tasks[0].checkFrequency.interval: `interval` must be an ISO-8601 duration",
+    ]
