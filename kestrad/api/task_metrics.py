@@ -15,11 +15,14 @@ from starlette.responses import Response
 
 from kestrad.api.context import api
 from kestrad.api.errors import ApiError
-from kestrad.api.params import query_int
+from kestrad.api.params import check_params, query_int
 from kestrad.api.responses import json_response
+
+_PARAMS = frozenset({"page", "size", "sort", "taskId", "taskRunId"})
 
 
 async def by_execution(request: Request) -> Response:
+    check_params(request, _PARAMS)
     execution_id = request.path_params["execution_id"]
     execution = await api(request).engine.get_execution(execution_id)
     if execution is None:

@@ -298,6 +298,10 @@ class Write(RunnableTask, kw_only=True):
         extension = ctx.render(self.extension) if self.extension is not None else ""
         if extension and not extension.startswith("."):
             extension = "." + extension
+        if "/" in extension or "\\" in extension or "\x00" in extension:
+            raise TaskFailed(
+                f"`extension` must be a file extension such as .txt, got `{extension}`"
+            )
         target = _output(ctx, new_id() + extension)
         await _in_thread(ctx.storage.put, target, str(content).encode())
         return {"uri": str(target)}

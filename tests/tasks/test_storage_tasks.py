@@ -215,3 +215,14 @@ async def test_reverse_refuses_a_file_of_another_namespace(tmp_path: Path) -> No
         execution, logs = await run_flow(engine, source)
     assert run_of(execution, "reverse").state.current == "FAILED"
     assert any("does not belong to namespace" in m for m in messages(logs, "reverse", "ERROR"))
+
+
+@pytest.mark.parametrize("extension", ["/../../../escape", ".a/b", "..\\\\x"])
+async def test_write_refuses_an_extension_that_is_a_path(tmp_path: Path, extension: str) -> None:
+    source = WRITE_REVERSE_PURGE.replace("extension: .yml", f'extension: "{extension}"')
+    async with running_engine(tmp_path) as engine:
+        execution, logs = await run_flow(engine, source)
+    assert run_of(execution, "write").state.current == "FAILED"
+    [error] = messages(logs, "write", "ERROR")
+    assert error.startswith("`extension` must be a file extension")
+    assert not (tmp_path / "escape").exists()
