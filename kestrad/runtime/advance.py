@@ -271,7 +271,8 @@ class _Pass:
                 state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
                 attempts=[
                     Attempt(
-                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories))
+                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
+                        metrics=dynamic.metrics,
                     )
                 ],
                 outputs=dynamic.outputs,
@@ -398,6 +399,8 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
             p.set_attempt(lost, S.RESUBMITTED)
     attempt = run.attempts[result.attempt - 1]
     attempt.state = StateInfo(current=result.state, histories=list(result.histories))
+    if result.metrics:
+        attempt.metrics = [*(attempt.metrics or ()), *result.metrics]
     if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
         p.set_state(run, S.RUNNING, result.histories[0].date)
     p.changed = True

@@ -135,6 +135,7 @@ class Engine:
             services=self.services,
             results_to_local_executor=together,
             globals_=globals_,
+            secret_key=self.secret_key,
             **poll,
         )
         self.executor = Executor(

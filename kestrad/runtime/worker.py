@@ -21,7 +21,9 @@ import msgspec
 from kestrad.expr.engine import ExpressionError, Renderer, truthy
 from kestrad.model import state as S
 from kestrad.model.durations import DurationError
+from kestrad.model.execution import Metric
 from kestrad.model.ids import new_id
+from kestrad.model.inputs import reveal_secrets
 from kestrad.model.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.model.state import History, now_iso
 from kestrad.runtime.flow_cache import FlowCache
@@ -138,6 +140,7 @@ class Worker:
         min_poll_interval: float = 0.005,
         max_poll_interval: float = 0.5,
         globals_: dict[str, Any] | None = None,
+        secret_key: str | None = None,
     ) -> None:
         """`services`: what tasks may ask of the daemon (KV, log.Fetch, …), None outside an
         engine. `results_to_local_executor`: the executor of this process takes finished
@@ -157,6 +160,8 @@ class Worker:
         self._claim_retry = Retry(store, "claiming worker jobs")
         self._flush_retry = Retry(store, "storing worker results")
         self.globals = globals_ or {}
+        # Decrypts SECRET inputs for the task that renders them (None: they stay encrypted).
+        self.secret_key = secret_key
         self.services = services
         self.outbox = Outbox(wake=hub.executor_wake if results_to_local_executor else None)
         self.flush_results = not results_to_local_executor
@@ -329,12 +334,13 @@ class Worker:
         notice = asyncio.get_running_loop().call_later(
             RUNNING_NOTICE_DELAY, self.outbox.put_result, job.task_run_id, running, None
         )
+        metrics: list[Metric] = []
         try:
-            state, outputs, dynamic = await self._run_task(job)
+            state, outputs, dynamic = await self._run_task(job, metrics)
         finally:
             notice.cancel()
         histories = [*histories, History(state=state, date=now_iso())]
-        result = self._result(job, state, histories, outputs, dynamic)
+        result = self._result(job, state, histories, outputs, dynamic, metrics)
         self.outbox.put_result(job.task_run_id, result, seq)
 
     def _result(
@@ -344,6 +350,7 @@ class Worker:
         histories: list[History],
         outputs: dict[str, Any] | None,
         dynamic: list[DynamicRun] | None = None,
+        metrics: list[Metric] | None = None,
         *,
         final: bool = False,
     ) -> Outgoing:
@@ -354,22 +361,29 @@ class Worker:
             histories=histories,
             outputs=outputs,
             dynamic=dynamic or None,
+            metrics=metrics or None,
             final=final,
         )
         return Outgoing(key=job.execution_id, payload=encode(result))
 
     async def _run_task(
-        self, job: WorkerJob
+        self, job: WorkerJob, metrics: list[Metric]
     ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
+        """Run the job's task; the metrics it reports are appended to `metrics`."""
         flow = await self._flow(job)
         task = flow.find_task(job.task_id) if flow is not None else None
-        logger = TaskLogger(
-            self._log_sink(job), getattr(task, "log_level", None), current_secret_values()
-        )
+        variables = dict(job.variables)
+        secrets = current_secret_values()
+        if flow is not None and isinstance(variables.get("inputs"), dict):
+            variables["inputs"], revealed = reveal_secrets(
+                flow, variables["inputs"], self.secret_key
+            )
+            if revealed:
+                secrets = sorted({*secrets, *revealed}, key=len, reverse=True)
+        logger = TaskLogger(self._log_sink(job), getattr(task, "log_level", None), secrets)
         if task is None:
             logger.error(f"task {job.task_id} not found in {job.namespace}/{job.flow_id}")
             return S.FAILED, None, []
-        variables = dict(job.variables)
         variables.setdefault("envs", envs_from_environment())
         variables.setdefault("globals", self.globals)
         if "taskrun" in variables:
@@ -406,6 +420,7 @@ class Worker:
             logger,
             attempt=job.attempt,
             services=self.services,
+            metrics=metrics,
         )
         state, outputs = await self._call(job.execution_id, task, ctx, job.timeout)
         return state, outputs, []
@@ -510,7 +525,7 @@ class Worker:
                 run_id, started = new_id(), now_iso()
                 child_job = msgspec.structs.replace(job, task_id=child.id, task_run_id=run_id)
                 child_logger = TaskLogger(
-                    self._log_sink(child_job), child.log_level, current_secret_values()
+                    self._log_sink(child_job), child.log_level, logger.secrets
                 )
                 child_vars = {
                     **variables,
@@ -532,6 +547,7 @@ class Worker:
                     attempt=1,
                     working_directory=str(folder),
                     services=self.services,
+                    metrics=[],
                 )
                 skip = _skipped(child, child_ctx)  # runIf / when, as in every other flowable
                 if skip == S.FAILED:  # no run for it; the WorkingDirectory fails
@@ -550,6 +566,7 @@ class Worker:
                             History(state=state, date=now_iso()),
                         ],
                         outputs=produced or {},
+                        metrics=child_ctx.metrics or None,
                     )
                 )
                 if produced:

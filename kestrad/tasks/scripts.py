@@ -44,6 +44,8 @@ STDERR_TAIL = 10
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "busybox"})
 _OUTPUT_LINE = re.compile(r"^::(\{.*\})::$")
 _PLUGIN = "io.kestra.plugin.scripts."
+# The folder holding `kestra.py`, the helper Kestra's Python scripts import.
+PYTHON_HELPERS = str(Path(__file__).resolve().parent / "pylib")
 
 
 class ScriptLines:
@@ -52,7 +54,8 @@ class ScriptLines:
     def __init__(self, logger: Any) -> None:
         self.logger = logger
         self.vars: dict[str, Any] = {}
-        self.metrics: list[Any] = []
+        # (name, "counter" | "timer", value, tags) of each metric line.
+        self.metrics: list[tuple[str, str, float, dict[str, Any]]] = []
         self.stdout = 0
         self.stderr = 0
         self.last_errors: deque[str] = deque(maxlen=STDERR_TAIL)
@@ -86,13 +89,31 @@ class ScriptLines:
             self.vars.update(outputs)
         metrics = data.get("metrics")
         if isinstance(metrics, list):
-            self.metrics.extend(metrics)
+            for entry in metrics:
+                metric = _metric(entry)
+                if metric is None:
+                    self.logger.log("WARN", f"ignored a malformed metric: {json.dumps(entry)}")
+                else:
+                    self.metrics.append(metric)
         logs = data.get("logs")
         if isinstance(logs, list):
             for entry in logs:
                 if isinstance(entry, dict) and "message" in entry:
                     self.logger.log(str(entry.get("level") or "INFO"), str(entry["message"]))
         return True
+
+
+def _metric(entry: Any) -> tuple[str, str, float, dict[str, Any]] | None:
+    """A `{"name", "type": counter|timer, "value", "tags"}` entry, or None if malformed."""
+    if not isinstance(entry, dict):
+        return None
+    name, kind, value = entry.get("name"), entry.get("type"), entry.get("value")
+    tags = entry.get("tags") or {}
+    if not isinstance(name, str) or not name or kind not in ("counter", "timer"):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isinstance(tags, dict):
+        return None
+    return name, kind, float(value), tags
 
 
 class _Script(RunnableTask, kw_only=True):
@@ -146,6 +167,8 @@ class _Script(RunnableTask, kw_only=True):
         extra_ro: list[str] = []
         if self.uses_python:
             extra_ro += interpreter_paths(_python_shims(private, env), None)
+            _python_helpers(env)
+            extra_ro.append(PYTHON_HELPERS)
         extra_env = ctx.render_typed(self.env) or {}
         if not isinstance(extra_env, dict):
             raise TaskFailed("`env` must be a map of variable name to value")
@@ -173,6 +196,8 @@ class _Script(RunnableTask, kw_only=True):
         except CommandNotFound as exc:
             raise TaskFailed(f"interpreter not found: {exc}") from None
 
+        for metric in lines.metrics:
+            ctx.metric(*metric)
         uploaded = await upload_output_files(
             match_output_files(workdir, output_globs(ctx.render_typed(self.output_files))),
             ctx.storage,
@@ -287,6 +312,12 @@ def _python_shims(private: Path, env: dict[str, str]) -> str:
         (shims / name).symlink_to(python)
     env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', os.defpath)}"
     return python
+
+
+def _python_helpers(env: dict[str, str]) -> None:
+    """Put kestrad's `kestra` module (`from kestra import Kestra`) on the script's path."""
+    existing = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = PYTHON_HELPERS + (os.pathsep + existing if existing else "")
 
 
 def _commands(ctx: RunContext, value: Any) -> list[str]:
