@@ -17,6 +17,7 @@ from starlette.routing import Mount, Route
 from kestrad.api import execution_actions as actions
 from kestrad.api import execution_files as files
 from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
+from kestrad.api import flow_reads as reads
 from kestrad.api.auth import BasicAuthMiddleware
 from kestrad.api.context import ApiContext
 from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_response
@@ -62,6 +63,11 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
         Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
+        Route("/executions/namespaces", reads.executable_namespaces, methods=["GET"]),
+        Route("/executions/namespaces/{namespace}/flows", reads.executable_flows, methods=["GET"]),
+        Route("/executions/flows/{namespace}/{id}", reads.flow_for_execution, methods=["GET"]),
+        Route("/executions/{execution_id}/flow", reads.execution_flow, methods=["GET"]),
+        Route("/executions/{execution_id}/graph", reads.execution_graph, methods=["GET"]),
         Route("/executions/{execution_id}/file", files.download, methods=["GET"]),
         Route("/executions/{execution_id}/file/metas", files.metas, methods=["GET"]),
         Route("/executions/{execution_id}/file/preview", files.preview, methods=["GET"]),
@@ -93,6 +99,12 @@ def api_routes() -> list[Route]:
         Route("/flows/validate", flows.validate, methods=["POST"]),
         Route("/flows/search", flows.search, methods=["GET"]),
         Route("/flows", flows.create, methods=["POST"]),
+        Route("/flows/distinct-namespaces", reads.distinct_namespaces, methods=["GET"]),
+        Route("/flows/{namespace}", reads.by_namespace, methods=["GET"]),
+        Route("/flows/{namespace}/{id}/revisions", reads.revisions, methods=["GET"]),
+        Route("/flows/{namespace}/{id}/graph", reads.graph, methods=["GET"]),
+        Route("/flows/{namespace}/{id}/dependencies", reads.flow_dependencies, methods=["GET"]),
+        Route("/flows/{namespace}/{id}/tasks/{task_id}", reads.task, methods=["GET"]),
         Route("/flows/{namespace}/{id}", flows.get, methods=["GET"]),
         Route("/flows/{namespace}/{id}", flows.update, methods=["PUT"]),
         Route("/flows/{namespace}/{id}", flows.delete, methods=["DELETE"]),

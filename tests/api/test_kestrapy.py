@@ -20,16 +20,18 @@ from conftest import require_postgres
 from sdk_calls import CALLS, NS, Census
 from sdk_support import LiveDaemon, wait_until
 
+FOLDER_FLOW = """
+id: from_folder
+namespace: sdk.folder
+tasks:
+  - id: hi
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"""
+
 # Calls that do not work yet, each with the reason (listed in the README's closing note).
 # `strict` xfail: a call that starts working fails here until it is taken off the list.
 NOT_YET: dict[str, str] = {
-    "flows.flow": "not served yet",
-    "flows.list_flows_by_namespace": "not served yet",
-    "flows.list_distinct_namespaces": "not served yet",
-    "flows.list_flow_revisions": "not served yet",
-    "flows.generate_flow_graph": "not served yet",
-    "flows.flow_dependencies": "not served yet",
-    "flows.task_from_flow": "not served yet",
     "flows.export_flows_by_ids": "not served yet",
     "flows.export_flows_by_query": "not served yet",
     "flows.import_flows": "not served yet",
@@ -40,13 +42,8 @@ NOT_YET: dict[str, str] = {
     "flows.delete_flows_by_ids": "not served yet",
     "flows.delete_flows_by_query": "not served yet",
     "flows.bulk_update_flows": "not served yet",
-    "executions.execution_flow_graph": "not served yet",
-    "executions.flow_from_execution": "not served yet",
-    "executions.flow_from_execution_by_id": "not served yet",
     "executions.pause_execution": "not served yet",
     "executions.validate_new_execution_inputs": "not served yet",
-    "executions.list_executable_namespaces": "not served yet",
-    "executions.list_executable_flows_by_namespace": "not served yet",
     "logs.download_logs_from_execution": "not served yet",
     "logs.delete_logs_from_execution": "not served yet",
     "logs.search_logs": "not served yet",
@@ -61,7 +58,6 @@ NOT_YET: dict[str, str] = {
     "triggers.disable_trigger_by_id": "not served yet",
     "triggers.disabled_triggers_by_ids": "not served yet",
     "triggers.disabled_triggers_by_query": "not served yet",
-    "triggers.unlock_trigger": "not served yet",
     "triggers.restart_trigger": "not served yet",
     "triggers.unlock_triggers_by_ids": "not served yet",
     "triggers.unlock_triggers_by_query": "not served yet",
@@ -84,7 +80,7 @@ def census(
     if request.param == "postgres":
         require_postgres()
     tmp: Path = tmp_path_factory.mktemp(f"sdk-{request.param}")
-    daemon = LiveDaemon(tmp, request.param).start()
+    daemon = LiveDaemon(tmp, request.param, {"folder.yml": FOLDER_FLOW}).start()
     try:
         yield Census(daemon)
     finally:
@@ -227,3 +223,92 @@ def test_an_execution_never_opens_another_executions_file(census: Census) -> Non
     ):
         status, _ = census.daemon.http("GET", base + path)
         assert status in (400, 404), path
+
+
+def test_a_flow_as_kestra_json_with_its_revisions_graph_and_task(census: Census) -> None:
+    client = census.client
+    source = """
+id: branching
+namespace: sdk.graph
+tasks:
+  - id: choose
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ true }}"
+    then:
+      - id: yes
+        type: io.kestra.plugin.core.log.Log
+        message: yes
+    else:
+      - id: no
+        type: io.kestra.plugin.core.log.Log
+        message: no
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: done
+"""
+    client.flows.create_flow("main", source)
+    client.flows.update_flow("sdk.graph", "branching", "main", source.replace("done", "over"))
+    flow = client.flows.flow("sdk.graph", "branching", "main", source=True)
+    assert flow.revision == 2 and "over" in flow.source
+    status, body = census.daemon.http("GET", "/api/v1/main/flows/sdk.graph/branching")
+    assert status == 200
+    assert body["tasks"][0]["then"][0] == {
+        "id": "yes",
+        "type": "io.kestra.plugin.core.log.Log",
+        "message": "yes",
+    }
+    revisions = client.flows.list_flow_revisions("sdk.graph", "branching", "main")
+    assert [r.revision for r in revisions] == [1, 2]
+    assert "done" in revisions[0].source
+    task = client.flows.task_from_flow("sdk.graph", "branching", "no", "main")
+    assert task.id == "no"
+    status, graph = census.daemon.http("GET", "/api/v1/main/flows/sdk.graph/branching/graph")
+    assert status == 200
+    uids = {node["uid"] for node in graph["nodes"]}
+    assert {"choose", "after", "cluster_choose.yes", "cluster_choose.no"} <= uids
+    assert [c["cluster"]["uid"] for c in graph["clusters"]] == ["cluster_choose"]
+    assert "sdk.graph" in client.flows.list_distinct_namespaces("main")
+    assert [f.id for f in client.flows.list_flows_by_namespace("sdk.graph", "main")] == [
+        "branching"
+    ]
+
+
+def test_a_schedule_created_through_the_api_is_listed_at_once(census: Census) -> None:
+    client = census.client
+    source = """
+id: api_scheduled
+namespace: sdk.sched
+triggers:
+  - id: hourly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+tasks:
+  - id: noop
+    type: io.kestra.plugin.core.log.Log
+    message: tick
+"""
+    client.flows.create_flow("main", source)
+
+    def listed() -> list[dict]:
+        page = client.triggers.search_triggers(
+            "main", filters=[_filter("namespace", "EQUALS", "sdk.sched")]
+        )
+        return [t for t in page["results"] if t["triggerId"] == "hourly"]
+
+    found = wait_until(listed, what="the new flow's Schedule in the trigger list")
+    assert found[0]["nextExecutionDate"]
+
+
+def test_a_flow_of_the_watched_folder_cannot_be_changed_through_the_api(census: Census) -> None:
+    status, body = census.daemon.http("DELETE", "/api/v1/main/flows/sdk.folder/from_folder")
+    assert status == 409 and body["file"].endswith("folder.yml")
+    assert "folder.yml" in body["message"]
+    status, body = census.daemon.http(
+        "PUT",
+        "/api/v1/main/flows/sdk.folder/from_folder",
+        FOLDER_FLOW.replace("hi\n", "changed\n").encode(),
+        **{"Content-Type": "application/x-yaml"},
+    )
+    assert status == 409 and "folder.yml" in body["message"]
+    status, body = census.daemon.http("GET", "/api/v1/main/flows/sdk.folder/from_folder")
+    assert status == 200 and body["tasks"][0]["message"] == "hi"
