@@ -8,18 +8,22 @@ embedded) and calls `close_streams` before it stops accepting connections.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Scope
 
 from kestrad.api import execution_actions as actions
 from kestrad.api import execution_files as files
 from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
 from kestrad.api import flow_reads as reads
-from kestrad.api.auth import BasicAuthMiddleware
+from kestrad.api.auth import BasicAuthMiddleware, route_for
 from kestrad.api.context import ApiContext
+from kestrad.api.csrf import SameOriginWrites
 from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_response
 from kestrad.api.executions import invalid_inputs
 from kestrad.api.limits import DEFAULT_BODY_LIMIT, LimitsMiddleware
@@ -111,6 +115,11 @@ def api_routes() -> list[Route]:
     ]
 
 
+def _webhook(app: Starlette, scope: Scope) -> bool:
+    route = route_for(app.router.routes, scope)
+    return isinstance(route, Route) and route.endpoint is webhooks.webhook
+
+
 async def _flow_not_found(request: Request, exc: Exception) -> Response:
     return error_response(404, "Flow not found")
 
@@ -129,8 +138,13 @@ def create_app(
     heartbeat: float = 15.0,
     poll_interval: float = 1.0,
     follow_wait: float = 10.0,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The API over a running engine; `config` defaults to the engine's configuration."""
+    """The API over a running engine; `config` defaults to the engine's configuration.
+
+    `extra_routes` (the web UI's, mounted by the daemon) are served before the API's, behind
+    the same basic auth; with them, writes from other sites are refused (api/csrf.py).
+    """
     config = config if config is not None else engine.config
     routes = api_routes()
     middleware = [
@@ -148,8 +162,11 @@ def create_app(
                 open_endpoints=OPEN_ENDPOINTS,
             )
         )
+    if extra_routes:
+        middleware.append(Middleware(SameOriginWrites, exempt=lambda scope: _webhook(app, scope)))
     app = Starlette(
         routes=[
+            *extra_routes,
             Route("/health", health.health, methods=["GET"]),
             Route("/metrics", metrics.metrics, methods=["GET"]),
             # Instance-wide routes (no tenant), before the tenant-less alias mount below.

@@ -33,7 +33,7 @@ from kestrad.runtime.commands import executions as commands
 from kestrad.runtime.executor import Executor
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
-from kestrad.runtime.liveness import LivenessChecker
+from kestrad.runtime.liveness import LivenessChecker, log_in_flight
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.runtime.services import EngineServices
 from kestrad.runtime.variables import refresh_environment
@@ -110,6 +110,7 @@ class Engine:
             self.hub,
             instance_id=self.instance_id,
             concurrency=config.worker_concurrency(),
+            max_deliveries=config.worker.max_deliveries,
             services=self.services,
             results_to_local_executor=together,
             globals_=globals_,
@@ -174,7 +175,8 @@ class Engine:
             await migrate_when_reachable(store, url, database_wait)
             engine = cls(config, store, roles=roles)
             try:
-                await store.register_instance(engine.instance_id, engine.roles)
+                in_flight = await store.register_instance(engine.instance_id, engine.roles)
+                log_in_flight(in_flight, "died (found at this start)")
                 await engine.flows.load_all()
                 async with anyio.create_task_group() as tg:
                     await tg.start(engine.services.run)

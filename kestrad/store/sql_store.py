@@ -27,11 +27,13 @@ from kestrad.store.records import (
     ExecutionRef,
     ExecutorOutcome,
     FlowRow,
+    InFlightJob,
     InstanceRow,
     LocalBatch,
     Outgoing,
     QueueMessage,
     QueueStats,
+    Released,
     SchedulerLease,
     TriggerKey,
     TriggerRow,
@@ -277,9 +279,9 @@ class SQLStore:
         return await self.connector.read(plan)
 
     # -- service instances --------------------------------------------------------------------
-    async def register_instance(self, instance_id: str, roles: str) -> None:
+    async def register_instance(self, instance_id: str, roles: str) -> list[InFlightJob]:
         plan = instance_plans.register_instance(instance_id, roles, self.liveness_timeout)
-        await self.connector.write(plan)
+        return await self.connector.write(plan)
 
     async def heartbeat(self, instance_id: str) -> None:
         await self.connector.write(instance_plans.heartbeat(instance_id), transaction=False)
@@ -289,7 +291,7 @@ class SQLStore:
 
     async def disconnect_silent_instances(
         self, instance_id: str, silent_since: float, purge_before: float
-    ) -> list[str]:
+    ) -> Released:
         plan = instance_plans.disconnect_silent_instances(instance_id, silent_since, purge_before)
         return await self.connector.write(plan)
 

@@ -129,21 +129,21 @@ WITH inserted AS (
 SELECT pg_notify('kestrad_worker', '') WHERE EXISTS (SELECT 1 FROM inserted);
 
 -- name: queue_worker_insert_claimed
-INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at)
-SELECT k, p, a, c, a
+INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at, deliveries)
+SELECT k, p, a, c, a, 1
 FROM unnest($1::text[], $2::bytea[], $3::float8[], $4::text[]) WITH ORDINALITY AS j(k, p, a, c, n)
 ORDER BY n
 RETURNING seq;
 
 -- name: queue_worker_claim
-UPDATE queue_worker SET claimed_by = $1, claimed_at = $2
+UPDATE queue_worker SET claimed_by = $1, claimed_at = $2, deliveries = deliveries + 1
 WHERE seq IN (
   SELECT seq FROM queue_worker
   WHERE claimed_by IS NULL AND available_at <= $2
   ORDER BY seq LIMIT $3
   FOR UPDATE SKIP LOCKED
 )
-RETURNING seq, key, payload;
+RETURNING seq, key, payload, deliveries, handed_back;
 
 -- name: queue_worker_delete
 DELETE FROM queue_worker WHERE seq = ANY($1::bigint[]);
@@ -493,9 +493,27 @@ DELETE FROM trigger_windows WHERE ctid = ANY(ARRAY(
 
 -- Jobs of claim attempts whose answer was lost (see Store.release_worker_claims).
 -- name: queue_worker_release_stamps
-UPDATE queue_worker q SET claimed_by = NULL, claimed_at = NULL
+UPDATE queue_worker q SET claimed_by = NULL, claimed_at = NULL,
+  deliveries = greatest(q.deliveries - 1, 0)
 FROM unnest($1::text[], $2::float8[]) AS a(claimed_by, claimed_at)
 WHERE q.claimed_by = a.claimed_by AND q.claimed_at = a.claimed_at;
+
+-- A graceful stop gives its unfinished jobs back: not a death (see 030_worker_deliveries).
+-- name: queue_worker_hand_back
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL, handed_back = handed_back + 1
+WHERE claimed_by = $1;
+
+-- The jobs a dead instance had in flight, logged when they are handed out again.
+-- name: queue_worker_in_flight_dead
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
+WHERE claimed_by IS NOT NULL
+  AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING')
+ORDER BY seq;
+
+-- name: queue_worker_in_flight_of
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
+WHERE claimed_by = ANY($1::text[])
+ORDER BY seq;
 
 -- Kestra's query filters (store/filters.py): the executions a search, a count or a bulk
 -- action by query selects; the conditions go where `/*where*/` is.

@@ -101,18 +101,18 @@ SELECT min(available_at) FROM queue_execution WHERE claimed_by IS NULL;
 INSERT INTO queue_worker (key, payload, available_at) VALUES (?1, ?2, ?3);
 
 -- name: queue_worker_insert_claimed
-INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at)
-VALUES (?1, ?2, ?3, ?4, ?3);
+INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at, deliveries)
+VALUES (?1, ?2, ?3, ?4, ?3, 1);
 
 -- The caller sorts the rows by seq (RETURNING gives no order).
 -- name: queue_worker_claim
-UPDATE queue_worker SET claimed_by = ?1, claimed_at = ?2
+UPDATE queue_worker SET claimed_by = ?1, claimed_at = ?2, deliveries = deliveries + 1
 WHERE seq IN (
   SELECT seq FROM queue_worker
   WHERE claimed_by IS NULL AND available_at <= ?2
   ORDER BY seq LIMIT ?3
 )
-RETURNING seq, key, payload;
+RETURNING seq, key, payload, deliveries, handed_back;
 
 -- name: queue_worker_delete
 DELETE FROM queue_worker WHERE seq = ?1;
@@ -127,8 +127,24 @@ WHERE claimed_by IN (SELECT value FROM json_each(?1));
 
 -- Jobs of a claim attempt whose answer was lost (see Store.release_worker_claims).
 -- name: queue_worker_release_stamps
-UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL, deliveries = max(deliveries - 1, 0)
 WHERE claimed_by = ?1 AND claimed_at = ?2;
+
+-- A graceful stop gives its unfinished jobs back: not a death (see 030_worker_deliveries).
+-- name: queue_worker_hand_back
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL, handed_back = handed_back + 1
+WHERE claimed_by = ?1;
+
+-- The jobs a dead instance had in flight, logged when they are handed out again.
+-- name: queue_worker_in_flight_dead
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
+WHERE claimed_by IS NOT NULL AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING')
+ORDER BY seq;
+
+-- name: queue_worker_in_flight_of
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
+WHERE claimed_by IN (SELECT value FROM json_each(?1))
+ORDER BY seq;
 
 -- Housekeeping: every queue message of ended (or purged) executions, by key (index on
 -- key). Run in the transaction that ends them: delayed timers (retries, SLAs, pauses) and
