@@ -19,7 +19,18 @@ from starlette.types import Scope
 
 from kestrad.api import execution_actions as actions
 from kestrad.api import execution_files as files
-from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
+from kestrad.api import (
+    executions,
+    flows,
+    health,
+    kv,
+    log_admin,
+    logs,
+    metrics,
+    misc,
+    triggers,
+    webhooks,
+)
 from kestrad.api import flow_reads as reads
 from kestrad.api.auth import BasicAuthMiddleware, route_for
 from kestrad.api.context import ApiContext
@@ -77,6 +88,17 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/file/preview", files.preview, methods=["GET"]),
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
         Route("/executions/{execution_id}", actions.delete, methods=["DELETE"]),
+        Route("/logs/search", log_admin.search, methods=["GET"]),
+        Route("/logs/{execution_id}/download", log_admin.download, methods=["GET"]),
+        Route("/logs/{execution_id}", log_admin.delete_execution_logs, methods=["DELETE"]),
+        Route("/logs/{namespace}/{flow_id}", log_admin.delete_flow_logs, methods=["DELETE"]),
+        Route("/kv", kv.search, methods=["GET"]),
+        Route("/namespaces/{namespace}/kv", kv.list_namespace, methods=["GET"]),
+        Route("/namespaces/{namespace}/kv", kv.delete_values, methods=["DELETE"]),
+        Route("/namespaces/{namespace}/kv/inheritance", kv.with_inheritance, methods=["GET"]),
+        Route("/namespaces/{namespace}/kv/{key}", kv.get_value, methods=["GET"]),
+        Route("/namespaces/{namespace}/kv/{key}", kv.set_value, methods=["PUT"]),
+        Route("/namespaces/{namespace}/kv/{key}", kv.delete_value, methods=["DELETE"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
         Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
         Route("/triggers/search", triggers.search, methods=["GET"]),

@@ -44,16 +44,6 @@ NOT_YET: dict[str, str] = {
     "flows.bulk_update_flows": "not served yet",
     "executions.pause_execution": "not served yet",
     "executions.validate_new_execution_inputs": "not served yet",
-    "logs.download_logs_from_execution": "not served yet",
-    "logs.delete_logs_from_execution": "not served yet",
-    "logs.search_logs": "not served yet",
-    "logs.delete_logs_from_flow": "not served yet",
-    "kv.set_key_value": "not served yet",
-    "kv.key_value": "not served yet",
-    "kv.list_keys_with_inheritance": "not served yet",
-    "kv.list_all_keys": "not served yet",
-    "kv.delete_key_value": "not served yet",
-    "kv.delete_key_values": "not served yet",
     "triggers.search_triggers_for_flow": "not served yet",
     "triggers.disable_trigger_by_id": "not served yet",
     "triggers.disabled_triggers_by_ids": "not served yet",
@@ -312,3 +302,49 @@ def test_a_flow_of_the_watched_folder_cannot_be_changed_through_the_api(census: 
     assert status == 409 and "folder.yml" in body["message"]
     status, body = census.daemon.http("GET", "/api/v1/main/flows/sdk.folder/from_folder")
     assert status == 200 and body["tasks"][0]["message"] == "hi"
+
+
+def test_logs_searched_downloaded_and_deleted(census: Census) -> None:
+    client = census.client
+    execution_id = census.fresh(wait=True, inputs={"name": "logsearch"})
+    page = client.logs.search_logs(
+        "main",
+        size=50,
+        filters=[
+            _filter("executionId", "EQUALS", execution_id),
+            _filter("level", "GREATER_THAN_OR_EQUAL_TO", "INFO"),
+        ],
+    )
+    messages = [entry.message for entry in page.results]
+    assert "Hello logsearch" in messages and page.total == len(messages)
+    text = client.logs.download_logs_from_execution(execution_id, "main")
+    assert "INFO [greet] Hello logsearch" in text
+    client.logs.delete_logs_from_execution(execution_id, "main")
+    assert client.logs.list_logs_from_execution(execution_id, "main") == []
+    status, body = census.daemon.http("GET", "/api/v1/main/logs/search?filters[level][EQUALS]=INFO")
+    assert status == 400 and "level" in body["message"]
+
+
+def test_kv_typed_values_ttl_and_inheritance(census: Census) -> None:
+    client = census.client
+    client.kv.set_key_value("sdk.kv", "answer", "main", "42")
+    client.kv.set_key_value("sdk.kv", "doc", "main", '{"a": [1, 2]}')
+    client.kv.set_key_value("sdk.kv", "plain", "main", "not json")
+    assert client.kv.key_value("sdk.kv", "answer", "main").value == 42
+    assert client.kv.key_value("sdk.kv", "answer", "main").type == "NUMBER"
+    assert client.kv.key_value("sdk.kv", "doc", "main").value == {"a": [1, 2]}
+    assert client.kv.key_value("sdk.kv", "plain", "main").value == "not json"
+    inherited = client.kv.list_keys_with_inheritance("sdk.kv.team", "main")
+    assert {"answer", "doc", "plain"} <= {entry.key for entry in inherited}
+    status, _ = census.daemon.http(
+        "PUT", "/api/v1/main/namespaces/sdk.kv/kv/brief", b'"soon gone"', ttl="PT1S"
+    )
+    assert status == 204
+    wait_until(
+        lambda: census.daemon.http("GET", "/api/v1/main/namespaces/sdk.kv/kv/brief")[0] == 404,
+        what="the key to expire",
+    )
+    status, body = census.daemon.http(
+        "PUT", "/api/v1/main/namespaces/sdk.kv/kv/x", b"1", ttl="soon"
+    )
+    assert status == 400 and "ttl" in body["message"]
