@@ -101,7 +101,16 @@ def api_routes() -> list[Route]:
         Route("/namespaces/{namespace}/kv/{key}", kv.delete_value, methods=["DELETE"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
         Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
-        Route("/triggers/search", triggers.search, methods=["GET"]),
+        Route("/triggers/search", triggers.search_filtered, methods=["GET"]),
+        Route("/triggers/set-disabled", triggers.set_disabled, methods=["PUT"]),
+        Route("/triggers/{action}/by-triggers", triggers.bulk_by_triggers, methods=["POST"]),
+        Route("/triggers/{action}/by-query", triggers.bulk_by_query, methods=["POST"]),
+        Route("/triggers/{namespace}/{flow_id}", triggers.of_flow, methods=["GET"]),
+        Route(
+            "/triggers/{namespace}/{flow_id}/{trigger_id}/restart",
+            triggers.restart,
+            methods=["POST"],
+        ),
         Route(
             "/triggers/{namespace}/{flow_id}/{trigger_id}/unlock",
             triggers.unlock,

@@ -132,3 +132,32 @@ def dependencies(cache: Any, namespace: str, flow_id: str) -> dict[str, Any]:
             for a, b in sorted(edges)
         ],
     }
+
+
+def select_triggers(rows: Iterable[Any], query: Query) -> list[Any]:
+    """The trigger states matching every filter and group of `query`, ordered by key."""
+
+    def match(item: Filter, row: Any) -> bool:
+        if item.field == "namespace":
+            return compare(item.op, row.namespace, item.value)
+        if item.field == "flowId":
+            return compare(item.op, row.flow_id, item.value)
+        if item.field == "triggerId":
+            return compare(item.op, row.trigger_id, item.value)
+        if item.field == "q":
+            text = str(item.value).lower()
+            return any(
+                text in part.lower() for part in (row.namespace, row.flow_id, row.trigger_id)
+            )
+        if item.field == "locked":
+            locked = str(item.value).lower() == "true"
+            return (row.execution_id is not None) == locked
+        raise UnsupportedFilter(f"triggers cannot be filtered on `{item.field}` by this server")
+
+    out = [
+        row
+        for row in rows
+        if all(match(f, row) for f in query.filters)
+        and all(any(all(match(f, row) for f in m) for m in g.members) for g in query.groups)
+    ]
+    return sorted(out, key=lambda r: (r.namespace, r.flow_id, r.trigger_id))

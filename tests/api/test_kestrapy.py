@@ -44,13 +44,6 @@ NOT_YET: dict[str, str] = {
     "flows.bulk_update_flows": "not served yet",
     "executions.pause_execution": "not served yet",
     "executions.validate_new_execution_inputs": "not served yet",
-    "triggers.search_triggers_for_flow": "not served yet",
-    "triggers.disable_trigger_by_id": "not served yet",
-    "triggers.disabled_triggers_by_ids": "not served yet",
-    "triggers.disabled_triggers_by_query": "not served yet",
-    "triggers.restart_trigger": "not served yet",
-    "triggers.unlock_triggers_by_ids": "not served yet",
-    "triggers.unlock_triggers_by_query": "not served yet",
     "namespaces.namespace": "not served yet",
     "namespaces.search_namespaces": "not served yet",
     "files.create_namespace_file": "not served yet",
@@ -348,3 +341,34 @@ def test_kv_typed_values_ttl_and_inheritance(census: Census) -> None:
         "PUT", "/api/v1/main/namespaces/sdk.kv/kv/x", b"1", ttl="soon"
     )
     assert status == 400 and "ttl" in body["message"]
+
+
+def test_triggers_disabled_by_id_and_by_query_answer_trigger_and_state(census: Census) -> None:
+    client = census.client
+    key = {"namespace": NS, "flowId": "scheduled", "triggerId": "nightly"}
+    wait_until(
+        lambda: client.triggers.search_triggers_for_flow("main", NS, "scheduled")["results"],
+        what="the census Schedule's state",
+    )
+    answer = client.triggers.disable_trigger_by_id("main", {**key, "disabled": True})
+    assert answer["state"]["disabled"] is True and answer["trigger"]["type"].endswith("Schedule")
+    page = client.triggers.search_triggers(
+        "main", filters=[_filter("flowId", "EQUALS", "scheduled")]
+    )
+    assert [(r["trigger"]["id"], r["state"]["disabled"]) for r in page["results"]] == [
+        ("nightly", True)
+    ]
+    counted = client.triggers.disabled_triggers_by_query(
+        "main",
+        False,
+        [_filter("namespace", "EQUALS", NS), _filter("triggerId", "EQUALS", "nightly")],
+    )
+    assert counted == {"count": 1}
+    page = client.triggers.search_triggers(
+        "main", filters=[_filter("flowId", "EQUALS", "scheduled")]
+    )
+    assert page["results"][0]["state"]["disabled"] is False
+    status, body = census.daemon.http(
+        "POST", "/api/v1/main/triggers/unlock/by-query?filters[namespace][EQUAL]=x"
+    )
+    assert status == 422 and "EQUAL" in body["message"]
