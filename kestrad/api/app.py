@@ -28,6 +28,7 @@ from kestrad.api import (
     logs,
     metrics,
     misc,
+    namespaces,
     triggers,
     webhooks,
 )
@@ -93,6 +94,19 @@ def api_routes() -> list[Route]:
         Route("/logs/{execution_id}", log_admin.delete_execution_logs, methods=["DELETE"]),
         Route("/logs/{namespace}/{flow_id}", log_admin.delete_flow_logs, methods=["DELETE"]),
         Route("/kv", kv.search, methods=["GET"]),
+        Route("/namespaces/search", namespaces.search, methods=["GET"]),
+        Route("/namespaces/{namespace}/files", namespaces.read, methods=["GET"]),
+        Route("/namespaces/{namespace}/files", namespaces.upload, methods=["POST"]),
+        Route("/namespaces/{namespace}/files", namespaces.move, methods=["PUT"]),
+        Route("/namespaces/{namespace}/files", namespaces.delete, methods=["DELETE"]),
+        Route("/namespaces/{namespace}/files/stats", namespaces.stats, methods=["GET"]),
+        Route(
+            "/namespaces/{namespace}/files/directory", namespaces.list_directory, methods=["GET"]
+        ),
+        Route(
+            "/namespaces/{namespace}/files/directory", namespaces.make_directory, methods=["POST"]
+        ),
+        Route("/namespaces/{namespace}", namespaces.get, methods=["GET"]),
         Route("/namespaces/{namespace}/kv", kv.list_namespace, methods=["GET"]),
         Route("/namespaces/{namespace}/kv", kv.delete_values, methods=["DELETE"]),
         Route("/namespaces/{namespace}/kv/inheritance", kv.with_inheritance, methods=["GET"]),

@@ -397,7 +397,7 @@ call("files.file_content")(
     lambda c: (_nsfile(c), c.client.files.file_content(NS, "/scripts/a.py", TENANT))[1]
 )
 call("files.file_metadatas")(
-    lambda c: (_nsfile(c), c.client.files.file_metadatas(NS, "/scripts/a.py", TENANT))[1]
+    lambda c: (_nsfile(c), c.client.files.file_metadatas(NS, TENANT, "/scripts/a.py"))[1]
 )
 call("files.create_namespace_directory")(
     lambda c: c.client.files.create_namespace_directory(NS, TENANT, "/empty")

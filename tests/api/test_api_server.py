@@ -28,7 +28,7 @@ async def test_unknown_route_and_wrong_method_are_json() -> None:
             response = await client.get(path)
             assert response.status_code == 404, path
             assert response.headers["content-type"] == "application/json"
-            assert response.json() == {"message": "Not found"}
+            assert response.json() == {"message": "no such route"}
         response = await client.put(f"{BASE}/executions/search")
         assert response.status_code == 405
         assert response.json() == {"message": "Method not allowed"}

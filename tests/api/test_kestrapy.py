@@ -44,15 +44,6 @@ NOT_YET: dict[str, str] = {
     "flows.bulk_update_flows": "not served yet",
     "executions.pause_execution": "not served yet",
     "executions.validate_new_execution_inputs": "not served yet",
-    "namespaces.namespace": "not served yet",
-    "namespaces.search_namespaces": "not served yet",
-    "files.create_namespace_file": "not served yet",
-    "files.list_namespace_directory_files": "not served yet",
-    "files.file_content": "not served yet",
-    "files.file_metadatas": "not served yet",
-    "files.create_namespace_directory": "not served yet",
-    "files.move_file_directory": "not served yet",
-    "files.delete_file_directory": "not served yet",
 }
 
 
@@ -372,3 +363,38 @@ def test_triggers_disabled_by_id_and_by_query_answer_trigger_and_state(census: C
         "POST", "/api/v1/main/triggers/unlock/by-query?filters[namespace][EQUAL]=x"
     )
     assert status == 422 and "EQUAL" in body["message"]
+
+
+def test_namespace_files_uploaded_listed_moved_and_deleted(census: Census) -> None:
+    files = census.client.files
+    files.create_namespace_file("sdk.files", "/scripts/etl.py", "main", b"print('etl')\n")
+    files.create_namespace_directory("sdk.files", "main", "/empty")
+    listed = files.list_namespace_directory_files("sdk.files", "main", "/")
+    assert [(f.file_name, f.type) for f in listed] == [
+        ("empty", "Directory"),
+        ("scripts", "Directory"),
+    ]
+    assert files.file_content("sdk.files", "/scripts/etl.py", "main") == b"print('etl')\n"
+    assert files.file_metadatas("sdk.files", "main", "/scripts/etl.py").size == 13
+    files.move_file_directory("sdk.files", "/scripts/etl.py", "/scripts/load.py", "main")
+    assert [
+        f.file_name for f in files.list_namespace_directory_files("sdk.files", "main", "/scripts")
+    ] == ["load.py"]
+    files.delete_file_directory("sdk.files", "/scripts", "main")
+    assert [
+        f.file_name for f in files.list_namespace_directory_files("sdk.files", "main", "/")
+    ] == ["empty"]
+    assert census.client.namespaces.namespace("sdk", "main").id == "sdk"
+
+
+def test_namespace_file_paths_cannot_leave_their_namespace(census: Census) -> None:
+    census.client.files.create_namespace_file("sdk.other", "/secret.txt", "main", b"theirs")
+    for path in ("/../other/_files/secret.txt", "..%2F..%2Fetc%2Fpasswd", "/a/../../x", "/%00"):
+        status, _ = census.daemon.http(
+            "GET", f"/api/v1/main/namespaces/sdk.files/files?path={path}"
+        )
+        assert status in (400, 404), path
+    status, _ = census.daemon.http(
+        "GET", "/api/v1/main/namespaces/sdk.files/files?path=/secret.txt"
+    )
+    assert status == 404
