@@ -32,6 +32,7 @@ from kestrad.api import (
     triggers,
     webhooks,
 )
+from kestrad.api import flow_bulk as bulk
 from kestrad.api import flow_reads as reads
 from kestrad.api.auth import BasicAuthMiddleware, route_for
 from kestrad.api.context import ApiContext
@@ -148,8 +149,15 @@ def api_routes() -> list[Route]:
         Route("/flows/validate", flows.validate, methods=["POST"]),
         Route("/flows/search", flows.search, methods=["GET"]),
         Route("/flows", flows.create, methods=["POST"]),
+        Route("/flows/export/by-ids", bulk.export_by_ids, methods=["POST"]),
+        Route("/flows/export/by-query", bulk.export_by_query, methods=["GET"]),
+        Route("/flows/import", bulk.import_flows, methods=["POST"]),
+        Route("/flows/bulk", bulk.bulk_update, methods=["POST"]),
+        Route("/flows/{action}/by-ids", bulk.by_ids, methods=["POST", "DELETE"]),
+        Route("/flows/{action}/by-query", bulk.by_query, methods=["POST", "DELETE"]),
         Route("/flows/distinct-namespaces", reads.distinct_namespaces, methods=["GET"]),
         Route("/flows/{namespace}", reads.by_namespace, methods=["GET"]),
+        Route("/flows/{namespace}", bulk.bulk_update, methods=["POST"]),
         Route("/flows/{namespace}/{id}/revisions", reads.revisions, methods=["GET"]),
         Route("/flows/{namespace}/{id}/graph", reads.graph, methods=["GET"]),
         Route("/flows/{namespace}/{id}/dependencies", reads.flow_dependencies, methods=["GET"]),

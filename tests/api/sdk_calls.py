@@ -176,7 +176,7 @@ call("flows.delete_flows_by_query")(
         TENANT, [_f("namespace", "EQUALS", _throwaway_ns(c))]
     )
 )
-call("flows.bulk_update_flows")(lambda c: c.client.flows.bulk_update_flows(TENANT, HELLO))
+call("flows.bulk_update_flows")(lambda c: c.client.flows.bulk_update_flows(TENANT, body=HELLO))
 
 
 # -- executions --------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ and `TriggerControllerTest` (webserver/src/test/java/io/kestra/webserver/control
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,17 +33,7 @@ tasks:
 # Calls that do not work yet, each with the reason (listed in the README's closing note).
 # `strict` xfail: a call that starts working fails here until it is taken off the list.
 NOT_YET: dict[str, str] = {
-    "flows.export_flows_by_ids": "not served yet",
-    "flows.export_flows_by_query": "not served yet",
-    "flows.import_flows": "not served yet",
-    "flows.disable_flows_by_ids": "not served yet",
-    "flows.enable_flows_by_ids": "not served yet",
-    "flows.disable_flows_by_query": "not served yet",
-    "flows.enable_flows_by_query": "not served yet",
-    "flows.delete_flows_by_ids": "not served yet",
-    "flows.delete_flows_by_query": "not served yet",
-    "flows.bulk_update_flows": "not served yet",
-    "executions.pause_execution": "not served yet",
+    "executions.pause_execution": "pausing a running execution from outside is not supported: only a Pause task pauses",
     "executions.validate_new_execution_inputs": "not served yet",
 }
 
@@ -398,3 +389,45 @@ def test_namespace_file_paths_cannot_leave_their_namespace(census: Census) -> No
         "GET", "/api/v1/main/namespaces/sdk.files/files?path=/secret.txt"
     )
     assert status == 404
+
+
+def test_flows_exported_imported_and_changed_in_bulk(census: Census) -> None:
+    import io
+    import zipfile
+
+    from kestrapy.models.id_with_namespace import IdWithNamespace
+
+    client = census.client
+    source = "id: one\nnamespace: sdk.bulk\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: m\n"
+    client.flows.create_flow("main", source)
+    client.flows.create_flow("main", source.replace("id: one", "id: two"))
+    data = client.flows.export_flows_by_query("main", [_filter("namespace", "EQUALS", "sdk.bulk")])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert sorted(archive.namelist()) == ["sdk.bulk.one.yml", "sdk.bulk.two.yml"]
+        assert archive.read("sdk.bulk.one.yml").decode() == source
+    moved = io.BytesIO()
+    with zipfile.ZipFile(moved, "w") as archive:
+        archive.writestr("three.yml", source.replace("id: one", "id: three"))
+        archive.writestr("broken.yml", "id: broken\nnamespace: sdk.bulk\n")
+    refused = client.flows.import_flows("main", file_content=moved.getvalue())
+    assert len(refused) == 1 and refused[0].startswith("broken.yml")
+    assert client.flows.flow("sdk.bulk", "three", "main").id == "three"
+    answer = client.flows.disable_flows_by_query(
+        "main", [_filter("namespace", "EQUALS", "sdk.bulk")]
+    )
+    assert answer.count == 3
+    assert client.flows.flow("sdk.bulk", "one", "main").disabled is True
+    assert client.flows.flow(NS, "hello", "main").disabled is False
+    ids = [
+        IdWithNamespace(namespace="sdk.bulk", id="two"),
+        IdWithNamespace(namespace="sdk.folder", id="from_folder"),
+    ]
+    status, body = census.daemon.http(
+        "DELETE",
+        "/api/v1/main/flows/delete/by-ids",
+        json.dumps([i.to_dict() for i in ids]).encode(),
+        **{"Content-Type": "application/json"},
+    )
+    assert status == 409 and "folder.yml" in body["message"]
+    assert client.flows.flow("sdk.bulk", "two", "main").id == "two"  # nothing was deleted
+    assert client.flows.delete_flows_by_ids("main", ids[:1]).count == 1
