@@ -79,6 +79,9 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/resume", executions.resume, methods=["POST"]),
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
+        Route(
+            "/executions/{namespace}/{id}/validate", executions.validate_inputs, methods=["POST"]
+        ),
         Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
         Route("/executions/namespaces", reads.executable_namespaces, methods=["GET"]),
         Route("/executions/namespaces/{namespace}/flows", reads.executable_flows, methods=["GET"]),

@@ -34,7 +34,6 @@ tasks:
 # `strict` xfail: a call that starts working fails here until it is taken off the list.
 NOT_YET: dict[str, str] = {
     "executions.pause_execution": "pausing a running execution from outside is not supported: only a Pause task pauses",
-    "executions.validate_new_execution_inputs": "not served yet",
 }
 
 
@@ -431,3 +430,21 @@ def test_flows_exported_imported_and_changed_in_bulk(census: Census) -> None:
     assert status == 409 and "folder.yml" in body["message"]
     assert client.flows.flow("sdk.bulk", "two", "main").id == "two"  # nothing was deleted
     assert client.flows.delete_flows_by_ids("main", ids[:1]).count == 1
+
+
+def test_validate_inputs_reports_each_input_and_stores_nothing(census: Census) -> None:
+    client = census.client
+    before = client.executions.search_executions(
+        "main", size=1, filters=[_filter("flowId", "EQUALS", "files")]
+    )
+    answer = client.executions.validate_new_execution_inputs(NS, "files", "main", inputs={})
+    assert answer["inputs"][0]["input"]["id"] == "data"
+    assert answer["inputs"][0]["errors"], answer
+    good = client.executions.validate_new_execution_inputs(
+        NS, "hello", "main", inputs={"name": "Ada"}
+    )
+    assert good["inputs"][0]["value"] == "Ada" and good["inputs"][0]["errors"] == []
+    after = client.executions.search_executions(
+        "main", size=1, filters=[_filter("flowId", "EQUALS", "files")]
+    )
+    assert after["results"] == before["results"]
