@@ -27,7 +27,7 @@ from kestrad.flows.documents import split_documents
 from kestrad.flows.loader import FlowLoadError, load_flow
 from kestrad.model.query import Resource
 from kestrad.runtime.engine import Engine
-from kestrad.runtime.flow_search import live_rows, select_flows
+from kestrad.runtime.flow_search import folder_file, live_rows, select_flows
 from kestrad.store.filters import UnsupportedFilter
 from kestrad.store.records import FlowRow
 
@@ -48,7 +48,8 @@ def _ids(body: Any) -> list[tuple[str, str]]:
     return out
 
 
-def _rows_by_ids(engine: Engine, ids: list[tuple[str, str]], writing: bool) -> list[FlowRow]:
+def _rows_by_ids(request: Request, ids: list[tuple[str, str]], writing: bool) -> list[FlowRow]:
+    engine = api(request).engine
     rows, missing = [], []
     for namespace, flow_id in ids:
         row = engine.flows.latest_row(namespace, flow_id)
@@ -56,7 +57,7 @@ def _rows_by_ids(engine: Engine, ids: list[tuple[str, str]], writing: bool) -> l
             missing.append(f"{namespace}/{flow_id}")
             continue
         if writing:
-            read_only(row, "change")
+            read_only(request, row, "change")
         rows.append(row)
     if missing:
         raise ApiError(404, "Flows not found: " + ", ".join(missing), flows=missing)
@@ -94,13 +95,14 @@ async def by_ids(request: Request) -> Response:
     check_params(request, set())
     engine = api(request).engine
     action = _action(request)
-    rows = _rows_by_ids(engine, _ids(await read_json(request)), writing=True)
+    rows = _rows_by_ids(request, _ids(await read_json(request)), writing=True)
     return json_response({"count": await _apply(engine, rows, action)})
 
 
 async def by_query(request: Request) -> Response:
     action = _action(request)
-    rows = [r for r in _rows_by_query(request) if not r.file]
+    folder = api(request).config.flows.path
+    rows = [r for r in _rows_by_query(request) if folder_file(r, folder) is None]
     return json_response({"count": await _apply(api(request).engine, rows, action)})
 
 
@@ -118,23 +120,22 @@ def _zip(rows: list[FlowRow]) -> Response:
 
 async def export_by_ids(request: Request) -> Response:
     check_params(request, set())
-    engine = api(request).engine
-    return _zip(_rows_by_ids(engine, _ids(await read_json(request)), writing=False))
+    return _zip(_rows_by_ids(request, _ids(await read_json(request)), writing=False))
 
 
 async def export_by_query(request: Request) -> Response:
     return _zip(_rows_by_query(request))
 
 
-async def _deploy(engine: Engine, source: str, name: str) -> str | None:
+async def _deploy(engine: Engine, source: str, name: str, folder: str) -> str | None:
     """Deploy one flow; the reason it was refused (naming `name`), or None."""
     try:
         flow = load_flow(source)
     except FlowLoadError as exc:
         return f"{name}: " + "; ".join(str(p) for p in exc.problems)
-    row = engine.flows.latest_row(flow.namespace, flow.id)
-    if row is not None and row.file:
-        return f"{name}: {flow.namespace}/{flow.id} comes from the file {row.file}"
+    file = folder_file(engine.flows.latest_row(flow.namespace, flow.id), folder)
+    if file is not None:
+        return f"{name}: {flow.namespace}/{flow.id} comes from the file {file}"
     try:
         await engine.deploy_source(source)
     except FlowLoadError as exc:
@@ -166,8 +167,11 @@ async def import_flows(request: Request) -> Response:
         ]
         if problems:
             raise ApiError(422, "Invalid flows:\n" + "\n".join(problems), problems=problems)
+    folder = ctx.config.flows.path
     refused = [
-        reason for label, text in sources if (reason := await _deploy(ctx.engine, text, label))
+        reason
+        for label, text in sources
+        if (reason := await _deploy(ctx.engine, text, label, folder))
     ]
     return json_response(refused)
 
@@ -216,17 +220,21 @@ async def bulk_update(request: Request) -> Response:
             raise invalid_flow(exc) from None
         if namespace and flow.namespace != namespace:
             raise ApiError(422, f"Flow {flow.namespace}/{flow.id} is not in namespace {namespace}")
-        read_only(ctx.engine.flows.latest_row(flow.namespace, flow.id), "edit")
+        read_only(request, ctx.engine.flows.latest_row(flow.namespace, flow.id), "edit")
         flows.append((flow, text))
     out = []
     for flow, text in flows:
-        await _deploy(ctx.engine, text, f"{flow.namespace}/{flow.id}")
+        await _deploy(ctx.engine, text, f"{flow.namespace}/{flow.id}", ctx.config.flows.path)
         row = ctx.engine.flows.latest_row(flow.namespace, flow.id)
         if row is not None:
             out.append(flow_json(row))
     if namespace and query_flag(request, "delete"):
         kept = {(f.namespace, f.id) for f, _ in flows}
         for row in live_rows(ctx.engine.flows.rows()):
-            if row.namespace == namespace and (row.namespace, row.id) not in kept and not row.file:
+            if (
+                row.namespace == namespace
+                and (row.namespace, row.id) not in kept
+                and folder_file(row, ctx.config.flows.path) is None
+            ):
                 await ctx.engine.delete_flow(row.namespace, row.id)
     return json_response(out)

@@ -21,6 +21,7 @@ from kestrad.flows.loader import FlowLoadError, Problem, load_flow, load_warning
 from kestrad.flows.yaml_source import parse_yaml
 from kestrad.model.flow import Flow
 from kestrad.runtime.engine import Engine
+from kestrad.runtime.flow_search import folder_file
 
 YAML_MEDIA_TYPE = "application/x-yaml"
 
@@ -87,16 +88,17 @@ def wants_yaml(request: Request) -> bool:
     return "yaml" in accept and "json" not in accept
 
 
-def read_only(row: Any, action: str) -> None:
+def read_only(request: Request, row: Any, action: str) -> None:
     """A flow of the watched folder is changed there, not through the API: 409 naming it."""
-    if row is not None and row.file:
+    file = folder_file(row, api(request).config.flows.path)
+    if file is not None:
         raise ApiError(
             409,
-            f"Flow {row.namespace}/{row.id} comes from the file {row.file} of the flows folder: "
+            f"Flow {row.namespace}/{row.id} comes from the file {file} of the flows folder: "
             f"{action} the file instead (the folder is the source of truth)",
             namespace=row.namespace,
             flowId=row.id,
-            file=row.file,
+            file=file,
         )
 
 
@@ -133,7 +135,7 @@ async def create(request: Request) -> Response:
     row = ctx.engine.flows.latest_row(flow.namespace, flow.id)
     if row is None:
         row = await ctx.engine.store.get_flow(flow.namespace, flow.id)
-    read_only(row, "edit")
+    read_only(request, row, "edit")
     if row is not None and not row.deleted:
         raise ApiError(
             409,
@@ -158,7 +160,7 @@ async def update(request: Request) -> Response:
     row = await _row(ctx.engine, namespace, flow_id)
     if row is None or row.deleted:
         raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
-    read_only(row, "edit")
+    read_only(request, row, "edit")
     return await _deploy(request, source)
 
 
@@ -192,7 +194,7 @@ async def get(request: Request) -> Response:
 async def delete(request: Request) -> Response:
     ctx = api(request)
     namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
-    read_only(await _row(ctx.engine, namespace, flow_id), "remove")
+    read_only(request, await _row(ctx.engine, namespace, flow_id), "remove")
     if not await ctx.engine.delete_flow(namespace, flow_id):
         raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
     return Response(status_code=204)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from kestrad.model.query import Filter, Op, Query
@@ -23,6 +24,18 @@ SUBFLOW_TYPES = (
     "io.kestra.plugin.core.flow.Flow",
     "io.kestra.core.tasks.flows.Flow",
 )
+
+
+def folder_file(row: FlowRow | None, folder: str) -> str | None:
+    """The file of the watched `folder` a flow comes from, or None (created through the
+    API or the CLI, or run from a file elsewhere): such a flow is edited in its file."""
+    if row is None or not row.file:
+        return None
+    try:
+        inside = Path(row.file).resolve().is_relative_to(Path(folder).resolve())
+    except (OSError, ValueError):
+        return None
+    return row.file if inside else None
 
 
 def live_rows(rows: Iterable[FlowRow]) -> list[FlowRow]:
