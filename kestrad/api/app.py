@@ -69,6 +69,7 @@ def api_routes() -> list[Route]:
                 ("replay", actions.replay, "POST"),
                 ("replay-with-inputs", actions.replay, "POST"),
                 ("resume", actions.resume, "POST"),
+                ("pause", actions.pause, "POST"),
                 ("labels", actions.set_labels, "POST"),
                 ("change-status", actions.change_status, "POST"),
             )

@@ -148,6 +148,8 @@ async def act(args: argparse.Namespace) -> int:
                 execution = await commands.resume(store, args.execution_id, inputs)
             elif action == "kill":
                 execution = await commands.kill(store, args.execution_id)
+            elif action == "pause":
+                execution = await commands.pause(store, args.execution_id)
             else:
                 execution = await commands.restart(store, args.execution_id, args.revision)
             print(f"{action} requested for {execution.id} ({execution.state.current})")

@@ -142,6 +142,7 @@ def add_executions(sub: argparse._SubParsersAction) -> None:
     for action, help_text in (
         ("resume", "resume a PAUSED execution (optionally with onResume inputs)"),
         ("kill", "kill a running execution (its subflows too)"),
+        ("pause", "pause a running execution: what runs ends, nothing new starts until resume"),
         ("restart", "run the failed task runs of an ended execution again"),
         ("replay", "a new execution replaying this one, from the start or a task run"),
     ):

@@ -381,6 +381,12 @@ class Engine:
         self.hub.executor_wake.set()
         return execution
 
+    async def pause(self, execution_id: str) -> Execution:
+        """Pause a running execution (nothing new starts until it is resumed)."""
+        execution = await commands.pause(self.store, execution_id)
+        self.hub.executor_wake.set()
+        return execution
+
     async def restart(self, execution_id: str, revision: int | None = None) -> Execution:
         """Run the failed task runs of an ended execution again (same execution id)."""
         execution = await commands.restart(self.store, execution_id, revision)

@@ -32,9 +32,7 @@ tasks:
 
 # Calls that do not work yet, each with the reason (listed in the README's closing note).
 # `strict` xfail: a call that starts working fails here until it is taken off the list.
-NOT_YET: dict[str, str] = {
-    "executions.pause_execution": "pausing a running execution from outside is not supported: only a Pause task pauses",
-}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -448,3 +446,33 @@ def test_validate_inputs_reports_each_input_and_stores_nothing(census: Census) -
         "main", size=1, filters=[_filter("flowId", "EQUALS", "files")]
     )
     assert after["results"] == before["results"]
+
+
+def test_a_paused_execution_lets_its_task_end_and_starts_nothing_until_resumed(
+    census: Census,
+) -> None:
+    client = census.client
+    execution_id = census.fresh("sleepy")
+    wait_until(lambda: client.executions.execution(execution_id, "main").state.current == "RUNNING")
+    assert client.executions.pause_execution(execution_id, "main").id == execution_id
+
+    def nap_ended() -> object:
+        execution = client.executions.execution(execution_id, "main")
+        runs = {run.task_id: run.state.current for run in execution.task_run_list or []}
+        return runs.get("nap") == "SUCCESS" and execution
+
+    paused = wait_until(nap_ended, what="the running Sleep to end while paused")
+    assert paused.state.current == "PAUSED"
+    assert [run.task_id for run in paused.task_run_list] == ["nap"]
+    client.executions.resume_execution(execution_id, "main")
+    done = wait_until(
+        lambda: (
+            client.executions.execution(execution_id, "main").state.current == "SUCCESS" and True
+        ),
+        what="the resumed execution to end",
+    )
+    assert done
+    status, body = census.daemon.http(
+        "POST", f"/api/v1/main/executions/{execution_id}/actions/pause"
+    )
+    assert status == 409 and "running" in body["message"]
