@@ -41,6 +41,7 @@ from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_res
 from kestrad.api.executions import invalid_inputs
 from kestrad.api.limits import DEFAULT_BODY_LIMIT, LimitsMiddleware
 from kestrad.api.metrics import ApiMetrics
+from kestrad.api.openapi import openapi_endpoint
 from kestrad.api.plugins import list_plugins, plugin_routes
 from kestrad.api.webhooks import WebhookIndex
 from kestrad.config import Config
@@ -228,6 +229,7 @@ def create_app(
             Route("/metrics", metrics.metrics, methods=["GET"]),
             # Instance-wide routes (no tenant), before the tenant-less alias mount below.
             Route("/api/v1/configs", misc.configs, methods=["GET"]),
+            Route("/api/v1/openapi.json", openapi_endpoint(routes), methods=["GET"]),
             Route("/api/v1/pebble/functions", misc.pebble_functions, methods=["GET"]),
             Route("/api/v1/pebble/filters", misc.pebble_filters, methods=["GET"]),
             Route(

@@ -476,3 +476,13 @@ def test_a_paused_execution_lets_its_task_end_and_starts_nothing_until_resumed(
         "POST", f"/api/v1/main/executions/{execution_id}/actions/pause"
     )
     assert status == 409 and "running" in body["message"]
+
+
+def test_a_flow_whose_yaml_escapes_a_lone_surrogate_is_a_422_not_a_crash(census: Census) -> None:
+    """Found by the schemathesis run: the refusal's message held the surrogate, which no
+    UTF-8 JSON can carry."""
+    body = b'{"\\u00be;\\ud923\\udd94": false, "\\ud800x": 1}'
+    status, answer = census.daemon.http(
+        "POST", "/api/v1/main/flows", body, **{"Content-Type": "application/x-yaml"}
+    )
+    assert status == 422 and answer["message"].startswith("Invalid flow")
