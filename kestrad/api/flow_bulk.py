@@ -33,6 +33,7 @@ from kestrad.store.records import FlowRow
 
 MAX_FLOWS = 10_000
 MAX_ZIP_ENTRIES = 10_000
+MAX_FLOW_BYTES = 1024 * 1024  # one flow file, uncompressed (a zip bomb stops here)
 
 
 def _ids(body: Any) -> list[tuple[str, str]]:
@@ -192,8 +193,17 @@ def _sources(name: str, data: bytes) -> list[tuple[str, str]]:
                 raise ApiError(400, f"At most {MAX_ZIP_ENTRIES} files per import")
             out = []
             for info in entries:
-                if info.filename.endswith((".yml", ".yaml")):
-                    out.append((info.filename, _text(archive.read(info), info.filename)))
+                if not info.filename.endswith((".yml", ".yaml")):
+                    continue
+                if info.file_size > MAX_FLOW_BYTES:
+                    raise ApiError(
+                        400, f"{info.filename} is over {MAX_FLOW_BYTES} bytes uncompressed"
+                    )
+                with archive.open(info) as handle:
+                    data = handle.read(MAX_FLOW_BYTES + 1)
+                if len(data) > MAX_FLOW_BYTES:  # a header that lied about the size
+                    raise ApiError(400, f"{info.filename} is over {MAX_FLOW_BYTES} bytes")
+                out.append((info.filename, _text(data, info.filename)))
             return out
     return [(f"{name}#{i}", text) for i, (_, text) in enumerate(split_documents(_text(data, name)))]
 

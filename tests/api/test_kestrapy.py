@@ -486,3 +486,21 @@ def test_a_flow_whose_yaml_escapes_a_lone_surrogate_is_a_422_not_a_crash(census:
         "POST", "/api/v1/main/flows", body, **{"Content-Type": "application/x-yaml"}
     )
     assert status == 422 and answer["message"].startswith("Invalid flow")
+
+
+def test_an_import_refuses_a_zip_bomb(census: Census) -> None:
+    import io
+    import zipfile
+
+    from kestrapy.exceptions import BadRequestException
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("big.yml", "#" * (8 * 1024 * 1024))
+    assert len(bomb.getvalue()) < 100_000
+    try:
+        census.client.flows.import_flows("main", file_content=bomb.getvalue())
+    except BadRequestException as exc:
+        assert "big.yml is over" in exc.body
+    else:
+        raise AssertionError("a zip bomb was imported")
