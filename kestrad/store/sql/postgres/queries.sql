@@ -583,3 +583,11 @@ EXISTS (SELECT 1 FROM jsonb_each_text({col}) AS lb WHERE lb.key = $1 AND lb.valu
 
 -- name: where_never
 1 = 0
+
+-- Log lines matching Kestra's query filters (store/filters.py), newest first.
+-- name: log_find
+SELECT l.seq, l.execution_id, l.namespace, l.flow_id, l.task_id, l.task_run_id, l.attempt, l.level, l.timestamp, l.message
+FROM logs AS l WHERE /*where*/ ORDER BY l.seq DESC LIMIT $1 OFFSET $2;
+
+-- name: log_find_count
+SELECT count(*) FROM logs AS l WHERE /*where*/;
