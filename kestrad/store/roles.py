@@ -168,6 +168,20 @@ class ExecutionStore(Protocol):
         state: str | None = None,
     ) -> int: ...
 
+    async def count_executions_by_state(
+        self,
+        states: list[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        below: bool = False,
+    ) -> dict[str, int]:
+        """{state: executions started in [start, end]}, for charts; `below` also counts
+        the namespaces under `namespace`."""
+        ...
+
     async def active_executions(self) -> list[tuple[str, str]]:
         """(id, state) of every execution not in a terminal state."""
         ...

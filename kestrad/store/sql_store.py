@@ -12,7 +12,7 @@ import asyncio
 from kestrad.model.execution import Execution
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
 from kestrad.store.outage import Retry
-from kestrad.store.plans import batch, kv, maintenance, queue
+from kestrad.store.plans import batch, charts, kv, maintenance, queue
 from kestrad.store.plans import executions as execution_plans
 from kestrad.store.plans import flows as flow_plans
 from kestrad.store.plans import instances as instance_plans
@@ -143,6 +143,19 @@ class SQLStore:
         return await self.connector.read(
             execution_plans.count_executions(namespace, flow_id, state)
         )
+
+    async def count_executions_by_state(
+        self,
+        states: list[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        below: bool = False,
+    ) -> dict[str, int]:
+        plan = charts.count_by_state(states, start, end, namespace, flow_id, below)
+        return await self.connector.read(plan)
 
     async def active_executions(self) -> list[tuple[str, str]]:
         return await self.connector.read(execution_plans.active_executions())
