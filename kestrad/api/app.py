@@ -17,6 +17,8 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import Scope
 
+from kestrad.api import execution_actions as actions
+from kestrad.api import execution_files as files
 from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
 from kestrad.api.auth import BasicAuthMiddleware, route_for
 from kestrad.api.context import ApiContext
@@ -41,6 +43,22 @@ def api_routes() -> list[Route]:
     return [
         Route(_WEBHOOK, webhooks.webhook, methods=["GET", "POST", "PUT"]),
         Route("/executions/search", executions.search, methods=["GET"]),
+        Route("/executions/by-ids", actions.by_ids, methods=["DELETE"]),
+        Route("/executions/by-query", actions.by_query, methods=["DELETE"]),
+        Route("/executions/{action}/by-ids", actions.by_ids, methods=["POST", "DELETE"]),
+        Route("/executions/{action}/by-query", actions.by_query, methods=["POST", "DELETE"]),
+        *[
+            Route(f"/executions/{{execution_id}}/actions/{name}", handler, methods=[method])
+            for name, handler, method in (
+                ("kill", actions.kill, "DELETE"),
+                ("restart", actions.restart, "POST"),
+                ("replay", actions.replay, "POST"),
+                ("replay-with-inputs", actions.replay, "POST"),
+                ("resume", actions.resume, "POST"),
+                ("labels", actions.set_labels, "POST"),
+                ("change-status", actions.change_status, "POST"),
+            )
+        ],
         Route("/executions", executions.search, methods=["GET"]),
         Route("/executions/{execution_id}/follow", executions.follow, methods=["GET"]),
         Route("/executions/{execution_id}/kill", executions.kill, methods=["DELETE"]),
@@ -48,7 +66,11 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
         Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
+        Route("/executions/{execution_id}/file", files.download, methods=["GET"]),
+        Route("/executions/{execution_id}/file/metas", files.metas, methods=["GET"]),
+        Route("/executions/{execution_id}/file/preview", files.preview, methods=["GET"]),
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
+        Route("/executions/{execution_id}", actions.delete, methods=["DELETE"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
         Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
         Route("/triggers/search", triggers.search, methods=["GET"]),

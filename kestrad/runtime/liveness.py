@@ -4,7 +4,8 @@ Each engine heartbeats its `service_instance` row. A process killed with `kill -
 machine lost, never says goodbye: its claimed worker jobs would wait for it forever. This
 loop, run by every engine, marks instances silent for longer than `liveness.timeout`
 DISCONNECTED and releases their claims, so any live worker picks the jobs up again
-(at-least-once; the job payload, hence the attempt number, is unchanged). Running it
+(at-least-once; each delivery is a new attempt, see `Worker._run_job`), and logs which
+jobs each dead instance had in flight: the first clue when a job kills its worker. Running it
 everywhere is safe: the update is one statement, so two checkers never both release the
 same instance's jobs, and a lost checker costs nothing while another one runs.
 
@@ -19,10 +20,12 @@ import logging
 import time
 
 import anyio
+import msgspec
 
 from kestrad.config import LivenessConfig
 from kestrad.model.durations import parse_duration
-from kestrad.store.base import Store
+from kestrad.model.messages import decode_job
+from kestrad.store.base import InFlightJob, Store
 from kestrad.store.outage import MAX_DELAY, Retry
 
 log = logging.getLogger("kestrad.liveness")
@@ -87,13 +90,34 @@ class LivenessChecker:
     async def check(self, now: float | None = None) -> list[str]:
         """One pass; returns the ids of the instances it disconnected."""
         now = time.time() if now is None else now
-        gone = await self.store.disconnect_silent_instances(
+        released = await self.store.disconnect_silent_instances(
             self.instance_id, now - self.timeout, now - self.purge_after
         )
-        for instance in gone:
+        for instance in released.instances:
             log.warning(
                 "instance %s silent for over %.0fs: disconnected, its worker jobs handed out",
                 instance,
                 self.timeout,
             )
-        return gone
+        log_in_flight(released.jobs, "was silent")
+        return released.instances
+
+
+def log_in_flight(jobs: list[InFlightJob], why: str) -> None:
+    """One WARNING per job a dead instance held, naming the task: `why` says how it died."""
+    for job in jobs:
+        log.warning("instance %s %s with %s in flight", job.instance_id, why, describe(job))
+
+
+def describe(job: InFlightJob) -> str:
+    """`worker job 12 (execution …, ns.flow task t, attempt 2, worker deaths under it: 2)`."""
+    try:
+        payload = decode_job(job.payload)
+    except msgspec.DecodeError:
+        return f"worker job {job.seq} (execution {job.key}, undecodable payload)"
+    attempt = payload.attempt + max(job.deliveries - 1, 0)
+    return (
+        f"worker job {job.seq} (execution {payload.execution_id}, "
+        f"{payload.namespace}.{payload.flow_id} task {payload.task_id}, attempt {attempt}, "
+        f"worker deaths under it: {job.deliveries - job.handed_back})"
+    )

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from kestrad.model.execution import Execution
+from kestrad.model.query import Query
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
 from kestrad.store.records import (
     BatchLocks,
@@ -22,11 +23,13 @@ from kestrad.store.records import (
     ExecutorOutcome,
     FlowKey,
     FlowRow,
+    InFlightJob,
     InstanceRow,
     LocalBatch,
     Outgoing,
     QueueMessage,
     QueueStats,
+    Released,
     SchedulerLease,
     TriggerKey,
     TriggerRow,
@@ -186,6 +189,33 @@ class ExecutionStore(Protocol):
         """(id, state) of every execution not in a terminal state."""
         ...
 
+    async def save_executions(self, executions: list[Execution]) -> None:
+        """Write documents the executor no longer touches (an ended execution's labels or
+        status), without waking anything."""
+        ...
+
+    async def find_executions(
+        self,
+        query: Query,
+        *,
+        now: float,
+        after: tuple[str, str] | None = None,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> list[Execution]:
+        """One page of the executions matching Kestra's query filters, newest first.
+
+        `now` anchors a `timeRange` filter; a filter the store cannot answer raises
+        `store.filters.UnsupportedFilter`.
+        """
+        ...
+
+    async def count_found_executions(self, query: Query, *, now: float) -> int: ...
+
+    async def found_execution_ids(self, query: Query, *, now: float, limit: int) -> list[str]:
+        """The ids of the executions matching `query`, newest first (bulk actions)."""
+        ...
+
     async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
         """State and creation date of each given execution that exists, in one query."""
         ...
@@ -298,20 +328,26 @@ class LogStore(Protocol):
 class InstanceStore(Protocol):
     """Daemons (service instances), their heartbeats, and the jobs of the silent ones."""
 
-    async def register_instance(self, instance_id: str, roles: str) -> None: ...
+    async def register_instance(self, instance_id: str, roles: str) -> list[InFlightJob]:
+        """Register this process after marking DEAD the instances known to be gone, and
+        hand their worker claims out again. Returns the jobs they had in flight."""
+        ...
 
     async def heartbeat(self, instance_id: str) -> None: ...
 
-    async def stop_instance(self, instance_id: str) -> None: ...
+    async def stop_instance(self, instance_id: str) -> None:
+        """Mark this instance STOPPED and give back the jobs it still holds: each goes out
+        again as a new attempt, and counts as handed back, not as a worker death."""
+        ...
 
     async def disconnect_silent_instances(
         self, instance_id: str, silent_since: float, purge_before: float
-    ) -> list[str]:
+    ) -> Released:
         """Mark RUNNING instances (other than `instance_id`) whose last heartbeat is older
         than `silent_since` DISCONNECTED and release their worker claims, so live workers
-        run those jobs again (same payload, so the attempt number is kept). Rows not
+        run those jobs again (each delivery is a new attempt of its task run). Rows not
         RUNNING with a heartbeat older than `purge_before` are deleted. Returns the ids
-        disconnected."""
+        disconnected and the jobs they had in flight."""
         ...
 
     async def list_instances(self) -> list[InstanceRow]:

@@ -38,7 +38,12 @@ async def _render(engine: Engine, request: Request, template: str) -> Response:
         return page(
             request, template, 400, error=str(exc), filters=filters, result=None, **_common()
         )
-    result = await search(engine.store, filters)
+    try:
+        result = await search(engine.store, filters)
+    except BadFilter as exc:
+        return page(
+            request, template, 400, error=str(exc), filters=filters, result=None, **_common()
+        )
     live = any(e.state.current not in TERMINATED for e in result.rows)
     return page(
         request,

@@ -230,3 +230,34 @@ def test_outputs_tab_and_file_refusals(page, server: Server) -> None:
             f"/ui/executions/{created['id']}/file", params={"uri": "kestra:///../x"}
         ).text(),
     )
+
+
+def test_labels_are_changed_from_the_page(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "labels"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    page.goto(f"/ui/executions/{created['id']}")
+    page.get_by_text("Replay with changed inputs, or change labels").click()
+    page.locator("#labels-text").fill("team:data\nenv:test")
+    page.get_by_role("button", name="Save labels").click()
+    expect(page.locator("#flash")).to_have_text("Labels saved")
+    labels = {
+        item["key"]: item["value"]
+        for item in server.api("GET", f"/executions/{created['id']}")["labels"]
+    }
+    assert labels["team"] == "data" and labels["env"] == "test"
+    expect(page.locator("#live")).to_contain_text("team:data")
+
+
+def test_replay_with_changed_inputs_opens_the_new_execution(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "first"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    page.goto(f"/ui/executions/{created['id']}")
+    page.get_by_text("Replay with changed inputs, or change labels").click()
+    page.locator("#replay-name").fill("second")
+    page.get_by_role("button", name="Replay with these inputs").click()
+    expect(page).not_to_have_url(re.compile(created["id"]))
+    expect(page.locator("#execution-state .state")).to_have_text("SUCCESS")
+    replayed = server.api("GET", f"/executions/{page.url.rsplit('/', 1)[-1]}")
+    assert replayed["inputs"]["name"] == "second"
