@@ -57,7 +57,7 @@ def free_port() -> int:
 class Server:
     """One `kestrad serve` subprocess; `url` once ready."""
 
-    def __init__(self, tmp: Path, database_url: str, flows: dict[str, str]) -> None:
+    def __init__(self, tmp: Path, database_url: str, flows: dict[str, str], **server: Any) -> None:
         self.tmp = tmp
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -71,6 +71,7 @@ class Server:
                 "host": "127.0.0.1",
                 "port": self.port,
                 "basic_auth": {"username": USER, "password": PASSWORD},
+                **server,
             },
             "storage": {"path": str(tmp / "storage")},
             "liveness": {"heartbeat_interval": "PT1S"},
