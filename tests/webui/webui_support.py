@@ -134,6 +134,16 @@ class Server:
             raw = response.read()
         return json.loads(raw) if raw else None
 
+    def api_yaml(self, method: str, path: str, source: str) -> Any:
+        request = urllib.request.Request(
+            self.url + "/api/v1/main" + path,
+            data=source.encode(),
+            method=method,
+            headers={"Authorization": AUTH, "Content-Type": "application/x-yaml"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read() or b"null")
+
     def wait_state(self, execution_id: str, states: set[str], timeout: float = 30) -> dict:
         deadline = time.monotonic() + timeout
         while True:
