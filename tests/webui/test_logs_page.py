@@ -87,3 +87,35 @@ def test_the_stream_resumes_after_a_restart_without_gap_or_repeat(page, logs_flo
     texts = lines.all_inner_texts()
     assert texts.count("before the restart") == 1
     assert texts.count("after the restart") == 1
+
+
+WIDE = """
+id: wide
+namespace: webui.logs
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ range(1, 1000) }}"
+    concurrencyLimit: 0
+    tasks:
+      - id: say
+        type: io.kestra.plugin.core.output.OutputValues
+        values:
+          n: "{{ taskrun.value }}"
+"""
+
+
+def test_an_execution_of_a_thousand_task_runs_is_usable(page, logs_flows: Server) -> None:
+    """1 001 task runs: the Gantt draws a row for each, the topology stays three boxes,
+    the outputs tab lists them."""
+    expect = _expect()
+    server = logs_flows
+    server.api_yaml("POST", "/flows", WIDE)
+    created = server.api("POST", "/executions/webui.logs/wide", None)
+    page.goto(f"/ui/executions/{created['id']}?tab=gantt")
+    expect(page.locator("#execution-state .state")).to_have_text("SUCCESS", timeout=180_000)
+    expect(page.locator("#gantt .gantt-row")).to_have_count(1001)  # Pebble ranges include their end
+    page.get_by_role("tab", name="Topology").click()
+    expect(page.locator("#topology .node")).to_have_count(2)
+    page.get_by_role("tab", name="Outputs").click()
+    expect(page.locator('details[data-task="say"]')).to_have_count(1000)
