@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -284,3 +285,55 @@ def test_replay_with_changed_inputs_opens_the_new_execution(page, server: Server
     expect(page.locator("#execution-state .state")).to_have_text("SUCCESS")
     replayed = server.api("GET", f"/executions/{page.url.rsplit('/', 1)[-1]}")
     assert replayed["inputs"]["name"] == "second"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("after=not-a-cursor", "after: not a page cursor"),
+        ("start=yesterday", "start: `yesterday` is not a date"),
+        ("label=novalue", "label: `novalue` is not key:value"),
+        ("state=RUNNING&state=%3Cscript%3E", "unknown state &lt;SCRIPT&gt;"),
+        ("size=lots", "size: not a number"),
+    ],
+)
+def test_bad_filters_are_answered_400_naming_the_field(
+    server: Server, query: str, message: str
+) -> None:
+    for path in ("/ui/executions", "/ui/executions/rows", "/ui/executions/counts"):
+        request = urllib.request.Request(
+            f"{server.url}{path}?{query}", headers={"Authorization": AUTH}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400
+        assert message in refused.value.read().decode()
+
+
+def test_stored_text_is_escaped_in_pages(server: Server) -> None:
+    """Labels and inputs come from API callers: they are shown, never run."""
+    hostile = "<img src=x onerror=alert(1)>"
+    created = server.api(
+        "POST",
+        "/executions/webui.tests/greet?labels=" + urllib.parse.quote(f"x:{hostile}"),
+        {"name": hostile},
+    )
+    server.wait_state(created["id"], {"SUCCESS"})
+    for path in (f"/ui/executions/{created['id']}", "/ui/executions?namespace=webui.tests"):
+        request = urllib.request.Request(server.url + path, headers={"Authorization": AUTH})
+        html = urllib.request.urlopen(request, timeout=10).read().decode()
+        assert hostile not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_time_range_filter(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "range"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    row = page.locator(f'tr[data-execution="{created["id"]}"]')
+    page.goto("/ui/executions?namespace=webui.tests&start=2099-01-01T00:00")
+    expect(row).to_have_count(0)
+    page.goto("/ui/executions?namespace=webui.tests&start=2020-01-01T00:00&end=2099-01-01T00:00")
+    expect(row).to_be_visible()
+    page.goto("/ui/executions?namespace=webui.tests&end=2020-01-01T00:00")
+    expect(row).to_have_count(0)
