@@ -92,4 +92,23 @@ tasks:
     message: nightly
 """
 
-ALL = {"greet": GREET, "slow": SLOW, "approval": PAUSE, "loop": FOREACH, "nightly": NIGHTLY}
+RETRY = """
+id: flaky
+namespace: webui.tests
+tasks:
+  - id: flaky
+    type: io.kestra.plugin.core.execution.Fail
+    retry:
+      type: constant
+      interval: PT0.1S
+      maxAttempt: 3
+"""
+
+ALL = {
+    "flaky": RETRY,
+    "greet": GREET,
+    "slow": SLOW,
+    "approval": PAUSE,
+    "loop": FOREACH,
+    "nightly": NIGHTLY,
+}

@@ -337,3 +337,14 @@ def test_time_range_filter(page, server: Server) -> None:
     expect(row).to_be_visible()
     page.goto("/ui/executions?namespace=webui.tests&end=2020-01-01T00:00")
     expect(row).to_have_count(0)
+
+
+def test_gantt_draws_each_attempt_of_a_retried_task(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/flaky", None)
+    server.wait_state(created["id"], {"FAILED"})
+    page.goto(f"/ui/executions/{created['id']}?tab=gantt")
+    row = page.locator('#gantt .gantt-row[data-task="flaky"]')
+    expect(row).to_have_attribute("data-attempts", "3")
+    expect(row.locator("rect")).to_have_count(3)
+    expect(row.locator("rect title").first).to_contain_text("attempt 1: FAILED")
