@@ -60,6 +60,9 @@ tasks:
       - id: say
         type: io.kestra.plugin.core.log.Log
         message: "item {{ taskrun.value }}"
+      - id: rest
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT0.2S
   - id: done
     type: io.kestra.plugin.core.log.Log
     message: done

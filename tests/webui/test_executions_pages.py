@@ -207,15 +207,15 @@ def test_gantt_and_topology_of_a_foreach(page, server: Server, screenshot) -> No
     rows = page.locator("#gantt .gantt-row")
     labels = rows.evaluate_all("rs => rs.map(r => r.dataset.task)")
     assert labels[0] == "each"
-    assert {"say [a]", "say [b]", "say [c]", "done"} <= set(labels)
+    assert {"say [a]", "say [b]", "say [c]", "rest [c]", "done"} <= set(labels)
     expect(page.locator('#gantt .gantt-row[data-task="say [b]"]')).to_have_attribute(
         "data-state", "SUCCESS"
     )
     screenshot(page, "execution-gantt")
     page.get_by_role("tab", name="Topology").click()
     nodes = page.locator("#topology .node")
-    expect(nodes).to_have_count(3)
-    for task in ("each", "say", "done"):
+    expect(nodes).to_have_count(4)
+    for task in ("each", "say", "rest", "done"):
         expect(page.locator(f'#topology .node[data-task="{task}"]')).to_have_attribute(
             "data-state", "SUCCESS"
         )

@@ -25,7 +25,13 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("KESTRAD_CHROMIUM", "/usr/bin/chromium")
-SCREENSHOTS = REPO / "docs" / "screenshots"
+# Every run writes its screenshots under build/ (ignored by git); with
+# KESTRAD_UPDATE_SCREENSHOTS=1 it refreshes the ones the README shows.
+SCREENSHOTS = (
+    REPO / "docs" / "screenshots"
+    if os.environ.get("KESTRAD_UPDATE_SCREENSHOTS") == "1"
+    else REPO / "build" / "screenshots"
+)
 USER, PASSWORD = "admin@kestra.io", "Secret-123"
 AUTH = "Basic " + b64encode(f"{USER}:{PASSWORD}".encode()).decode()
 
