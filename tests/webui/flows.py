@@ -107,7 +107,25 @@ tasks:
       maxAttempt: 3
 """
 
+APPROVAL_INPUTS = """
+id: approval_inputs
+namespace: webui.tests
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approver
+        type: STRING
+        description: Who approves
+      - id: amount
+        type: INT
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "approved by {{ outputs.wait.onResume.approver }} for {{ outputs.wait.onResume.amount }}"
+"""
+
 ALL = {
+    "approval_inputs": APPROVAL_INPUTS,
     "flaky": RETRY,
     "greet": GREET,
     "slow": SLOW,

@@ -348,3 +348,17 @@ def test_gantt_draws_each_attempt_of_a_retried_task(page, server: Server) -> Non
     expect(row).to_have_attribute("data-attempts", "3")
     expect(row.locator("rect")).to_have_count(3)
     expect(row.locator("rect title").first).to_contain_text("attempt 1: FAILED")
+
+
+def test_resume_form_asks_for_the_pause_inputs(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/approval_inputs", None)
+    server.wait_state(created["id"], {"PAUSED"})
+    page.goto(f"/ui/executions/{created['id']}")
+    form = page.locator("#resume-inputs")
+    form.get_by_label("approver").fill("Grace")
+    form.get_by_label("amount").fill("42")
+    form.get_by_role("button", name="Resume with these inputs").click()
+    expect(page.locator("#execution-state .state")).to_have_text("SUCCESS", timeout=20_000)
+    page.get_by_role("tab", name="Logs").click()
+    expect(page.locator(".logs .line").filter(has_text="approved by Grace for 42")).to_be_visible()
