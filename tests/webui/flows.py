@@ -124,7 +124,21 @@ tasks:
     message: "approved by {{ outputs.wait.onResume.approver }} for {{ outputs.wait.onResume.amount }}"
 """
 
+PARENT = """
+id: parent
+namespace: webui.tests
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: webui.tests
+    flowId: greet
+    inputs:
+      name: from the parent
+    wait: true
+"""
+
 ALL = {
+    "parent": PARENT,
     "approval_inputs": APPROVAL_INPUTS,
     "flaky": RETRY,
     "greet": GREET,

@@ -362,3 +362,18 @@ def test_resume_form_asks_for_the_pause_inputs(page, server: Server) -> None:
     expect(page.locator("#execution-state .state")).to_have_text("SUCCESS", timeout=20_000)
     page.get_by_role("tab", name="Logs").click()
     expect(page.locator(".logs .line").filter(has_text="approved by Grace for 42")).to_be_visible()
+
+
+def test_parent_and_child_executions_link_to_each_other(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/parent", None)
+    parent = server.wait_state(created["id"], {"SUCCESS"})
+    child_id = next(r for r in parent["taskRunList"] if r["taskId"] == "call")["outputs"][
+        "executionId"
+    ]
+    page.goto(f"/ui/executions/{created['id']}")
+    page.get_by_role("link", name=child_id).click()
+    expect(page).to_have_url(re.compile(f"/ui/executions/{child_id}$"))
+    expect(page.get_by_text("from the parent")).to_be_visible()
+    page.get_by_role("link", name=created["id"]).click()
+    expect(page).to_have_url(re.compile(f"/ui/executions/{created['id']}$"))
