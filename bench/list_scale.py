@@ -306,6 +306,12 @@ async def measure_ui(
     from kestrad.ui.routes import ui_routes
 
     wide = await wide_execution(engine)
+    for namespace in NAMESPACES[:5]:  # 100 flows, the flows page's page size
+        for flow_id in FLOWS:
+            await engine.deploy_source(
+                f"id: {flow_id}\nnamespace: {namespace}\ntasks:\n  - id: t\n"
+                "    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+            )
     app = create_app(engine, extra_routes=ui_routes(engine))
     transport = httpx.ASGITransport(app)
     results: dict[str, Any] = {}
@@ -322,7 +328,7 @@ async def measure_ui(
             ("UI executions, live refresh", "/ui/executions/rows"),
             ("UI counts chart, last 7 days", "/ui/executions/counts"),
             ("UI execution page", f"/ui/executions/{newest.id}"),
-            ("UI flows", "/ui/flows"),
+            ("UI flows (100, each with its last execution)", "/ui/flows"),
             ("UI triggers", "/ui/triggers"),
             ("UI KV store", "/ui/kv"),
             ("UI instances", "/ui/instances"),

@@ -185,6 +185,13 @@ class ExecutionStore(Protocol):
         the namespaces under `namespace`."""
         ...
 
+    async def latest_executions_of_flows(
+        self, flows: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], ExecutionBrief]:
+        """{(namespace, flow id): its newest execution}, in one statement; flows never
+        run are absent."""
+        ...
+
     async def active_executions(self) -> list[tuple[str, str]]:
         """(id, state) of every execution not in a terminal state."""
         ...

@@ -161,6 +161,11 @@ class SQLStore:
         plan = charts.count_by_state(states, start, end, namespace, flow_id, below)
         return await self.connector.read(plan)
 
+    async def latest_executions_of_flows(
+        self, flows: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], ExecutionBrief]:
+        return await self.connector.read(charts.latest_of_flows(flows))
+
     async def active_executions(self) -> list[tuple[str, str]]:
         return await self.connector.read(execution_plans.active_executions())
 

@@ -74,3 +74,19 @@ async def test_sub_namespace_counts_skip_look_alike_neighbours(store: Any) -> No
     counts = await store.count_executions_by_state(STATES, namespace="ns", below=True)
     below = [e for e in rows if e.namespace in ("ns", "ns.sub", "ns.sub.deep")]
     assert sum(counts.values()) == len(below)
+
+
+async def test_latest_execution_of_each_flow(store: Any) -> None:
+    rows = sample()
+    await store.create_executions(rows)
+    wanted = [("ns", "f"), ("ns", "g"), ("ns-x", "f"), ("nobody", "f"), ("other", "g")]
+    latest = await store.latest_executions_of_flows(wanted)
+    for key in wanted:
+        mine = [e for e in rows if (e.namespace, e.flow_id) == key]
+        if not mine:
+            assert key not in latest
+            continue
+        newest = max(mine, key=lambda e: (e.state.start_date, e.id))
+        assert latest[key].id == newest.id
+        assert latest[key].state == newest.state.current
+    assert await store.latest_executions_of_flows([]) == {}

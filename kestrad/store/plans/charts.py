@@ -1,4 +1,5 @@
-"""Counts for charts: executions per state in a date range.
+"""What the web UI summarises: executions per state in a date range, and the latest
+execution of each of a page of flows.
 
 One count per state, each answered from a covering index ((state, start_date, id), or
 (namespace, state, start_date, id) / (namespace, flow_id, state, start_date, id) when
@@ -8,7 +9,8 @@ one execution document. A GROUP BY state over the range would read the table ins
 
 from __future__ import annotations
 
-from kestrad.store.statements import Plan, Value
+from kestrad.store.records import ExecutionBrief
+from kestrad.store.statements import All, Plan, Value
 
 RANGE_START, RANGE_END = "", "~"  # before and after every ISO-8601 date
 
@@ -36,3 +38,17 @@ def count_by_state(
             name, params = "chart_count_state", (state, low, high)
         out[state] = int((yield Value(name, params)))
     return out
+
+
+def latest_of_flows(
+    flows: list[tuple[str, str]],
+) -> Plan[dict[tuple[str, str], ExecutionBrief]]:
+    """{(namespace, flow id): its newest execution} in one statement: per flow, one step
+    down the (namespace, flow_id, start_date, id) index. Flows never run are absent."""
+    if not flows:
+        return {}
+    rows = yield All(
+        "execution_latest_of_flows",
+        ([ns for ns, _ in flows], [fid for _, fid in flows]),
+    )
+    return {(r[0], r[1]): ExecutionBrief(id=r[2], state=r[3], start_date=r[4]) for r in rows}

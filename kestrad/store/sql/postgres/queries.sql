@@ -604,3 +604,12 @@ EXISTS (SELECT 1 FROM jsonb_each_text({col}) AS lb WHERE lb.key = $1 AND lb.valu
 
 -- name: where_never
 1 = 0
+
+-- The newest execution of each flow of a list ($1 namespaces, $2 flow ids, pairwise).
+-- name: execution_latest_of_flows
+SELECT f.ns, f.flow, e.id, e.state, e.start_date
+FROM unnest($1::text[], $2::text[]) AS f(ns, flow)
+CROSS JOIN LATERAL (
+  SELECT x.id, x.state, x.start_date FROM executions AS x
+  WHERE x.namespace = f.ns AND x.flow_id = f.flow
+  ORDER BY x.start_date DESC, x.id DESC LIMIT 1) AS e;

@@ -545,3 +545,12 @@ EXISTS (SELECT 1 FROM json_each({col}) AS lb WHERE lb.key = ?1 AND lb.value LIKE
 
 -- name: where_never
 1 = 0
+
+-- The newest execution of each flow of a list (?1 namespaces, ?2 flow ids, pairwise).
+-- name: execution_latest_of_flows
+SELECT e.namespace, e.flow_id, e.id, e.state, e.start_date
+FROM json_each(?1) AS n JOIN json_each(?2) AS f ON f.key = n.key
+JOIN executions AS e ON e.id = (
+  SELECT x.id FROM executions AS x
+  WHERE x.namespace = n.value AND x.flow_id = f.value
+  ORDER BY x.start_date DESC, x.id DESC LIMIT 1);
