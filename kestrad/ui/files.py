@@ -14,6 +14,7 @@ from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 
+from kestrad.flows.checks import NAMESPACE, NAMESPACE_MAX
 from kestrad.runtime.engine import Engine
 from kestrad.storage import StorageError, StorageURI, default_storage
 from kestrad.storage.uris import namespace_parts, relative_parts
@@ -32,6 +33,8 @@ class Entry:
 
 
 def _uri(namespace: str, path: str = "") -> StorageURI:
+    if not NAMESPACE.match(namespace) or len(namespace) > NAMESPACE_MAX:
+        raise StorageError(f"namespace `{namespace}` must match `{NAMESPACE.pattern}`")
     parts = (*namespace_parts(namespace), "_files")
     if path.rstrip("/"):  # a folder may end in `/`; an absolute path is refused
         parts = (*parts, *relative_parts(path.rstrip("/")))
