@@ -19,7 +19,17 @@ from starlette.types import Scope
 
 from kestrad.api import execution_actions as actions
 from kestrad.api import execution_files as files
-from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
+from kestrad.api import (
+    executions,
+    flows,
+    health,
+    logs,
+    metrics,
+    misc,
+    task_metrics,
+    triggers,
+    webhooks,
+)
 from kestrad.api.auth import BasicAuthMiddleware, route_for
 from kestrad.api.context import ApiContext
 from kestrad.api.csrf import SameOriginWrites
@@ -71,6 +81,7 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/file/preview", files.preview, methods=["GET"]),
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
         Route("/executions/{execution_id}", actions.delete, methods=["DELETE"]),
+        Route("/metrics/{execution_id}", task_metrics.by_execution, methods=["GET"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
         Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
         Route("/triggers/search", triggers.search, methods=["GET"]),

@@ -8,9 +8,17 @@ import json
 import sys
 from pathlib import Path
 
-from kestrad.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, EXIT_PAUSED, error, pairs
+from kestrad.cli.common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_PAUSED,
+    error,
+    pairs,
+    warning_text,
+)
 from kestrad.config import ConfigError, load_config
-from kestrad.flows.loader import FlowLoadError
+from kestrad.flows.loader import FlowLoadError, load_warnings
 from kestrad.flows.problems import Problem
 from kestrad.model.execution import Execution
 from kestrad.model.inputs import InputsInvalid
@@ -35,6 +43,8 @@ async def handle(args: argparse.Namespace) -> int:
         try:
             if target.is_file():
                 flow = await engine.deploy_source(target.read_text(), file=str(target))
+                for warning in load_warnings(flow):
+                    print(warning_text(warning), file=sys.stderr)
                 namespace, flow_id = flow.namespace, flow.id
             else:
                 namespace, _, flow_id = args.flow.rpartition("/")

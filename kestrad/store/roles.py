@@ -81,6 +81,12 @@ class Lifecycle(Protocol):
 
     async def ping(self) -> None: ...
 
+    async def ping_write(self, instance_id: str) -> None:
+        """Prove the store can write: a committed write (this instance's heartbeat), and
+        the connector's own checks (SQLite: the file is still the one opened, its disk is
+        not full). Raises what a real write would: an outage error when it cannot."""
+        ...
+
     async def listen(self, wakes: dict[str, asyncio.Event]) -> None:
         """Set `wakes[channel]` on every notice of that channel from other processes, until
         cancelled; returns at once where the database has no notices (SQLite)."""

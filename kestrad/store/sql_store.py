@@ -63,6 +63,13 @@ class SQLStore:
     async def ping(self) -> None:
         await self.connector.read(_one("ping"))
 
+    async def ping_write(self, instance_id: str) -> None:
+        """See Lifecycle.ping_write."""
+        check_disk = getattr(self.connector, "check_disk", None)
+        if check_disk is not None:
+            check_disk()
+        await self.connector.write(instance_plans.heartbeat(instance_id), transaction=False)
+
     async def listen(self, wakes: dict[str, asyncio.Event]) -> None:
         """See Lifecycle.listen; outages are reported on this store's record."""
         await self.connector.listen(wakes, Retry(self, "listening for queue notifications"))

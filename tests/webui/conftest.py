@@ -74,7 +74,7 @@ def page(browser: object, server: Server) -> Iterator[object]:
 
 @pytest.fixture
 def screenshot(server: Server):
-    """Save a page's screenshot under docs/screenshots (SQLite runs only: one copy)."""
+    """Save a page's screenshot under build/screenshots (SQLite runs only: one copy)."""
 
     def take(tab: object, name: str) -> Path | None:
         if getattr(server, "backend", "") != "sqlite":
