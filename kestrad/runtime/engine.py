@@ -189,10 +189,13 @@ class Engine:
             config.variables.globals = dict(globals_)
         if secret_key is not None:
             config.variables.secret_key = secret_key
+        previous = {key: os.environ.get(key) for key in env or {}}
         if env:
             os.environ.update(env)
         refresh_environment()
         with contextlib.ExitStack() as stack:
+            if env:  # the caller's variables are this engine's, not the process's for good
+                stack.callback(_restore_environment, previous)
             if database_url is None and config is not None and _is_default_url(config):
                 folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="kestrad-"))
                 database_url = f"sqlite:///{folder}/kestrad.db"
@@ -496,3 +499,13 @@ class Engine:
 
 def _is_default_url(config: Config) -> bool:
     return config.database.url == Config().database.url
+
+
+def _restore_environment(previous: dict[str, str | None]) -> None:
+    """Put back the variables `Engine.open(env=...)` replaced or added."""
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    refresh_environment()
