@@ -177,6 +177,27 @@ class ExecutionStore(Protocol):
         state: str | None = None,
     ) -> int: ...
 
+    async def count_executions_by_state(
+        self,
+        states: list[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        below: bool = False,
+    ) -> dict[str, int]:
+        """{state: executions started in [start, end]}, for charts; `below` also counts
+        the namespaces under `namespace`."""
+        ...
+
+    async def latest_executions_of_flows(
+        self, flows: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], ExecutionBrief]:
+        """{(namespace, flow id): its newest execution}, in one statement; flows never
+        run are absent."""
+        ...
+
     async def active_executions(self) -> list[tuple[str, str]]:
         """(id, state) of every execution not in a terminal state."""
         ...
@@ -303,6 +324,15 @@ class LogStore(Protocol):
     ) -> list[LogEntry]:
         """Log lines with `seq > after` matching every filter given, oldest first."""
         ...
+
+    async def find_logs(
+        self, query: Query, *, now: float, limit: int = 100, offset: int = 0
+    ) -> list[LogEntry]:
+        """Log lines matching Kestra's query filters, newest first (`UnsupportedFilter`
+        for a filter the store cannot answer)."""
+        ...
+
+    async def count_found_logs(self, query: Query, *, now: float) -> int: ...
 
     async def latest_logs(
         self,
