@@ -136,10 +136,13 @@ class TreeBuilder:
         names = encode_names(cls)
         fields = struct_fields(cls)
         ok = True
+        singles = getattr(cls, "single_child_fields", ())
         for attr in lists:
             key = names.get(attr, attr)
             if key not in data:
                 continue
+            if attr in singles and isinstance(data[key], dict):
+                data[key] = [data[key]]  # one task (Pause.onPause), held as a list of one
             required = key in fields and fields[key].required
             if required and not data[key]:
                 self.report.add((*path, key), f"`{key}` must not be empty")

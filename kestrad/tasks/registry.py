@@ -23,6 +23,7 @@ def _load_builtins() -> None:
         core_flow,
         core_log,
         core_output,
+        for_each_item,
         http,
         kv,
         local_files,

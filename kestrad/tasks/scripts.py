@@ -1,8 +1,9 @@
 """Kestra's script tasks (`scripts.shell.*`, `scripts.python.*`) on the local machine.
 
 This is Kestra's `Process` task runner: the command line is the interpreter plus one
-argument joining `beforeCommands` and the commands with newlines, run in a temporary
-working directory (`{{ workingDir }}`). Output lines are logged as they come, and lines
+argument joining `beforeCommands` and the commands with newlines, run in a working
+directory of its own (`{{ workingDir }}`, under `tasks.work_path`) by the configured task
+runner (`tasks/runner.py`: a process, bubblewrap, or a systemd scope). Output lines are logged as they come, and lines
 of the form `::{"outputs": {...}}::` feed the task's `vars` output, as in Kestra.
 Containers are not supported: a Docker `taskRunner` is refused when the flow is loaded.
 """
@@ -13,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,6 +26,8 @@ from kestrad.tasks.context import RunContext
 from kestrad.tasks.process import CommandNotFound, describe_signal, run_command
 from kestrad.tasks.props import Bool, Map, TextList
 from kestrad.tasks.registry import register
+from kestrad.tasks.runner import RunFolder, TaskRunner, interpreter_paths
+from kestrad.tasks.runner import current as current_runner
 from kestrad.tasks.script_files import (
     input_file_map,
     match_output_files,
@@ -139,28 +141,34 @@ class _Script(RunnableTask, kw_only=True):
 
     async def run(self, ctx: RunContext) -> Any:
         self._refuse_containers()
-        own_workdir = ctx.working_directory is None
-        workdir = Path(ctx.working_directory or tempfile.mkdtemp(prefix="kestrad-wd-"))
-        private = Path(tempfile.mkdtemp(prefix="kestrad-run-"))
+        runner = current_runner()
+        execution_id = str((ctx.variables.get("execution") or {}).get("id") or "no-execution")
+        folder = runner.new_run_folder(execution_id)
+        workdir = Path(ctx.working_directory) if ctx.working_directory else folder.work
         try:
             return await self._run_in(
-                ctx.with_variables({"workingDir": str(workdir)}), workdir, private
+                ctx.with_variables({"workingDir": str(workdir)}), runner, folder, workdir
             )
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_remove, private, workdir if own_workdir else None)
+                await anyio.to_thread.run_sync(runner.remove, folder)
 
-    async def _run_in(self, ctx: RunContext, workdir: Path, private: Path) -> Any:
+    async def _run_in(
+        self, ctx: RunContext, runner: TaskRunner, folder: RunFolder, workdir: Path
+    ) -> Any:
+        private = folder.private
         namespace = ctx.variables.get("flow", {}).get("namespace", "")
         if _enabled(ctx.render_typed(self.namespace_files)):
             ctx.logger.warn("namespaceFiles are not supported; no namespace file was copied")
         files = input_file_map(ctx.render_typed(self.input_files))
         await write_input_files(workdir, files, ctx.storage, namespace)
 
-        env = dict(os.environ)
+        env = runner.environment(os.environ)
+        extra_ro: list[str] = []
         if self.uses_python:
-            _python_shims(private, env)
+            extra_ro += interpreter_paths(_python_shims(private, env), None)
             _python_helpers(env)
+            extra_ro.append(PYTHON_HELPERS)
         extra_env = ctx.render_typed(self.env) or {}
         if not isinstance(extra_env, dict):
             raise TaskFailed("`env` must be a map of variable name to value")
@@ -176,10 +184,15 @@ class _Script(RunnableTask, kw_only=True):
         script_lines.extend(self.main_commands(ctx, private))
         argv = [*interpreter, "\n".join(script_lines)]
         _check_program(argv[0], env)
+        extra_ro += interpreter_paths(argv[0], env.get("PATH"))
+        runner.hand_over(folder)
+        launch = runner.wrap(argv, folder, workdir, extra_ro)
 
         lines = ScriptLines(ctx.logger)
         try:
-            code = await run_command(argv, cwd=str(workdir), env=env, on_line=lines)
+            code = await run_command(
+                launch.argv, cwd=str(workdir), env=env, on_line=lines, outer=launch.outer
+            )
         except CommandNotFound as exc:
             raise TaskFailed(f"interpreter not found: {exc}") from None
 
@@ -220,13 +233,6 @@ def _failure(code: int, lines: ScriptLines) -> str:
         tail = "\n".join(lines.last_errors)
         return f"{reason}; last lines of stderr:\n{tail}"
     return reason
-
-
-def _remove(*folders: Path | None) -> None:
-    """Delete the run's folders (in a thread: a big working directory takes a while)."""
-    for folder in folders:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _is_shell(program: str) -> bool:
@@ -288,7 +294,7 @@ def find_python() -> str | None:
     return shutil.which("python3") or shutil.which("python")
 
 
-def _python_shims(private: Path, env: dict[str, str]) -> None:
+def _python_shims(private: Path, env: dict[str, str]) -> str:
     """Make `python` and `python3` name the found interpreter, whatever PATH holds.
 
     A shim folder first on PATH (not an absolute path in the command) keeps a virtualenv
@@ -305,6 +311,7 @@ def _python_shims(private: Path, env: dict[str, str]) -> None:
     for name in ("python", "python3"):
         (shims / name).symlink_to(python)
     env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', os.defpath)}"
+    return python
 
 
 def _python_helpers(env: dict[str, str]) -> None:
