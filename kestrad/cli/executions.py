@@ -1,4 +1,4 @@
-"""`kestrad executions list|resume|kill|restart|replay`: executions through the store.
+"""`kestrad executions list|resume|approve|deny|kill|restart|replay`: executions through the store.
 
 `list` pages like the HTTP API: newest first, a keyset cursor to the next page (printed on
 stderr, so stdout stays one execution per line), a count only with `--count`. The actions
@@ -74,6 +74,12 @@ async def act(args: argparse.Namespace) -> int:
             if action == "resume":
                 inputs = pairs(args.input, "input") or None
                 execution = await commands.resume(store, args.execution_id, inputs)
+            elif action in ("approve", "deny"):
+                inputs = pairs(args.input, "input") or None
+                decision = "APPROVED" if action == "approve" else "DENIED"
+                execution = await commands.resume(
+                    store, args.execution_id, inputs, decision=decision, comment=args.comment
+                )
             elif action == "kill":
                 execution = await commands.kill(store, args.execution_id)
             else:

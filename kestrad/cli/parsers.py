@@ -114,6 +114,8 @@ def add_executions(sub: argparse._SubParsersAction) -> None:
     listing.add_argument("--config", help=CONFIG_HELP)
     for action, help_text in (
         ("resume", "resume a PAUSED execution (optionally with onResume inputs)"),
+        ("approve", "approve the paused Approval task of an execution"),
+        ("deny", "deny the paused Approval task of an execution"),
         ("kill", "kill a running execution (its subflows too)"),
         ("restart", "run the failed task runs of an ended execution again"),
         ("replay", "a new execution replaying this one, from the start or a task run"),
@@ -121,8 +123,10 @@ def add_executions(sub: argparse._SubParsersAction) -> None:
         parser = actions.add_parser(action, help=help_text)
         parser.add_argument("execution_id", metavar="EXECUTION_ID")
         parser.add_argument("--config", help=CONFIG_HELP)
-        if action == "resume":
+        if action in ("resume", "approve", "deny"):
             parser.add_argument("-i", "--input", action="append", default=[], metavar="NAME=VALUE")
+        if action in ("approve", "deny"):
+            parser.add_argument("--comment", help="the reviewer's comment")
         if action == "restart":
             parser.add_argument("--revision", type=int, help="restart on this flow revision")
         if action == "replay":

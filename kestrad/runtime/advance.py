@@ -516,9 +516,13 @@ def _apply_resume(p: _Pass, event: Resume) -> None:
         if T.RESUME.check(p.execution, run) is not None:
             continue
         task = p.flow.find_task(run.task_id)
-        if event.inputs:
-            run.outputs = {"onResume": event.inputs}
         state = S.SUCCESS
+        if isinstance(task, Flowable):
+            resumed = task.resumed_outputs(event.inputs, event.decision, event.comment, p.date())
+            if resumed is not None:
+                run.outputs = {**(run.outputs or {}), **resumed}
+        elif event.inputs:
+            run.outputs = {"onResume": event.inputs}
         if isinstance(task, Flowable):
             # Its own delay (a task run id) or a person: the Pause's `behavior` decides.
             try:

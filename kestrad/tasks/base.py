@@ -180,6 +180,12 @@ class Flowable(FlowableTask, kw_only=True):
         """After a resume: True when the run goes on with its children, False to end it."""
         return False
 
+    def resumed_outputs(
+        self, inputs: dict[str, Any] | None, decision: str | None, comment: str | None, date: str
+    ) -> dict[str, Any] | None:
+        """The outputs a resumed run takes: Pause's `onResume` inputs (None: unchanged)."""
+        return {"onResume": inputs} if inputs else None
+
     def resume_state(self, fx: FlowView, run: TaskRun, automatic: bool) -> str:
         """The state a resumed run takes: RUNNING to go on with its children, else the
         state it ends in. `automatic`: its own delay resumed it, not a person."""
