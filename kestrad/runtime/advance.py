@@ -69,6 +69,7 @@ from kestrad.tasks.flowable_support import (
     ERRORS,
     FINALLY,
     LISTENERS,
+    TASKS,
     LoopAgain,
     Resolved,
     Start,
@@ -681,6 +682,7 @@ def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
         return  # a WaitFor between two iterations
     try:
         tasks, errors, finally_ = task.lists(p, run)
+        _interrupt_on_child_failure(p, run, task)
         current = phase(p, run, tasks, errors, finally_)
         if not current.done:
             for entry in task.nexts(p, run, current):
@@ -701,6 +703,23 @@ def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
         p.delay(settled.after.total_seconds(), ContinueLoop(task_run_id=run.id))
         return
     p.set_state(run, settled)
+
+
+def _interrupt_on_child_failure(p: _Pass, run: TaskRun, task: Flowable) -> None:
+    """`onChildFailure: CANCEL|FAIL`: once a child of its tasks failed, every unfinished
+    run under it ends in that state (Kestra 1.x's OnChildFailureInterface)."""
+    target = task.interrupts_children()
+    if target is None:
+        return
+    children = [r for r in p.children(run) if r.k_branch == TASKS]
+    if not any(r.state.current == S.FAILED for r in children):
+        return
+    roots = {r.id for r in children}
+    for run_id in roots | _descendants(p, roots):
+        other = p.index.by_id[run_id]
+        if not other.terminated and other.k_branch == TASKS:
+            p.log(other, "WARN", f"{target.lower()} because a sibling task failed")
+            p.set_state(other, target)
 
 
 def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:

@@ -176,6 +176,11 @@ class Flowable(FlowableTask, kw_only=True):
         now, or None while its children still resolve."""
         return result.state
 
+    def interrupts_children(self) -> str | None:
+        """`onChildFailure`: once a child failed, the state its still-running siblings (and
+        their children) end in; None lets them run to their end."""
+        return None
+
     def resumes_children(self) -> bool:
         """After a resume: True when the run goes on with its children, False to end it."""
         return False
