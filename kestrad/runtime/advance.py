@@ -300,6 +300,12 @@ class _Pass:
         self.base["vars"] = variables
         self.changed = True
 
+    def kill_subflows(self) -> None:
+        for other in self.execution.task_run_list:
+            child_id = other.outputs.get("executionId") if other.outputs else None
+            if child_id:
+                self.notices.append(Notice(execution_id=str(child_id), event=Kill()))
+
     def end_execution(self, run: TaskRun, state: str) -> None:
         """Exit: `run`, every other unfinished run and the execution end in `state` (KILLED
         goes through KILLING, so subflows are killed too). Kestra: ExitTest."""

@@ -1041,3 +1041,33 @@ def test_approval_expires_after_its_timeout_and_auto_approve_never_pauses() -> N
     while auto.jobs:
         auto.finish_all()
     assert auto.state_now == "SUCCESS" and auto.run("review").outputs["auto"] is True
+
+
+def test_kill_task_kills_its_execution_and_with_propagate_its_subflows() -> None:
+    # Kestra 1.x: execution.Kill (propagateKill also reaches subflows started without wait)
+    child = (
+        "id: child\nnamespace: tests.rules\ntasks:\n  - id: c\n    type: "
+        + LOG
+        + "\n    message: c\n"
+    )
+    s = Scenario(
+        _flow(
+            f"""  - id: start
+    type: {FLOW}.Subflow
+    namespace: tests.rules
+    flowId: child
+    wait: false
+  - id: stop
+    type: io.kestra.plugin.core.execution.Kill
+    propagateKill: true
+  - id: never
+    type: {LOG}
+    message: never
+"""
+        ),
+        subflows=[child],
+    )
+    s.start()
+    assert s.state_now == "KILLED" and s.state("stop") == "KILLED"
+    assert "never" not in s.states()
+    assert [n.execution_id for n in s.notices] == [s.run("start").outputs["executionId"]]
