@@ -315,6 +315,8 @@ class Dag(Flowable, kw_only=True):
         if not current.current or current.current[0].branch != TASKS:
             return sequential_nexts(current.current or [], current.runs)
         ended = {r.task_id for r in current.runs if r.terminated}
+        # A disabled task never runs: what depends on it must not wait for it.
+        ended |= {node.task.id for node in self.tasks if node.task.disabled}
         deps = {node.task.id: node.depends_on or [] for node in self.tasks}
         ready = [c for c in current.current if all(d in ended for d in deps.get(c.task.id, ()))]
         return parallel_nexts(

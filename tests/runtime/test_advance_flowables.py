@@ -786,3 +786,36 @@ tasks:
     )
     s.start()
     assert s.job_ids() == ["a"], "one at a time"
+
+
+def test_a_dag_chain_through_a_disabled_task_does_not_hang() -> None:
+    # Kestra: disabled tasks are left out; their dependents start (issue 12, Dag chains)
+    s = Scenario(
+        """id: f
+namespace: tests.flowables
+tasks:
+  - id: dag
+    type: io.kestra.plugin.core.flow.Dag
+    tasks:
+      - task:
+          id: a
+          type: io.kestra.plugin.core.log.Log
+          message: a
+      - task:
+          id: off
+          type: io.kestra.plugin.core.log.Log
+          message: off
+          disabled: true
+        dependsOn: [a]
+      - task:
+          id: c
+          type: io.kestra.plugin.core.log.Log
+          message: c
+        dependsOn: [off]
+"""
+    )
+    s.start()
+    s.finish("a")
+    assert s.job_ids() == ["c"]
+    s.finish("c")
+    assert s.state_now == "SUCCESS" and "off" not in s.states()
