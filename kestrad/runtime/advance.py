@@ -392,6 +392,8 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
                 p.set_state(run, T.PAUSE_TIMEOUT.end_state(*allow))
             if p.execution.state.current == S.PAUSED:
                 p.set_execution_state(S.RUNNING)
+            still_paused = any(r.state.current == S.PAUSED for r in p.execution.task_run_list)
+            p.execution.k_auto_resume = p.execution.k_auto_resume and still_paused
 
 
 def _apply_result(p: _Pass, result: TaskResult) -> None:
@@ -844,6 +846,8 @@ def _pause(p: _Pass, run: TaskRun, start: Start) -> None:
         p.execution.k_auto_resume = True
         p.delay(start.resume_after.total_seconds(), Resume(task_run_id=run.id))
     if start.fail_after is not None:
+        # It ends by itself too: `kestrad run` waits for it instead of reporting a pause.
+        p.execution.k_auto_resume = True
         p.delay(start.fail_after.total_seconds(), PauseTimeout(task_run_id=run.id))
 
 
