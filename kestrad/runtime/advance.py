@@ -44,6 +44,7 @@ from kestrad.model.messages import (
     DynamicRun,
     ExecutionEvent,
     Kill,
+    PauseRequest,
     PauseTimeout,
     Restart,
     Resume,
@@ -272,7 +273,8 @@ class _Pass:
                 state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
                 attempts=[
                     Attempt(
-                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories))
+                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
+                        metrics=dynamic.metrics,
                     )
                 ],
                 outputs=dynamic.outputs,
@@ -370,6 +372,10 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
         _apply_restart(p, event)
     elif isinstance(event, Resume):
         _apply_resume(p, event)
+    elif isinstance(event, PauseRequest):
+        # Checked again here: the execution may have ended since the command was checked.
+        if T.PAUSE_REQUEST.check(p.execution) is None:
+            p.set_execution_state(S.PAUSED)
     elif isinstance(event, SubflowEnded):
         _apply_subflow_ended(p, event)
     elif isinstance(event, SlaDue):
@@ -407,6 +413,8 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
             p.set_attempt(lost, S.RESUBMITTED)
     attempt = run.attempts[result.attempt - 1]
     attempt.state = StateInfo(current=result.state, histories=list(result.histories))
+    if result.metrics:
+        attempt.metrics = [*(attempt.metrics or ()), *result.metrics]
     if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
         p.set_state(run, S.RUNNING, result.histories[0].date)
     p.changed = True

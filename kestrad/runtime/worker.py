@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import tempfile
 import time
 from collections import deque
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -24,7 +21,9 @@ import msgspec
 from kestrad.expr.engine import ExpressionError, Renderer, truthy
 from kestrad.model import state as S
 from kestrad.model.durations import DurationError
+from kestrad.model.execution import Metric
 from kestrad.model.ids import new_id
+from kestrad.model.inputs import reveal_secrets
 from kestrad.model.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.model.state import History, now_iso
 from kestrad.runtime.flow_cache import FlowCache
@@ -38,6 +37,7 @@ from kestrad.tasks import working_cache
 from kestrad.tasks.base import Task, TaskFailed, TaskOutcome
 from kestrad.tasks.context import RunContext, TaskLogger, current_secret_values
 from kestrad.tasks.core_flow import WorkingDirectory
+from kestrad.tasks.runner import current as current_runner
 from kestrad.tasks.script_files import (
     input_file_map,
     match_output_files,
@@ -140,6 +140,7 @@ class Worker:
         min_poll_interval: float = 0.005,
         max_poll_interval: float = 0.5,
         globals_: dict[str, Any] | None = None,
+        secret_key: str | None = None,
     ) -> None:
         """`services`: what tasks may ask of the daemon (KV, log.Fetch, …), None outside an
         engine. `results_to_local_executor`: the executor of this process takes finished
@@ -159,6 +160,8 @@ class Worker:
         self._claim_retry = Retry(store, "claiming worker jobs")
         self._flush_retry = Retry(store, "storing worker results")
         self.globals = globals_ or {}
+        # Decrypts SECRET inputs for the task that renders them (None: they stay encrypted).
+        self.secret_key = secret_key
         self.services = services
         self.outbox = Outbox(wake=hub.executor_wake if results_to_local_executor else None)
         self.flush_results = not results_to_local_executor
@@ -331,12 +334,13 @@ class Worker:
         notice = asyncio.get_running_loop().call_later(
             RUNNING_NOTICE_DELAY, self.outbox.put_result, job.task_run_id, running, None
         )
+        metrics: list[Metric] = []
         try:
-            state, outputs, dynamic = await self._run_task(job)
+            state, outputs, dynamic = await self._run_task(job, metrics)
         finally:
             notice.cancel()
         histories = [*histories, History(state=state, date=now_iso())]
-        result = self._result(job, state, histories, outputs, dynamic)
+        result = self._result(job, state, histories, outputs, dynamic, metrics)
         self.outbox.put_result(job.task_run_id, result, seq)
 
     def _result(
@@ -346,6 +350,7 @@ class Worker:
         histories: list[History],
         outputs: dict[str, Any] | None,
         dynamic: list[DynamicRun] | None = None,
+        metrics: list[Metric] | None = None,
         *,
         final: bool = False,
     ) -> Outgoing:
@@ -356,22 +361,29 @@ class Worker:
             histories=histories,
             outputs=outputs,
             dynamic=dynamic or None,
+            metrics=metrics or None,
             final=final,
         )
         return Outgoing(key=job.execution_id, payload=encode(result))
 
     async def _run_task(
-        self, job: WorkerJob
+        self, job: WorkerJob, metrics: list[Metric]
     ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
+        """Run the job's task; the metrics it reports are appended to `metrics`."""
         flow = await self._flow(job)
         task = flow.find_task(job.task_id) if flow is not None else None
-        logger = TaskLogger(
-            self._log_sink(job), getattr(task, "log_level", None), current_secret_values()
-        )
+        variables = dict(job.variables)
+        secrets = current_secret_values()
+        if flow is not None and isinstance(variables.get("inputs"), dict):
+            variables["inputs"], revealed = reveal_secrets(
+                flow, variables["inputs"], self.secret_key
+            )
+            if revealed:
+                secrets = sorted({*secrets, *revealed}, key=len, reverse=True)
+        logger = TaskLogger(self._log_sink(job), getattr(task, "log_level", None), secrets)
         if task is None:
             logger.error(f"task {job.task_id} not found in {job.namespace}/{job.flow_id}")
             return S.FAILED, None, []
-        variables = dict(job.variables)
         variables.setdefault("envs", envs_from_environment())
         variables.setdefault("globals", self.globals)
         if "taskrun" in variables:
@@ -382,7 +394,7 @@ class Worker:
             entries = await self.services.fetch_logs(job.execution_id, min_level="ERROR")
             self._error_logs[job.task_run_id] = [_log_json(entry) for entry in entries]
         try:
-            return await self._run_runnable(job, task, variables, logger)
+            return await self._run_runnable(job, task, variables, logger, metrics)
         finally:
             self._error_logs.pop(job.task_run_id, None)
 
@@ -400,7 +412,12 @@ class Worker:
         return self._error_logs[run_id]
 
     async def _run_runnable(
-        self, job: WorkerJob, task: Any, variables: dict[str, Any], logger: TaskLogger
+        self,
+        job: WorkerJob,
+        task: Any,
+        variables: dict[str, Any],
+        logger: TaskLogger,
+        metrics: list[Metric],
     ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
         ctx = RunContext(
             self.renderer,
@@ -408,6 +425,7 @@ class Worker:
             logger,
             attempt=job.attempt,
             services=self.services,
+            metrics=metrics,
         )
         state, outputs = await self._call(job.execution_id, task, ctx, job.timeout)
         return state, outputs, []
@@ -466,7 +484,9 @@ class Worker:
         """Kestra's WorkingDirectory: its runnable children run here, one after the other,
         in one temporary folder; each becomes a task run the executor adds (dynamic runs).
         The first failure stops the rest; the executor then runs the `errors` branch."""
-        folder = Path(tempfile.mkdtemp(prefix="kestrad-wd-"))
+        runner = current_runner()
+        run_folder = runner.new_run_folder(job.execution_id)
+        folder = run_folder.work
         dynamic: list[DynamicRun] = []
         try:
             ctx = RunContext(
@@ -510,7 +530,7 @@ class Worker:
                 run_id, started = new_id(), now_iso()
                 child_job = msgspec.structs.replace(job, task_id=child.id, task_run_id=run_id)
                 child_logger = TaskLogger(
-                    self._log_sink(child_job), child.log_level, current_secret_values()
+                    self._log_sink(child_job), child.log_level, logger.secrets
                 )
                 child_vars = {
                     **variables,
@@ -532,6 +552,7 @@ class Worker:
                     attempt=1,
                     working_directory=str(folder),
                     services=self.services,
+                    metrics=[],
                 )
                 skip = _skipped(child, child_ctx)  # runIf / when, as in every other flowable
                 if skip == S.FAILED:  # no run for it; the WorkingDirectory fails
@@ -550,6 +571,7 @@ class Worker:
                             History(state=state, date=now_iso()),
                         ],
                         outputs=produced or {},
+                        metrics=child_ctx.metrics or None,
                     )
                 )
                 if produced:
@@ -575,7 +597,8 @@ class Worker:
                     logger.warn(f"cache not stored: {exc}")
             return S.SUCCESS, result, dynamic
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(runner.remove, run_folder)
 
     def _log_sink(self, job: WorkerJob):
         def sink(level: str, message: str, timestamp: str) -> None:

@@ -28,7 +28,9 @@ def _load_builtins() -> None:
         http,
         kv,
         local_files,
+        metric,
         scripts,
+        state,
         storage_tasks,
         trigger_toggle,
     )

@@ -26,21 +26,11 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a flowable's `errors` branch runs only after its child's retries are spent (Kestra runs it between attempts; upstream @FlakyTest)": [
         "retry-with-flowable-errors",
     ],
-    "unknown task types io.kestra.plugin.core.state.Get / Set / Delete": [
-        "state-set-update-delete",
-        "state-in-foreach",
-    ],
     "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
         "retry-failed-flow-duration",
     ],
     "unknown task type io.kestra.plugin.core.storage.Write": [
         "flow-trigger-for-each-item-outputs",
-    ],
-    "a SECRET input renders encrypted in task properties (Kestra decrypts it)": [
-        "inputs-all-types",
-    ],
-    "a SECRET input renders encrypted, not masked as ******, in log lines": [
-        "inputs-secret-masked-in-logs",
     ],
     "the loader accepts two Flow-trigger preconditions with the same id": [
         "invalid-duplicate-preconditions-id",
