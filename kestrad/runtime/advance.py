@@ -590,11 +590,21 @@ def _kill(p: _Pass) -> None:
     """Every unfinished task run ends KILLED; subflow children are killed in turn."""
     for run in p.execution.task_run_list:
         if not run.terminated:
-            child_id = run.outputs.get("executionId") if run.outputs else None
-            if child_id and run.state.current == S.RUNNING:
-                p.notices.append(Notice(execution_id=str(child_id), event=Kill()))
+            for child_id in _running_children(p, run):
+                p.notices.append(Notice(execution_id=child_id, event=Kill()))
             p.set_state(run, S.KILLED)
     p.set_execution_state(S.KILLED)
+
+
+def _running_children(p: _Pass, run: TaskRun) -> list[str]:
+    """The executions a RUNNING Subflow run (or ForEachItem `_items` run) waits for."""
+    if run.state.current != S.RUNNING:
+        return []
+    task = p.flow.find_task(run.task_id)
+    if getattr(task, "iterative", False):
+        return list(run.k_values or [])
+    child_id = run.outputs.get("executionId") if run.outputs else None
+    return [str(child_id)] if child_id else []
 
 
 def _resolve_top(p: _Pass) -> None:

@@ -1071,3 +1071,32 @@ def test_kill_task_kills_its_execution_and_with_propagate_its_subflows() -> None
     assert s.state_now == "KILLED" and s.state("stop") == "KILLED"
     assert "never" not in s.states()
     assert [n.execution_id for n in s.notices] == [s.run("start").outputs["executionId"]]
+
+
+def test_killing_a_for_each_item_kills_every_batch_execution() -> None:
+    # Kestra: a kill reaches the subflow executions a ForEachItem waits for
+    child = (
+        "id: child\nnamespace: tests.rules\ninputs:\n  - id: items\n    type: STRING\n"
+        "tasks:\n  - id: c\n    type: " + LOG + "\n    message: c\n"
+    )
+    s = Scenario(
+        _flow(
+            """  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "kestra:///tests/rules/f/in.txt"
+    namespace: tests.rules
+    flowId: child
+    inputs:
+      items: "{{ taskrun.items }}"
+"""
+        ),
+        subflows=[child],
+    )
+    s.start()
+    s.finish("each_split", outputs={"batches": ["kestra:///a", "kestra:///b"]})
+    batch_ids = [created.execution.id for created in s.new_executions]
+    assert len(batch_ids) == 2
+    assert s.run("each_items").outputs["iterations"] == {"CREATED": 2}
+    s.kill()
+    assert s.state_now == "KILLED"
+    assert sorted(n.execution_id for n in s.notices) == sorted(batch_ids)
