@@ -80,6 +80,8 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/follow", executions.follow, methods=["GET"]),
         Route("/executions/{execution_id}/kill", executions.kill, methods=["DELETE"]),
         Route("/executions/{execution_id}/resume", executions.resume, methods=["POST"]),
+        Route("/executions/{execution_id}/approve", executions.approve, methods=["POST"]),
+        Route("/executions/{execution_id}/deny", executions.deny, methods=["POST"]),
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
         Route(

@@ -177,6 +177,31 @@ async def resume(request: Request) -> Response:
     return Response(status_code=204)
 
 
+MAX_COMMENT = 10_000
+
+
+async def approve(request: Request) -> Response:
+    """Answer a paused Approval task: APPROVED (`?comment=`, decision inputs in the body)."""
+    return await _decide(request, "APPROVED")
+
+
+async def deny(request: Request) -> Response:
+    return await _decide(request, "DENIED")
+
+
+async def _decide(request: Request, decision: str) -> Response:
+    ctx = api(request)
+    comment = request.query_params.get("comment")
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise ApiError(422, f"comment longer than {MAX_COMMENT} characters")
+    inputs, _ = await read_inputs(request, ctx.body_limit)
+    async with _command(request):
+        await ctx.engine.resume(
+            request.path_params["execution_id"], inputs or None, decision=decision, comment=comment
+        )
+    return Response(status_code=204)
+
+
 async def restart(request: Request) -> Response:
     """Run the failed task runs of an ended (or paused) execution again, same id."""
     ctx = api(request)

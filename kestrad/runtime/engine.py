@@ -454,9 +454,19 @@ class Engine:
         self.hub.executor_wake.set()
         return execution
 
-    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> Execution:
-        """Resume a PAUSED execution, `inputs` becoming its paused runs' `onResume`."""
-        execution = await commands.resume(self.store, execution_id, inputs)
+    async def resume(
+        self,
+        execution_id: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        decision: str | None = None,
+        comment: str | None = None,
+    ) -> Execution:
+        """Resume a PAUSED execution, `inputs` becoming its paused runs' `onResume`;
+        `decision` (APPROVED / DENIED) answers an Approval task."""
+        execution = await commands.resume(
+            self.store, execution_id, inputs, decision=decision, comment=comment
+        )
         self.hub.executor_wake.set()
         return execution
 

@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "kestrad.tasks"
 
 def _load_builtins() -> None:
     from kestrad.tasks import (  # noqa: F401
+        approval,
         core_debug,
         core_execution,
         core_flow,
