@@ -108,9 +108,6 @@ def test_execute_form_shows_the_server_error_beside_the_field(page, server: Serv
     assert "/ui/flows/" in page.url
 
 
-@pytest.mark.xfail(
-    reason="the API does not take FILE uploads on create-execution yet (issue 13)", strict=True
-)
 def test_execute_form_uploads_a_file(page, server: Server, tmp_path) -> None:
     expect = _expect()
     upload = tmp_path / "hello.txt"
