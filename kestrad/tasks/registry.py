@@ -26,6 +26,7 @@ def _load_builtins() -> None:
         http,
         kv,
         local_files,
+        namespace_tasks,
         scripts,
         storage_tasks,
         trigger_toggle,
