@@ -79,6 +79,10 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/follow", executions.follow, methods=["GET"]),
         Route("/executions/{execution_id}/kill", executions.kill, methods=["DELETE"]),
         Route("/executions/{execution_id}/resume", executions.resume, methods=["POST"]),
+        # Kestra's older paths of the newer `…/actions/…` routes.
+        Route("/executions/{execution_id}/pause", actions.pause, methods=["POST"]),
+        Route("/executions/{execution_id}/labels", actions.set_labels, methods=["POST"]),
+        Route("/executions/{execution_id}/change-status", actions.change_status, methods=["POST"]),
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
         Route(
