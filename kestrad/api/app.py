@@ -29,6 +29,7 @@ from kestrad.api import (
     metrics,
     misc,
     namespaces,
+    task_metrics,
     triggers,
     webhooks,
 )
@@ -100,6 +101,7 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/file/preview", files.preview, methods=["GET"]),
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
         Route("/executions/{execution_id}", actions.delete, methods=["DELETE"]),
+        Route("/metrics/{execution_id}", task_metrics.by_execution, methods=["GET"]),
         Route("/logs/search", log_admin.search, methods=["GET"]),
         Route("/logs/{execution_id}/download", log_admin.download, methods=["GET"]),
         Route("/logs/{execution_id}", log_admin.delete_execution_logs, methods=["DELETE"]),

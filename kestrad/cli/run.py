@@ -21,10 +21,11 @@ from kestrad.cli.common import (
     EXIT_TIMEOUT,
     error,
     pairs,
+    warning_text,
 )
 from kestrad.cli.summary import error_lines, print_summary
 from kestrad.config import ConfigError, load_config
-from kestrad.flows.loader import FlowLoadError
+from kestrad.flows.loader import FlowLoadError, load_warnings
 from kestrad.flows.problems import Problem
 from kestrad.model.execution import Execution
 from kestrad.model.ids import new_id
@@ -51,6 +52,8 @@ async def handle(args: argparse.Namespace) -> int:
         try:
             if target.is_file():
                 flow = await engine.deploy_source(target.read_text(), file=str(target))
+                for warning in load_warnings(flow):
+                    print(warning_text(warning), file=sys.stderr)
                 namespace, flow_id = flow.namespace, flow.id
             else:
                 namespace, _, flow_id = args.flow.rpartition("/")

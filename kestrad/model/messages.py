@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from kestrad.model.execution import Metric
 from kestrad.model.state import History
 
 
@@ -25,6 +26,7 @@ class DynamicRun(msgspec.Struct, kw_only=True):
     state: str
     histories: list[History]
     outputs: dict[str, Any] = msgspec.field(default_factory=dict)
+    metrics: list[Metric] | None = None
 
 
 class TaskResult(msgspec.Struct, tag="result", kw_only=True):
@@ -41,6 +43,7 @@ class TaskResult(msgspec.Struct, tag="result", kw_only=True):
     outputs: dict[str, Any] | None = None
     dynamic: list[DynamicRun] | None = None
     final: bool = False
+    metrics: list[Metric] | None = None
 
 
 class RetryDue(msgspec.Struct, tag="retry", kw_only=True):

@@ -44,6 +44,10 @@ from kestrad.store.base import LogEntry, Store
 from kestrad.store.factory import open_store
 from kestrad.store.outage import migrate_when_reachable
 from kestrad.store.records import FlowRow
+from kestrad.tasks import process_ledger
+from kestrad.tasks import runner as task_runner
+from kestrad.tasks.process import die_with_daemon_prefix
+from kestrad.tasks.runner import TaskRunner
 
 log = logging.getLogger("kestrad.engine")
 
@@ -52,6 +56,28 @@ execution_to_json = to_kestra_json
 
 class FlowNotFound(LookupError):
     """No flow with that namespace and id (or it is disabled)."""
+
+
+def _open_ledger(work_path: str, instance_id: str) -> process_ledger.ProcessLedger:
+    """End what dead daemons of this host left running, then record this one's groups."""
+    root = Path(work_path) / ".process-groups"
+    for reaped in process_ledger.reap_dead(root, instance_id):
+        log.warning(
+            "instance %s died leaving process group %d running: killed %s",
+            reaped.instance_id,
+            reaped.pgid,
+            ", ".join(str(pid) for pid in reaped.pids),
+        )
+    die_with_daemon_prefix()  # looked up once now, not in the first task's time
+    ledger = process_ledger.ProcessLedger(root, instance_id).open()
+    process_ledger.set_current(ledger)
+    return ledger
+
+
+def _close_ledger(ledger: process_ledger.ProcessLedger) -> None:
+    if process_ledger.current() is ledger:
+        process_ledger.set_current(None)
+    ledger.close()
 
 
 def store_for(url: str, config: Config) -> Store:
@@ -114,6 +140,7 @@ class Engine:
             services=self.services,
             results_to_local_executor=together,
             globals_=globals_,
+            secret_key=self.secret_key,
             **poll,
         )
         self.executor = Executor(
@@ -171,12 +198,19 @@ class Engine:
                 database_url = f"sqlite:///{folder}/kestrad.db"
             url = database_url or config.database.url
             set_default_storage(config.storage_path(url))
+            task_runner.configure(
+                TaskRunner(config.work_path(url), config.tasks.runner, config.tasks.user)
+            )
+            stack.callback(task_runner.configure, None)
             store = store_for(url, config)
             await migrate_when_reachable(store, url, database_wait)
             engine = cls(config, store, roles=roles)
             try:
                 in_flight = await store.register_instance(engine.instance_id, engine.roles)
                 log_in_flight(in_flight, "died (found at this start)")
+                if engine.runs_worker:
+                    ledger = _open_ledger(config.work_path(url), engine.instance_id)
+                    stack.callback(_close_ledger, ledger)
                 await engine.flows.load_all()
                 async with anyio.create_task_group() as tg:
                     await tg.start(engine.services.run)
@@ -251,9 +285,12 @@ class Engine:
         return left
 
     # -- flows --------------------------------------------------------------------------------
-    async def deploy_source(self, source: str, *, file: str | None = None) -> Any:
-        """Validate and store a flow; raises FlowLoadError with every problem."""
-        return await self.flows.deploy(source, file=file)
+    async def deploy_source(
+        self, source: str, *, file: str | None = None, parsed: Any = None
+    ) -> Any:
+        """Validate and store a flow; raises FlowLoadError with every problem. `parsed`:
+        the Flow already loaded from `source` (by the folder watcher)."""
+        return await self.flows.deploy(source, file=file, parsed=parsed)
 
     async def deploy_directory(self, path: str | Path) -> list[Problem]:
         """Deploy every flow file under `path` that validates; return the others' problems."""

@@ -194,10 +194,12 @@ async def test_health_reports_the_database_and_the_instance() -> None:
             "instance": engine.instance_id,
         }
 
-        async def down() -> None:
+        async def down(instance_id: str) -> None:
             raise OSError("disk on fire")
 
-        engine.store.ping = down  # type: ignore[method-assign]
+        # The real faults (a deleted SQLite file, a full disk) are in
+        # tests/daemon/test_store_faults.py; this only checks the answer's shape.
+        engine.store.ping_write = down  # type: ignore[method-assign]
         response = await client.get("/health")
         assert response.status_code == 503
         assert response.json()["status"] == "DOWN" and response.json()["database"] == "DOWN"
