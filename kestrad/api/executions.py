@@ -44,8 +44,18 @@ def invalid_inputs(exc: InputsInvalid) -> ApiError:
     )
 
 
+CREATE_PARAMS = frozenset({"labels", "wait", "revision", "kind"})
+
+
 async def create(request: Request) -> Response:
     ctx = api(request)
+    if "scheduleDate" in request.query_params or "breakpoints" in request.query_params:
+        name = "scheduleDate" if "scheduleDate" in request.query_params else "breakpoints"
+        raise ApiError(400, f"`{name}` is not supported: executions start when created")
+    check_params(request, CREATE_PARAMS)
+    kind = request.query_params.get("kind")
+    if kind is not None and kind.upper() != "NORMAL":
+        raise ApiError(400, f"`kind={kind}`: only NORMAL executions are run here")
     namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
     flow = await enabled_flow(ctx.engine, namespace, flow_id)
     revision = query_int(request, "revision", flow.revision, low=1, high=2**31)
@@ -158,6 +168,7 @@ async def _existing(ctx: ApiContext, execution_id: str) -> Execution:
 
 
 async def get(request: Request) -> Response:
+    check_params(request, set())
     execution = await _existing(api(request), request.path_params["execution_id"])
     return json_response(to_kestra_json(execution))
 

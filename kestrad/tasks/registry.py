@@ -29,6 +29,7 @@ def _load_builtins() -> None:
         kv,
         local_files,
         metric,
+        namespace_tasks,
         scripts,
         state,
         storage_tasks,
