@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 # Task log levels, lowest first (task logs spell WARNING as WARN).
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 

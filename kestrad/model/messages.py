@@ -59,6 +59,11 @@ class Resume(msgspec.Struct, tag="resume", kw_only=True):
     inputs: dict[str, Any] | None = None
 
 
+class PauseRequest(msgspec.Struct, tag="pause", kw_only=True):
+    """An operator pauses a running execution: its running task runs go on, nothing new
+    starts until a Resume (Kestra's `executions/{id}/actions/pause`)."""
+
+
 class PauseTimeout(msgspec.Struct, tag="pause-timeout", kw_only=True):
     """A Pause's `timeout` has passed: fail it if it is still paused."""
 
@@ -102,6 +107,7 @@ ExecutionEvent = (
     | TaskResult
     | RetryDue
     | Resume
+    | PauseRequest
     | PauseTimeout
     | Kill
     | SubflowEnded

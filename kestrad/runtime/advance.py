@@ -44,6 +44,7 @@ from kestrad.model.messages import (
     DynamicRun,
     ExecutionEvent,
     Kill,
+    PauseRequest,
     PauseTimeout,
     Restart,
     Resume,
@@ -364,6 +365,10 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
         _apply_restart(p, event)
     elif isinstance(event, Resume):
         _apply_resume(p, event)
+    elif isinstance(event, PauseRequest):
+        # Checked again here: the execution may have ended since the command was checked.
+        if T.PAUSE_REQUEST.check(p.execution) is None:
+            p.set_execution_state(S.PAUSED)
     elif isinstance(event, SubflowEnded):
         _apply_subflow_ended(p, event)
     elif isinstance(event, SlaDue):

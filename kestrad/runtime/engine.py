@@ -43,6 +43,7 @@ from kestrad.storage import set_default_storage
 from kestrad.store.base import LogEntry, Store
 from kestrad.store.factory import open_store
 from kestrad.store.outage import migrate_when_reachable
+from kestrad.store.records import FlowRow
 from kestrad.tasks import process_ledger
 from kestrad.tasks import runner as task_runner
 from kestrad.tasks.process import die_with_daemon_prefix
@@ -107,6 +108,10 @@ class Engine:
         # Set when a drain starts: long-lived readers (SSE follows) end with a final event.
         self.draining = asyncio.Event()
         self.flows = FlowCache(store)
+        # Told of each flow saved, deleted, enabled or disabled through the API (the daemon
+        # registers its scheduler's, so a new Schedule is indexed at once); the folder
+        # sync tells its own listeners.
+        self.flow_listeners: list[Callable[[FlowRow], None]] = []
         globals_ = dict(config.variables.globals)
         self.renderer = Renderer(globals_=globals_)
         storage_functions.register(self.renderer)
@@ -309,8 +314,23 @@ class Engine:
         if row is None or row.deleted:
             return False
         await self.store.set_flow_flags(row, disabled=row.disabled, deleted=True)
-        self.flows.remember(msgspec.structs.replace(row, deleted=True))
+        deleted = msgspec.structs.replace(row, deleted=True)
+        self.flows.remember(deleted)
+        self.flow_saved(deleted)
         return True
+
+    async def set_flow_disabled(self, row: FlowRow, disabled: bool) -> FlowRow:
+        """Disable or enable a flow (its triggers stop or start firing)."""
+        await self.store.set_flow_flags(row, disabled=disabled, deleted=row.deleted)
+        changed = msgspec.structs.replace(row, disabled=disabled)
+        self.flows.remember(changed)
+        self.flow_saved(changed)
+        return changed
+
+    def flow_saved(self, row: FlowRow) -> None:
+        """Tell the listeners (the scheduler) that a flow changed outside the folder sync."""
+        for listener in list(self.flow_listeners):
+            listener(row)
 
     # -- executions ---------------------------------------------------------------------------
     async def create_execution(
@@ -395,6 +415,12 @@ class Engine:
     async def kill(self, execution_id: str) -> Execution:
         """Kill an execution that has not ended; returns it as it was before."""
         execution = await commands.kill(self.store, execution_id)
+        self.hub.executor_wake.set()
+        return execution
+
+    async def pause(self, execution_id: str) -> Execution:
+        """Pause a running execution (nothing new starts until it is resumed)."""
+        execution = await commands.pause(self.store, execution_id)
         self.hub.executor_wake.set()
         return execution
 

@@ -394,7 +394,7 @@ class Worker:
             entries = await self.services.fetch_logs(job.execution_id, min_level="ERROR")
             self._error_logs[job.task_run_id] = [_log_json(entry) for entry in entries]
         try:
-            return await self._run_runnable(job, task, variables, logger)
+            return await self._run_runnable(job, task, variables, logger, metrics)
         finally:
             self._error_logs.pop(job.task_run_id, None)
 
@@ -412,7 +412,12 @@ class Worker:
         return self._error_logs[run_id]
 
     async def _run_runnable(
-        self, job: WorkerJob, task: Any, variables: dict[str, Any], logger: TaskLogger
+        self,
+        job: WorkerJob,
+        task: Any,
+        variables: dict[str, Any],
+        logger: TaskLogger,
+        metrics: list[Metric],
     ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
         ctx = RunContext(
             self.renderer,

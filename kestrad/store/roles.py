@@ -325,6 +325,15 @@ class LogStore(Protocol):
         """Log lines with `seq > after` matching every filter given, oldest first."""
         ...
 
+    async def find_logs(
+        self, query: Query, *, now: float, limit: int = 100, offset: int = 0
+    ) -> list[LogEntry]:
+        """Log lines matching Kestra's query filters, newest first (`UnsupportedFilter`
+        for a filter the store cannot answer)."""
+        ...
+
+    async def count_found_logs(self, query: Query, *, now: float) -> int: ...
+
     async def latest_logs(
         self,
         *,

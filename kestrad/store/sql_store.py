@@ -176,6 +176,16 @@ class SQLStore:
     async def active_executions(self) -> list[tuple[str, str]]:
         return await self.connector.read(execution_plans.active_executions())
 
+    async def find_logs(
+        self, query: Query, *, now: float, limit: int = 100, offset: int = 0
+    ) -> list[LogEntry]:
+        where = compile_query(query, Resource.LOG, now)
+        return await self.connector.read(log_plans.find_logs(where, limit, offset))
+
+    async def count_found_logs(self, query: Query, *, now: float) -> int:
+        where = compile_query(query, Resource.LOG, now)
+        return await self.connector.read(log_plans.count_found_logs(where))
+
     async def save_executions(self, executions: list[Execution]) -> None:
         await self.connector.write(execution_plans.upsert_executions(executions))
 

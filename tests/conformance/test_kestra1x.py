@@ -26,13 +26,11 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a flowable's `errors` branch runs only after its child's retries are spent (Kestra runs it between attempts; upstream @FlakyTest)": [
         "retry-with-flowable-errors",
     ],
-    ],
     "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
         "retry-failed-flow-duration",
     ],
     "unknown task type io.kestra.plugin.core.storage.Write": [
         "flow-trigger-for-each-item-outputs",
-    ],
     ],
     "the loader accepts two Flow-trigger preconditions with the same id": [
         "invalid-duplicate-preconditions-id",
