@@ -605,6 +605,14 @@ EXISTS (SELECT 1 FROM jsonb_each_text({col}) AS lb WHERE lb.key = $1 AND lb.valu
 -- name: where_never
 1 = 0
 
+-- Log lines matching Kestra's query filters (store/filters.py), newest first.
+-- name: log_find
+SELECT l.seq, l.execution_id, l.namespace, l.flow_id, l.task_id, l.task_run_id, l.attempt, l.level, l.timestamp, l.message
+FROM logs AS l WHERE /*where*/ ORDER BY l.seq DESC LIMIT $1 OFFSET $2;
+
+-- name: log_find_count
+SELECT count(*) FROM logs AS l WHERE /*where*/;
+
 -- The newest execution of each flow of a list ($1 namespaces, $2 flow ids, pairwise).
 -- name: execution_latest_of_flows
 SELECT f.ns, f.flow, e.id, e.state, e.start_date
@@ -613,11 +621,3 @@ CROSS JOIN LATERAL (
   SELECT x.id, x.state, x.start_date FROM executions AS x
   WHERE x.namespace = f.ns AND x.flow_id = f.flow
   ORDER BY x.start_date DESC, x.id DESC LIMIT 1) AS e;
-
--- Log lines matching Kestra's query filters (store/filters.py), newest first.
--- name: log_find
-SELECT l.seq, l.execution_id, l.namespace, l.flow_id, l.task_id, l.task_run_id, l.attempt, l.level, l.timestamp, l.message
-FROM logs AS l WHERE /*where*/ ORDER BY l.seq DESC LIMIT $1 OFFSET $2;
-
--- name: log_find_count
-SELECT count(*) FROM logs AS l WHERE /*where*/;

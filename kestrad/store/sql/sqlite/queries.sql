@@ -546,6 +546,14 @@ EXISTS (SELECT 1 FROM json_each({col}) AS lb WHERE lb.key = ?1 AND lb.value LIKE
 -- name: where_never
 1 = 0
 
+-- Log lines matching Kestra's query filters (store/filters.py), newest first.
+-- name: log_find
+SELECT l.seq, l.execution_id, l.namespace, l.flow_id, l.task_id, l.task_run_id, l.attempt, l.level, l.timestamp, l.message
+FROM logs AS l WHERE /*where*/ ORDER BY l.seq DESC LIMIT ?1 OFFSET ?2;
+
+-- name: log_find_count
+SELECT count(*) FROM logs AS l WHERE /*where*/;
+
 -- The newest execution of each flow of a list (?1 namespaces, ?2 flow ids, pairwise).
 -- name: execution_latest_of_flows
 SELECT e.namespace, e.flow_id, e.id, e.state, e.start_date
@@ -554,11 +562,3 @@ JOIN executions AS e ON e.id = (
   SELECT x.id FROM executions AS x
   WHERE x.namespace = n.value AND x.flow_id = f.value
   ORDER BY x.start_date DESC, x.id DESC LIMIT 1);
-
--- Log lines matching Kestra's query filters (store/filters.py), newest first.
--- name: log_find
-SELECT l.seq, l.execution_id, l.namespace, l.flow_id, l.task_id, l.task_run_id, l.attempt, l.level, l.timestamp, l.message
-FROM logs AS l WHERE /*where*/ ORDER BY l.seq DESC LIMIT ?1 OFFSET ?2;
-
--- name: log_find_count
-SELECT count(*) FROM logs AS l WHERE /*where*/;
