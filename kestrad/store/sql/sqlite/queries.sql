@@ -397,13 +397,50 @@ SELECT count(*), coalesce(max(updated), 0) FROM kv;
 -- Maintenance tasks (execution.Count, execution.PurgeExecutions, log.PurgeLogs). Dates are
 -- ISO-8601 UTC strings written like `now_iso`, so they compare as text.
 
--- Parameters: ?1 start, ?2 end, ?3 states, ?4 namespaces, ?5 flows ("namespace/id").
--- name: execution_count_by_flow
+-- execution.Count, one query per filter combination, as in the PostgreSQL file.
+-- Parameters: ?1 start, ?2 end, then the lists (JSON arrays).
+
+-- ?3 namespaces, ?4 flow ids: the flows, as pairs (matched by their position).
+-- name: execution_flow_counts_flows
+SELECT e.namespace, e.flow_id, count(*)
+FROM json_each(?3) AS n JOIN json_each(?4) AS f ON f.key = n.key
+JOIN executions e ON e.namespace = n.value AND e.flow_id = f.value
+WHERE e.start_date >= coalesce(?1, '') AND e.start_date <= coalesce(?2, '~')
+GROUP BY e.namespace, e.flow_id ORDER BY e.namespace, e.flow_id;
+
+-- ?3 namespaces, ?4 flow ids (pairs), ?5 states.
+-- name: execution_flow_counts_flows_states
+SELECT e.namespace, e.flow_id, count(*)
+FROM json_each(?3) AS n JOIN json_each(?4) AS f ON f.key = n.key
+JOIN executions e ON e.namespace = n.value AND e.flow_id = f.value
+WHERE e.state IN (SELECT value FROM json_each(?5))
+  AND e.start_date >= coalesce(?1, '') AND e.start_date <= coalesce(?2, '~')
+GROUP BY e.namespace, e.flow_id ORDER BY e.namespace, e.flow_id;
+
+-- ?3 namespaces.
+-- name: execution_flow_counts_namespaces
 SELECT namespace, flow_id, count(*) FROM executions
-WHERE (?1 IS NULL OR start_date >= ?1) AND (?2 IS NULL OR start_date <= ?2)
-  AND (?3 IS NULL OR state IN (SELECT value FROM json_each(?3)))
-  AND (?4 IS NULL OR namespace IN (SELECT value FROM json_each(?4)))
-  AND (?5 IS NULL OR namespace || '/' || flow_id IN (SELECT value FROM json_each(?5)))
+WHERE namespace IN (SELECT value FROM json_each(?3))
+  AND start_date >= coalesce(?1, '') AND start_date <= coalesce(?2, '~')
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- ?3 namespaces, ?4 states.
+-- name: execution_flow_counts_namespaces_states
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE namespace IN (SELECT value FROM json_each(?3)) AND state IN (SELECT value FROM json_each(?4))
+  AND start_date >= coalesce(?1, '') AND start_date <= coalesce(?2, '~')
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- name: execution_flow_counts_all
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE start_date >= coalesce(?1, '') AND start_date <= coalesce(?2, '~')
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- ?3 states.
+-- name: execution_flow_counts_states
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE state IN (SELECT value FROM json_each(?3))
+  AND start_date >= coalesce(?1, '') AND start_date <= coalesce(?2, '~')
 GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
 
 -- Parameters: ?1 states, ?2 end, ?3 start, ?4 namespace, ?5 flow_id, ?6 after, ?7 limit.
