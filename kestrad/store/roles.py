@@ -22,6 +22,7 @@ from kestrad.store.records import (
     ExecutorOutcome,
     FlowKey,
     FlowRow,
+    Handout,
     InstanceRow,
     LocalBatch,
     Outgoing,
@@ -286,18 +287,22 @@ class InstanceStore(Protocol):
 
     async def register_instance(self, instance_id: str, roles: str) -> None: ...
 
-    async def heartbeat(self, instance_id: str) -> None: ...
+    async def heartbeat(self, instance_id: str) -> bool:
+        """Renew this instance's row; False when it is no longer RUNNING (another daemon
+        disconnected it: a heartbeat never revives it, see store/lease.py)."""
+        ...
 
     async def stop_instance(self, instance_id: str) -> None: ...
 
     async def disconnect_silent_instances(
         self, instance_id: str, silent_since: float, purge_before: float
-    ) -> list[str]:
+    ) -> Handout:
         """Mark RUNNING instances (other than `instance_id`) whose last heartbeat is older
-        than `silent_since` DISCONNECTED and release their worker claims, so live workers
-        run those jobs again (same payload, so the attempt number is kept). Rows not
-        RUNNING with a heartbeat older than `purge_before` are deleted. Returns the ids
-        disconnected."""
+        than `silent_since` DISCONNECTED, end their database sessions (the fence), and
+        release the worker claims of every instance not RUNNING, so live workers run those
+        jobs again (same payload, so the attempt number is kept). Nothing here waits on a
+        frozen instance's locks: what it still locks is released at a later pass. Rows not
+        RUNNING with a heartbeat older than `purge_before` are deleted."""
         ...
 
     async def list_instances(self) -> list[InstanceRow]:

@@ -25,6 +25,7 @@ from kestrad.store.records import (
     ExecutionRef,
     ExecutorOutcome,
     FlowRow,
+    Handout,
     InstanceRow,
     LocalBatch,
     Outgoing,
@@ -254,15 +255,16 @@ class SQLStore:
         plan = instance_plans.register_instance(instance_id, roles, self.liveness_timeout)
         await self.connector.write(plan)
 
-    async def heartbeat(self, instance_id: str) -> None:
-        await self.connector.write(instance_plans.heartbeat(instance_id), transaction=False)
+    async def heartbeat(self, instance_id: str) -> bool:
+        plan = instance_plans.heartbeat(instance_id)
+        return await self.connector.write(plan, transaction=False, fenced=False)
 
     async def stop_instance(self, instance_id: str) -> None:
         await self.connector.write(instance_plans.stop_instance(instance_id))
 
     async def disconnect_silent_instances(
         self, instance_id: str, silent_since: float, purge_before: float
-    ) -> list[str]:
+    ) -> Handout:
         plan = instance_plans.disconnect_silent_instances(instance_id, silent_since, purge_before)
         return await self.connector.write(plan)
 

@@ -79,7 +79,9 @@ class SQLiteConnector:
                 await conn.close()
         self._reader = self._writer = None
 
-    async def write(self, plan: Plan[T], *, transaction: bool = True) -> T:
+    async def write(self, plan: Plan[T], *, transaction: bool = True, fenced: bool = True) -> T:
+        """One process per database file: no other daemon to be fenced by (`fenced` is
+        PostgreSQL's, see store/lease.py)."""
         assert self._writer is not None, "store not open"
         run = in_transaction if transaction else run_plan
         return await self._writer._execute(run, self._writer._conn, plan)

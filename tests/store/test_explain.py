@@ -146,7 +146,8 @@ def hot_queries(data: Data, seqs: dict[str, int]) -> list[tuple[str, str, tuple[
         # Liveness.
         ("heartbeat", "instance_heartbeat", (NOW, "instance-0")),
         ("disconnect silent", "instance_disconnect_silent", (NOW - 45, "instance-0")),
-        ("hand out jobs", "queue_worker_release_instances", (["instance-3"],)),
+        ("disconnected: their jobs", "queue_worker_held_by_gone", ()),
+        ("hand out jobs", "queue_worker_release_seqs", ([1, 2, 3],)),
         # The monitor and the scheduler.
         ("triggers updated", "trigger_updated_since", (NOW - 5,)),
         ("execution briefs", "execution_states_of", (some[:100],)),
@@ -322,7 +323,7 @@ async def test_sqlite_list_parameters_search_an_index(tmp_path: Any) -> None:
         "execution_states_of": (ids,),
         "execution_delete": (ids,),
         "log_delete_executions": (ids,),
-        "queue_worker_release_instances": (ids,),
+        "queue_worker_release_seqs": (json.dumps([1, 2]),),
     }
     conn = sqlite3.connect(path)
     try:

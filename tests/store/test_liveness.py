@@ -46,8 +46,9 @@ async def test_silent_instance_claims_are_released_live_ones_kept(store) -> None
     [live_job] = await store.claim_worker_jobs("live", 1)
     await store.heartbeat("live")
 
-    gone = await store.disconnect_silent_instances("checker", silent_since, 0.0)
-    assert gone == ["old"]
+    handout = await store.disconnect_silent_instances("checker", silent_since, 0.0)
+    assert handout.instances == ["old"]
+    assert [(j.instance, j.seq, j.key) for j in handout.jobs] == [("old", old_job.seq, old_job.key)]
     assert await store.count_worker_claims("old") == 0
     assert await store.count_worker_claims("live") == 1
     states = {i.id: i.state for i in await store.list_instances()}
@@ -59,7 +60,8 @@ async def test_silent_instance_claims_are_released_live_ones_kept(store) -> None
     assert live_job.payload == b"job-live"
 
     # A second pass finds nothing new; a purge deletes only rows that are not RUNNING.
-    assert await store.disconnect_silent_instances("checker", silent_since, 0.0) == []
+    again = await store.disconnect_silent_instances("checker", silent_since, 0.0)
+    assert (again.instances, again.jobs) == ([], [])
     await store.disconnect_silent_instances("checker", silent_since, time.time() + 1)
     assert [i.id for i in await store.list_instances()] == ["live"]
 

@@ -6,9 +6,10 @@ import os
 import socket
 import time
 
-from kestrad.store.records import InstanceRow
+from kestrad.store.lease import application_name
+from kestrad.store.records import HandedOut, Handout, InstanceRow
 from kestrad.store.rows import instance_row, pid_alive
-from kestrad.store.statements import All, Execute, Plan
+from kestrad.store.statements import All, Execute, Plan, Value
 
 
 def register_instance(instance_id: str, roles: str, liveness_timeout: float) -> Plan[None]:
@@ -24,8 +25,9 @@ def register_instance(instance_id: str, roles: str, liveness_timeout: float) -> 
     yield Execute("queue_worker_release_dead")
 
 
-def heartbeat(instance_id: str) -> Plan[None]:
-    yield Execute("instance_heartbeat", (time.time(), instance_id))
+def heartbeat(instance_id: str) -> Plan[bool]:
+    """False when the row is no longer RUNNING: this instance was disconnected (fenced)."""
+    return (yield Execute("instance_heartbeat", (time.time(), instance_id))) > 0
 
 
 def stop_instance(instance_id: str) -> Plan[None]:
@@ -35,13 +37,20 @@ def stop_instance(instance_id: str) -> Plan[None]:
 
 def disconnect_silent_instances(
     instance_id: str, silent_since: float, purge_before: float
-) -> Plan[list[str]]:
-    rows = yield All("instance_disconnect_silent", (silent_since, instance_id))
-    gone = [r[0] for r in rows]
+) -> Plan[Handout]:
+    """Disconnect the instances silent since `silent_since`, fence them (their database
+    sessions end, so nothing they had in flight commits), then hand out every job still
+    claimed by an instance that is not RUNNING: those just disconnected, and those whose
+    rows were still locked by a frozen transaction at an earlier pass."""
+    gone = [r[0] for r in (yield All("instance_disconnect_silent", (silent_since, instance_id)))]
     if gone:
-        yield Execute("queue_worker_release_instances", (gone,))
+        yield Value("instance_fence", ([application_name(i) for i in gone],))
+    held = yield All("queue_worker_held_by_gone")
+    if held:
+        yield Execute("queue_worker_release_seqs", ([r[1] for r in held],))
     yield Execute("instance_purge", (purge_before,))
-    return gone
+    jobs = [HandedOut(instance=r[0], seq=r[1], key=r[2]) for r in held]
+    return Handout(instances=gone, jobs=jobs)
 
 
 def list_instances() -> Plan[list[InstanceRow]]:

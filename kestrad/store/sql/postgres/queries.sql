@@ -7,6 +7,9 @@
 -- Migrations (see store/plans/migrate.py). The lock makes daemons starting together
 -- apply each migration once.
 
+-- name: migration_no_timeout
+SET LOCAL statement_timeout = 0;
+
 -- name: migration_lock
 SELECT pg_advisory_xact_lock(1801810804);
 
@@ -174,19 +177,42 @@ FROM logs WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
 INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state)
 VALUES ($1, $2, $3, $4, $5, $6, 'RUNNING');
 
--- A heartbeat also revives an instance marked DISCONNECTED while it was only slow: its
--- claims were handed out already, and new ones must not be released again.
+-- Only a RUNNING row: a DISCONNECTED instance was fenced and its jobs handed out; it
+-- learns so here (no row updated) and stops, never revived (store/lease.py).
 -- name: instance_heartbeat
-UPDATE service_instance SET heartbeat = $1, state = 'RUNNING'
-WHERE id = $2 AND state IN ('RUNNING', 'DISCONNECTED');
+UPDATE service_instance SET heartbeat = $1 WHERE id = $2 AND state = 'RUNNING';
 
+-- A row locked by its instance's own open transaction (which confirms its lease, see
+-- store/lease.py) is skipped: that instance is alive enough to commit, or its session
+-- ends by `idle_in_transaction_session_timeout` and the next pass takes it.
 -- name: instance_disconnect_silent
 UPDATE service_instance SET state = 'DISCONNECTED'
-WHERE state = 'RUNNING' AND heartbeat < $1 AND id <> $2
+WHERE id IN (
+  SELECT id FROM service_instance
+  WHERE state = 'RUNNING' AND heartbeat < $1 AND id <> $2
+  FOR UPDATE SKIP LOCKED
+)
 RETURNING id;
 
--- name: queue_worker_release_instances
-UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ANY($1::text[]);
+-- The fence: end the sessions of instances just disconnected (their application_name is
+-- `kestrad/<instance id>`), rolling back what a frozen daemon had in flight and freeing
+-- its row locks. Only sessions of this role: a role may always end its own sessions.
+-- name: instance_fence
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE application_name = ANY($1::text[]) AND usename = current_user AND pid <> pg_backend_pid();
+
+-- The jobs still claimed by instances that are not RUNNING (disconnected, stopped, dead),
+-- to hand out again. A row a frozen instance's open transaction still locks is skipped,
+-- not waited for: the next liveness pass takes it, once the fence (instance_fence) or
+-- `idle_in_transaction_session_timeout` ended that transaction.
+-- name: queue_worker_held_by_gone
+SELECT claimed_by, seq, key FROM queue_worker
+WHERE claimed_by IN (SELECT id FROM service_instance WHERE state <> 'RUNNING')
+ORDER BY seq
+FOR UPDATE SKIP LOCKED;
+
+-- name: queue_worker_release_seqs
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL WHERE seq = ANY($1::bigint[]);
 
 -- name: instance_purge
 DELETE FROM service_instance WHERE state <> 'RUNNING' AND heartbeat < $1;

@@ -6,6 +6,8 @@
 
 -- Migrations (see store/plans/migrate.py).
 
+-- name: migration_no_timeout
+
 -- name: migration_lock
 
 -- name: migrations_table
@@ -121,9 +123,15 @@ DELETE FROM queue_worker WHERE seq = ?1;
 UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
 WHERE claimed_by IS NOT NULL AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING');
 
--- name: queue_worker_release_instances
+-- The jobs still claimed by instances that are not RUNNING, to hand out again.
+-- name: queue_worker_held_by_gone
+SELECT claimed_by, seq, key FROM queue_worker
+WHERE claimed_by IN (SELECT id FROM service_instance WHERE state <> 'RUNNING')
+ORDER BY seq;
+
+-- name: queue_worker_release_seqs
 UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
-WHERE claimed_by IN (SELECT value FROM json_each(?1));
+WHERE seq IN (SELECT value FROM json_each(?1));
 
 -- Jobs of a claim attempt whose answer was lost (see Store.release_worker_claims).
 -- name: queue_worker_release_stamps
@@ -186,16 +194,17 @@ ORDER BY seq DESC LIMIT ?5;
 INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'RUNNING');
 
--- A heartbeat also revives an instance marked DISCONNECTED while it was only slow: its
--- claims were handed out already, and new ones must not be released again.
+-- Only a RUNNING row: a DISCONNECTED instance is never revived (store/lease.py).
 -- name: instance_heartbeat
-UPDATE service_instance SET heartbeat = ?1, state = 'RUNNING'
-WHERE id = ?2 AND state IN ('RUNNING', 'DISCONNECTED');
+UPDATE service_instance SET heartbeat = ?1 WHERE id = ?2 AND state = 'RUNNING';
 
 -- name: instance_disconnect_silent
 UPDATE service_instance SET state = 'DISCONNECTED'
 WHERE state = 'RUNNING' AND heartbeat < ?1 AND id <> ?2
 RETURNING id;
+
+-- One process per SQLite file: no other daemon's sessions to end.
+-- name: instance_fence
 
 -- name: instance_purge
 DELETE FROM service_instance WHERE state <> 'RUNNING' AND heartbeat < ?1;
