@@ -253,8 +253,12 @@ class LogStore(Protocol):
     async def append_logs(self, logs: list[NewLog]) -> list[LogEntry]: ...
 
     async def list_logs(
-        self, execution_id: str, after: int = 0, limit: int = 10_000
-    ) -> list[LogEntry]: ...
+        self, execution_id: str, after: int = 0, limit: int = 10_000, *, ended: bool = False
+    ) -> list[LogEntry]:
+        """The lines of one execution with `seq > after`, oldest first, up to the log
+        horizon (store/plans/logs.py): a follower's cursor never passes a line that has yet
+        to commit. `ended`: the execution has ended, every line of it is committed."""
+        ...
 
     async def search_logs(
         self,
@@ -265,8 +269,10 @@ class LogStore(Protocol):
         flow_id: str | None = None,
         levels: list[str] | None = None,
         limit: int = 1000,
+        ended: bool = False,
     ) -> list[LogEntry]:
-        """Log lines with `seq > after` matching every filter given, oldest first."""
+        """Log lines with `seq > after` matching every filter given, oldest first, up to
+        the log horizon (`ended` with `execution_id`: that execution's are all there)."""
         ...
 
     async def latest_logs(

@@ -125,6 +125,7 @@ def hot_queries(data: Data, seqs: dict[str, int]) -> list[tuple[str, str, tuple[
     some = [r[0] for r in data.executions[::200]]
     middle = data.executions[EXECUTIONS // 2]
     ns, flow = middle[1], middle[2]
+    horizon = seqs["high"] + 1  # nothing in flight
     out: list[tuple[str, str, tuple[Any, ...]]] = [
         # The executor's and the worker's loops.
         ("executor claim", "queue_execution_poll", (NOW, 100)),
@@ -152,15 +153,19 @@ def hot_queries(data: Data, seqs: dict[str, int]) -> list[tuple[str, str, tuple[
         ("triggers updated", "trigger_updated_since", (NOW - 5,)),
         ("execution briefs", "execution_states_of", (some[:100],)),
         # Logs: the SSE follow of one execution, `kestrad logs -f`, retention batches.
-        ("log tail of one", "log_list", (some[0], 0, 10_000)),
-        ("log tail of one, later", "log_list", (some[0], seqs["high"] - 50, 10_000)),
-        ("log follow all", "log_search_after", (seqs["high"] - 50, None, None, None, None, 1000)),
+        ("log tail of one", "log_list", (some[0], 0, 10_000, horizon)),
+        ("log tail of one, later", "log_list", (some[0], seqs["high"] - 50, 10_000, horizon)),
+        (
+            "log follow all",
+            "log_search_after",
+            (seqs["high"] - 50, None, None, None, None, 1000, horizon),
+        ),
         (
             "log follow one",
             "log_search_after",
-            (seqs["high"] - 50, some[0], None, None, None, 1000),
+            (seqs["high"] - 50, some[0], None, None, None, 1000, horizon),
         ),
-        ("log latest", "log_search_latest", (None, None, None, None, 100)),
+        ("log latest", "log_search_latest", (None, None, None, None, 100, horizon)),
         (
             "log retention batch",
             "log_purge",

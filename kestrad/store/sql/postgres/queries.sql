@@ -154,24 +154,30 @@ UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
 WHERE claimed_by IS NOT NULL
   AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING');
 
--- Log seqs are drawn in commit order: the statement first takes the transaction-level
--- advisory lock (27500 = 0x6B6C "kl", 0), held until the commit (the plan's last
--- statement; see plans/logs.py). Every row joins the one row of the locked CTE before the
+-- A log insert first takes a SHARED transaction-level advisory lock keyed by the seq
+-- sequence's last value (+ 2^40), held until its commit: the readers' horizon
+-- (070_log_horizon.sql) stays below every seq it draws. Shared: writers never wait on each
+-- other, nor on a frozen daemon. Every row joins the one row of the locked CTE before the
 -- insert's projection draws its seq (nextval), so no seq is drawn before the lock is held.
 -- name: log_insert
-WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(27500, 0))
+WITH inflight AS MATERIALIZED (
+  SELECT pg_advisory_xact_lock_shared(1099511627776 + (SELECT last_value FROM logs_seq_seq))
+)
 INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message)
 SELECT e, ns, f, t, tr, a, l, ts, m
-FROM serial, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[])
+FROM inflight, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[])
   WITH ORDINALITY AS x(e, ns, f, t, tr, a, l, ts, m, n)
 ORDER BY n
 RETURNING seq;
 
--- Followers page with `seq > cursor`: safe because seqs are drawn in commit order (above),
--- so no line can commit behind a cursor that already passed its seq.
+-- Followers page with `seq > cursor AND seq < horizon`: no line below the horizon can
+-- still commit, so none commits behind a cursor that already passed its seq.
+-- name: log_horizon
+SELECT kestrad_log_horizon();
+
 -- name: log_list
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
-FROM logs WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
+FROM logs WHERE execution_id = $1 AND seq > $2 AND seq < $4 ORDER BY seq LIMIT $3;
 
 -- name: instance_register
 INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state)
@@ -313,18 +319,18 @@ SELECT 1;
 -- name: queue_worker_claimed_count
 SELECT count(*) FROM queue_worker WHERE claimed_by = $1;
 
--- `kestrad logs -f` follows with this: `seq > cursor` is safe, see log_insert.
+-- `kestrad logs -f` follows with this, below the horizon (see log_horizon).
 -- name: log_search_after
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
-WHERE seq > $1 AND ($2::text IS NULL OR execution_id = $2) AND ($3::text IS NULL OR namespace = $3)
+WHERE seq > $1 AND seq < $7 AND ($2::text IS NULL OR execution_id = $2) AND ($3::text IS NULL OR namespace = $3)
   AND ($4::text IS NULL OR flow_id = $4) AND ($5::text[] IS NULL OR level = ANY($5))
 ORDER BY seq LIMIT $6;
 
 -- name: log_search_latest
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
-WHERE ($1::text IS NULL OR execution_id = $1) AND ($2::text IS NULL OR namespace = $2)
+WHERE seq < $6 AND ($1::text IS NULL OR execution_id = $1) AND ($2::text IS NULL OR namespace = $2)
   AND ($3::text IS NULL OR flow_id = $3) AND ($4::text[] IS NULL OR level = ANY($4))
 ORDER BY seq DESC LIMIT $5;
 

@@ -170,21 +170,25 @@ SELECT count(*) FROM queue_worker WHERE claimed_by = ?1;
 INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);
 
+-- One writer commits log lines in seq order: every seq is below the horizon.
+-- name: log_horizon
+SELECT 9223372036854775807;
+
 -- name: log_list
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
-FROM logs WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3;
+FROM logs WHERE execution_id = ?1 AND seq > ?2 AND seq < ?4 ORDER BY seq LIMIT ?3;
 
 -- name: log_search_after
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
-WHERE seq > ?1 AND (?2 IS NULL OR execution_id = ?2) AND (?3 IS NULL OR namespace = ?3)
+WHERE seq > ?1 AND seq < ?7 AND (?2 IS NULL OR execution_id = ?2) AND (?3 IS NULL OR namespace = ?3)
   AND (?4 IS NULL OR flow_id = ?4) AND (?5 IS NULL OR level IN (SELECT value FROM json_each(?5)))
 ORDER BY seq LIMIT ?6;
 
 -- name: log_search_latest
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
-WHERE (?1 IS NULL OR execution_id = ?1) AND (?2 IS NULL OR namespace = ?2)
+WHERE seq < ?6 AND (?1 IS NULL OR execution_id = ?1) AND (?2 IS NULL OR namespace = ?2)
   AND (?3 IS NULL OR flow_id = ?3) AND (?4 IS NULL OR level IN (SELECT value FROM json_each(?4)))
 ORDER BY seq DESC LIMIT ?5;
 
