@@ -30,7 +30,7 @@ from collections.abc import Callable
 from typing import NoReturn
 
 
-class LeaseLost(Exception):
+class Fenced(Exception):
     """Another daemon declared this one dead and took over its jobs: it must stop."""
 
 
@@ -61,22 +61,22 @@ class Lease:
         """A heartbeat sent at `since` (this lease's clock) found the row RUNNING."""
         self.renewed = max(self.renewed, since)
 
-    def lose(self, why: str) -> LeaseLost:
+    def lose(self, why: str) -> Fenced:
         """Record that the lease is gone; returns the error to raise."""
         if self.lost is None:
             self.lost = why
             self._lost.set()
-        return LeaseLost(self.lost)
+        return Fenced(self.lost)
 
     def check(self) -> None:
         if self.lost is not None:
-            raise LeaseLost(self.lost)
+            raise Fenced(self.lost)
 
     async def wait_lost(self) -> NoReturn:
-        """Return never; raise LeaseLost once the lease is lost (the engine's task group
+        """Return never; raise Fenced once the lease is lost (the engine's task group
         runs this, so a lost lease stops the daemon)."""
         await self._lost.wait()
-        raise LeaseLost(self.lost)
+        raise Fenced(self.lost)
 
 
 def application_name(instance_id: str) -> str:

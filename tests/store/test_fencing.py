@@ -17,7 +17,7 @@ import pytest
 from kestrad.model.execution import Execution
 from kestrad.store.base import ExecutorOutcome, Outgoing
 from kestrad.store.factory import open_store
-from kestrad.store.lease import Lease, LeaseLost, application_name
+from kestrad.store.lease import Fenced, Lease, application_name
 from kestrad.store.outage import is_unavailable
 from kestrad.store.session import Session
 from tests.conftest import postgres_database, require_postgres
@@ -142,7 +142,7 @@ async def test_a_fenced_instance_refuses_to_commit(pg_url: str) -> None:
         second = Execution.new(namespace="ns", flow_id="f", flow_revision=1)
         # Its sessions were ended by the fence: the first try meets a closed connection
         # (an outage to the daemon's loops, which try again), the next one the lost lease.
-        with pytest.raises(LeaseLost, match="declared dead by another daemon"):
+        with pytest.raises(Fenced, match="declared dead by another daemon"):
             for _ in range(3):
                 try:
                     await sleeper.create_executions([second])
@@ -152,7 +152,7 @@ async def test_a_fenced_instance_refuses_to_commit(pg_url: str) -> None:
         assert await other.get_execution(first.id) is not None
         assert await other.get_execution(second.id) is None
         assert await sleeper.heartbeat("sleeper") is False
-        with pytest.raises(LeaseLost):  # every later write is refused at once
+        with pytest.raises(Fenced):  # every later write is refused at once
             await sleeper.create_executions([second])
         assert await sleeper.get_execution(first.id) is not None  # reads still answer
     finally:
