@@ -84,10 +84,16 @@ class ServerConfig(_Section, kw_only=True):
     keep_alive_timeout: str = "PT5S"
     # Open connections (SSE followers included) beyond this are answered 503.
     max_connections: int = 1000
+    # The web UI at /ui/ (same port and basic auth as the API); false serves the API only.
+    ui: bool = True
 
 
 class WorkerConfig(_Section, kw_only=True):
     concurrency: int = 0  # 0 = 8 x CPU count
+    # A job whose worker died under it this many times (kill -9, a crash, a lost machine)
+    # fails its task run instead of being handed out again: a poison job kills one daemon
+    # a few times, not every daemon forever.
+    max_deliveries: int = 3
 
 
 class QueueConfig(_Section, kw_only=True):

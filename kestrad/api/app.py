@@ -8,15 +8,21 @@ embedded) and calls `close_streams` before it stops accepting connections.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import Scope
 
+from kestrad.api import execution_actions as actions
+from kestrad.api import execution_files as files
 from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
-from kestrad.api.auth import BasicAuthMiddleware
+from kestrad.api.auth import BasicAuthMiddleware, route_for
 from kestrad.api.context import ApiContext
+from kestrad.api.csrf import SameOriginWrites
 from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_response
 from kestrad.api.executions import invalid_inputs
 from kestrad.api.limits import DEFAULT_BODY_LIMIT, LimitsMiddleware
@@ -37,6 +43,22 @@ def api_routes() -> list[Route]:
     return [
         Route(_WEBHOOK, webhooks.webhook, methods=["GET", "POST", "PUT"]),
         Route("/executions/search", executions.search, methods=["GET"]),
+        Route("/executions/by-ids", actions.by_ids, methods=["DELETE"]),
+        Route("/executions/by-query", actions.by_query, methods=["DELETE"]),
+        Route("/executions/{action}/by-ids", actions.by_ids, methods=["POST", "DELETE"]),
+        Route("/executions/{action}/by-query", actions.by_query, methods=["POST", "DELETE"]),
+        *[
+            Route(f"/executions/{{execution_id}}/actions/{name}", handler, methods=[method])
+            for name, handler, method in (
+                ("kill", actions.kill, "DELETE"),
+                ("restart", actions.restart, "POST"),
+                ("replay", actions.replay, "POST"),
+                ("replay-with-inputs", actions.replay, "POST"),
+                ("resume", actions.resume, "POST"),
+                ("labels", actions.set_labels, "POST"),
+                ("change-status", actions.change_status, "POST"),
+            )
+        ],
         Route("/executions", executions.search, methods=["GET"]),
         Route("/executions/{execution_id}/follow", executions.follow, methods=["GET"]),
         Route("/executions/{execution_id}/kill", executions.kill, methods=["DELETE"]),
@@ -44,7 +66,11 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
         Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
+        Route("/executions/{execution_id}/file", files.download, methods=["GET"]),
+        Route("/executions/{execution_id}/file/metas", files.metas, methods=["GET"]),
+        Route("/executions/{execution_id}/file/preview", files.preview, methods=["GET"]),
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
+        Route("/executions/{execution_id}", actions.delete, methods=["DELETE"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
         Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
         Route("/triggers/search", triggers.search, methods=["GET"]),
@@ -77,6 +103,11 @@ def api_routes() -> list[Route]:
     ]
 
 
+def _webhook(app: Starlette, scope: Scope) -> bool:
+    route = route_for(app.router.routes, scope)
+    return isinstance(route, Route) and route.endpoint is webhooks.webhook
+
+
 async def _flow_not_found(request: Request, exc: Exception) -> Response:
     return error_response(404, "Flow not found")
 
@@ -95,8 +126,13 @@ def create_app(
     heartbeat: float = 15.0,
     poll_interval: float = 1.0,
     follow_wait: float = 10.0,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
-    """The API over a running engine; `config` defaults to the engine's configuration."""
+    """The API over a running engine; `config` defaults to the engine's configuration.
+
+    `extra_routes` (the web UI's, mounted by the daemon) are served before the API's, behind
+    the same basic auth; with them, writes from other sites are refused (api/csrf.py).
+    """
     config = config if config is not None else engine.config
     routes = api_routes()
     middleware = [
@@ -114,8 +150,11 @@ def create_app(
                 open_endpoints=OPEN_ENDPOINTS,
             )
         )
+    if extra_routes:
+        middleware.append(Middleware(SameOriginWrites, exempt=lambda scope: _webhook(app, scope)))
     app = Starlette(
         routes=[
+            *extra_routes,
             Route("/health", health.health, methods=["GET"]),
             Route("/metrics", metrics.metrics, methods=["GET"]),
             # Instance-wide routes (no tenant), before the tenant-less alias mount below.

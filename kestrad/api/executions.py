@@ -20,14 +20,17 @@ from starlette.responses import Response
 from kestrad.api import sse
 from kestrad.api.context import ApiContext, api, wait_for
 from kestrad.api.errors import ApiError
-from kestrad.api.forms import parse_labels, read_inputs
+from kestrad.api.execution_query import answered, check_sort, execution_query, now
+from kestrad.api.forms import Upload, parse_labels, read_inputs, read_inputs_and_files
 from kestrad.api.lookup import enabled_flow
 from kestrad.api.params import query_flag, query_int
 from kestrad.api.responses import encode_json, json_response
 from kestrad.model.execution import Execution, to_kestra_json
+from kestrad.model.ids import new_id
 from kestrad.model.inputs import InputsInvalid
-from kestrad.model.state import ALL_STATES, TERMINATED
+from kestrad.model.state import TERMINATED
 from kestrad.runtime.commands.executions import CommandRefused, ExecutionNotFound
+from kestrad.storage import StorageError, StorageURI, default_storage, execution_prefix
 from kestrad.store.cursor import decode_cursor, encode_cursor, position
 
 # How often a `?wait=true` request checks that its client is still there.
@@ -46,20 +49,55 @@ async def create(request: Request) -> Response:
     namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
     flow = await enabled_flow(ctx.engine, namespace, flow_id)
     revision = query_int(request, "revision", flow.revision, low=1, high=2**31)
-    inputs, form_labels = await read_inputs(request, ctx.body_limit)
+    inputs, form_labels, uploads = await read_inputs_and_files(request, ctx.body_limit)
     labels = parse_labels([*request.query_params.getlist("labels"), *form_labels])
     wait = query_flag(request, "wait")
+    file_inputs = {i.id for i in flow.inputs or () if i.type == "FILE"}
+    refused = [u.input_id for u in uploads if u.input_id not in file_inputs]
+    if refused:
+        errors = [
+            {"input": i, "message": "a file was sent, but it is not a FILE input"} for i in refused
+        ]
+        raise ApiError(
+            422,
+            "Invalid inputs: " + "; ".join(f"{i}: not a FILE input" for i in refused),
+            errors=errors,
+        )
+    execution_id = new_id()
+    stored = _store_uploads(namespace, flow_id, execution_id, uploads)
+    inputs.update({name: str(uri) for name, uri in stored.items()})
     try:
         execution = await ctx.engine.build_execution(
-            namespace, flow_id, inputs, labels, revision=revision
+            namespace, flow_id, inputs, labels, revision=revision, execution_id=execution_id
         )
     except InputsInvalid as exc:
+        for uri in stored.values():
+            default_storage().delete(uri)
         raise invalid_inputs(exc) from None
     await ctx.creations.store(execution)
     ctx.metrics.execution_created(execution)
     if wait:
         execution = await wait_end(ctx, request, execution)
     return json_response(to_kestra_json(execution))
+
+
+def _store_uploads(
+    namespace: str, flow_id: str, execution_id: str, uploads: list[Upload]
+) -> dict[str, StorageURI]:
+    """Each uploaded file in the execution's storage, where Kestra puts input files:
+    `<namespace>/<flow>/executions/<id>/inputs/<input>/<file name>`."""
+    storage = default_storage()
+    stored: dict[str, StorageURI] = {}
+    try:
+        for upload in uploads:
+            prefix = execution_prefix(namespace, flow_id, execution_id)
+            uri = StorageURI((*prefix, "inputs", upload.input_id, upload.filename))
+            stored[upload.input_id] = storage.put(uri, upload.data)
+    except StorageError as exc:
+        for uri in stored.values():
+            storage.delete(uri)
+        raise ApiError(422, f"Invalid inputs: {exc}") from None
+    return stored
 
 
 async def wait_end(ctx: ApiContext, request: Request, execution: Execution) -> Execution:
@@ -142,16 +180,6 @@ async def _command(request: Request) -> AsyncIterator[None]:
 MAX_PAGE = 1_000_000  # bounds the OFFSET one request can make the database walk
 
 
-def _state_filter(request: Request) -> str | None:
-    states = request.query_params.getlist("state")
-    if len(states) > 1:
-        raise ApiError(400, "Only one `state` filter is supported")
-    state = states[0].upper() if states and states[0] else None
-    if state is not None and state not in ALL_STATES:
-        raise ApiError(400, f"Unknown state `{states[0]}`")
-    return state
-
-
 def _after(request: Request) -> tuple[str, str] | None:
     raw = request.query_params.get("after")
     if not raw:
@@ -162,41 +190,42 @@ def _after(request: Request) -> tuple[str, str] | None:
         raise ApiError(400, "Invalid cursor `after`") from None
 
 
+SEARCH_PARAMS = frozenset({"page", "size", "sort", "after", "count"})
+
+
 async def search(request: Request) -> Response:
     """One page of executions, newest first (start date, then id, descending).
 
-    Two ways to page. `after` (the previous page's `next`) is a keyset cursor: an index
-    range scan, as fast deep in a million rows as on the first page, and stable while
-    executions are created. `page` (1-based, with `size`) is Kestra's: it skips
-    (page - 1) * size rows, a cost that grows with the page number. `after` with a page
-    past the first is a 400: the two would disagree on where the page starts. `total` is
-    a separate count(*), made only when asked: `?count=true`, or a `page` parameter
-    without `count=false`, since Kestra's clients send `page` and read `total` to draw
-    their pagination.
+    Filters are Kestra's `filters[field][OP]=value` (and its older plain parameters), all
+    answered in SQL. Two ways to page. `after` (the previous page's `next`) is a keyset
+    cursor: an index range scan, as fast deep in a million rows as on the first page, and
+    stable while executions are created. `page` (1-based, with `size`) is Kestra's: it
+    skips (page - 1) * size rows, a cost that grows with the page number. `after` with a
+    page past the first is a 400: the two would disagree on where the page starts.
+    `total` is a separate count(*), made only when asked: `?count=true`, or a `page`
+    parameter without `count=false`, since Kestra's clients send `page` and read `total`.
     """
     ctx = api(request)
-    query = request.query_params
-    filters = {
-        "namespace": query.get("namespace") or None,
-        "flow_id": query.get("flowId") or None,
-        "state": _state_filter(request),
-    }
+    query = execution_query(request, SEARCH_PARAMS)
+    check_sort(request)
     size = query_int(request, "size", 25, low=1, high=1000)
     page = query_int(request, "page", 1, low=1, high=MAX_PAGE)
     after = _after(request)
     if after is not None and page > 1:
         raise ApiError(400, "Use either `after` or `page`, not both")
     store = ctx.engine.store
-    rows = await store.search_executions(
-        **filters, after=after, limit=size + 1, offset=(page - 1) * size
-    )
-    results = rows[:size]
-    body: dict[str, Any] = {
-        "results": [to_kestra_json(e) for e in results],
-        "next": encode_cursor(position(results[-1])) if len(rows) > size else None,
-    }
-    if query_flag(request, "count", default="page" in query):
-        body["total"] = await store.count_executions(**filters)
+    moment = now()
+    async with answered():
+        rows = await store.find_executions(
+            query, now=moment, after=after, limit=size + 1, offset=(page - 1) * size
+        )
+        results = rows[:size]
+        body: dict[str, Any] = {
+            "results": [to_kestra_json(e) for e in results],
+            "next": encode_cursor(position(results[-1])) if len(rows) > size else None,
+        }
+        if query_flag(request, "count", default="page" in request.query_params):
+            body["total"] = await store.count_found_executions(query, now=moment)
     return json_response(body)
 
 

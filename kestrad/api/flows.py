@@ -7,7 +7,6 @@ and its line:col at once, as the loader reports them.
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from starlette.requests import Request
@@ -17,7 +16,8 @@ from kestrad.api.context import api
 from kestrad.api.errors import ApiError
 from kestrad.api.params import query_flag, query_int, read_text
 from kestrad.api.responses import json_response
-from kestrad.flows.loader import FlowLoadError, Problem, load_flow
+from kestrad.flows.documents import split_documents
+from kestrad.flows.loader import FlowLoadError, Problem, load_flow, load_warnings
 from kestrad.model.flow import Flow
 from kestrad.runtime.engine import Engine
 
@@ -173,14 +173,11 @@ def _in_namespace(candidate: str, wanted: str) -> bool:
     return not wanted or candidate == wanted or candidate.startswith(wanted + ".")
 
 
-_DOCUMENT_SEPARATOR = re.compile(r"^---[ \t]*$", re.MULTILINE)
-
-
 async def validate(request: Request) -> Response:
     """One entry per YAML document: its flow id and every problem (none when valid)."""
     source = await read_text(request)
     out = []
-    for index, (offset, document) in enumerate(_documents(source)):
+    for index, (offset, document) in enumerate(split_documents(source)):
         entry: dict[str, Any] = {"index": index, "namespace": None, "flow": None}
         try:
             flow = load_flow(document)
@@ -188,21 +185,11 @@ async def validate(request: Request) -> Response:
             problems = [problem_json(p, offset) for p in exc.problems]
             entry["constraints"] = "\n".join(p["text"] for p in problems)
             entry["problems"] = problems
+            warnings = exc.warnings
         else:
             entry.update(namespace=flow.namespace, flow=flow.id, constraints=None, problems=[])
+            warnings = load_warnings(flow)
+        # Kestra's `warnings`: deprecated names and the like, which do not refuse the flow.
+        entry["warnings"] = [problem_json(w, offset)["text"] for w in warnings]
         out.append(entry)
     return json_response(out)
-
-
-def _documents(source: str) -> list[tuple[int, str]]:
-    """(line offset, text) of each `---`-separated document that is not blank."""
-    out: list[tuple[int, str]] = []
-    start = 0
-    for match in [*_DOCUMENT_SEPARATOR.finditer(source), None]:
-        end = match.start() if match is not None else len(source)
-        text = source[start:end]
-        if text.strip():
-            out.append((source.count("\n", 0, start), text))
-        if match is not None:
-            start = match.end()
-    return out or [(0, source)]

@@ -6,7 +6,8 @@ simpler. Labels are repeated `key:value` values of `labels`, in the query or the
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import PurePosixPath
+from typing import Any, NamedTuple
 
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
@@ -22,46 +23,72 @@ def media_type(request: Request) -> str:
     return request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
 
 
+class Upload(NamedTuple):
+    """A file part of a multipart form: the input it is for, its file name, its bytes."""
+
+    input_id: str
+    filename: str
+    data: bytes
+
+
 async def read_inputs(request: Request, body_limit: int) -> tuple[dict[str, Any], list[str]]:
-    """(inputs, form labels); a repeated field becomes a list (MULTISELECT)."""
+    """(inputs, form labels); a repeated field becomes a list (MULTISELECT). A file part is
+    refused: only execution creation stores files (`read_inputs_and_files`)."""
+    inputs, labels, uploads = await read_inputs_and_files(request, body_limit)
+    if uploads:
+        errors = [
+            {"input": u.input_id, "message": "a file is only taken when creating an execution"}
+            for u in uploads
+        ]
+        raise ApiError(422, "Invalid inputs", errors=errors)
+    return inputs, labels
+
+
+async def read_inputs_and_files(
+    request: Request, body_limit: int
+) -> tuple[dict[str, Any], list[str], list[Upload]]:
+    """(inputs, form labels, uploaded files): FILE inputs come as multipart file parts."""
     kind = media_type(request)
     if kind in FORM_TYPES:
         return await _form_inputs(request, body_limit)
     if kind in ("", "application/json") or kind.endswith("+json"):
         data = await read_json(request)
         if data is None:
-            return {}, []
+            return {}, [], []
         if not isinstance(data, dict):
             raise ApiError(400, "The JSON body must be an object of input values")
-        return data, []
+        return data, [], []
     raise ApiError(415, f"Unsupported content type `{kind}`: send a form or a JSON object")
 
 
-async def _form_inputs(request: Request, body_limit: int) -> tuple[dict[str, Any], list[str]]:
+async def _form_inputs(
+    request: Request, body_limit: int
+) -> tuple[dict[str, Any], list[str], list[Upload]]:
     form = await request.form(
         max_files=MAX_FORM_FIELDS, max_fields=MAX_FORM_FIELDS, max_part_size=body_limit
     )
     inputs: dict[str, Any] = {}
     labels: list[str] = []
-    uploads: list[dict[str, str]] = []
+    uploads: list[Upload] = []
     for key in dict.fromkeys(form.keys()):
         values = form.getlist(key)
         if key == "labels":
             labels.extend(str(v) for v in values if isinstance(v, str))
             continue
-        if any(isinstance(v, UploadFile) for v in values):
-            uploads.append(
-                {
-                    "input": key,
-                    "message": "uploading files is not supported: pass a kestra:// URI",
-                }
-            )
+        files = [v for v in values if isinstance(v, UploadFile)]
+        if files:
+            if len(values) > 1:
+                raise ApiError(
+                    422,
+                    "Invalid inputs",
+                    errors=[{"input": key, "message": "one file per FILE input"}],
+                )
+            name = PurePosixPath((files[0].filename or key).replace("\\", "/")).name or key
+            uploads.append(Upload(key, name, await files[0].read()))
             continue
         inputs[key] = values[0] if len(values) == 1 else list(values)
     await form.close()
-    if uploads:
-        raise ApiError(422, "Invalid inputs", errors=uploads)
-    return inputs, labels
+    return inputs, labels, uploads
 
 
 def parse_labels(values: list[str]) -> dict[str, str]:

@@ -58,3 +58,12 @@ def query_int(request: Request, name: str, default: int, *, low: int, high: int)
     if not low <= value <= high:
         raise ApiError(400, f"Query parameter `{name}` must be between {low} and {high}")
     return value
+
+
+def check_params(request: Request, allowed: frozenset[str] | set[str]) -> None:
+    """A 400 naming the first query parameter the route does not know (`filters[…]` are
+    checked by `query_filters`): a misspelled parameter must not be silently ignored."""
+    for name in request.query_params:
+        if name not in allowed and not name.startswith("filters["):
+            known = ", ".join(sorted(allowed)) or "none"
+            raise ApiError(400, f"Unknown query parameter `{name}` (this route takes: {known})")

@@ -1,4 +1,9 @@
-"""`kestrad validate PATH…`: every problem of every flow file, as file:line:col."""
+"""`kestrad validate PATH…`: every problem of every flow file, as file:line:col.
+
+Each `---`-separated document of a file is checked as a flow of its own. Notices that do
+not refuse a flow (a deprecated type name, an expression that will not render) are
+printed as `file:line:col: warning: …` and leave the exit status alone.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,14 @@ import sys
 from pathlib import Path
 
 from kestrad.cli.common import EXIT_INVALID, EXIT_OK
-from kestrad.flows.loader import validate_paths
+from kestrad.flows.loader import Problem, validate_paths
+
+
+def warning_text(problem: Problem) -> str:
+    """`file:line:col: warning: path: message`."""
+    where = f"{problem.file or '<flow>'}:{problem.line}:{problem.column}"
+    path = f"{problem.path}: " if problem.path else ""
+    return f"{where}: warning: {path}{problem.message}"
 
 
 def handle(args: argparse.Namespace) -> int:
@@ -15,7 +27,10 @@ def handle(args: argparse.Namespace) -> int:
     missing = [p for p in paths if not p.exists()]
     for path in missing:
         print(f"{path}: no such file or directory", file=sys.stderr)
-    flows, problems = validate_paths([p for p in paths if p.exists()])
+    warnings: list[Problem] = []
+    flows, problems = validate_paths([p for p in paths if p.exists()], warnings=warnings)
+    for warning in warnings:
+        print(warning_text(warning), file=sys.stderr)
     for problem in problems:
         print(str(problem), file=sys.stderr)
     if problems or missing:

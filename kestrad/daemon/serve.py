@@ -46,6 +46,7 @@ from kestrad.runtime.watcher import FlowSync, FolderGone
 from kestrad.store.base import SchedulerLease
 from kestrad.store.lease import Fenced
 from kestrad.store.outage import DatabaseUnreachable, is_unavailable
+from kestrad.ui.routes import ui_routes
 
 log = logging.getLogger("kestrad.daemon")
 # Where cancelled tasks go: their jobs are released when this instance stops, so a daemon
@@ -165,7 +166,8 @@ class Daemon:
         the scheduler and its monitor only with the scheduler role."""
         config = self.config
         sync = self.sync = FlowSync(engine, config.flows.path)
-        self.app = create_app(engine, config)
+        ui = ui_routes(engine) if config.server.ui else ()
+        self.app = create_app(engine, config, extra_routes=ui)
         server = EmbeddedServer(_uvicorn_config(self.app, config))
         async with anyio.create_task_group() as services:
             async with anyio.create_task_group() as feeders:

@@ -626,6 +626,13 @@ class Renderer:
             raise ExpressionError(source, compiled.error)
         return self._run(source, compiled, context, _TYPED)
 
+    def syntax_error(self, source: str) -> str | None:
+        """Why `source` does not compile (`Unexpected token … at line 1`), or None; for
+        checking expressions when a flow loads, before anything renders them."""
+        if "{" not in source or not is_template(source):
+            return None
+        return self._compile(source).error
+
     def render_value(self, value: Any, context: Mapping[str, Any]) -> Any:
         """Render strings (as strings), and maps (keys and values) and lists recursively."""
         if type(value) is str:

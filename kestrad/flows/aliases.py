@@ -45,3 +45,28 @@ def legacy_task_type(type_name: str) -> str | None:
         return None
     short = f"{current}.{name}"
     return "io.kestra.plugin.core." + _RENAMED.get(short, short)
+
+
+# Types Kestra still runs but marks deprecated, with what to use instead (a load warning).
+DEPRECATED_TYPES: dict[str, str] = {
+    "io.kestra.plugin.core.flow.EachSequential": "use `io.kestra.plugin.core.flow.ForEach`",
+    "io.kestra.plugin.core.flow.EachParallel": (
+        "use `io.kestra.plugin.core.flow.ForEach` with `concurrencyLimit`"
+    ),
+    "io.kestra.plugin.core.flow.AllowFailure": "use the task property `allowFailure: true`",
+    "io.kestra.plugin.core.debug.Echo": "use `io.kestra.plugin.core.log.Log`",
+    "io.kestra.plugin.core.storage.LocalFiles": (
+        "use `inputFiles`/`outputFiles` of a script task or a WorkingDirectory"
+    ),
+}
+
+
+def type_notices(written: str, canonical: str) -> list[str]:
+    """What to tell about a type name as written: renamed, deprecated, or nothing."""
+    out: list[str] = []
+    if written != canonical:
+        out.append(f"`{written}` is replaced by `{canonical}`")
+    advice = DEPRECATED_TYPES.get(canonical)
+    if advice is not None:
+        out.append(f"`{canonical}` is deprecated: {advice}")
+    return out

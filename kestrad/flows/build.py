@@ -11,9 +11,10 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from kestrad.flows.aliases import legacy_task_type
+from kestrad.flows.aliases import legacy_task_type, type_notices
 from kestrad.flows.convert import convert_struct, struct_fields
 from kestrad.flows.problems import PathKey
+from kestrad.flows.properties import check_expressions, check_literals
 from kestrad.flows.report import Report
 from kestrad.flows.task_rules import REFUSED_TYPES, RuleContext, check_task
 from kestrad.flows.trigger_rules import check_trigger
@@ -114,10 +115,14 @@ class TreeBuilder:
             )
             return None
         canonical = getattr(cls, "type_name", type_name)
+        for notice in type_notices(type_name, canonical):
+            report.warn((*path, "type"), notice)
         data = dict(raw)
         data["type"] = canonical
         ok = self._children(cls, data, path)
-        task = convert_struct(report, data, cls, path, canonical)
+        bad = check_literals(report, cls, data, path)
+        check_expressions(report, cls, raw, path)
+        task = convert_struct(report, data, cls, path, canonical, reported=bad)
         self._common_checks(raw, path)
         check_task(report, canonical, raw, path, self.rules)
         return task if ok else None
@@ -222,6 +227,8 @@ class TreeBuilder:
                 (*path, "type"), f"unknown trigger type `{type_name}`{closest(type_name, known)}"
             )
             return None
+        for notice in type_notices(type_name, cls.type_name):
+            report.warn((*path, "type"), notice)
         data = dict(raw)
         data["type"] = cls.type_name
         ok = True
@@ -267,6 +274,8 @@ class TreeBuilder:
                 f"unknown condition type `{type_name}`{closest(type_name, known)}",
             )
             return None
+        for notice in type_notices(type_name, canonical):
+            report.warn((*path, "type"), notice)
         out = {**raw, "type": canonical}
         nested = raw.get("conditions")
         if canonical in NESTED_LIST:

@@ -8,6 +8,7 @@ property is at fault.
 
 from __future__ import annotations
 
+import difflib
 import re
 from functools import cache
 from typing import Any, TypeVar
@@ -34,22 +35,38 @@ def struct_fields(cls: type) -> dict[str, msgspec.structs.FieldInfo]:
 
 
 def convert_struct(
-    report: Report, data: dict[str, Any], cls: type[T], path: PathKey, what: str
+    report: Report,
+    data: dict[str, Any],
+    cls: type[T],
+    path: PathKey,
+    what: str,
+    *,
+    reported: frozenset[str] | set[str] = frozenset(),
 ) -> T | None:
     """Build `cls` from `data`, or report why not (`what` names the object in messages).
 
     A null property counts as absent (Jackson's reading of `key: null` for an optional
-    property). In non-strict mode unknown properties are dropped silently.
+    property). In non-strict mode unknown properties are dropped silently. Properties in
+    `reported` were already found wrong by the caller: they are left out, and a required
+    one among them gives no object (and no second message).
     """
     fields = struct_fields(cls)
     data = dict(data)
     for key in list(data):
         if key not in fields:
             if report.strict:
-                report.add((*path, key), f"unknown property `{key}` on {what}", on_key=True)
+                report.add(
+                    (*path, key),
+                    f"unknown property `{key}` on {what}{did_you_mean(key, list(fields))}",
+                    on_key=True,
+                )
             del data[key]
         elif data[key] is None and not fields[key].required:
             del data[key]
+    for key in reported:
+        data.pop(key, None)
+    if any(fields[key].required for key in reported if key in fields):
+        return None
     _coerce_text(cls, data)
     missing = [name for name, f in fields.items() if f.required and data.get(name) is None]
     for name in missing:
@@ -66,6 +83,15 @@ def convert_struct(
             return None
         del data[sub[0]]
     return None
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """`; did you mean `x`?` for the known property closest to `name`, or ``."""
+    lowered = {k.lower(): k for k in known}
+    if name.lower() in lowered:
+        return f"; did you mean `{lowered[name.lower()]}`?"
+    matches = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+    return f"; did you mean `{matches[0]}`?" if matches else ""
 
 
 @cache
@@ -85,15 +111,21 @@ def _text_fields(cls: type) -> tuple[frozenset[str], frozenset[str]]:
 
 
 def _options(kind: msgspec.inspect.Type) -> tuple[msgspec.inspect.Type, ...]:
+    """The alternatives of a (possibly nested) union, or the type itself."""
     if isinstance(kind, msgspec.inspect.UnionType):
-        return kind.types
+        return tuple(o for t in kind.types for o in _options(t))
+    if isinstance(kind, msgspec.inspect.Metadata):
+        return _options(kind.type)
     return (kind,)
 
 
 def _is_text(kind: msgspec.inspect.Type) -> bool:
+    """A property that takes text and no other scalar: a number or a boolean written
+    there is meant as text (`str`, `str | list[str]`, not `int | str`)."""
     options = _options(kind)
-    return any(isinstance(o, msgspec.inspect.StrType) for o in options) and all(
-        isinstance(o, msgspec.inspect.StrType | msgspec.inspect.NoneType) for o in options
+    scalars = (msgspec.inspect.IntType, msgspec.inspect.FloatType, msgspec.inspect.BoolType)
+    return any(isinstance(o, msgspec.inspect.StrType) for o in options) and not any(
+        isinstance(o, scalars) for o in options
     )
 
 
@@ -102,10 +134,10 @@ def _coerce_text(cls: type, data: dict[str, Any]) -> None:
     (`id: 2024`, `key: 12345`, `dependsOn: [1]`)."""
     scalars, lists = _text_fields(cls)
     for key, value in data.items():
-        if key in scalars:
-            data[key] = _as_text(value)
-        elif key in lists and isinstance(value, list):
+        if key in lists and isinstance(value, list):
             data[key] = [_as_text(item) for item in value]
+        elif key in scalars:
+            data[key] = _as_text(value)
 
 
 def _as_text(value: Any) -> Any:

@@ -16,6 +16,7 @@ from typing import Any
 from kestrad.flows.build import TreeBuilder, canonical_type, normalize_labels
 from kestrad.flows.checks import build_inputs, build_outputs, check_identity, check_ids, raw_ids
 from kestrad.flows.convert import convert_struct
+from kestrad.flows.documents import split_documents
 from kestrad.flows.plugin_defaults import apply_plugin_defaults
 from kestrad.flows.problems import FlowLoadError, Problem
 from kestrad.flows.report import Report
@@ -28,6 +29,7 @@ __all__ = [
     "iter_flow_files",
     "load_file",
     "load_flow",
+    "load_warnings",
     "validate_paths",
 ]
 
@@ -62,10 +64,17 @@ def load_flow(
         raise FlowLoadError(report.sorted())
     flow = _assemble(report, data, global_defaults)
     if report.problems or flow is None:
-        raise FlowLoadError(report.sorted())
+        raise FlowLoadError(report.sorted(), report.sorted_warnings())
     flow.__dict__["_source"] = source
+    flow.__dict__["_warnings"] = report.sorted_warnings()
     flow.build_index()
     return flow
+
+
+def load_warnings(flow: Flow) -> list[Problem]:
+    """The notices of a loaded flow (deprecated names, expressions that will not render),
+    each with its file:line:col; the flow loaded all the same."""
+    return list(flow.__dict__.get("_warnings", ()))
 
 
 def load_file(
@@ -100,16 +109,20 @@ def validate_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
     global_defaults: Sequence[PluginDefault] = (),
+    warnings: list[Problem] | None = None,
 ) -> tuple[list[Flow], list[Problem]]:
     """Load every flow file named or found under the given directories.
 
-    Returns the flows that loaded and every problem of every file that did not. A second
-    file declaring a flow another file already declares is a problem, as the daemon's
-    folder refuses it: the first file found (in path order) keeps the flow.
+    Returns the flows that loaded and every problem of every file that did not; the
+    notices of every file (loaded or not) are appended to `warnings` when given. A file
+    holding several `---`-separated documents is checked document by document, lines
+    counted from the top of the file. A second file (or document) declaring a flow
+    another already declares is a problem, as the daemon's folder refuses it: the first
+    found (in path order) keeps the flow.
     """
     flows: list[Flow] = []
     problems: list[Problem] = []
-    declared: dict[tuple[str, str], Path] = {}
+    declared: dict[tuple[str, str], tuple[Path, int]] = {}
     for path in paths:
         target = Path(path)
         if target.is_dir():
@@ -125,25 +138,55 @@ def validate_paths(
             continue
         for file in files:
             try:
-                flow = load_file(file, global_defaults=global_defaults)
-            except FlowLoadError as exc:
-                problems.extend(exc.problems)
-                continue
-            first = declared.setdefault((flow.namespace, flow.id), file)
-            if first != file:
+                source = file.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
                 problems.append(
                     Problem(
                         file=str(file),
                         line=1,
                         column=1,
-                        path="id",
-                        message=f"{flow.namespace}/{flow.id} is already declared by {first}; "
-                        "two files cannot declare the same flow",
+                        path="",
+                        message=f"cannot read file: {exc}",
                     )
                 )
                 continue
-            flows.append(flow)
+            for offset, document in split_documents(source):
+                start = offset + document.count("\n", 0, len(document) - len(document.lstrip())) + 1
+                try:
+                    flow = load_flow(document, file=str(file), global_defaults=global_defaults)
+                except FlowLoadError as exc:
+                    problems.extend(_shifted(exc.problems, offset))
+                    if warnings is not None:
+                        warnings.extend(_shifted(exc.warnings, offset))
+                    continue
+                if warnings is not None:
+                    warnings.extend(_shifted(load_warnings(flow), offset))
+                first, first_line = declared.setdefault((flow.namespace, flow.id), (file, start))
+                if (first, first_line) != (file, start):
+                    where = str(first) if first != file else f"line {first_line} of this file"
+                    problems.append(
+                        Problem(
+                            file=str(file),
+                            line=start,
+                            column=1,
+                            path="id",
+                            message=f"{flow.namespace}/{flow.id} is already declared by {where}; "
+                            "two files cannot declare the same flow",
+                        )
+                    )
+                    continue
+                flows.append(flow)
     return flows, problems
+
+
+def _shifted(problems: list[Problem], offset: int) -> list[Problem]:
+    """Problems of one document, their lines counted from the top of its file."""
+    if not offset:
+        return problems
+    return [
+        Problem(file=p.file, line=p.line + offset, column=p.column, path=p.path, message=p.message)
+        for p in problems
+    ]
 
 
 def _assemble(
@@ -201,6 +244,8 @@ def _plugin_defaults(report: Report, data: dict[str, Any]) -> list[PluginDefault
         value = data.get(key)
         if value is None:
             continue
+        if key == "taskDefaults":
+            report.warn((key,), "`taskDefaults` is replaced by `pluginDefaults`", on_key=True)
         if not isinstance(value, list):
             report.add((key,), "expected a list of `{type, values, forced}`")
             continue

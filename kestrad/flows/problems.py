@@ -33,8 +33,9 @@ class Problem(msgspec.Struct, kw_only=True, frozen=True):
 class FlowLoadError(Exception):
     """A flow could not be loaded; `problems` lists every fault found, in file order."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(self, problems: list[Problem], warnings: list[Problem] | None = None) -> None:
         self.problems = problems
+        self.warnings = warnings or []
         super().__init__("\n".join(str(p) for p in problems))
 
 

@@ -14,6 +14,8 @@ class Report:
         self.positions = positions
         self.strict = strict
         self.problems: list[Problem] = []
+        # Notices that do not refuse the flow: deprecated names, expressions that will fail.
+        self.warnings: list[Problem] = []
         self._seen: set[tuple[str, str]] = set()
 
     def add(self, path: PathKey, message: str, *, on_key: bool = False) -> None:
@@ -27,6 +29,17 @@ class Report:
             Problem(file=self.file, line=line, column=column, path=text, message=message)
         )
 
+    def warn(self, path: PathKey, message: str, *, on_key: bool = False) -> None:
+        """Record a notice at `path` that does not refuse the flow."""
+        text = format_path(path)
+        if ("warning", text + message) in self._seen:
+            return
+        self._seen.add(("warning", text + message))
+        line, column = self.positions.locate(path, key=on_key)
+        self.warnings.append(
+            Problem(file=self.file, line=line, column=column, path=text, message=message)
+        )
+
     def add_at(self, line: int, column: int, path: PathKey, message: str) -> None:
         """Record a problem at an explicit 1-based position (YAML-level faults)."""
         self.problems.append(
@@ -37,3 +50,6 @@ class Report:
 
     def sorted(self) -> list[Problem]:
         return sorted(self.problems, key=lambda p: (p.line, p.column, p.path))
+
+    def sorted_warnings(self) -> list[Problem]:
+        return sorted(self.warnings, key=lambda p: (p.line, p.column, p.path))

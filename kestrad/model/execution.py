@@ -126,6 +126,9 @@ class Execution(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True
     k_end_state: str | None = None
     # Indexes of the flow's SLAs already violated (each acts once).
     k_sla_violated: list[int] = msgspec.field(default_factory=list)
+    # True once SetVariables/UnsetVariables ran: `variables` then holds the whole `vars`
+    # (the flow's variables included), else `vars` are the flow's own.
+    k_own_vars: bool = False
 
     @classmethod
     def new(

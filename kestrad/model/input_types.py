@@ -163,7 +163,7 @@ def _file(item: Input, value: Any, options: Options) -> str:
     text = _text("FILE", value)
     if text.startswith(KESTRA_URI):
         return text
-    raise InvalidValue("it must be a `kestra://` URI (uploading local files is not supported)")
+    raise InvalidValue("it must be a file (a multipart file part) or a `kestra:///` URI")
 
 
 # -- numbers and booleans -------------------------------------------------------------------

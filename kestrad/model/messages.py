@@ -28,7 +28,11 @@ class DynamicRun(msgspec.Struct, kw_only=True):
 
 
 class TaskResult(msgspec.Struct, tag="result", kw_only=True):
-    """A worker's report on one attempt: RUNNING when it starts, then its end state."""
+    """A worker's report on one attempt: RUNNING when it starts, then its end state.
+
+    Attempts before `attempt` that have not ended were lost with their worker: they end
+    RESUBMITTED. `final`: the task run ends with this state, whatever its retry policy
+    says (a poison job: its workers died too often)."""
 
     task_run_id: str
     attempt: int
@@ -36,6 +40,7 @@ class TaskResult(msgspec.Struct, tag="result", kw_only=True):
     histories: list[History]
     outputs: dict[str, Any] | None = None
     dynamic: list[DynamicRun] | None = None
+    final: bool = False
 
 
 class RetryDue(msgspec.Struct, tag="retry", kw_only=True):

@@ -16,12 +16,14 @@ from kestrad.model.durations import parse_duration
 
 
 class Retry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="camel"):
-    """`retry: {type: constant|exponential|random, maxAttempt, maxDuration, …}`.
+    """`retry: {type: constant|exponential|random, maxAttempts, maxDuration, …}`.
 
-    `maxAttempt` counts every attempt, the first included (Kestra: maxAttempt 3 → 3 runs).
+    `maxAttempts` counts every attempt, the first included (Kestra: maxAttempts 3 → 3 runs).
+    Kestra 1.x renamed it from `maxAttempt`, which stays accepted as its deprecated alias.
     """
 
     type: Literal["constant", "exponential", "random"]
+    max_attempts: int | None = None
     max_attempt: int | None = None
     max_duration: str | None = None
     interval: str | None = None
@@ -30,6 +32,11 @@ class Retry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="ca
     delay_factor: float | None = None
     warning_on_retry: bool = False
     behavior: Literal["RETRY_FAILED_TASK", "CREATE_NEW_EXECUTION"] = "RETRY_FAILED_TASK"
+
+    @property
+    def attempts_limit(self) -> int | None:
+        """`maxAttempts`, or the deprecated `maxAttempt` when only that one is given."""
+        return self.max_attempts if self.max_attempts is not None else self.max_attempt
 
     def next_delay(self, attempts_done: int) -> timedelta:
         """Delay before attempt `attempts_done + 1`, counted from the end of the last one."""
@@ -48,9 +55,10 @@ class Retry(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="ca
         return low + timedelta(seconds=random.uniform(0, span))
 
     def allows(self, attempts_done: int, elapsed: timedelta, delay: timedelta) -> bool:
-        """True when one more attempt fits inside `maxAttempt` and `maxDuration`."""
-        if self.max_attempt is not None and attempts_done >= self.max_attempt:
+        """True when one more attempt fits inside `maxAttempts` and `maxDuration`."""
+        limit = self.attempts_limit
+        if limit is not None and attempts_done >= limit:
             return False
         if self.max_duration is not None and elapsed + delay > parse_duration(self.max_duration):
             return False
-        return self.max_attempt is not None or self.max_duration is not None
+        return limit is not None or self.max_duration is not None

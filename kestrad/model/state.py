@@ -22,6 +22,9 @@ QUEUED = "QUEUED"
 RETRYING = "RETRYING"
 RETRIED = "RETRIED"
 SKIPPED = "SKIPPED"
+# An attempt lost with its worker (the daemon died, or stopped, while it ran): the job went
+# out again as the next attempt. Attempts only, as in Kestra.
+RESUBMITTED = "RESUBMITTED"
 
 ALL_STATES = (
     CREATED,
@@ -39,8 +42,11 @@ ALL_STATES = (
     RETRYING,
     RETRIED,
     SKIPPED,
+    RESUBMITTED,
 )
 TERMINATED = frozenset({SUCCESS, WARNING, FAILED, KILLED, CANCELLED, RETRIED, SKIPPED})
+# An attempt's end states: an execution or a task run is never RESUBMITTED.
+ATTEMPT_ENDED = TERMINATED | {RESUBMITTED}
 FAILED_LIKE = frozenset({FAILED, KILLED})
 
 
@@ -115,7 +121,7 @@ class StateInfo(msgspec.Struct, kw_only=True, rename="camel"):
 
     @property
     def end_date(self) -> str | None:
-        if self.current in TERMINATED or self.current == PAUSED:
+        if self.current in ATTEMPT_ENDED or self.current == PAUSED:
             return self.histories[-1].date if self.histories else None
         return None
 

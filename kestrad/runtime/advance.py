@@ -17,6 +17,7 @@ no concrete task class: what differs between flowables is asked of their hooks
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -57,6 +58,7 @@ from kestrad.runtime import transitions as T
 from kestrad.runtime.variables import (
     ExecutionIndex,
     base_variables,
+    execution_vars,
     outputs_snapshot,
     referenced_outputs,
     run_variables,
@@ -265,19 +267,29 @@ class _Pass:
     def merge_labels(self, pairs: list[tuple[str, str]]) -> None:
         labels = self.execution.labels
         existing = {label.key: i for i, label in enumerate(labels)}
-        for key, value in pairs:
+        for key, value in pairs:  # a key given twice keeps its last value (Kestra 1.x)
             if key in existing:
                 labels[existing[key]] = Label(key=key, value=value)
             else:
+                existing[key] = len(labels)
                 labels.append(Label(key=key, value=value))
         self.changed = True
 
+    def execution_variables(self) -> dict[str, Any]:
+        return copy.deepcopy(execution_vars(self.execution, self.flow))
+
+    def replace_variables(self, variables: dict[str, Any]) -> None:
+        self.execution.variables = variables
+        self.execution.k_own_vars = True
+        self.base["vars"] = variables
+        self.changed = True
+
     def end_execution(self, run: TaskRun, state: str) -> None:
-        """Exit: `run` succeeds, every other unfinished run ends in `state`, and so does the
-        execution (KILLED goes through KILLING, so subflows are killed too)."""
+        """Exit: `run`, every other unfinished run and the execution end in `state` (KILLED
+        goes through KILLING, so subflows are killed too). Kestra: ExitTest."""
         if run.attempts:
-            self.set_attempt(run.attempts[-1], S.SUCCESS)
-        self.set_state(run, S.SUCCESS)
+            self.set_attempt(run.attempts[-1], state)
+        self.set_state(run, state)
         if state == S.KILLED:
             self.set_execution_state(S.KILLING)
             _kill(self)
@@ -363,6 +375,9 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
         return  # unknown, already ended (a duplicate delivery) or an older attempt
     while len(run.attempts) < result.attempt:
         p.new_attempt(run, S.CREATED)
+    for lost in run.attempts[: result.attempt - 1]:  # their worker died: a redelivery
+        if lost.state.current not in S.ATTEMPT_ENDED:
+            p.set_attempt(lost, S.RESUBMITTED)
     attempt = run.attempts[result.attempt - 1]
     attempt.state = StateInfo(current=result.state, histories=list(result.histories))
     if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
@@ -378,7 +393,12 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
         if settled is not None:
             p.set_state(run, settled)
         return
-    if state == S.FAILED and task is not None and _schedule_retry(p, run, task):
+    if (
+        state == S.FAILED
+        and not result.final
+        and task is not None
+        and _schedule_retry(p, run, task)
+    ):
         return
     if state == S.SUCCESS and len(run.attempts) > 1:
         policy = _retry_policy(p, run, task)
@@ -657,6 +677,7 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
         value=entry.value,  # only a loop's children carry one
         branch=entry.branch,
     )
+    run.iteration = entry.iteration  # ForEach children: the index of their value
     p.index.add(run)
     p.changed = True
     if task.run_if is not None and task.run_if is not True:
@@ -683,6 +704,8 @@ def _begin(p: _Pass, run: TaskRun, task: Flowable) -> None:
     try:
         start = task.begin(p, run)
     except (ExpressionError, DurationError) as exc:
+        # Kestra records the failure as one FAILED attempt (IfTest#ifConditionUndefinedInput).
+        p.set_attempt(p.new_attempt(run, S.RUNNING), S.FAILED)
         p.fail(run, f"{task.id}: {exc}")
         return
     if start.mode is StartMode.DISPATCH:
@@ -775,15 +798,18 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
     from kestrad.model.inputs import InputsInvalid, resolve_inputs
 
     p.set_state(run, S.RUNNING)
-    p.new_attempt(run, S.RUNNING)
     try:
+        # Rendered before this attempt exists: `taskrun.attemptsCount` counts the earlier
+        # ones, 0 on the first try (Kestra: SubflowRunnerTest#subflowRetryInParallel).
         namespace = str(p.render(run, task.namespace))
         flow_id = str(p.render(run, task.flow_id))
         inputs = p.render_typed(run, task.inputs or {})
         labels = p.render(run, task.labels) if task.labels else {}
     except ExpressionError as exc:
+        p.new_attempt(run, S.RUNNING)
         _fail_attempt(p, run, f"{task.id}: {exc}")
         return
+    p.new_attempt(run, S.RUNNING)
     child_flow = p.env.flow_lookup(namespace, flow_id, task.revision)
     if child_flow is None or getattr(child_flow, "disabled", False):
         _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} not found or disabled")

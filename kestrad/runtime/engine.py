@@ -33,7 +33,7 @@ from kestrad.runtime.commands import executions as commands
 from kestrad.runtime.executor import Executor
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
-from kestrad.runtime.liveness import LivenessChecker
+from kestrad.runtime.liveness import LivenessChecker, log_in_flight
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.runtime.services import EngineServices
 from kestrad.runtime.variables import refresh_environment
@@ -132,6 +132,7 @@ class Engine:
             self.hub,
             instance_id=self.instance_id,
             concurrency=config.worker_concurrency(),
+            max_deliveries=config.worker.max_deliveries,
             services=self.services,
             results_to_local_executor=together,
             globals_=globals_,
@@ -199,7 +200,8 @@ class Engine:
             await migrate_when_reachable(store, url, database_wait)
             engine = cls(config, store, roles=roles, instance_id=instance_id, lease=lease)
             try:
-                await store.register_instance(engine.instance_id, engine.roles)
+                in_flight = await store.register_instance(engine.instance_id, engine.roles)
+                log_in_flight(in_flight, "died (found at this start)")
                 await engine.flows.load_all()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(lease.wait_lost)  # fenced by another daemon: stop
@@ -314,10 +316,21 @@ class Engine:
         *,
         trigger: ExecutionTrigger | None = None,
         revision: int | None = None,
+        execution_id: str | None = None,
     ) -> Execution:
-        """Resolve inputs and store a new execution (CREATED) with its first queue message."""
+        """Resolve inputs and store a new execution (CREATED) with its first queue message.
+
+        `execution_id` is for callers that stored the execution's input files first (their
+        URIs hold the id); otherwise a fresh one is made.
+        """
         execution = await self.build_execution(
-            namespace, flow_id, inputs, labels, trigger=trigger, revision=revision
+            namespace,
+            flow_id,
+            inputs,
+            labels,
+            trigger=trigger,
+            revision=revision,
+            execution_id=execution_id,
         )
         await self.store_executions([execution])
         return execution
@@ -331,6 +344,7 @@ class Engine:
         *,
         trigger: ExecutionTrigger | None = None,
         revision: int | None = None,
+        execution_id: str | None = None,
     ) -> Execution:
         """A new execution (CREATED, inputs resolved), not stored yet: see `store_executions`.
 
@@ -350,6 +364,7 @@ class Engine:
             flow_revision=flow.revision,
             inputs=resolved,
             trigger=trigger,
+            execution_id=execution_id,
         )
         merged = {k: v for k, v in (flow.labels or {}).items() if not k.startswith("system.")}
         merged.update(labels or {})
@@ -383,9 +398,24 @@ class Engine:
         self.hub.executor_wake.set()
         return execution
 
-    async def replay(self, execution_id: str, task_run_id: str | None = None) -> Execution:
-        """A new execution replaying this one from the start or from `task_run_id`."""
-        execution = await commands.replay(self.store, execution_id, task_run_id)
+    async def replay(
+        self,
+        execution_id: str,
+        task_run_id: str | None = None,
+        inputs: Mapping[str, Any] | None = None,
+    ) -> Execution:
+        """A new execution replaying this one from the start or from `task_run_id`; with
+        `inputs`, those (resolved against its flow revision) instead of the original ones."""
+        resolved = None
+        source = await self.store.get_execution(execution_id) if inputs is not None else None
+        if source is not None:
+            flow = await self.flows.fetch(source.namespace, source.flow_id, source.flow_revision)
+            if flow is None:
+                raise FlowNotFound(f"flow {source.namespace}/{source.flow_id} not found")
+            resolved = resolve_inputs(
+                flow, dict(inputs or {}), renderer=self.renderer, secret_key=self.secret_key
+            )
+        execution = await commands.replay(self.store, execution_id, task_run_id, inputs=resolved)
         self.hub.executor_wake.set()
         return execution
 

@@ -4,12 +4,13 @@ Each engine heartbeats its `service_instance` row. A process killed with `kill -
 machine lost, never says goodbye: its claimed worker jobs would wait for it forever. This
 loop, run by every engine, marks instances silent for longer than `liveness.timeout`
 DISCONNECTED, fences them (their database sessions end, see store/lease.py) and releases
-their claims, so any live worker picks the jobs up again (at-least-once; the job payload,
-hence the attempt number, is unchanged). Nothing in a pass waits on a frozen instance's
-row locks (`SKIP LOCKED`): what is still locked is released at a later pass. Running it
-everywhere is safe: two checkers never both release the same instance's jobs, and a lost
-checker costs nothing while another one runs. A disconnected instance is never revived:
-its next heartbeat finds its row DISCONNECTED, and it stops.
+their claims, so any live worker picks the jobs up again (at-least-once; each delivery is
+a new attempt, see `Worker._run_job`), and logs which jobs each dead instance had in
+flight: the first clue when a job kills its worker. Nothing in a pass waits on a frozen
+instance's row locks (`SKIP LOCKED`): what is still locked is released at a later pass.
+Running it everywhere is safe: two checkers never both release the same instance's jobs,
+and a lost checker costs nothing while another one runs. A disconnected instance is never
+revived: its next heartbeat finds its row DISCONNECTED, and it stops.
 
 After a database outage nobody could heartbeat, so every instance looks silent: the
 checker waits one `liveness.timeout` past the recovery before judging anyone again, time
@@ -22,10 +23,12 @@ import logging
 import time
 
 import anyio
+import msgspec
 
 from kestrad.config import LivenessConfig
 from kestrad.model.durations import parse_duration
-from kestrad.store.base import Store
+from kestrad.model.messages import decode_job
+from kestrad.store.base import InFlightJob, Store
 from kestrad.store.lease import DISCONNECTED, Lease
 from kestrad.store.outage import MAX_DELAY, Retry
 
@@ -100,21 +103,35 @@ class LivenessChecker:
     async def check(self, now: float | None = None) -> list[str]:
         """One pass; returns the ids of the instances it disconnected."""
         now = time.time() if now is None else now
-        handout = await self.store.disconnect_silent_instances(
+        released = await self.store.disconnect_silent_instances(
             self.instance_id, now - self.timeout, now - self.purge_after
         )
-        for instance in handout.instances:
+        for instance in released.instances:
             log.warning(
                 "instance %s silent for over %.0fs: disconnected and fenced (its database "
                 "sessions ended), its worker jobs handed out",
                 instance,
                 self.timeout,
             )
-        for job in handout.jobs:
-            log.warning(
-                "job %d of execution %s, claimed by instance %s that is gone, handed out again",
-                job.seq,
-                job.key,
-                job.instance,
-            )
-        return handout.instances
+        log_in_flight(released.jobs, "was silent")
+        return released.instances
+
+
+def log_in_flight(jobs: list[InFlightJob], why: str) -> None:
+    """One WARNING per job a dead instance held, naming the task: `why` says how it died."""
+    for job in jobs:
+        log.warning("instance %s %s with %s in flight", job.instance_id, why, describe(job))
+
+
+def describe(job: InFlightJob) -> str:
+    """`worker job 12 (execution …, ns.flow task t, attempt 2, worker deaths under it: 2)`."""
+    try:
+        payload = decode_job(job.payload)
+    except msgspec.DecodeError:
+        return f"worker job {job.seq} (execution {job.key}, undecodable payload)"
+    attempt = payload.attempt + max(job.deliveries - 1, 0)
+    return (
+        f"worker job {job.seq} (execution {payload.execution_id}, "
+        f"{payload.namespace}.{payload.flow_id} task {payload.task_id}, attempt {attempt}, "
+        f"worker deaths under it: {job.deliveries - job.handed_back})"
+    )

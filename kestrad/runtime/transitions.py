@@ -105,7 +105,8 @@ TASK_RUN = Moves(
 
 ATTEMPT = Moves(
     "attempt",
-    {S.CREATED: (S.RUNNING, *_ENDS), S.RUNNING: _ENDS},
+    # RESUBMITTED: lost with its worker; the job went out again as the next attempt.
+    {S.CREATED: (S.RUNNING, S.RESUBMITTED, *_ENDS), S.RUNNING: (S.RESUBMITTED, *_ENDS)},
 )
 
 
@@ -270,7 +271,7 @@ class RetryRule:
     """Retry: a failed run goes RETRYING (again after a delay) while its policy allows one
     more attempt; with CREATE_NEW_EXECUTION the execution ends RETRIED and a new one runs.
 
-    `maxAttempt` counts every attempt, the first included; `maxDuration` bounds the time
+    `maxAttempts` counts every attempt, the first included; `maxDuration` bounds the time
     from the first attempt's start to the next one's (Kestra's AbstractRetry).
     """
 

@@ -172,14 +172,20 @@ def base_variables(execution: Execution, flow: Flow) -> dict[str, Any]:
         },
         "inputs": execution.inputs,
         "labels": nest_labels(execution.label_map()),
-        "vars": flow.variables or {},
+        "vars": execution_vars(execution, flow),
         "envs": envs_from_environment(),
     }
     if execution.trigger is not None:
         variables["trigger"] = execution.trigger.variables
-    if execution.variables:
-        variables.update(execution.variables)
     return variables
+
+
+def execution_vars(execution: Execution, flow: Flow) -> dict[str, Any]:
+    """`vars`: the flow's variables, or the execution's own once SetVariables or
+    UnsetVariables changed them (Kestra 1.x keeps them on the execution)."""
+    if execution.k_own_vars:
+        return execution.variables
+    return dict(flow.variables or {})
 
 
 def nest_labels(labels: dict[str, str]) -> dict[str, Any]:

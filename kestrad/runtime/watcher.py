@@ -30,7 +30,14 @@ import anyio
 import msgspec
 from watchfiles import DefaultFilter, awatch
 
-from kestrad.flows.loader import FLOW_SUFFIXES, FlowLoadError, Problem, iter_flow_files, load_flow
+from kestrad.flows.loader import (
+    FLOW_SUFFIXES,
+    FlowLoadError,
+    Problem,
+    iter_flow_files,
+    load_flow,
+    load_warnings,
+)
 from kestrad.runtime.flow_cache import source_digest
 from kestrad.store.base import FlowRow
 
@@ -222,6 +229,8 @@ class FlowSync:
             return
         self._seen[path] = digest
         self._broken.pop(path, None)
+        for warning in load_warnings(flow):
+            log.warning("flows: %s", warning)
         name = (flow.namespace, flow.id)
         owner = self._owner.get(name)
         if owner is not None and owner != path and os.path.exists(owner):

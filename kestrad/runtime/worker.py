@@ -101,6 +101,7 @@ class Worker:
         *,
         instance_id: str,
         concurrency: int,
+        max_deliveries: int = 3,
         services: TaskServices | None = None,
         results_to_local_executor: bool = False,
         min_poll_interval: float = 0.005,
@@ -110,13 +111,16 @@ class Worker:
         """`services`: what tasks may ask of the daemon (KV, log.Fetch, …), None outside an
         engine. `results_to_local_executor`: the executor of this process takes finished
         results from the outbox into its own transaction (one commit per round trip), so
-        this worker does not flush them itself and wakes that executor instead."""
+        this worker does not flush them itself and wakes that executor instead.
+        `max_deliveries`: how many worker deaths a job may cause before it fails instead
+        of running again (see `_run_job`)."""
         self.store = store
         self.flows = flows
         self.renderer = renderer
         self.hub = hub
         self.instance_id = instance_id
         self.concurrency = max(concurrency, 1)
+        self.max_deliveries = max(max_deliveries, 1)
         self.backoff = Backoff(min_poll_interval, max_poll_interval)
         # Database outages (store/outage.py): each store-facing loop waits its own back-off.
         self._claim_retry = Retry(store, "claiming worker jobs")
@@ -239,14 +243,47 @@ class Worker:
             self.hub.logs_stored(stored)
 
     async def _run_job(self, message: QueueMessage) -> None:
+        """Run one claimed job. A redelivered job (its worker died, or a graceful stop gave
+        it back) is a new attempt of its task run: the executor marks the earlier ones
+        RESUBMITTED, and the task sees the count in `taskrun.attemptsCount`. A job whose
+        workers died `max_deliveries` times is not run again: it fails its task run, once
+        and for all (no retry), with the reason in the task's log."""
         try:
             job = decode_job(message.payload)
+            if message.deliveries > 1:
+                attempt = job.attempt + message.deliveries - 1
+                job = msgspec.structs.replace(job, attempt=attempt)
+            if message.deaths >= self.max_deliveries:
+                self._refuse_poison(job, message)
+                return
             await self._execute(job, message.seq)
         except Exception:
             log.exception("worker job %s crashed", message.seq)
         finally:
             self.running -= 1
             self._slot_freed.set()
+
+    def _refuse_poison(self, job: WorkerJob, message: QueueMessage) -> None:
+        reason = (
+            f"Task {job.task_id} was not run again: its worker died {message.deaths} times "
+            f"while running it (worker.max_deliveries = {self.max_deliveries}); "
+            "it fails without retry"
+        )
+        log.error(
+            "worker job %s (execution %s, %s.%s task %s, attempt %d): %s",
+            message.seq,
+            job.execution_id,
+            job.namespace,
+            job.flow_id,
+            job.task_id,
+            job.attempt,
+            reason,
+        )
+        TaskLogger(self._log_sink(job), None).error(reason)
+        now = now_iso()
+        histories = [History(state=S.RUNNING, date=now), History(state=S.FAILED, date=now)]
+        result = self._result(job, S.FAILED, histories, None, final=True)
+        self.outbox.put_result(job.task_run_id, result, message.seq)
 
     async def _execute(self, job: WorkerJob, seq: int) -> None:
         started = now_iso()
@@ -272,6 +309,8 @@ class Worker:
         histories: list[History],
         outputs: dict[str, Any] | None,
         dynamic: list[DynamicRun] | None = None,
+        *,
+        final: bool = False,
     ) -> Outgoing:
         result = TaskResult(
             task_run_id=job.task_run_id,
@@ -280,6 +319,7 @@ class Worker:
             histories=histories,
             outputs=outputs,
             dynamic=dynamic or None,
+            final=final,
         )
         return Outgoing(key=job.execution_id, payload=encode(result))
 

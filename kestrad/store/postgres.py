@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
+from kestrad.store.filters import render
 from kestrad.store.lease import DISCONNECTED, Lease
 from kestrad.store.outage import Retry, is_unavailable
 from kestrad.store.queries import queries
@@ -28,6 +29,7 @@ from kestrad.store.sql_store import SQLStore
 from kestrad.store.statements import (
     All,
     Execute,
+    Filtered,
     Many,
     ManyKeys,
     ManyReturning,
@@ -200,6 +202,10 @@ async def _run(conn: asyncpg.Connection, statement: Statement) -> object:
     if type(statement) is Script:
         await conn.execute(statement.sql)
         return None
+    if type(statement) is Filtered:
+        sql, params = render(statement, _SQL)
+        inner = statement.inner._replace(params=params)
+        return await _RUNNERS[type(statement.inner)](conn, sql, inner)
     sql = _SQL[statement.name]
     if skipped(statement, sql):
         return nothing(statement)

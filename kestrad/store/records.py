@@ -29,9 +29,38 @@ class FlowRow(msgspec.Struct, kw_only=True):
 
 
 class QueueMessage(msgspec.Struct, kw_only=True):
+    """A claimed message. For worker jobs, `deliveries` counts the claims of this job (this
+    one included) and `handed_back` those a daemon gave back at a graceful stop: every other
+    earlier delivery ended with its worker dead (see 030_worker_deliveries.sql)."""
+
     seq: int
     key: str
     payload: bytes
+    deliveries: int = 1
+    handed_back: int = 0
+
+    @property
+    def deaths(self) -> int:
+        """Earlier deliveries of this job whose worker died under it."""
+        return max(self.deliveries - 1 - self.handed_back, 0)
+
+
+class InFlightJob(msgspec.Struct, kw_only=True):
+    """A worker job claimed by an instance found dead, as it is handed out again."""
+
+    instance_id: str
+    seq: int
+    key: str  # the execution id
+    payload: bytes
+    deliveries: int
+    handed_back: int
+
+
+class Released(msgspec.Struct, kw_only=True):
+    """What a liveness pass did: the instances it disconnected and the jobs they held."""
+
+    instances: list[str]
+    jobs: list[InFlightJob] = msgspec.field(default_factory=list)
 
 
 class Outgoing(msgspec.Struct, kw_only=True):

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Protocol
 
 from kestrad.model.execution import Execution
+from kestrad.model.query import Query
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
 from kestrad.store.records import (
     BatchLocks,
@@ -22,12 +23,13 @@ from kestrad.store.records import (
     ExecutorOutcome,
     FlowKey,
     FlowRow,
-    Handout,
+    InFlightJob,
     InstanceRow,
     LocalBatch,
     Outgoing,
     QueueMessage,
     QueueStats,
+    Released,
     SchedulerLease,
     TriggerKey,
     TriggerRow,
@@ -173,6 +175,33 @@ class ExecutionStore(Protocol):
         """(id, state) of every execution not in a terminal state."""
         ...
 
+    async def save_executions(self, executions: list[Execution]) -> None:
+        """Write documents the executor no longer touches (an ended execution's labels or
+        status), without waking anything."""
+        ...
+
+    async def find_executions(
+        self,
+        query: Query,
+        *,
+        now: float,
+        after: tuple[str, str] | None = None,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> list[Execution]:
+        """One page of the executions matching Kestra's query filters, newest first.
+
+        `now` anchors a `timeRange` filter; a filter the store cannot answer raises
+        `store.filters.UnsupportedFilter`.
+        """
+        ...
+
+    async def count_found_executions(self, query: Query, *, now: float) -> int: ...
+
+    async def found_execution_ids(self, query: Query, *, now: float, limit: int) -> list[str]:
+        """The ids of the executions matching `query`, newest first (bulk actions)."""
+        ...
+
     async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
         """State and creation date of each given execution that exists, in one query."""
         ...
@@ -291,24 +320,31 @@ class LogStore(Protocol):
 class InstanceStore(Protocol):
     """Daemons (service instances), their heartbeats, and the jobs of the silent ones."""
 
-    async def register_instance(self, instance_id: str, roles: str) -> None: ...
+    async def register_instance(self, instance_id: str, roles: str) -> list[InFlightJob]:
+        """Register this process after marking DEAD the instances known to be gone, and
+        hand their worker claims out again. Returns the jobs they had in flight."""
+        ...
 
     async def heartbeat(self, instance_id: str) -> bool:
         """Renew this instance's row; False when it is no longer RUNNING (another daemon
         disconnected it: a heartbeat never revives it, see store/lease.py)."""
         ...
 
-    async def stop_instance(self, instance_id: str) -> None: ...
+    async def stop_instance(self, instance_id: str) -> None:
+        """Mark this instance STOPPED and give back the jobs it still holds: each goes out
+        again as a new attempt, and counts as handed back, not as a worker death."""
+        ...
 
     async def disconnect_silent_instances(
         self, instance_id: str, silent_since: float, purge_before: float
-    ) -> Handout:
+    ) -> Released:
         """Mark RUNNING instances (other than `instance_id`) whose last heartbeat is older
         than `silent_since` DISCONNECTED, end their database sessions (the fence), and
         release the worker claims of every instance not RUNNING, so live workers run those
-        jobs again (same payload, so the attempt number is kept). Nothing here waits on a
-        frozen instance's locks: what it still locks is released at a later pass. Rows not
-        RUNNING with a heartbeat older than `purge_before` are deleted."""
+        jobs again (each delivery is a new attempt of its task run). Nothing here waits on
+        a frozen instance's locks: what it still locks is released at a later pass. Rows
+        not RUNNING with a heartbeat older than `purge_before` are deleted. Returns the ids
+        disconnected and the jobs handed out."""
         ...
 
     async def list_instances(self) -> list[InstanceRow]:

@@ -20,6 +20,7 @@ from kestrad.store.records import (
 )
 
 _backfill_decoder = msgspec.json.Decoder(Backfill)
+_encode_labels = msgspec.json.Encoder().encode
 _decode_results = msgspec.json.Decoder(dict[str, float]).decode
 # Log lines a purge deletes per transaction: a retention pass over millions of lines is
 # many short transactions, never one that holds the writer (SQLite) or bloats (PostgreSQL).
@@ -41,6 +42,7 @@ def execution_row(e: Execution) -> tuple[Any, ...]:
         e.state.end_date,
         trigger_execution,
         encode_execution(e),
+        _encode_labels({label.key: label.value for label in e.labels}).decode(),
     )
 
 

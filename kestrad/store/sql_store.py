@@ -10,7 +10,9 @@ from __future__ import annotations
 import asyncio
 
 from kestrad.model.execution import Execution
+from kestrad.model.query import Query, Resource
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
+from kestrad.store.filters import compile_query
 from kestrad.store.outage import Retry
 from kestrad.store.plans import batch, kv, maintenance, queue
 from kestrad.store.plans import executions as execution_plans
@@ -25,12 +27,13 @@ from kestrad.store.records import (
     ExecutionRef,
     ExecutorOutcome,
     FlowRow,
-    Handout,
+    InFlightJob,
     InstanceRow,
     LocalBatch,
     Outgoing,
     QueueMessage,
     QueueStats,
+    Released,
     SchedulerLease,
     TriggerKey,
     TriggerRow,
@@ -148,6 +151,31 @@ class SQLStore:
     async def active_executions(self) -> list[tuple[str, str]]:
         return await self.connector.read(execution_plans.active_executions())
 
+    async def save_executions(self, executions: list[Execution]) -> None:
+        await self.connector.write(execution_plans.upsert_executions(executions))
+
+    async def find_executions(
+        self,
+        query: Query,
+        *,
+        now: float,
+        after: tuple[str, str] | None = None,
+        limit: int = 25,
+        offset: int = 0,
+    ) -> list[Execution]:
+        where = compile_query(query, Resource.EXECUTION, now)
+        return await self.connector.read(
+            execution_plans.find_executions(where, after, limit, offset)
+        )
+
+    async def count_found_executions(self, query: Query, *, now: float) -> int:
+        where = compile_query(query, Resource.EXECUTION, now)
+        return await self.connector.read(execution_plans.count_found_executions(where))
+
+    async def found_execution_ids(self, query: Query, *, now: float, limit: int) -> list[str]:
+        where = compile_query(query, Resource.EXECUTION, now)
+        return await self.connector.read(execution_plans.found_execution_ids(where, limit))
+
     async def execution_briefs(self, execution_ids: list[str]) -> list[ExecutionBrief]:
         return await self.connector.read(execution_plans.execution_briefs(execution_ids))
 
@@ -252,9 +280,9 @@ class SQLStore:
         return await self.connector.read(plan)
 
     # -- service instances --------------------------------------------------------------------
-    async def register_instance(self, instance_id: str, roles: str) -> None:
+    async def register_instance(self, instance_id: str, roles: str) -> list[InFlightJob]:
         plan = instance_plans.register_instance(instance_id, roles, self.liveness_timeout)
-        await self.connector.write(plan)
+        return await self.connector.write(plan)
 
     async def heartbeat(self, instance_id: str) -> bool:
         plan = instance_plans.heartbeat(instance_id)
@@ -265,7 +293,7 @@ class SQLStore:
 
     async def disconnect_silent_instances(
         self, instance_id: str, silent_since: float, purge_before: float
-    ) -> Handout:
+    ) -> Released:
         plan = instance_plans.disconnect_silent_instances(instance_id, silent_since, purge_before)
         return await self.connector.write(plan)
 

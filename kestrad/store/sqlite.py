@@ -19,13 +19,16 @@ from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
+import regex
 
+from kestrad.store.filters import render
 from kestrad.store.outage import Retry
 from kestrad.store.queries import queries
 from kestrad.store.sql_store import SQLStore
 from kestrad.store.statements import (
     All,
     Execute,
+    Filtered,
     Many,
     ManyKeys,
     ManyReturning,
@@ -71,6 +74,7 @@ class SQLiteConnector:
         await conn.execute(f"PRAGMA synchronous={self.synchronous}")
         await conn.execute("PRAGMA busy_timeout=30000")
         await conn.execute("PRAGMA foreign_keys=ON")
+        await conn.create_function("regexp", 2, regexp, deterministic=True)
         return conn
 
     async def close(self) -> None:
@@ -127,6 +131,9 @@ def _run(conn: sqlite3.Connection, statement: Statement) -> object:
         for sql in _statements(statement.sql):
             conn.execute(sql)
         return None
+    if type(statement) is Filtered:
+        sql, params = render(statement, _SQL)
+        return _RUNNERS[type(statement.inner)](conn, sql, statement.inner._replace(params=params))
     sql = _SQL[statement.name]
     if skipped(statement, sql):
         return nothing(statement)
@@ -177,6 +184,22 @@ _RUNNERS: dict[type, Callable[[sqlite3.Connection, str, Any], object]] = {
     ManyReturning: _many_returning,
     ManyKeys: _many_keys,
 }
+
+
+# A search's REGEX filter runs in the database thread: bounded so a hostile pattern
+# (catastrophic backtracking) costs a fraction of a second, not the reader connection.
+REGEX_TIMEOUT = 0.2
+
+
+def regexp(pattern: str, value: object) -> bool:
+    """SQLite's `value REGEXP pattern` (search filters), `regex` with a time bound; a
+    pattern that runs out of time matches nothing."""
+    if value is None:
+        return False
+    try:
+        return regex.search(pattern, str(value), timeout=REGEX_TIMEOUT) is not None
+    except (TimeoutError, regex.error):
+        return False
 
 
 def _bind(params: Params) -> Params:

@@ -97,7 +97,32 @@ class Script(NamedTuple):
     sql: str
 
 
-Statement = One | All | Value | Execute | Many | ManyReturning | ManyKeys | Script
+class Cond(NamedTuple):
+    """One search condition: fragment `where_<fragment>` of queries.sql on `column`."""
+
+    fragment: str
+    column: str
+    params: Params
+
+
+class AnyOf(NamedTuple):
+    """An OR of its members, each an AND of its conditions."""
+
+    members: Sequence[Sequence[Cond | AnyOf]]
+
+
+Where = Sequence[Cond | AnyOf]
+
+
+class Filtered(NamedTuple):
+    """`inner` (a read or a delete) with search conditions at its `/*where*/` mark
+    (store/filters.py renders them; their parameters follow the inner statement's)."""
+
+    inner: One | All | Value | Execute
+    where: Where
+
+
+Statement = One | All | Value | Execute | Many | ManyReturning | ManyKeys | Script | Filtered
 T = TypeVar("T")
 Plan = Generator[Statement, Any, T]
 

@@ -28,6 +28,7 @@ from kestrad.tasks.flowable_support import (
     resolve_list,
     sequential_nexts,
 )
+from kestrad.tasks.props import Duration
 
 # A list of tasks inside a task (If.then, ForEach.tasks, …). msgspec cannot convert an
 # already-built Struct into a base-class field, so the loader converts children itself and
@@ -52,10 +53,10 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="cam
     description: str | None = None
     disabled: bool = False
     retry: Retry | None = None
-    timeout: str | None = None
+    timeout: Duration | None = None
     allow_failure: bool = False
     allow_warning: bool = False
-    run_if: Any = None
+    run_if: str | None = None
     log_level: str | None = None
     log_to_file: bool = False
     worker_group: dict[str, Any] | None = None

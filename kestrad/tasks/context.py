@@ -10,6 +10,7 @@ from typing import Any
 from kestrad.expr.engine import Renderer
 from kestrad.model.state import now_iso
 from kestrad.storage import default_storage, task_run_uri_from
+from kestrad.tasks import props
 from kestrad.tasks.services import TaskServices
 
 LEVELS = {"TRACE": 0, "DEBUG": 1, "INFO": 2, "WARN": 3, "WARNING": 3, "ERROR": 4}
@@ -149,3 +150,34 @@ class RunContext:
     def render_typed(self, value: Any) -> Any:
         """A value that is one `{{ expression }}` keeps its type (Kestra's typed Property)."""
         return self.renderer.render_value_typed(value, self.variables)
+
+    def render_as(self, kind: props.Kind, value: Any, name: str) -> Any:
+        """A typed property rendered and converted to `kind` (None stays None); a value of
+        the wrong kind raises PropertyError naming `name`."""
+        if value is None:
+            return None
+        rendered = self.render_typed(value) if isinstance(value, str) else self.render(value)
+        return props.convert(kind, rendered, name)
+
+    def duration(self, value: Any, name: str) -> Any:
+        """A Duration property as a timedelta (None when absent)."""
+        return self.render_as(props.Kind.DURATION, value, name)
+
+    def integer(self, value: Any, name: str) -> Any:
+        """An Int property as an int (None when absent)."""
+        return self.render_as(props.Kind.INT, value, name)
+
+    def boolean(self, value: Any, name: str) -> bool:
+        """A Bool property as a bool (absent is False)."""
+        return bool(self.render_as(props.Kind.BOOL, value, name))
+
+    def text_list(self, value: Any, name: str) -> list[str]:
+        """A TextList property as a list of strings (absent is empty)."""
+        if value is None:
+            return []
+        rendered = self.render_typed(value) if isinstance(value, str) else self.render(value)
+        return props.text_list(rendered, name)
+
+    def mapping(self, value: Any, name: str) -> dict[str, Any]:
+        """A Map property as a dict (absent is empty)."""
+        return self.render_as(props.Kind.MAP, value, name) or {}

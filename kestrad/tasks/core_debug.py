@@ -14,7 +14,7 @@ from kestrad.tasks.registry import register
 class Return(RunnableTask, kw_only=True):
     """Renders `format` and returns it as `outputs.<id>.value`."""
 
-    format: Any = None
+    format: str | None = None
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         value = ctx.render(self.format) if self.format is not None else None
@@ -25,7 +25,7 @@ class Return(RunnableTask, kw_only=True):
 class Echo(RunnableTask, kw_only=True):
     """Deprecated: logs the rendered `format` at `level`."""
 
-    format: Any
+    format: str
     level: LogLevel = "INFO"
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from kestrad.expr.engine import truthy
+from kestrad.expr.engine import ExpressionError, truthy
 from kestrad.model.execution import TaskRun, label_pairs
 from kestrad.tasks.base import ExecutionUpdatingTask, RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
 from kestrad.tasks.core_log import _rendered_list
 from kestrad.tasks.flowable_support import ExecutionView
+from kestrad.tasks.props import LabelSet, Map, TextList
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError, utc_date
 
@@ -18,7 +19,7 @@ from kestrad.tasks.services import ServiceError, utc_date
 class Fail(RunnableTask, kw_only=True):
     """Fails the task, or only when `condition` renders truthy."""
 
-    condition: Any = None
+    condition: str | None = None
     error_message: str = "Task failure"
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
@@ -27,14 +28,113 @@ class Fail(RunnableTask, kw_only=True):
         raise TaskFailed(ctx.render(self.error_message))
 
 
+@register("io.kestra.plugin.core.execution.Assert")
+class Assert(RunnableTask, kw_only=True):
+    """Renders every condition; each falsy one (or one that fails to render) is logged,
+    and the task fails if any did, with `errorMessage` appended (Kestra: AssertTest)."""
+
+    conditions: list[str]
+    error_message: Any = None
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        failed = 0
+        for condition in self.conditions:
+            try:
+                holds = truthy(ctx.render(condition))
+            except ExpressionError as exc:
+                ctx.logger.error(f"Assertion `{condition}` failed, failed to render `{exc}`")
+                failed += 1
+                continue
+            if not holds:
+                ctx.logger.error(f"Assertion `{condition}` failed!")
+                failed += 1
+        if failed:
+            message = f"{failed} assertion{'s' if failed > 1 else ''} failed!"
+            if self.error_message is not None:
+                message += "\n" + str(ctx.render(self.error_message))
+            raise TaskFailed(message)
+        return None
+
+
 @register("io.kestra.plugin.core.execution.Labels", "io.kestra.core.tasks.executions.Labels")
 class Labels(ExecutionUpdatingTask, kw_only=True):
-    """Adds or overrides labels of the running execution; applied by the executor."""
+    """Adds or overrides labels of the running execution; applied by the executor.
 
-    labels: Any
+    A key given twice keeps its last value; an empty key or value fails the task and adds
+    nothing (Kestra: RuntimeLabelsTest#updateGetsDeduplicated, #updateIgnoresEmpty).
+    """
+
+    labels: LabelSet
 
     def apply(self, view: ExecutionView, run: TaskRun) -> None:
-        view.merge_labels(label_pairs(view.render(run, self.labels)))
+        pairs = label_pairs(view.render(run, self.labels))
+        for key, value in pairs:
+            if not key.strip() or not value.strip():
+                raise ValueError(f"label `{key}` has an empty key or value")
+        view.merge_labels(pairs)
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """`extra` over `base`, nested maps merged rather than replaced (Kestra's deepMerge)."""
+    out = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+@register("io.kestra.plugin.core.execution.SetVariables")
+class SetVariables(ExecutionUpdatingTask, kw_only=True):
+    """Merges rendered `variables` into the execution's `vars` for the tasks after it;
+    with `overwrite: false` an existing key fails the task (Kestra: SetVariablesTest)."""
+
+    variables: Any
+    overwrite: Any = True
+
+    def apply(self, view: ExecutionView, run: TaskRun) -> None:
+        rendered = view.render_typed(run, self.variables)
+        if not isinstance(rendered, dict):
+            raise ValueError("`variables` must render to a map")
+        current = view.execution_variables()
+        if not truthy(view.render(run, self.overwrite)):
+            duplicated = [key for key in rendered if key in current]
+            if duplicated:
+                raise ValueError(
+                    "`overwrite` is set to false and the following variables already exist: "
+                    + ",".join(duplicated)
+                )
+        view.replace_variables(_deep_merge(current, rendered))
+
+
+@register("io.kestra.plugin.core.execution.UnsetVariables")
+class UnsetVariables(ExecutionUpdatingTask, kw_only=True):
+    """Removes keys (dotted paths reach into maps) from the execution's `vars`; a missing
+    parent map fails the task unless `ignoreMissing` (Kestra: UnsetVariablesTest)."""
+
+    variables: Any
+    ignore_missing: Any = False
+
+    def apply(self, view: ExecutionView, run: TaskRun) -> None:
+        keys = view.render_typed(run, self.variables)
+        if isinstance(keys, str):
+            keys = [keys]
+        if not isinstance(keys, list):
+            raise ValueError("`variables` must render to a list of keys")
+        ignore = truthy(view.render(run, self.ignore_missing))
+        current = view.execution_variables()
+        for key in keys:
+            *parents, last = str(key).split(".")
+            node: Any = current
+            for part in parents:
+                node = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(node, dict):
+                if ignore:
+                    continue
+                raise ValueError(f"variable `{key}` does not exist")
+            node.pop(last, None)
+        view.replace_variables(current)
 
 
 @register("io.kestra.plugin.core.execution.Exit")
@@ -67,8 +167,8 @@ class Count(RunnableTask, kw_only=True):
     start_date: str
     end_date: str | None = None
     flows: list[dict[str, str]] | None = None
-    namespaces: Any = None
-    states: Any = None
+    namespaces: TextList | None = None
+    states: TextList | None = None
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
@@ -111,7 +211,7 @@ class PurgeExecutions(RunnableTask, kw_only=True):
     start_date: str | None = None
     namespace: str | None = None
     flow_id: str | None = None
-    states: Any = None
+    states: TextList | None = None
     purge_execution: bool = True
     purge_log: bool = True
     purge_metric: bool = True
@@ -149,10 +249,10 @@ class PurgeExecutions(RunnableTask, kw_only=True):
 class Resume(RunnableTask, kw_only=True):
     """Resumes a PAUSED execution (by default of this flow), with `onResume` inputs."""
 
-    execution_id: Any
-    namespace: Any = None
-    flow_id: Any = None
-    inputs: dict[str, Any] | None = None
+    execution_id: str
+    namespace: str | None = None
+    flow_id: str | None = None
+    inputs: Map | None = None
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         flow = ctx.variables["flow"]

@@ -29,6 +29,7 @@ from kestrad.tasks.flowable_support import (
     resolve_list,
     sequential_nexts,
 )
+from kestrad.tasks.props import Duration, LabelSet, Map, TextList, ValueList
 from kestrad.tasks.registry import register
 
 _LEGACY = "io.kestra.core.tasks.flows."
@@ -67,7 +68,7 @@ class Parallel(Flowable, kw_only=True):
 class If(Flowable, kw_only=True):
     """`then` when `condition` renders truthy, else `else`."""
 
-    condition: Any
+    condition: str
     then: TaskList
     else_: TaskList | None = msgspec.field(default=None, name="else")
     child_fields: ClassVar[tuple[str, ...]] = ("then", "else_", "errors", "finally_")
@@ -88,7 +89,7 @@ class If(Flowable, kw_only=True):
 class Switch(Flowable, kw_only=True):
     """The case whose key equals the rendered `value`, else `defaults`."""
 
-    value: Any
+    value: str
     cases: dict[str, TaskList] | None = None
     defaults: TaskList | None = None
     child_fields: ClassVar[tuple[str, ...]] = ("defaults", "errors", "finally_")
@@ -98,7 +99,9 @@ class Switch(Flowable, kw_only=True):
         rendered = fx.render(run, self.value)
         key = rendered if isinstance(rendered, str) else str(rendered)
         matched = self.cases is not None and key in self.cases
-        if not matched and self.defaults is None:
+        # `defaults: null` loads as an empty list: no defaults either (Kestra:
+        # SwitchTest#switchImpossible fails the execution).
+        if not matched and not self.defaults:
             raise ExpressionError(
                 str(self.value), f"no case matches `{key}` and the Switch has no defaults"
             )
@@ -114,6 +117,19 @@ class Switch(Flowable, kw_only=True):
         )
 
 
+def _java_text(value: Any) -> str:
+    """A value as Java's `toString` writes it (`[1, null, {key=v}]`), for Kestra's messages."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_java_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}={_java_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
 def loop_values(fx: Any, run: Any, raw: Any) -> list[str]:
     """Render a loop's values (a JSON-array string or a YAML list) into distinct strings."""
     rendered = fx.render_typed(run, raw) if isinstance(raw, str) else raw
@@ -124,11 +140,14 @@ def loop_values(fx: Any, run: Any, raw: Any) -> list[str]:
             raise ExpressionError(str(raw), f"values must be a JSON array: {exc}") from exc
     if not isinstance(rendered, list):
         raise ExpressionError(str(raw), f"values must be a list, got {type(rendered).__name__}")
+    nulls = sum(1 for item in rendered if item is None)
+    if nulls:  # Kestra's words, with Java's rendering of the list (EachSequentialTest#eachNull)
+        raise ExpressionError(
+            str(raw), f"Found '{nulls}' null values on Each, with values={_java_text(rendered)}"
+        )
     out: list[str] = []
     seen: set[str] = set()
     for item in rendered:
-        if item is None:
-            raise ExpressionError(str(raw), "values must not contain null")
         if isinstance(item, str):
             text = fx.render(run, item)
         elif isinstance(item, dict | list):
@@ -157,7 +176,9 @@ class _Loop(Flowable, kw_only=True):
 
     def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
         tasks = [t for t in self.tasks if not t.disabled]
-        flattened = [Resolved(t, v, TASKS) for v in (run.k_values or ()) for t in tasks]
+        flattened = [
+            Resolved(t, v, TASKS, i) for i, v in enumerate(run.k_values or ()) for t in tasks
+        ]
         return (
             flattened,
             resolve_list(self.errors, ERRORS),
@@ -169,7 +190,7 @@ class _Loop(Flowable, kw_only=True):
 class ForEach(_Loop, kw_only=True):
     """`tasks` for each distinct value; `concurrencyLimit` values at once (0 = all, 1 = one)."""
 
-    values: Any
+    values: ValueList
     concurrency_limit: int = 1
 
     def raw_values(self) -> Any:
@@ -211,7 +232,7 @@ def group_nexts(current: list[Resolved], runs: list[Any], limit: int) -> list[Re
 class EachSequential(_Loop, kw_only=True):
     """Deprecated: ForEach with one value at a time."""
 
-    value: Any
+    value: ValueList
 
     def raw_values(self) -> Any:
         return self.value
@@ -221,7 +242,7 @@ class EachSequential(_Loop, kw_only=True):
 class EachParallel(_Loop, kw_only=True):
     """Deprecated: every (value, task) child at once, at most `concurrent` running."""
 
-    value: Any
+    value: ValueList
     concurrent: int = 0
 
     def raw_values(self) -> Any:
@@ -269,12 +290,11 @@ class Dag(Flowable, kw_only=True):
 class Sleep(RunnableTask, kw_only=True):
     """Waits for `duration` on the worker."""
 
-    duration: Any
+    duration: Duration
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 
-        rendered = ctx.render(self.duration)
-        delay = parse_duration(rendered)
+        delay = ctx.duration(self.duration, "duration")
         ctx.logger.log("INFO", f"Waiting for {format_duration(delay)}")
         await anyio.sleep(delay.total_seconds())
         return None
@@ -284,8 +304,8 @@ class Sleep(RunnableTask, kw_only=True):
 class Pause(Flowable, kw_only=True):
     """Pauses the execution until resumed, or for `delay`; fails after `timeout`."""
 
-    delay: Any = None
-    timeout: Any = None
+    delay: Duration | None = None
+    timeout: Duration | None = None
     on_resume: list[dict[str, Any]] | None = None
     tasks: TaskList | None = None
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
@@ -323,7 +343,7 @@ class WaitFor(Flowable, kw_only=True):
     """Runs `tasks` again and again (every `interval`) until `condition` renders truthy."""
 
     tasks: TaskList
-    condition: Any
+    condition: str
     check_frequency: CheckFrequency = msgspec.field(default_factory=CheckFrequency)
     fail_on_max_reached: bool = False
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
@@ -376,11 +396,11 @@ class Subflow(Task, kw_only=True):
     flow_id: str
     revision: int | None = None
     inputs: dict[str, Any] | None = None
-    labels: Any = None
+    labels: LabelSet | None = None
     wait: bool = True
     transmit_failed: bool = True
     inherit_labels: bool = False
-    schedule_date: Any = None
+    schedule_date: str | None = None
     outputs: dict[str, Any] | None = None
 
     kind: ClassVar[TaskKind] = TaskKind.EXECUTABLE
@@ -399,8 +419,8 @@ class WorkingDirectory(Flowable, kw_only=True):
     """
 
     tasks: TaskList
-    input_files: Any = None
-    output_files: Any = None
+    input_files: Map | None = None
+    output_files: TextList | None = None
     namespace_files: dict[str, Any] | None = None
     cache: dict[str, Any] | None = None
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")

@@ -10,6 +10,7 @@ import msgspec
 
 from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
+from kestrad.tasks.props import TextList
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError, utc_date
 
@@ -20,7 +21,7 @@ LogLevel = Literal["TRACE", "DEBUG", "INFO", "WARN", "ERROR"]
 class Log(RunnableTask, kw_only=True):
     """Logs one message, or each message of a list, at `level`."""
 
-    message: Any
+    message: TextList
     level: LogLevel = "INFO"
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
@@ -62,7 +63,7 @@ class Fetch(RunnableTask, kw_only=True):
     namespace: str | None = None
     flow_id: str | None = None
     execution_id: str | None = None
-    tasks_id: Any = None
+    tasks_id: TextList | None = None
     level: LogLevel = "INFO"
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
@@ -115,7 +116,7 @@ class PurgeLogs(RunnableTask, kw_only=True):
     namespace: str | None = None
     flow_id: str | None = None
     execution_id: str | None = None
-    log_levels: Any = None
+    log_levels: TextList | None = None
     purge_execution_logs: bool = True
     purge_non_execution_logs: bool = True
     batch_size: int | None = None

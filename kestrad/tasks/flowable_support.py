@@ -22,11 +22,13 @@ TASKS, ERRORS, FINALLY, LISTENERS, ARCHIVED = 0, 1, 2, 3, 4
 
 
 class Resolved(NamedTuple):
-    """A child to run: the task, the loop value it runs for (or None), its list."""
+    """A child to run: the task, the loop value it runs for (or None), its list, and the
+    index of that value (Kestra's `taskrun.iteration`, for ForEach children)."""
 
     task: Task
     value: str | None = None
     branch: int = TASKS
+    iteration: int | None = None
 
 
 class FlowView(Protocol):
@@ -58,8 +60,16 @@ class ExecutionView(FlowView, Protocol):
         """Add labels, or replace those with the same keys."""
         ...
 
+    def execution_variables(self) -> dict[str, Any]:
+        """A copy of the execution's `vars` (the flow's variables until changed)."""
+        ...
+
+    def replace_variables(self, variables: dict[str, Any]) -> None:
+        """Make `variables` the execution's `vars`, seen by every later task."""
+        ...
+
     def end_execution(self, run: TaskRun, state: str) -> None:
-        """End the execution at once in `state` (KILLED kills it); `run` ends SUCCESS."""
+        """End the execution at once in `state` (KILLED kills it), `run` included."""
         ...
 
 

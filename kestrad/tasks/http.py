@@ -26,6 +26,7 @@ from kestrad.storage import StorageError, StorageURI, check_namespace
 from kestrad.storage.uris import SCHEME, check_segment
 from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
+from kestrad.tasks.props import Bool, Data, Map
 from kestrad.tasks.registry import register
 
 DEFAULT_MAX_CONTENT = 10 * 1024 * 1024
@@ -38,15 +39,15 @@ _LEGACY = "io.kestra.plugin.fs.http."
 class _Http(RunnableTask, kw_only=True):
     """Properties shared by Request and Download (Kestra's AbstractHttp)."""
 
-    uri: Any
-    method: Any = "GET"
-    headers: Any = None
-    body: Any = None
-    form_data: Any = None
-    content_type: Any = None
-    options: Any = None
-    ssl_options: Any = None
-    allow_failed: Any = False
+    uri: str
+    method: str = "GET"
+    headers: Map | None = None
+    body: Data | None = None
+    form_data: Map | None = None
+    content_type: str | None = None
+    options: Map | None = None
+    ssl_options: Map | None = None
+    allow_failed: Bool = False
 
     def _client(self, options: dict[str, Any], ssl: dict[str, Any]) -> httpx.AsyncClient:
         connect = _seconds(options.get("connectTimeout"), DEFAULT_CONNECT_TIMEOUT)
@@ -105,7 +106,7 @@ class _Http(RunnableTask, kw_only=True):
 class Request(_Http, kw_only=True):
     """Sends one HTTP request; outputs `code`, `headers` (name → values) and `body`."""
 
-    encrypt_body: Any = False
+    encrypt_body: Bool = False
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         options, ssl, allow_failed = self._settings(ctx)
@@ -137,7 +138,7 @@ class Request(_Http, kw_only=True):
 class Download(_Http, kw_only=True):
     """Downloads a response body into internal storage; outputs its `uri` and `length`."""
 
-    fail_on_empty_response: Any = True
+    fail_on_empty_response: Bool = True
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         options, ssl, allow_failed = self._settings(ctx)

@@ -13,6 +13,7 @@ from kestrad.expr.engine import truthy
 from kestrad.model.kv import KVError
 from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
+from kestrad.tasks.props import Bool, Data, Duration
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError
 
@@ -52,10 +53,10 @@ class Set(RunnableTask, kw_only=True):
     """Stores `value` (typed rendering: one `{{ expr }}` keeps its type) under `key`."""
 
     key: str
-    value: Any
+    value: Data
     namespace: str | None = None
-    overwrite: Any = True
-    ttl: str | None = None
+    overwrite: Bool = True
+    ttl: Duration | None = None
     kv_type: str | None = None
     kv_description: str | None = None
 
@@ -84,7 +85,7 @@ class Get(RunnableTask, kw_only=True):
 
     key: str
     namespace: str | None = None
-    error_on_missing: Any = False
+    error_on_missing: Bool = False
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         namespace, key = _namespace(self, ctx), _key(self, ctx)
@@ -100,7 +101,7 @@ class Delete(RunnableTask, kw_only=True):
 
     key: str
     namespace: str | None = None
-    error_on_missing: Any = False
+    error_on_missing: Bool = False
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         namespace, key = _namespace(self, ctx), _key(self, ctx)

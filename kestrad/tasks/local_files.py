@@ -13,6 +13,7 @@ from typing import Any
 
 from kestrad.tasks.base import RunnableTask
 from kestrad.tasks.context import RunContext
+from kestrad.tasks.props import Map, TextList
 from kestrad.tasks.registry import register
 from kestrad.tasks.script_files import (
     input_file_map,
@@ -27,8 +28,8 @@ from kestrad.tasks.script_files import (
 class LocalFiles(RunnableTask, kw_only=True):
     """`inputs`: name → content (or kestra:/// URI) written; `outputs`: globs uploaded."""
 
-    inputs: Any = None
-    outputs: Any = None
+    inputs: Map | None = None
+    outputs: TextList | None = None
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         own = ctx.working_directory is None

@@ -24,6 +24,7 @@ import msgspec
 from kestrad.tasks.base import RunnableTask, TaskFailed, TaskOutcome
 from kestrad.tasks.context import RunContext
 from kestrad.tasks.process import CommandNotFound, describe_signal, run_command
+from kestrad.tasks.props import Bool, Map, TextList
 from kestrad.tasks.registry import register
 from kestrad.tasks.script_files import (
     input_file_map,
@@ -95,19 +96,19 @@ class ScriptLines:
 class _Script(RunnableTask, kw_only=True):
     """Properties and behaviour shared by every script task (Kestra's AbstractExecScript)."""
 
-    before_commands: Any = None
-    env: Any = None
-    interpreter: Any = None
-    fail_fast: Any = True
-    warning_on_std_err: Any = True
-    input_files: Any = None
-    output_files: Any = None
-    namespace_files: Any = None
-    container_image: Any = None
-    task_runner: Any = None
-    runner: Any = None
-    docker: Any = None
-    target_os: Any = msgspec.field(default=None, name="targetOS")
+    before_commands: TextList | None = None
+    env: Map | None = None
+    interpreter: TextList | None = None
+    fail_fast: Bool = True
+    warning_on_std_err: Bool = True
+    input_files: Map | None = None
+    output_files: TextList | None = None
+    namespace_files: Map | None = None
+    container_image: str | None = None
+    task_runner: dict[str, Any] | None = None
+    runner: str | None = None
+    docker: dict[str, Any] | None = None
+    target_os: str | None = msgspec.field(default=None, name="targetOS")
 
     uses_python: ClassVar[bool] = False
 
@@ -293,7 +294,7 @@ def _commands(ctx: RunContext, value: Any) -> list[str]:
 class ShellCommands(_Script, kw_only=True):
     """Runs shell commands."""
 
-    commands: Any
+    commands: TextList
 
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         return _commands(ctx, self.commands)
@@ -303,7 +304,7 @@ class ShellCommands(_Script, kw_only=True):
 class ShellScript(_Script, kw_only=True):
     """Runs a multi-line shell script."""
 
-    script: Any
+    script: str
 
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         return [str(ctx.render(self.script))]
@@ -313,7 +314,7 @@ class ShellScript(_Script, kw_only=True):
 class PythonCommands(_Script, kw_only=True):
     """Runs shell commands with `python` available (e.g. `python main.py`)."""
 
-    commands: Any
+    commands: TextList
     uses_python: ClassVar[bool] = True
 
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
@@ -324,7 +325,7 @@ class PythonCommands(_Script, kw_only=True):
 class PythonScript(_Script, kw_only=True):
     """Runs an inline Python script, written to a file and run with `python`."""
 
-    script: Any
+    script: str
     uses_python: ClassVar[bool] = True
 
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:

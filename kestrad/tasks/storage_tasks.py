@@ -21,6 +21,7 @@ from kestrad.expr.engine import ExpressionError, truthy
 from kestrad.storage import StorageError, StorageURI, check_namespace
 from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
+from kestrad.tasks.props import Int, TextList
 from kestrad.tasks.registry import register
 
 _CORE = "io.kestra.plugin.core.storage."
@@ -59,7 +60,7 @@ def _suffix(uri: StorageURI) -> str:
 class Concat(RunnableTask, kw_only=True):
     """Concatenates files, in order, each followed by `separator` when set."""
 
-    files: Any
+    files: TextList
     separator: str | None = None
     extension: str = ".tmp"
 
@@ -134,9 +135,9 @@ class Split(RunnableTask, kw_only=True):
     """
 
     from_: str = msgspec.field(name="from")
-    bytes: Any = None
-    rows: Any = None
-    partitions: Any = None
+    bytes: str | None = None
+    rows: Int | None = None
+    partitions: Int | None = None
     separator: str = "\n"
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:

@@ -7,6 +7,7 @@ from typing import Any
 from kestrad.expr.engine import truthy
 from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
+from kestrad.tasks.props import Bool
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError
 
@@ -23,7 +24,7 @@ class Toggle(RunnableTask, kw_only=True):
     trigger: str
     namespace: str | None = None
     flow_id: str | None = None
-    enabled: Any = False
+    enabled: Bool = False
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 

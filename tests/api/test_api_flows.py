@@ -115,6 +115,15 @@ async def test_validate_reports_each_document_without_saving() -> None:
         # Lines count from the top of the whole text, not of the document.
         assert min(p["line"] for p in second["problems"]) > NEW.count("\n") + 1
         assert (await client.get(f"{BASE}/flows/tests.flows/fresh")).status_code == 404
+        assert first["warnings"] == []
+
+        legacy = NEW.replace("io.kestra.plugin.core.log.Log", "io.kestra.core.tasks.log.Log")
+        response = await client.post(f"{BASE}/flows/validate", content=legacy, headers=YAML)
+        [entry] = response.json()
+        assert entry["problems"] == [] and entry["warnings"] == [
+            "9:11: tasks[0].type: `io.kestra.core.tasks.log.Log` is replaced by "
+            "`io.kestra.plugin.core.log.Log`"
+        ]
 
 
 async def test_search_by_namespace_prefix_and_text() -> None:

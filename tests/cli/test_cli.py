@@ -103,6 +103,29 @@ def test_validate_examples() -> None:
     assert result.returncode == 0, result.stderr
 
 
+def test_validate_checks_each_document_and_prints_notices_as_warnings(tmp_path: Path) -> None:
+    """Issue 12 item 3: multi-document YAML, each document on its own; a legacy type is a
+    warning (`… is replaced by …`), a typo in a property suggests the right name."""
+    flows = tmp_path / "many.yml"
+    legacy = (
+        "id: old\nnamespace: tests\ntasks:\n  - id: a\n    type: io.kestra.core.tasks.log.Log\n"
+    )
+    flows.write_text(legacy + "    message: hi\n---\n" + legacy + "    mesage: hi\n")
+    result = kestrad("validate", str(flows))
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert (
+        f"{flows}:5:11: warning: tasks[0].type: `io.kestra.core.tasks.log.Log` is replaced by "
+        "`io.kestra.plugin.core.log.Log`"
+    ) in lines
+    assert any(
+        line.startswith(f"{flows}:13:5: tasks[0].mesage: unknown property `mesage`")
+        and "did you mean `message`?" in line
+        for line in lines
+    ), lines
+    assert "2 problem(s); 1 flow(s) valid" in result.stderr  # unknown + missing
+
+
 def test_run_waits_through_a_delayed_pause_and_exits_3_on_a_manual_one(tmp_path: Path) -> None:
     delayed = tmp_path / "delayed.yml"
     delayed.write_text(

@@ -23,60 +23,8 @@ CASES = load_cases(CORPUS_DIR / "cases.yml")
 
 # Why cases cannot pass yet, grouped by the missing feature; each case id appears once.
 _PENDING_BY_REASON: dict[str, list[str]] = {
-    "unknown task type io.kestra.plugin.core.execution.Assert": [
-        "assert-fails-on-false-condition",
-        "if-in-foreach-with-assert",
-    ],
-    "Exit: the Exit run ends SUCCESS (Kestra: the Exit run takes the exit state)": [
-        "exit-killed-task",
-        "exit-canceled-spelling",
-        "exit-cancelled",
-    ],
-    "Exit(FAILED) nested in If: the Exit task run ends SUCCESS (Kestra: FAILED)": [
-        "exit-nested-if-fails",
-    ],
-    "unknown task types io.kestra.plugin.core.execution.SetVariables / UnsetVariables": [
-        "set-variables",
-        "set-variables-no-overwrite",
-        "unset-variables",
-        "task-runif-execution-updating",
-    ],
-    "retry property `maxAttempts` refused at load (only the deprecated `maxAttempt` is known)": [
-        "allow-failure-with-retry",
-        "subflow-retry-in-parallel",
-        "retry-success-max-attempts",
-        "retry-success-first-attempt-1x",
-        "retry-failed-max-attempts",
-        "retry-random",
-        "retry-exponential-1x",
-        "retry-and-fail-1x",
-        "retry-new-execution-task-attempts",
-        "retry-new-execution-flow-attempts-1x",
-        "retry-failed-task-attempts-1x",
-        "retry-failed-flow-attempts-1x",
-        "retry-flowable",
-        "retry-subflow-1x",
-        "retry-flowable-child-1x",
-        "retry-flowable-nested-child-1x",
-        "retry-flowable-parallel",
+    "a flowable's `errors` branch runs only after its child's retries are spent (Kestra runs it between attempts; upstream @FlakyTest)": [
         "retry-with-flowable-errors",
-        "task-allow-failure-runnable-1x",
-        "task-allow-warning-runnable-1x",
-        "full-1x",
-    ],
-    "ForEach over a null value: the error log text differs from Kestra's (`Found '1' null values on Each, with values=[...]`)": [
-        "each-null-value-fails",
-    ],
-    "`taskrun.iteration` is undefined inside ForEach (rendering fails)": [
-        "foreach-iteration",
-        "foreach-non-concurrent-iteration",
-        "foreach-concurrent-iteration",
-    ],
-    "a flowable task failing to render its condition gets no attempt (Kestra records one FAILED attempt)": [
-        "if-condition-undefined-input",
-    ],
-    "Switch with no matching case and no `defaults` ends SUCCESS (Kestra: FAILED)": [
-        "switch-impossible-no-defaults",
     ],
     "`envs.*` come from KESTRA_-prefixed variables (Kestra 1.x: ENV_)": [
         "variables-recursive-env-globals",
@@ -87,12 +35,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "unknown task types io.kestra.plugin.core.state.Get / Set / Delete": [
         "state-set-update-delete",
         "state-in-foreach",
-    ],
-    "Labels task keeps a duplicated key twice (Kestra: the last value replaces it)": [
-        "labels-update-deduplicated",
-    ],
-    "Labels task accepts an empty key or value (Kestra fails the task)": [
-        "labels-update-empty-fails",
     ],
     "`execution.outputs` is not available to afterExecution tasks": [
         "after-execution",

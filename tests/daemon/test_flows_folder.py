@@ -151,3 +151,23 @@ def test_periodic_rescan_heals_missed_events(daemon: Daemon, view: StoreView) ->
     wait_until(revision_is(view, "later", 1), what="a later rescan")
     assert daemon.log().count("not loaded") == 1  # reported once, not at every rescan
     assert daemon.stop() == 0
+
+
+def test_a_wrongly_typed_revision_never_replaces_the_running_one(
+    daemon: Daemon, view: StoreView
+) -> None:
+    """Issue 11 item 8: `Sleep.duration: [1, 2]` used to load, replace the good revision
+    and fail at run time; it is refused at load and the good revision keeps running."""
+    sleep = (
+        "id: napper\nnamespace: tests.folder\ntasks:\n"
+        "  - id: nap\n    type: io.kestra.plugin.core.flow.Sleep\n    duration: {}\n"
+    )
+    daemon.start()
+    path = daemon.write_flow("napper.yml", sleep.format("PT0.01S"))
+    wait_until(revision_is(view, "napper", 1), what="the good revision")
+    daemon.write_flow("napper.yml", sleep.format("[1, 2]"))
+    log = daemon.wait_log("not loaded")
+    assert f"{path}:6:15: tasks[0].duration: `duration` must be an ISO-8601 duration" in log
+    assert "keeping revision 1 of tests.folder/napper" in log
+    assert view.flow("tests.folder", "napper").revision == 1
+    assert daemon.stop() == 0

@@ -75,3 +75,39 @@ def test_validate_paths_applies_global_defaults(tmp_path: Path) -> None:
     defaults = [PluginDefault(type="io.kestra.plugin.core.log.Log", values={"message": "x"})]
     flows, problems = validate_paths([path], global_defaults=defaults)
     assert not problems and flows[0].tasks[0].message == "x"
+
+
+def test_validate_paths_checks_each_document_of_a_file_on_its_own(tmp_path: Path) -> None:
+    """Several `---`-separated flows in one file are validated one by one, as Kestra's
+    `POST /flows/validate` does (webserver FlowControllerTest, validate of several
+    flows): a broken document does not hide the good ones, and its problem's line counts
+    from the top of the file."""
+    path = write(
+        tmp_path / "many.yml",
+        GOOD.format(id="one") + "---\n" + BAD.format(id="two") + "---\n" + GOOD.format(id="one"),
+    )
+    flows, problems = validate_paths([path])
+    assert [f.id for f in flows] == ["one"]
+    assert [(p.line, p.path, p.message) for p in problems] == [
+        (11, "tasks[0]", "missing required property `message`"),
+        (
+            14,
+            "id",
+            "company.team/one is already declared by line 1 of this file; "
+            "two files cannot declare the same flow",
+        ),
+    ]
+
+
+def test_validate_paths_collects_deprecation_notices_as_warnings(tmp_path: Path) -> None:
+    legacy = GOOD.format(id="old").replace(
+        "io.kestra.plugin.core.log.Log", "io.kestra.core.tasks.log.Log"
+    )
+    path = write(tmp_path / "old.yml", GOOD.format(id="new") + "---\n" + legacy)
+    warnings: list = []
+    flows, problems = validate_paths([path], warnings=warnings)
+    assert not problems and [f.id for f in flows] == ["new", "old"]
+    assert [str(w) for w in warnings] == [
+        f"{path}:12:11: tasks[0].type: `io.kestra.core.tasks.log.Log` is replaced by "
+        "`io.kestra.plugin.core.log.Log`"
+    ]

@@ -157,7 +157,7 @@ def test_secret_is_encrypted_with_the_key() -> None:
         (
             "FILE",
             "/etc/passwd",
-            "it must be a `kestra://` URI (uploading local files is not supported)",
+            "it must be a file (a multipart file part) or a `kestra:///` URI",
         ),
         ("STRING", {"a": 1}, "it must be a `STRING`"),
     ],

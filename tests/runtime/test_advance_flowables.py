@@ -543,7 +543,8 @@ def test_pause_delay_from_an_input() -> None:
 
 
 def test_a_pause_whose_delay_does_not_parse_fails() -> None:
-    s = Scenario(PAUSE_DELAY.replace("delay: PT10S", "delay: soon"))
+    # A literal `delay: soon` is refused at load; an expression is judged once rendered.
+    s = Scenario(PAUSE_DELAY.replace("delay: PT10S", "delay: \"{{ 'soon' }}\""))
     s.start()
     assert s.state("wait") == "FAILED" and s.state_now == "FAILED"
     assert any(m.startswith("wait: ") for m in s.messages("ERROR"))

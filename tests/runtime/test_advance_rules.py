@@ -11,6 +11,7 @@ from __future__ import annotations
 import pytest
 from scenario import Scenario
 
+from kestrad.flows.loader import FlowLoadError
 from kestrad.model.execution import Label, encode_execution
 from kestrad.model.messages import Kill, RetryDue, SlaDue
 
@@ -59,6 +60,21 @@ def test_constant_retry_waits_its_interval_between_attempts_then_fails() -> None
     assert s.state_now == "FAILED" and s.pending == []
     assert len(s.run("flaky").attempts) == 3
     assert s.history("flaky").count("RETRYING") == 2
+
+
+def test_max_attempts_is_kestra_1x_name_and_wins_over_the_deprecated_one() -> None:
+    # Kestra 1.x: RetryCaseTest.retryFailed with `maxAttempts: 3` (retry-failed.yaml)
+    s = Scenario(_retried("      type: constant\n      interval: PT1S\n      maxAttempts: 2"))
+    s.start()
+    s.finish("flaky", "FAILED")
+    s.tick(1)
+    s.finish("flaky", "FAILED")
+    assert s.state_now == "FAILED" and len(s.run("flaky").attempts) == 2
+    both = "      type: constant\n      interval: PT1S\n      maxAttempts: 1\n      maxAttempt: 5"
+    s = Scenario(_retried(both))
+    s.start()
+    s.finish("flaky", "FAILED")
+    assert s.state_now == "FAILED" and len(s.run("flaky").attempts) == 1
 
 
 def test_exponential_retry_doubles_its_delay() -> None:
@@ -179,12 +195,11 @@ def test_a_killed_retry_does_not_run_again_when_its_delay_is_due() -> None:
     assert late is not None and late.jobs == [] and not late.changed
 
 
-def test_an_invalid_retry_is_logged_and_the_task_fails() -> None:
-    s = Scenario(_retried("      type: constant\n      interval: soon\n      maxAttempt: 3"))
-    s.start()
-    s.finish("flaky", "FAILED")
-    assert s.state_now == "FAILED"
-    assert any(m.startswith("invalid retry:") for m in s.messages("ERROR"))
+def test_an_invalid_retry_interval_is_refused_when_the_flow_loads() -> None:
+    # Kestra reads `interval` as a java.time.Duration when it parses the flow
+    # (YamlParserTest.parse); the flow never reaches the executor.
+    with pytest.raises(FlowLoadError, match=r"retry\.interval: `interval` must be an ISO-8601"):
+        Scenario(_retried("      type: constant\n      interval: soon\n      maxAttempt: 3"))
 
 
 # -- kill, resume -----------------------------------------------------------------------------
@@ -356,7 +371,8 @@ def test_a_task_timeout_is_rendered_into_its_job() -> None:
 
 
 def test_a_timeout_that_does_not_render_fails_the_task_without_a_job() -> None:
-    s = Scenario(_flow(f"  - id: slow\n    type: {LOG}\n    message: x\n    timeout: soon\n"))
+    timeout = "timeout: \"{{ 'soon' }}\""  # a literal `soon` is refused at load
+    s = Scenario(_flow(f"  - id: slow\n    type: {LOG}\n    message: x\n    {timeout}\n"))
     s.start()
     assert s.jobs == [] and s.state("slow") == "FAILED" and s.state_now == "FAILED"
     assert any(m.startswith("timeout:") for m in s.messages("ERROR"))
@@ -569,9 +585,10 @@ def test_exit_ends_the_execution_and_every_unfinished_run_at_once(state: str, en
     s = Scenario(_exit(state))
     s.start()
     assert s.state_now == end
-    assert s.states() == {"par": end, "busy": end, "group": end, "stop": "SUCCESS"}
+    # Kestra 1.x: the Exit run itself takes the exit state (ExitTest reads runs 0 and 1).
+    assert s.states() == {"par": end, "busy": end, "group": end, "stop": end}
     assert s.jobs == [], "busy was asked for before the Exit, in the same call: dropped"
-    assert s.state("stop") == "SUCCESS" and s.run("stop").attempts[0].state.current == "SUCCESS"
+    assert s.run("stop").attempts[0].state.current == end
 
 
 def test_exit_killed_kills_like_a_kill() -> None:
@@ -579,7 +596,7 @@ def test_exit_killed_kills_like_a_kill() -> None:
     s = Scenario(_exit("KILLED"))
     s.start()
     assert s.state_now == "KILLED" and "KILLING" in s.history()
-    assert s.state("busy") == "KILLED" and s.state("stop") == "SUCCESS"
+    assert s.state("busy") == "KILLED" and s.state("stop") == "KILLED"
 
 
 @pytest.mark.parametrize(
@@ -736,3 +753,86 @@ def test_every_date_comes_from_the_clock() -> None:
     assert [d.due for d in s.pending] == [s.clock.now + 30]
     assert isinstance(s.pending[0].event, RetryDue)
     assert all(r.timestamp == "2026-01-01T00:00:12.500000Z" for r in s.logs)
+
+
+# -- Kestra 1.x semantics -----------------------------------------------------------------------
+def test_switch_without_match_and_null_defaults_fails() -> None:
+    # Kestra: SwitchTest#switchImpossible (switch-impossible.yaml, `defaults: null`)
+    s = Scenario(
+        _flow(
+            f"""  - id: sw
+    type: {FLOW}.Switch
+    value: "nope"
+    cases:
+      "NO":
+        - id: never
+          type: {LOG}
+          message: never
+    defaults: null
+"""
+        )
+    )
+    s.start()
+    assert s.state("sw") == "FAILED" and s.state_now == "FAILED"
+    assert len(s.run("sw").attempts) == 1, "Kestra records the failure as one attempt"
+
+
+def test_labels_keep_the_last_value_of_a_repeated_key_and_refuse_empty_ones() -> None:
+    # Kestra: RuntimeLabelsTest#updateGetsDeduplicated and #updateIgnoresEmpty
+    labels = "\n      - key: k\n        value: v1\n      - key: k\n        value: v2"
+    s = Scenario(
+        _flow(
+            f"  - id: tag\n    type: io.kestra.plugin.core.execution.Labels\n    labels:{labels}\n"
+        )
+    )
+    s.start()
+    assert [(label.key, label.value) for label in s.execution.labels] == [("k", "v2")]
+    empty = "\n      - key: k\n        value: ''"
+    s = Scenario(
+        _flow(
+            f"  - id: tag\n    type: io.kestra.plugin.core.execution.Labels\n    labels:{empty}\n"
+        )
+    )
+    s.start()
+    assert s.state("tag") == "FAILED" and s.execution.labels == []
+
+
+def test_foreach_over_null_values_fails_with_kestras_message() -> None:
+    # Kestra: EachSequentialTest#eachNull
+    s = Scenario(
+        _flow(
+            f"""  - id: each
+    type: {FLOW}.ForEach
+    values: '[1, null, {{"key": "k"}}]'
+    tasks:
+      - id: never
+        type: {LOG}
+        message: never
+"""
+        )
+    )
+    s.start()
+    assert s.state_now == "FAILED"
+    assert any(
+        "Found '1' null values on Each, with values=[1, null, {key=k}]" in m for m in s.messages()
+    )
+
+
+def test_foreach_children_carry_the_index_of_their_value_as_iteration() -> None:
+    # Kestra: ForEachTest#iteration (foreach-iteration.yaml)
+    s = Scenario(
+        _flow(
+            f"""  - id: each
+    type: {FLOW}.ForEach
+    values: ["a", "b"]
+    tasks:
+      - id: one
+        type: {LOG}
+        message: "{{{{ taskrun.iteration }}}}"
+"""
+        )
+    )
+    s.start()
+    assert s.jobs[0].variables["taskrun"]["iteration"] == 0
+    s.finish_all()
+    assert [r.iteration for r in s.runs("one")] == [0, 1]

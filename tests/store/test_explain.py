@@ -289,7 +289,7 @@ async def test_sqlite_list_pages_search_their_own_index(tmp_path: Any) -> None:
     data = Data()
     conn = sqlite3.connect(path)
     try:
-        conn.executemany("INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?)", data.executions)
+        conn.executemany("INSERT INTO executions VALUES (?,?,?,?,?,?,?,?,?,'{}')", data.executions)
         conn.commit()
         conn.execute("ANALYZE")
         middle = data.executions[EXECUTIONS // 2]

@@ -104,7 +104,7 @@ async def test_liveness_is_not_stalled_by_a_frozen_transaction(pg_url: str) -> N
                 break
             await asyncio.sleep(0.1)
             released = (await store.disconnect_silent_instances("checker", silent_since, 0)).jobs
-        assert [(j.instance, j.seq) for j in released] == [("old", job.seq)]
+        assert [(j.instance_id, j.seq) for j in released] == [("old", job.seq)]
         assert [j.seq for j in await store.claim_worker_jobs("live", 10)] == [job.seq]
     finally:
         await frozen.close(timeout=1)

@@ -46,22 +46,24 @@ async def test_silent_instance_claims_are_released_live_ones_kept(store) -> None
     [live_job] = await store.claim_worker_jobs("live", 1)
     await store.heartbeat("live")
 
-    handout = await store.disconnect_silent_instances("checker", silent_since, 0.0)
-    assert handout.instances == ["old"]
-    assert [(j.instance, j.seq, j.key) for j in handout.jobs] == [("old", old_job.seq, old_job.key)]
+    released = await store.disconnect_silent_instances("checker", silent_since, 0.0)
+    assert released.instances == ["old"]
+    assert [(j.instance_id, j.seq, j.payload) for j in released.jobs] == [
+        ("old", old_job.seq, b"job-old")
+    ]
     assert await store.count_worker_claims("old") == 0
     assert await store.count_worker_claims("live") == 1
     states = {i.id: i.state for i in await store.list_instances()}
     assert states == {"old": "DISCONNECTED", "live": "RUNNING"}
 
-    # The released job, payload unchanged (so its attempt number too), goes to a live worker.
+    # The released job, payload unchanged, goes to a live worker: its second delivery.
     again = await store.claim_worker_jobs("live", 10)
     assert [(j.seq, j.payload) for j in again] == [(old_job.seq, old_job.payload)]
+    assert (old_job.deliveries, again[0].deliveries, again[0].deaths) == (1, 2, 1)
     assert live_job.payload == b"job-live"
 
     # A second pass finds nothing new; a purge deletes only rows that are not RUNNING.
-    again = await store.disconnect_silent_instances("checker", silent_since, 0.0)
-    assert (again.instances, again.jobs) == ([], [])
+    assert (await store.disconnect_silent_instances("checker", silent_since, 0.0)).instances == []
     await store.disconnect_silent_instances("checker", silent_since, time.time() + 1)
     assert [i.id for i in await store.list_instances()] == ["live"]
 
@@ -90,3 +92,4 @@ async def test_claims_of_an_unanswered_attempt_are_handed_back(store) -> None:
     again = await store.claim_worker_jobs("w", 10)
     assert [(j.seq, j.payload) for j in again] == [(lost.seq, lost.payload)]
     assert held.seq != lost.seq
+    assert again[0].deliveries == 1  # the lost claim is not counted as a delivery

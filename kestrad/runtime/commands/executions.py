@@ -83,12 +83,21 @@ async def restart(store: Store, execution_id: str, revision: int | None = None) 
     return execution
 
 
-async def replay(store: Store, execution_id: str, task_run_id: str | None = None) -> Execution:
+async def replay(
+    store: Store,
+    execution_id: str,
+    task_run_id: str | None = None,
+    *,
+    inputs: dict[str, Any] | None = None,
+) -> Execution:
     """Store and return a new execution replaying this one, from the start or from
-    `task_run_id` (the runs that ended before it are kept)."""
+    `task_run_id` (the runs that ended before it are kept); `inputs` (resolved) replace
+    the original inputs."""
     source = await _load(store, execution_id)
     _check(T.REPLAY.check(source, task_run_id))
     execution = replay_execution(source, task_run_id)
+    if inputs is not None:
+        execution.inputs = inputs
     await store.create_executions([execution])
     return execution
 

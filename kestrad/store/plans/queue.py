@@ -45,7 +45,11 @@ def next_event_due() -> Plan[float | None]:
 
 def claim_worker_jobs(instance_id: str, limit: int, at: float | None) -> Plan[list[QueueMessage]]:
     rows = yield All("queue_worker_claim", (instance_id, at or time.time(), limit))
-    return sorted((QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows), key=_seq)
+    messages = (
+        QueueMessage(seq=r[0], key=r[1], payload=r[2], deliveries=r[3], handed_back=r[4])
+        for r in rows
+    )
+    return sorted(messages, key=_seq)
 
 
 def _seq(message: QueueMessage) -> int:

@@ -52,9 +52,11 @@ UPDATE flows SET disabled = FALSE, deleted = FALSE, file = $1, updated = $2
 WHERE namespace = $3 AND id = $4 AND revision = $5;
 
 -- name: execution_upsert
-INSERT INTO executions (id, namespace, flow_id, flow_revision, state, start_date, end_date, trigger_execution_id, value)
-SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[])
-ON CONFLICT (id) DO UPDATE SET state = excluded.state, end_date = excluded.end_date, value = excluded.value;
+INSERT INTO executions (id, namespace, flow_id, flow_revision, state, start_date, end_date, trigger_execution_id, value, labels)
+SELECT u.id, u.ns, u.flow, u.rev, u.state, u.start, u.end_date, u.trig, u.value, u.labels::jsonb
+FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::text[], $6::text[], $7::text[], $8::text[], $9::bytea[], $10::text[])
+    AS u(id, ns, flow, rev, state, start, end_date, trig, value, labels)
+ON CONFLICT (id) DO UPDATE SET state = excluded.state, end_date = excluded.end_date, value = excluded.value, labels = excluded.labels;
 
 -- name: execution_get
 SELECT value FROM executions WHERE id = $1;
@@ -130,21 +132,21 @@ WITH inserted AS (
 SELECT pg_notify('kestrad_worker', '') WHERE EXISTS (SELECT 1 FROM inserted);
 
 -- name: queue_worker_insert_claimed
-INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at)
-SELECT k, p, a, c, a
+INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at, deliveries)
+SELECT k, p, a, c, a, 1
 FROM unnest($1::text[], $2::bytea[], $3::float8[], $4::text[]) WITH ORDINALITY AS j(k, p, a, c, n)
 ORDER BY n
 RETURNING seq;
 
 -- name: queue_worker_claim
-UPDATE queue_worker SET claimed_by = $1, claimed_at = $2
+UPDATE queue_worker SET claimed_by = $1, claimed_at = $2, deliveries = deliveries + 1
 WHERE seq IN (
   SELECT seq FROM queue_worker
   WHERE claimed_by IS NULL AND available_at <= $2
   ORDER BY seq LIMIT $3
   FOR UPDATE SKIP LOCKED
 )
-RETURNING seq, key, payload;
+RETURNING seq, key, payload, deliveries, handed_back;
 
 -- name: queue_worker_delete
 DELETE FROM queue_worker WHERE seq = ANY($1::bigint[]);
@@ -212,7 +214,7 @@ WHERE application_name = ANY($1::text[]) AND usename = current_user AND pid <> p
 -- not waited for: the next liveness pass takes it, once the fence (instance_fence) or
 -- `idle_in_transaction_session_timeout` ended that transaction.
 -- name: queue_worker_held_by_gone
-SELECT claimed_by, seq, key FROM queue_worker
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
 WHERE claimed_by IN (SELECT id FROM service_instance WHERE state <> 'RUNNING')
 ORDER BY seq
 FOR UPDATE SKIP LOCKED;
@@ -564,6 +566,88 @@ DELETE FROM trigger_windows WHERE ctid = ANY(ARRAY(
 
 -- Jobs of claim attempts whose answer was lost (see Store.release_worker_claims).
 -- name: queue_worker_release_stamps
-UPDATE queue_worker q SET claimed_by = NULL, claimed_at = NULL
+UPDATE queue_worker q SET claimed_by = NULL, claimed_at = NULL,
+  deliveries = greatest(q.deliveries - 1, 0)
 FROM unnest($1::text[], $2::float8[]) AS a(claimed_by, claimed_at)
 WHERE q.claimed_by = a.claimed_by AND q.claimed_at = a.claimed_at;
+
+-- A graceful stop gives its unfinished jobs back: not a death (see 030_worker_deliveries).
+-- name: queue_worker_hand_back
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL, handed_back = handed_back + 1
+WHERE claimed_by = $1;
+
+-- The jobs a dead instance had in flight, logged when they are handed out again.
+-- name: queue_worker_in_flight_dead
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
+WHERE claimed_by IS NOT NULL
+  AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING')
+ORDER BY seq;
+
+-- Kestra's query filters (store/filters.py): the executions a search, a count or a bulk
+-- action by query selects; the conditions go where `/*where*/` is.
+-- name: execution_find
+SELECT e.value FROM executions AS e
+WHERE /*where*/ AND (e.start_date, e.id) < ($1::text, $2::text)
+ORDER BY e.start_date DESC, e.id DESC LIMIT $3 OFFSET $4;
+
+-- name: execution_find_count
+SELECT count(*) FROM executions AS e WHERE /*where*/;
+
+-- name: execution_find_ids
+SELECT e.id FROM executions AS e WHERE /*where*/ ORDER BY e.start_date DESC, e.id DESC LIMIT $1;
+
+-- Search conditions (store/filters.py): `{col}` is a column of the searched table, the
+-- parameters are numbered from 1 and renumbered after the query's own.
+-- name: where_eq
+{col} = $1
+
+-- name: where_ne
+({col} IS NULL OR {col} <> $1)
+
+-- name: where_in
+{col} = ANY($1::text[])
+
+-- name: where_not_in
+({col} IS NULL OR NOT ({col} = ANY($1::text[])))
+
+-- name: where_like
+{col} ILIKE $1 ESCAPE '\'
+
+-- name: where_regex
+{col} ~ $1
+
+-- name: where_prefix
+({col} = $1 OR {col} LIKE $2 ESCAPE '\')
+
+-- name: where_not_prefix
+NOT ({col} = $1 OR {col} LIKE $2 ESCAPE '\')
+
+-- name: where_gt
+{col} > $1
+
+-- name: where_ge
+{col} >= $1
+
+-- name: where_lt
+{col} < $1
+
+-- name: where_le
+{col} <= $1
+
+-- name: where_label_eq
+{col} @> jsonb_build_object($1::text, $2::text)
+
+-- name: where_label_ne
+NOT (COALESCE({col}, '{}'::jsonb) @> jsonb_build_object($1::text, $2::text))
+
+-- name: where_label_like
+EXISTS (SELECT 1 FROM jsonb_each_text({col}) AS lb WHERE lb.key = $1 AND lb.value ILIKE $2 ESCAPE '\')
+
+-- name: where_is_null
+{col} IS NULL
+
+-- name: where_not_null
+{col} IS NOT NULL
+
+-- name: where_never
+1 = 0

@@ -53,9 +53,9 @@ WHERE namespace = ?3 AND id = ?4 AND revision = ?5;
 -- Executions.
 
 -- name: execution_upsert
-INSERT INTO executions (id, namespace, flow_id, flow_revision, state, start_date, end_date, trigger_execution_id, value)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-ON CONFLICT (id) DO UPDATE SET state = excluded.state, end_date = excluded.end_date, value = excluded.value;
+INSERT INTO executions (id, namespace, flow_id, flow_revision, state, start_date, end_date, trigger_execution_id, value, labels)
+VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+ON CONFLICT (id) DO UPDATE SET state = excluded.state, end_date = excluded.end_date, value = excluded.value, labels = excluded.labels;
 
 -- name: execution_get
 SELECT value FROM executions WHERE id = ?1;
@@ -103,18 +103,18 @@ SELECT min(available_at) FROM queue_execution WHERE claimed_by IS NULL;
 INSERT INTO queue_worker (key, payload, available_at) VALUES (?1, ?2, ?3);
 
 -- name: queue_worker_insert_claimed
-INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at)
-VALUES (?1, ?2, ?3, ?4, ?3);
+INSERT INTO queue_worker (key, payload, available_at, claimed_by, claimed_at, deliveries)
+VALUES (?1, ?2, ?3, ?4, ?3, 1);
 
 -- The caller sorts the rows by seq (RETURNING gives no order).
 -- name: queue_worker_claim
-UPDATE queue_worker SET claimed_by = ?1, claimed_at = ?2
+UPDATE queue_worker SET claimed_by = ?1, claimed_at = ?2, deliveries = deliveries + 1
 WHERE seq IN (
   SELECT seq FROM queue_worker
   WHERE claimed_by IS NULL AND available_at <= ?2
   ORDER BY seq LIMIT ?3
 )
-RETURNING seq, key, payload;
+RETURNING seq, key, payload, deliveries, handed_back;
 
 -- name: queue_worker_delete
 DELETE FROM queue_worker WHERE seq = ?1;
@@ -125,7 +125,7 @@ WHERE claimed_by IS NOT NULL AND claimed_by NOT IN (SELECT id FROM service_insta
 
 -- The jobs still claimed by instances that are not RUNNING, to hand out again.
 -- name: queue_worker_held_by_gone
-SELECT claimed_by, seq, key FROM queue_worker
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
 WHERE claimed_by IN (SELECT id FROM service_instance WHERE state <> 'RUNNING')
 ORDER BY seq;
 
@@ -135,8 +135,19 @@ WHERE seq IN (SELECT value FROM json_each(?1));
 
 -- Jobs of a claim attempt whose answer was lost (see Store.release_worker_claims).
 -- name: queue_worker_release_stamps
-UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL, deliveries = max(deliveries - 1, 0)
 WHERE claimed_by = ?1 AND claimed_at = ?2;
+
+-- A graceful stop gives its unfinished jobs back: not a death (see 030_worker_deliveries).
+-- name: queue_worker_hand_back
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL, handed_back = handed_back + 1
+WHERE claimed_by = ?1;
+
+-- The jobs a dead instance had in flight, logged when they are handed out again.
+-- name: queue_worker_in_flight_dead
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
+WHERE claimed_by IS NOT NULL AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING')
+ORDER BY seq;
 
 -- Housekeeping: every queue message of ended (or purged) executions, by key (index on
 -- key). Run in the transaction that ends them: delayed timers (retries, SLAs, pauses) and
@@ -487,3 +498,72 @@ DELETE FROM logs WHERE seq IN (
     AND (?6 IS NULL OR level IN (SELECT value FROM json_each(?6)))
     AND (?2 IS NULL OR timestamp >= ?2) AND timestamp <= ?1
   LIMIT ?7);
+
+-- Kestra's query filters (store/filters.py): the executions a search, a count or a bulk
+-- action by query selects; the conditions go where `/*where*/` is.
+-- name: execution_find
+SELECT e.value FROM executions AS e
+WHERE /*where*/ AND (e.start_date, e.id) < (?1, ?2)
+ORDER BY e.start_date DESC, e.id DESC LIMIT ?3 OFFSET ?4;
+
+-- name: execution_find_count
+SELECT count(*) FROM executions AS e WHERE /*where*/;
+
+-- name: execution_find_ids
+SELECT e.id FROM executions AS e WHERE /*where*/ ORDER BY e.start_date DESC, e.id DESC LIMIT ?1;
+
+-- Search conditions (store/filters.py): `{col}` is a column of the searched table, the
+-- parameters are numbered from 1 and renumbered after the query's own.
+-- name: where_eq
+{col} = ?1
+
+-- name: where_ne
+({col} IS NULL OR {col} <> ?1)
+
+-- name: where_in
+{col} IN (SELECT value FROM json_each(?1))
+
+-- name: where_not_in
+({col} IS NULL OR {col} NOT IN (SELECT value FROM json_each(?1)))
+
+-- name: where_like
+{col} LIKE ?1 ESCAPE '\'
+
+-- name: where_regex
+{col} REGEXP ?1
+
+-- name: where_prefix
+({col} = ?1 OR {col} LIKE ?2 ESCAPE '\')
+
+-- name: where_not_prefix
+NOT ({col} = ?1 OR {col} LIKE ?2 ESCAPE '\')
+
+-- name: where_gt
+{col} > ?1
+
+-- name: where_ge
+{col} >= ?1
+
+-- name: where_lt
+{col} < ?1
+
+-- name: where_le
+{col} <= ?1
+
+-- name: where_label_eq
+EXISTS (SELECT 1 FROM json_each({col}) AS lb WHERE lb.key = ?1 AND lb.value = ?2)
+
+-- name: where_label_ne
+NOT EXISTS (SELECT 1 FROM json_each({col}) AS lb WHERE lb.key = ?1 AND lb.value = ?2)
+
+-- name: where_label_like
+EXISTS (SELECT 1 FROM json_each({col}) AS lb WHERE lb.key = ?1 AND lb.value LIKE ?2 ESCAPE '\')
+
+-- name: where_is_null
+{col} IS NULL
+
+-- name: where_not_null
+{col} IS NOT NULL
+
+-- name: where_never
+1 = 0

@@ -1,0 +1,52 @@
+"""Writes from another site refused: the web UI's browser holds the API's credentials.
+
+Once a browser has answered the basic-auth challenge for the UI it sends those credentials
+with every request to this origin, whichever page asked for it. A form on another site
+could then create executions or kill them. Browsers say where a request comes from
+(`Sec-Fetch-Site`, and `Origin` on every cross-origin write), and a page cannot forge
+either, so a write (anything but GET, HEAD, OPTIONS) that says it comes from another
+origin is answered 403. Clients that are not browsers (curl, SDKs, the CLI) send neither
+header and are not affected. Webhooks stay open to every caller: their key is the secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from kestrad.api.errors import error_response
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class SameOriginWrites:
+    def __init__(self, app: ASGIApp, *, exempt: Callable[[Scope], bool]) -> None:
+        """`exempt(scope)` is true for requests any site may send (the webhook route)."""
+        self.app = app
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or self._same_origin(scope):
+            await self.app(scope, receive, send)
+            return
+        if self.exempt(scope):
+            await self.app(scope, receive, send)
+            return
+        response = error_response(403, "Cross-site request refused: send it from this origin")
+        await response(scope, receive, send)
+
+    @staticmethod
+    def _same_origin(scope: Scope) -> bool:
+        headers = {name: value for name, value in scope.get("headers") or []}
+        site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+        if site in ("cross-site", "same-site"):
+            return False
+        origin = headers.get(b"origin", b"").decode("latin-1")
+        if not origin:
+            return True  # not a browser, or a same-origin form of an old browser
+        if origin == "null":
+            return False  # sandboxed frames, file:// pages, cross-origin redirects
+        host = headers.get(b"host", b"").decode("latin-1").lower()
+        return urlsplit(origin).netloc.lower() == host

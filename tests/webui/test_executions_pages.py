@@ -1,0 +1,232 @@
+"""The executions list and the execution page in Chromium, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import re
+import urllib.error
+import urllib.request
+
+import pytest
+
+from .webui_support import AUTH, Server
+
+
+def _expect():
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect
+
+
+UI_PAGES = [
+    "/",
+    "/ui/",
+    "/ui/executions",
+    "/ui/executions/rows",
+    "/ui/executions/counts",
+    "/ui/executions/nope",
+    "/ui/executions/nope/live",
+    "/ui/executions/nope/file?uri=kestra:///x",
+    "/ui/static/ui.js",
+    "/ui/static/htmx-2.0.11.min.js",
+]
+
+
+@pytest.mark.parametrize("path", UI_PAGES)
+def test_basic_auth_guards_every_page(server: Server, path: str) -> None:
+    """No page, script or fragment of the UI answers without credentials."""
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(server.url + path, timeout=10)
+    assert refused.value.code == 401
+    assert refused.value.headers["WWW-Authenticate"].startswith("Basic")
+    request = urllib.request.Request(server.url + path, headers={"Authorization": AUTH})
+    try:
+        status = urllib.request.urlopen(request, timeout=10).status
+    except urllib.error.HTTPError as exc:
+        status = exc.code
+    assert status in (200, 404)
+
+
+def test_root_redirects_to_the_ui(server: Server) -> None:
+    request = urllib.request.Request(server.url + "/", headers={"Authorization": AUTH})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.url.endswith("/ui/executions")
+
+
+def test_cross_site_writes_are_refused(server: Server) -> None:
+    """A page on another site cannot make the logged-in browser create an execution."""
+    for headers in ({"Origin": "http://evil.example"}, {"Sec-Fetch-Site": "cross-site"}):
+        request = urllib.request.Request(
+            server.url + "/api/v1/main/executions/webui.tests/greet",
+            data=b"name=x",
+            method="POST",
+            headers={
+                "Authorization": AUTH,
+                "Content-Type": "application/x-www-form-urlencoded",
+                **headers,
+            },
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 403
+        assert b"Cross-site request refused" in refused.value.read()
+    same = urllib.request.Request(
+        server.url + "/api/v1/main/executions/webui.tests/greet",
+        data=b"name=x",
+        method="POST",
+        headers={
+            "Authorization": AUTH,
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Origin": server.url,
+            "Sec-Fetch-Site": "same-origin",
+        },
+    )
+    with urllib.request.urlopen(same, timeout=10) as response:
+        assert response.status == 200
+
+
+def test_list_shows_a_new_execution_reach_success_without_reload(
+    page, server: Server, screenshot
+) -> None:
+    expect = _expect()
+    page.goto("/ui/executions?namespace=webui.tests")
+    marker = page.evaluate("() => (window.__marker = Math.random())")
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "Ada"})
+    row = page.locator(f'tr[data-execution="{created["id"]}"]')
+    expect(row).to_be_visible()
+    expect(row.locator(".state")).to_have_text("SUCCESS")
+    assert page.evaluate("() => window.__marker") == marker  # the same page: no reload
+    expect(page.locator('g[data-state="SUCCESS"]')).to_be_visible()
+    screenshot(page, "executions")
+
+
+def test_list_filters_by_state_and_sub_namespace(page, server: Server) -> None:
+    expect = _expect()
+    loop = server.api("POST", "/executions/webui.tests.sub/loop", None)
+    server.wait_state(loop["id"], {"SUCCESS"})
+    page.goto("/ui/executions?namespace=webui.tests.sub&state=SUCCESS")
+    expect(page.locator(f'tr[data-execution="{loop["id"]}"]')).to_be_visible()
+    page.goto("/ui/executions?namespace=webui&state=FAILED&state=KILLED")
+    expect(page.locator(f'tr[data-execution="{loop["id"]}"]')).to_have_count(0)
+    page.goto("/ui/executions?namespace=webui")  # webui.tests.sub is below webui
+    expect(page.locator(f'tr[data-execution="{loop["id"]}"]')).to_be_visible()
+    page.goto("/ui/executions?state=NOPE")
+    expect(page.get_by_role("alert").filter(has_text="unknown state NOPE")).to_be_visible()
+
+
+def test_list_pages_with_a_cursor(page, server: Server) -> None:
+    """Keyset pages: `Older` continues after the last row, nothing repeated or skipped."""
+    expect = _expect()
+    ids = [
+        server.api("POST", "/executions/webui.tests/greet", {"name": "pager"})["id"]
+        for _ in range(3)
+    ]
+    for execution_id in ids:
+        server.wait_state(execution_id, {"SUCCESS"})
+    page.goto("/ui/executions?namespace=webui.tests&flow=greet&label=pager:yes&size=2")
+    expect(page.locator("tr[data-execution]")).to_have_count(0)  # no such label
+    page.goto("/ui/executions?namespace=webui.tests&flow=greet&size=2")
+    seen: list[str] = []
+    for _ in range(20):
+        rows = page.locator("tr[data-execution]")
+        seen.extend(rows.evaluate_all("rs => rs.map(r => r.dataset.execution)"))
+        older = page.get_by_role("link", name="Older »")
+        if older.count() == 0:
+            break
+        older.click()
+        expect(page).to_have_url(re.compile("after="))
+    assert set(ids) <= set(seen)
+    assert len(seen) == len(set(seen))
+
+
+def test_kill_a_running_execution_from_its_page(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/slow", None)
+    server.wait_state(created["id"], {"RUNNING"})
+    page.goto(f"/ui/executions/{created['id']}")
+    page.get_by_role("button", name="Kill").click()
+    expect(page.locator("#execution-state .state")).to_have_text("KILLED", timeout=20_000)
+
+
+def test_resume_a_paused_execution(page, server: Server, screenshot) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/approval", None)
+    server.wait_state(created["id"], {"PAUSED"})
+    page.goto(f"/ui/executions/{created['id']}")
+    expect(page.locator("#execution-state .state")).to_have_text("PAUSED")
+    page.get_by_role("button", name="Resume / approve").click()
+    expect(page.locator("#execution-state .state")).to_have_text("SUCCESS", timeout=20_000)
+
+
+def test_a_refused_action_shows_the_api_message(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "done"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    try:
+        server.api("POST", f"/executions/{created['id']}/resume", None)
+    except urllib.error.HTTPError as exc:
+        message = exc.read().decode()
+    else:
+        raise AssertionError("the API resumed an ended execution")
+    import json
+
+    expected = json.loads(message)["message"]
+    page.goto(f"/ui/executions/{created['id']}")
+    page.get_by_role("button", name="Resume / approve").click()
+    expect(page.locator("#flash")).to_have_text(expected)
+
+
+def test_gantt_and_topology_of_a_foreach(page, server: Server, screenshot) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests.sub/loop", None)
+    server.wait_state(created["id"], {"SUCCESS"})
+    page.goto(f"/ui/executions/{created['id']}?tab=gantt")
+    rows = page.locator("#gantt .gantt-row")
+    labels = rows.evaluate_all("rs => rs.map(r => r.dataset.task)")
+    assert labels[0] == "each"
+    assert {"say [a]", "say [b]", "say [c]", "done"} <= set(labels)
+    expect(page.locator('#gantt .gantt-row[data-task="say [b]"]')).to_have_attribute(
+        "data-state", "SUCCESS"
+    )
+    screenshot(page, "execution-gantt")
+    page.get_by_role("tab", name="Topology").click()
+    nodes = page.locator("#topology .node")
+    expect(nodes).to_have_count(3)
+    for task in ("each", "say", "done"):
+        expect(page.locator(f'#topology .node[data-task="{task}"]')).to_have_attribute(
+            "data-state", "SUCCESS"
+        )
+    screenshot(page, "execution-topology")
+
+
+def test_log_lines_appear_live(page, server: Server, screenshot) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/slow", None)
+    page.goto(f"/ui/executions/{created['id']}?tab=logs")
+    expect(page.locator(".logs .line").filter(has_text="first line")).to_be_visible()
+    screenshot(page, "execution-logs")
+    server.api("DELETE", f"/executions/{created['id']}/kill")
+    page.locator("[name=search]").fill("no such text")
+    expect(page.locator(".logs .line")).to_have_count(0)
+    page.locator("[name=search]").fill("first")
+    expect(page.locator(".logs .line")).to_have_count(1)
+
+
+def test_outputs_tab_and_file_refusals(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "Out"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    page.goto(f"/ui/executions/{created['id']}?tab=outputs")
+    expect(page.locator('details[data-task="out"]')).to_contain_text("Hello Out")
+    for uri, status in (
+        ("kestra:///../../etc/passwd", 400),
+        ("/etc/passwd", 400),
+        ("kestra:///webui/tests/greet/executions/other/x.txt", 403),
+    ):
+        response = page.request.get(f"/ui/executions/{created['id']}/file", params={"uri": uri})
+        assert response.status == status, (uri, response.status, response.text())
+    assert re.search(
+        "not|belong|segment",
+        page.request.get(
+            f"/ui/executions/{created['id']}/file", params={"uri": "kestra:///../x"}
+        ).text(),
+    )
