@@ -10,7 +10,7 @@ from kestrad.tasks.base import ExecutionUpdatingTask, RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
 from kestrad.tasks.core_log import _rendered_list
 from kestrad.tasks.flowable_support import ExecutionView
-from kestrad.tasks.props import LabelSet, Map, TextList
+from kestrad.tasks.props import Bool, LabelSet, Map, TextList
 from kestrad.tasks.registry import register
 from kestrad.tasks.services import ServiceError, utc_date
 
@@ -34,7 +34,7 @@ class Assert(RunnableTask, kw_only=True):
     and the task fails if any did, with `errorMessage` appended (Kestra: AssertTest)."""
 
     conditions: list[str]
-    error_message: Any = None
+    error_message: str | None = None
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
         failed = 0
@@ -90,8 +90,8 @@ class SetVariables(ExecutionUpdatingTask, kw_only=True):
     """Merges rendered `variables` into the execution's `vars` for the tasks after it;
     with `overwrite: false` an existing key fails the task (Kestra: SetVariablesTest)."""
 
-    variables: Any
-    overwrite: Any = True
+    variables: Map
+    overwrite: Bool = True
 
     def apply(self, view: ExecutionView, run: TaskRun) -> None:
         rendered = view.render_typed(run, self.variables)
@@ -113,8 +113,8 @@ class UnsetVariables(ExecutionUpdatingTask, kw_only=True):
     """Removes keys (dotted paths reach into maps) from the execution's `vars`; a missing
     parent map fails the task unless `ignoreMissing` (Kestra: UnsetVariablesTest)."""
 
-    variables: Any
-    ignore_missing: Any = False
+    variables: TextList
+    ignore_missing: Bool = False
 
     def apply(self, view: ExecutionView, run: TaskRun) -> None:
         keys = view.render_typed(run, self.variables)
