@@ -11,10 +11,14 @@ Then, each N runs, through the store (query + decoding, what the API does before
 - flow page: one flow (namespace + flowId), first page;
 - count: `count(*)` of everything and of the filtered set (only made when asked);
 - offset page: Kestra's `?page=` at the same depth (OFFSET), for contrast, fewer runs;
-- HTTP: the first and the keyset page through the API (in-process ASGI, JSON included).
+- HTTP: the first and the keyset page through the API (in-process ASGI, JSON included);
+- web UI: server time of each page (executions list, filtered, deep, counts chart, one
+  execution, flows, triggers, KV, instances) and of the execution page of an execution with
+  1 000 task runs (Gantt and topology tabs), in-process ASGI, HTML included.
 
 Goal: a page under 50 ms at 1 000 000 rows (DESIGN.md §10: keyset pagination, count
-only when asked). Kestra's UI pages with OFFSET and counts on every page.
+only when asked). Kestra's UI pages with OFFSET and counts on every page. Web UI pages:
+under 100 ms; the execution page with 1 000 task runs under 300 ms.
 
     .venv/bin/python bench/list_scale.py [--rows 1000000] [--runs 50] [--url ADMIN_URL]
         [--sqlite] [--keep]
@@ -250,6 +254,90 @@ async def measure(url: str, count: int, runs: int) -> dict[str, Any]:
             ):
                 results[name] = summary(await timed(lambda p=params: get(p), runs))
                 print(f"  {name}: p50 {ms(results[name]['p50'])}", flush=True)
+        results.update(await measure_ui(engine, newest[0], cursor, ns, runs))
+    return results
+
+
+WIDE_FLOW = """
+id: wide
+namespace: bench.ui
+tasks:
+  - id: each
+    type: io.kestra.plugin.core.flow.ForEach
+    values: "{{ range(1, 1000) }}"
+    tasks:
+      - id: say
+        type: io.kestra.plugin.core.log.Log
+        message: "{{ taskrun.value }}"
+"""
+
+
+async def wide_execution(engine: Any, runs: int = 1000) -> str:
+    """An ended execution of a ForEach with `runs` task runs (1 parent, the rest its
+    iterations), stored as the executor would have left it."""
+    flow = await engine.deploy_source(WIDE_FLOW)
+    execution = Execution.new(
+        namespace=flow.namespace, flow_id=flow.id, flow_revision=flow.revision
+    )
+    begin = time.time() - 600
+    execution.state = StateInfo(
+        current="SUCCESS", histories=[History(state="CREATED", date=iso(begin))]
+    )
+    execution.state.histories.append(History(state="SUCCESS", date=iso(begin + runs * 0.01 + 1)))
+    parent = new_task_run(execution, "each", parent=None, value=None, date=iso(begin))
+    parent.state.histories.append(History(state="SUCCESS", date=iso(begin + runs * 0.01)))
+    parent.state.current = "SUCCESS"
+    execution.task_run_list.append(parent)
+    for i in range(1, runs):
+        start = begin + i * 0.01
+        run = new_task_run(execution, "say", parent=parent, value=str(i), date=iso(start))
+        run.state.histories.append(History(state="SUCCESS", date=iso(start + 0.008)))
+        run.state.current = "SUCCESS"
+        execution.task_run_list.append(run)
+    await engine.store.create_executions([execution])
+    return execution.id
+
+
+async def measure_ui(
+    engine: Any, newest: Execution, cursor: str, ns: str, runs: int
+) -> dict[str, Any]:
+    """Server time of the web UI's pages: the full response through the ASGI app."""
+    from kestrad.api.app import create_app
+    from kestrad.ui.routes import ui_routes
+
+    wide = await wide_execution(engine)
+    for namespace in NAMESPACES[:5]:  # 100 flows, the flows page's page size
+        for flow_id in FLOWS:
+            await engine.deploy_source(
+                f"id: {flow_id}\nnamespace: {namespace}\ntasks:\n  - id: t\n"
+                "    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+            )
+    app = create_app(engine, extra_routes=ui_routes(engine))
+    transport = httpx.ASGITransport(app)
+    results: dict[str, Any] = {}
+    async with httpx.AsyncClient(transport=transport, base_url="http://kestrad") as client:
+
+        async def get(path: str) -> None:
+            response = await client.get(path)
+            assert response.status_code == 200, (path, response.status_code)
+
+        for name, path in (
+            ("UI executions list", "/ui/executions"),
+            ("UI executions list, 90 % deep", f"/ui/executions?after={cursor}"),
+            ("UI executions, namespace + FAILED", f"/ui/executions?namespace={ns}&state=FAILED"),
+            ("UI executions, live refresh", "/ui/executions/rows"),
+            ("UI counts chart, last 7 days", "/ui/executions/counts"),
+            ("UI execution page", f"/ui/executions/{newest.id}"),
+            ("UI flows (100, each with its last execution)", "/ui/flows"),
+            ("UI triggers", "/ui/triggers"),
+            ("UI KV store", "/ui/kv"),
+            ("UI instances", "/ui/instances"),
+            ("UI execution, 1 000 task runs, Gantt", f"/ui/executions/{wide}?tab=gantt"),
+            ("UI execution, 1 000 task runs, topology", f"/ui/executions/{wide}?tab=topology"),
+            ("UI execution, 1 000 task runs, live refresh", f"/ui/executions/{wide}/live"),
+        ):
+            results[name] = summary(await timed(lambda p=path: get(p), runs))
+            print(f"  {name}: p50 {ms(results[name]['p50'])}", flush=True)
     return results
 
 

@@ -8,6 +8,7 @@ type stops the start with the key's name.
 from __future__ import annotations
 
 import os
+import pwd
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -64,6 +65,8 @@ class FlowsConfig(_Section, kw_only=True):
     rescan_interval: str | None = "PT1M"
     # Poll the folder instead of inotify: for file systems that deliver no events.
     force_polling: bool = False
+    # A flow file larger than this (bytes) is refused, with its name, instead of loaded.
+    max_file_size: int = 1024 * 1024
 
 
 class BasicAuthConfig(_Section, kw_only=True):
@@ -94,6 +97,17 @@ class WorkerConfig(_Section, kw_only=True):
     # fails its task run instead of being handed out again: a poison job kills one daemon
     # a few times, not every daemon forever.
     max_deliveries: int = 3
+
+
+class TasksConfig(_Section, kw_only=True):
+    # Where script tasks get their working directories, and the process ledger lives
+    # (see tasks/runner.py, tasks/process_ledger.py). None: `work` beside the storage.
+    work_path: str | None = None
+    # How script commands start: a plain process, in a bubblewrap sandbox, or in a
+    # transient systemd scope (see tasks/runner.py and the README's "Isolation").
+    runner: Literal["process", "bwrap", "systemd-run"] = "process"
+    # Run commands as this user (needs a daemon running as root); None: the daemon's.
+    user: str | None = None
 
 
 class QueueConfig(_Section, kw_only=True):
@@ -147,6 +161,7 @@ class Config(_Section, kw_only=True):
     flows: FlowsConfig = msgspec.field(default_factory=FlowsConfig)
     server: ServerConfig = msgspec.field(default_factory=ServerConfig)
     worker: WorkerConfig = msgspec.field(default_factory=WorkerConfig)
+    tasks: TasksConfig = msgspec.field(default_factory=TasksConfig)
     queue: QueueConfig = msgspec.field(default_factory=QueueConfig)
     liveness: LivenessConfig = msgspec.field(default_factory=LivenessConfig)
     retention: RetentionConfig = msgspec.field(default_factory=RetentionConfig)
@@ -166,6 +181,12 @@ class Config(_Section, kw_only=True):
         if url.startswith("sqlite:"):
             return str(Path(path_from_url(url)).resolve().parent / "storage")
         return "/var/lib/kestrad/storage"
+
+    def work_path(self, database_url: str | None = None) -> str:
+        """`tasks.work_path`, else a `work` folder beside the storage folder."""
+        if self.tasks.work_path:
+            return self.tasks.work_path
+        return str(Path(self.storage_path(database_url)).parent / "work")
 
 
 def path_from_url(url: str) -> str:
@@ -287,6 +308,8 @@ def _anchor_paths(config: Config, base: Path, sources: Mapping[str, str]) -> Non
     config.flows.path = anchored("flows.path", config.flows.path)
     if config.storage.path:
         config.storage.path = anchored("storage.path", config.storage.path)
+    if config.tasks.work_path:
+        config.tasks.work_path = anchored("tasks.work_path", config.tasks.work_path)
 
 
 _UNKNOWN = re.compile(r"^Object contains unknown field `([^`]*)`(?: - at `\$\.?([^`]*)`)?$")
@@ -366,6 +389,15 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("server.port", f"{config.server.port} is not a TCP port"))
     if config.worker.concurrency < 0:
         problems.append(("worker.concurrency", "must be 0 (automatic) or more"))
+    if config.flows.max_file_size < 1:
+        problems.append(("flows.max_file_size", "must be at least 1 (bytes)"))
+    if config.worker.max_deliveries < 1:
+        problems.append(("worker.max_deliveries", "must be at least 1"))
+    if config.tasks.user is not None:
+        try:
+            pwd.getpwnam(config.tasks.user)
+        except KeyError:
+            problems.append(("tasks.user", f"no user `{config.tasks.user}` on this machine"))
     return problems
 
 

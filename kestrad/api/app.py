@@ -19,7 +19,22 @@ from starlette.types import Scope
 
 from kestrad.api import execution_actions as actions
 from kestrad.api import execution_files as files
-from kestrad.api import executions, flows, health, logs, metrics, misc, triggers, webhooks
+from kestrad.api import (
+    executions,
+    flows,
+    health,
+    kv,
+    log_admin,
+    logs,
+    metrics,
+    misc,
+    namespaces,
+    task_metrics,
+    triggers,
+    webhooks,
+)
+from kestrad.api import flow_bulk as bulk
+from kestrad.api import flow_reads as reads
 from kestrad.api.auth import BasicAuthMiddleware, route_for
 from kestrad.api.context import ApiContext
 from kestrad.api.csrf import SameOriginWrites
@@ -27,6 +42,7 @@ from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_res
 from kestrad.api.executions import invalid_inputs
 from kestrad.api.limits import DEFAULT_BODY_LIMIT, LimitsMiddleware
 from kestrad.api.metrics import ApiMetrics
+from kestrad.api.openapi import openapi_endpoint
 from kestrad.api.plugins import list_plugins, plugin_routes
 from kestrad.api.webhooks import WebhookIndex
 from kestrad.config import Config
@@ -55,6 +71,7 @@ def api_routes() -> list[Route]:
                 ("replay", actions.replay, "POST"),
                 ("replay-with-inputs", actions.replay, "POST"),
                 ("resume", actions.resume, "POST"),
+                ("pause", actions.pause, "POST"),
                 ("labels", actions.set_labels, "POST"),
                 ("change-status", actions.change_status, "POST"),
             )
@@ -65,15 +82,57 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/resume", executions.resume, methods=["POST"]),
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
+        Route(
+            "/executions/{namespace}/{id}/validate", executions.validate_inputs, methods=["POST"]
+        ),
         Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
+        Route("/executions/namespaces", reads.executable_namespaces, methods=["GET"]),
+        Route("/executions/namespaces/{namespace}/flows", reads.executable_flows, methods=["GET"]),
+        Route("/executions/flows/{namespace}/{id}", reads.flow_for_execution, methods=["GET"]),
+        Route("/executions/{execution_id}/flow", reads.execution_flow, methods=["GET"]),
+        Route("/executions/{execution_id}/graph", reads.execution_graph, methods=["GET"]),
         Route("/executions/{execution_id}/file", files.download, methods=["GET"]),
         Route("/executions/{execution_id}/file/metas", files.metas, methods=["GET"]),
         Route("/executions/{execution_id}/file/preview", files.preview, methods=["GET"]),
         Route("/executions/{execution_id}", executions.get, methods=["GET"]),
         Route("/executions/{execution_id}", actions.delete, methods=["DELETE"]),
+        Route("/metrics/{execution_id}", task_metrics.by_execution, methods=["GET"]),
+        Route("/logs/search", log_admin.search, methods=["GET"]),
+        Route("/logs/{execution_id}/download", log_admin.download, methods=["GET"]),
+        Route("/logs/{execution_id}", log_admin.delete_execution_logs, methods=["DELETE"]),
+        Route("/logs/{namespace}/{flow_id}", log_admin.delete_flow_logs, methods=["DELETE"]),
+        Route("/kv", kv.search, methods=["GET"]),
+        Route("/namespaces/search", namespaces.search, methods=["GET"]),
+        Route("/namespaces/{namespace}/files", namespaces.read, methods=["GET"]),
+        Route("/namespaces/{namespace}/files", namespaces.upload, methods=["POST"]),
+        Route("/namespaces/{namespace}/files", namespaces.move, methods=["PUT"]),
+        Route("/namespaces/{namespace}/files", namespaces.delete, methods=["DELETE"]),
+        Route("/namespaces/{namespace}/files/stats", namespaces.stats, methods=["GET"]),
+        Route(
+            "/namespaces/{namespace}/files/directory", namespaces.list_directory, methods=["GET"]
+        ),
+        Route(
+            "/namespaces/{namespace}/files/directory", namespaces.make_directory, methods=["POST"]
+        ),
+        Route("/namespaces/{namespace}", namespaces.get, methods=["GET"]),
+        Route("/namespaces/{namespace}/kv", kv.list_namespace, methods=["GET"]),
+        Route("/namespaces/{namespace}/kv", kv.delete_values, methods=["DELETE"]),
+        Route("/namespaces/{namespace}/kv/inheritance", kv.with_inheritance, methods=["GET"]),
+        Route("/namespaces/{namespace}/kv/{key}", kv.get_value, methods=["GET"]),
+        Route("/namespaces/{namespace}/kv/{key}", kv.set_value, methods=["PUT"]),
+        Route("/namespaces/{namespace}/kv/{key}", kv.delete_value, methods=["DELETE"]),
         Route("/logs/{execution_id}/follow", logs.follow, methods=["GET"]),
         Route("/logs/{execution_id}", logs.list_logs, methods=["GET"]),
-        Route("/triggers/search", triggers.search, methods=["GET"]),
+        Route("/triggers/search", triggers.search_filtered, methods=["GET"]),
+        Route("/triggers/set-disabled", triggers.set_disabled, methods=["PUT"]),
+        Route("/triggers/{action}/by-triggers", triggers.bulk_by_triggers, methods=["POST"]),
+        Route("/triggers/{action}/by-query", triggers.bulk_by_query, methods=["POST"]),
+        Route("/triggers/{namespace}/{flow_id}", triggers.of_flow, methods=["GET"]),
+        Route(
+            "/triggers/{namespace}/{flow_id}/{trigger_id}/restart",
+            triggers.restart,
+            methods=["POST"],
+        ),
         Route(
             "/triggers/{namespace}/{flow_id}/{trigger_id}/unlock",
             triggers.unlock,
@@ -97,6 +156,19 @@ def api_routes() -> list[Route]:
         Route("/flows/validate", flows.validate, methods=["POST"]),
         Route("/flows/search", flows.search, methods=["GET"]),
         Route("/flows", flows.create, methods=["POST"]),
+        Route("/flows/export/by-ids", bulk.export_by_ids, methods=["POST"]),
+        Route("/flows/export/by-query", bulk.export_by_query, methods=["GET"]),
+        Route("/flows/import", bulk.import_flows, methods=["POST"]),
+        Route("/flows/bulk", bulk.bulk_update, methods=["POST"]),
+        Route("/flows/{action}/by-ids", bulk.by_ids, methods=["POST", "DELETE"]),
+        Route("/flows/{action}/by-query", bulk.by_query, methods=["POST", "DELETE"]),
+        Route("/flows/distinct-namespaces", reads.distinct_namespaces, methods=["GET"]),
+        Route("/flows/{namespace}", reads.by_namespace, methods=["GET"]),
+        Route("/flows/{namespace}", bulk.bulk_update, methods=["POST"]),
+        Route("/flows/{namespace}/{id}/revisions", reads.revisions, methods=["GET"]),
+        Route("/flows/{namespace}/{id}/graph", reads.graph, methods=["GET"]),
+        Route("/flows/{namespace}/{id}/dependencies", reads.flow_dependencies, methods=["GET"]),
+        Route("/flows/{namespace}/{id}/tasks/{task_id}", reads.task, methods=["GET"]),
         Route("/flows/{namespace}/{id}", flows.get, methods=["GET"]),
         Route("/flows/{namespace}/{id}", flows.update, methods=["PUT"]),
         Route("/flows/{namespace}/{id}", flows.delete, methods=["DELETE"]),
@@ -159,6 +231,7 @@ def create_app(
             Route("/metrics", metrics.metrics, methods=["GET"]),
             # Instance-wide routes (no tenant), before the tenant-less alias mount below.
             Route("/api/v1/configs", misc.configs, methods=["GET"]),
+            Route("/api/v1/openapi.json", openapi_endpoint(routes), methods=["GET"]),
             Route("/api/v1/pebble/functions", misc.pebble_functions, methods=["GET"]),
             Route("/api/v1/pebble/filters", misc.pebble_filters, methods=["GET"]),
             Route(

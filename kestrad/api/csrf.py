@@ -39,10 +39,14 @@ class SameOriginWrites:
 
     @staticmethod
     def _same_origin(scope: Scope) -> bool:
+        """`Sec-Fetch-Site` when the browser sends it (it knows; a proxy that rewrites
+        `Host` does not fool it), else `Origin` against `Host`."""
         headers = {name: value for name, value in scope.get("headers") or []}
         site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
-        if site in ("cross-site", "same-site"):
-            return False
+        if site in ("same-origin", "none"):  # none: typed in the address bar
+            return True
+        if site:
+            return False  # cross-site, same-site (another subdomain), or unknown
         origin = headers.get(b"origin", b"").decode("latin-1")
         if not origin:
             return True  # not a browser, or a same-origin form of an old browser

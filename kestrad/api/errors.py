@@ -44,7 +44,7 @@ async def api_error_handler(request: Request, exc: Exception) -> Response:
     return error_response(exc.status, exc.message, **exc.extra)
 
 
-_MESSAGES = {404: "Not found", 405: "Method not allowed"}
+_MESSAGES = {404: "no such route", 405: "Method not allowed"}
 
 
 async def http_error_handler(request: Request, exc: Exception) -> Response:

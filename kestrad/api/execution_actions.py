@@ -1,5 +1,5 @@
-"""Kestra's execution actions: `…/{id}/actions/{kill,restart,replay,replay-with-inputs,resume,
-labels,change-status}`, delete, and each action in bulk `by-ids` and `by-query`.
+"""Kestra's execution actions: `…/{id}/actions/{kill,pause,restart,replay,replay-with-inputs,
+resume,labels,change-status}`, delete, and each action in bulk `by-ids` and `by-query`.
 
 Every single action answers the Execution JSON the SDK reads (for a replay, the new one).
 A bulk action by ids checks every id first and acts on none if one is unknown or refused
@@ -90,6 +90,15 @@ async def replay(request: Request) -> Response:
         raise ApiError(422, "Invalid inputs", errors=errors) from None
     ctx.metrics.execution_created(created)
     return json_response(to_kestra_json(created))
+
+
+async def pause(request: Request) -> Response:
+    """Pause a running execution: what runs ends, nothing new starts until a resume."""
+    check_params(request, set())
+    ctx, execution_id = api(request), _id(request)
+    async with refusals(execution_id):
+        await ctx.engine.pause(execution_id)
+    return await _answer(ctx, execution_id)
 
 
 async def resume(request: Request) -> Response:
@@ -193,6 +202,10 @@ def _resume(ctx: ApiContext, request: Request, ids: list[str]) -> Awaitable[int]
     return _each(ctx, ids, ctx.engine.resume)
 
 
+def _pause(ctx: ApiContext, request: Request, ids: list[str]) -> Awaitable[int]:
+    return _each(ctx, ids, ctx.engine.pause)
+
+
 async def _replay(ctx: ApiContext, request: Request, ids: list[str]) -> int:
     if query_flag(request, "latestRevision"):
         raise ApiError(400, "`latestRevision=true` is not supported: a replay keeps its revision")
@@ -227,6 +240,7 @@ BULK: dict[str, tuple[Check, Act, frozenset[str]]] = {
     "kill": (T.KILL.check, _kill, frozenset()),
     "restart": (T.RESTART.check, _restart, frozenset()),
     "resume": (lambda e: T.RESUME.check(e), _resume, frozenset()),
+    "pause": (T.PAUSE_REQUEST.check, _pause, frozenset()),
     "replay": (lambda e: T.REPLAY.check(e, None), _replay, frozenset({"latestRevision"})),
     "change-status": (_terminated("change status"), _change_status, frozenset({"newStatus"})),
     # The labels come with the request: `by_ids` and `by_query` build the action.

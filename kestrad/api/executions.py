@@ -23,7 +23,7 @@ from kestrad.api.errors import ApiError
 from kestrad.api.execution_query import answered, check_sort, execution_query, now
 from kestrad.api.forms import Upload, parse_labels, read_inputs, read_inputs_and_files
 from kestrad.api.lookup import enabled_flow
-from kestrad.api.params import query_flag, query_int
+from kestrad.api.params import check_params, query_flag, query_int
 from kestrad.api.responses import encode_json, json_response
 from kestrad.model.execution import Execution, to_kestra_json
 from kestrad.model.ids import new_id
@@ -98,6 +98,41 @@ def _store_uploads(
             storage.delete(uri)
         raise ApiError(422, f"Invalid inputs: {exc}") from None
     return stored
+
+
+async def validate_inputs(request: Request) -> Response:
+    """Kestra's `validate`: each input of the flow with its resolved value or its errors,
+    nothing stored (an upload is checked as a file input, not kept)."""
+    ctx = api(request)
+    check_params(request, {"revision", "labels"})
+    namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
+    flow = await enabled_flow(ctx.engine, namespace, flow_id)
+    revision = query_int(request, "revision", flow.revision, low=1, high=2**31)
+    inputs, form_labels, uploads = await read_inputs_and_files(request, ctx.body_limit)
+    parse_labels([*request.query_params.getlist("labels"), *form_labels])
+    for upload in uploads:
+        inputs[upload.input_id] = f"kestra:///{upload.filename}"
+    errors: dict[str, list[str]] = {}
+    resolved: dict[str, Any] = {}
+    try:
+        execution = await ctx.engine.build_execution(
+            namespace, flow_id, inputs, {}, revision=revision
+        )
+        resolved = execution.inputs
+    except InputsInvalid as exc:
+        for error in exc.errors:
+            errors.setdefault(error.input_id, []).append(error.message)
+    checked = [
+        {
+            "input": {"id": item.id, "type": item.type, "required": item.required},
+            "value": resolved.get(item.id, inputs.get(item.id)),
+            "enabled": True,
+            "isDefault": item.id not in inputs,
+            "errors": [{"message": m} for m in errors.get(item.id, [])],
+        }
+        for item in flow.inputs or ()
+    ]
+    return json_response({"id": flow_id, "namespace": namespace, "inputs": checked, "checks": []})
 
 
 async def wait_end(ctx: ApiContext, request: Request, execution: Execution) -> Execution:

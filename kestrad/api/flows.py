@@ -14,12 +14,14 @@ from starlette.responses import Response
 
 from kestrad.api.context import api
 from kestrad.api.errors import ApiError
-from kestrad.api.params import query_flag, query_int, read_text
+from kestrad.api.params import check_params, query_flag, query_int, read_text
 from kestrad.api.responses import json_response
 from kestrad.flows.documents import split_documents
 from kestrad.flows.loader import FlowLoadError, Problem, load_flow, load_warnings
+from kestrad.flows.yaml_source import parse_yaml
 from kestrad.model.flow import Flow
 from kestrad.runtime.engine import Engine
+from kestrad.runtime.flow_search import folder_file
 
 YAML_MEDIA_TYPE = "application/x-yaml"
 
@@ -60,6 +62,46 @@ def summary(flow: Flow, row: Any | None = None) -> dict[str, Any]:
     }
 
 
+def flow_json(row: Any, *, source: bool = False) -> dict[str, Any]:
+    """Kestra's Flow JSON: the document as written (full task and trigger objects, Kestra's
+    type names), labels as a list, with its revision and flags; `source` is the YAML."""
+    data, _, _ = parse_yaml(row.source)
+    doc: dict[str, Any] = dict(data) if isinstance(data, dict) else {}
+    labels = doc.get("labels")
+    if isinstance(labels, dict):
+        doc["labels"] = [{"key": str(k), "value": str(v)} for k, v in labels.items()]
+    doc.update(
+        id=row.id,
+        namespace=row.namespace,
+        revision=row.revision,
+        disabled=bool(row.disabled or doc.get("disabled")),
+        deleted=bool(row.deleted),
+    )
+    if source:
+        doc["source"] = row.source
+    return doc
+
+
+def wants_yaml(request: Request) -> bool:
+    """The YAML text only for a client that asks for it (Accept: application/x-yaml)."""
+    accept = request.headers.get("accept", "")
+    return "yaml" in accept and "json" not in accept
+
+
+def read_only(request: Request, row: Any, action: str) -> None:
+    """A flow of the watched folder is changed there, not through the API: 409 naming it."""
+    file = folder_file(row, api(request).config.flows.path)
+    if file is not None:
+        raise ApiError(
+            409,
+            f"Flow {row.namespace}/{row.id} comes from the file {file} of the flows folder: "
+            f"{action} the file instead (the folder is the source of truth)",
+            namespace=row.namespace,
+            flowId=row.id,
+            file=file,
+        )
+
+
 def _parse(source: str) -> Any:
     try:
         return load_flow(source)
@@ -81,7 +123,9 @@ async def _deploy(request: Request, source: str) -> Response:
     except FlowLoadError as exc:
         raise invalid_flow(exc) from None
     row = ctx.engine.flows.latest_row(flow.namespace, flow.id)
-    return json_response(summary(flow, row))
+    if row is not None:
+        ctx.engine.flow_saved(row)
+    return json_response(flow_json(row, source=True) if row is not None else summary(flow))
 
 
 async def create(request: Request) -> Response:
@@ -91,6 +135,7 @@ async def create(request: Request) -> Response:
     row = ctx.engine.flows.latest_row(flow.namespace, flow.id)
     if row is None:
         row = await ctx.engine.store.get_flow(flow.namespace, flow.id)
+    read_only(request, row, "edit")
     if row is not None and not row.deleted:
         raise ApiError(
             409,
@@ -115,6 +160,7 @@ async def update(request: Request) -> Response:
     row = await _row(ctx.engine, namespace, flow_id)
     if row is None or row.deleted:
         raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
+    read_only(request, row, "edit")
     return await _deploy(request, source)
 
 
@@ -126,23 +172,29 @@ async def _row(engine: Engine, namespace: str, flow_id: str) -> Any:
 
 
 async def get(request: Request) -> Response:
+    """Kestra's Flow JSON (`?source=true` adds the YAML); the YAML itself for a client that
+    asks for it with `Accept: application/x-yaml`."""
+    check_params(request, {"source", "revision", "allowDeleted"})
     ctx = api(request)
     namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
+    revision = query_int(request, "revision", 0, low=1, high=2**31) or None
     row = await _row(ctx.engine, namespace, flow_id)
-    if row is None or row.deleted:
+    allow_deleted = query_flag(request, "allowDeleted")
+    if row is None or (row.deleted and not allow_deleted):
         raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
-    if query_flag(request, "source", default=True):
+    if revision is not None and revision != row.revision:
+        row = await ctx.engine.store.get_flow(namespace, flow_id, revision)
+        if row is None:
+            raise ApiError(404, "Flow revision not found", namespace=namespace, flowId=flow_id)
+    if wants_yaml(request):
         return Response(row.source, media_type=YAML_MEDIA_TYPE)
-    try:
-        flow = ctx.engine.flows.parse(row)
-    except FlowLoadError as exc:  # saved by an older version with other rules
-        raise ApiError(409, f"The stored flow no longer loads: {exc}") from None
-    return json_response(summary(flow, row))
+    return json_response(flow_json(row, source=query_flag(request, "source")))
 
 
 async def delete(request: Request) -> Response:
     ctx = api(request)
     namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
+    read_only(request, await _row(ctx.engine, namespace, flow_id), "remove")
     if not await ctx.engine.delete_flow(namespace, flow_id):
         raise ApiError(404, "Flow not found", namespace=namespace, flowId=flow_id)
     return Response(status_code=204)

@@ -1,7 +1,9 @@
 """`GET /health`: is this daemon able to serve, and which instance answered.
 
-The database check is one trivial query under a short timeout: a wedged store must turn
-the probe red (503) rather than hang it. An unreachable database is reported to the
+The database check is one committed write (this instance's heartbeat, see
+Store.ping_write) under a short timeout: a store that answers reads but cannot write — a
+full disk, a SQLite file deleted under the daemon — must turn the probe red (503) too,
+and a wedged one must not hang it. An unreachable database is reported to the
 store's outage record (store/outage.py), so a probe every few seconds during an outage
 adds no log line beyond the one WARNING the outage already gets.
 """
@@ -29,12 +31,12 @@ async def health(request: Request) -> Response:
     problem = ""
     try:
         with anyio.fail_after(DATABASE_TIMEOUT):
-            await store.ping()
+            await store.ping_write(ctx.engine.instance_id)
     except Exception as exc:
         if is_unavailable(exc):
             outage.failed(exc, "answering GET /health")
             why = describe(exc) if str(exc) else f"no answer within {DATABASE_TIMEOUT:g}s"
-            problem = f"the database is unreachable: {why}"
+            problem = f"the database is unreachable or cannot write: {why}"
         else:
             log.warning("health check: the database check failed: %s", describe(exc))
             problem = f"the database check failed: {describe(exc)}"

@@ -14,7 +14,16 @@ import time
 from collections import OrderedDict
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    generate_latest,
+)
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
@@ -60,26 +69,32 @@ class ApiMetrics:
             ["state"],
             registry=r,
         )
+        # Labelled by flow: as many series as deployed flows (bounded by the deployment),
+        # never by execution or task run id.
         self.ended = Counter(
             "kestrad_executions_ended",
             "Executions that reached a terminal state",
-            ["state"],
+            ["namespace", "flow_id", "state"],
             registry=r,
         )
         self.execution_duration = Histogram(
             "kestrad_execution_duration_seconds",
             "Execution duration from creation to its terminal state",
-            ["state"],
+            ["namespace", "flow_id", "state"],
             buckets=DURATION_BUCKETS,
             registry=r,
         )
         self.task_run_duration = Histogram(
             "kestrad_task_run_duration_seconds",
             "Task run duration from creation to its terminal state",
-            ["state"],
+            ["namespace", "flow_id", "state"],
             buckets=DURATION_BUCKETS,
             registry=r,
         )
+        # The process's own figures (CPU, memory, open files, GC), prometheus_client's defaults.
+        ProcessCollector(registry=r)
+        PlatformCollector(registry=r)
+        GCCollector(registry=r)
         self.queue_depth = Gauge(
             "kestrad_queue_depth", "Messages waiting in a queue topic", ["topic"], registry=r
         )
@@ -133,7 +148,7 @@ class ApiMetrics:
         if state in TERMINATED:
             self._active.pop(eid, None)
             self._remember_ended(eid)
-            self.ended.labels(state).inc()
+            self.ended.labels(execution.namespace, execution.flow_id, state).inc()
             self._observe_durations(execution)
             return
         self._active[eid] = state
@@ -145,13 +160,14 @@ class ApiMetrics:
             self._ended.popitem(last=False)
 
     def _observe_durations(self, execution: Execution) -> None:
+        flow = (execution.namespace, execution.flow_id)
         seconds = _span(execution.state.histories)
         if seconds is not None:
-            self.execution_duration.labels(execution.state.current).observe(seconds)
+            self.execution_duration.labels(*flow, execution.state.current).observe(seconds)
         for run in execution.task_run_list:
             seconds = _span(run.state.histories)
             if seconds is not None and run.state.current in TERMINATED:
-                self.task_run_duration.labels(run.state.current).observe(seconds)
+                self.task_run_duration.labels(*flow, run.state.current).observe(seconds)
 
     def observe_scheduler_tick(self, seconds: float) -> None:
         self.scheduler_tick.observe(seconds)

@@ -16,7 +16,7 @@ class JSONResponse(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return _encoder.encode(content)
+        return encode_json(content)
 
 
 def json_response(
@@ -26,4 +26,20 @@ def json_response(
 
 
 def encode_json(content: Any) -> bytes:
-    return _encoder.encode(content)
+    """JSON bytes; a string holding lone surrogates (which no UTF-8 text can, but a YAML
+    `"\\ud800"` escape or a hostile path can produce) gets `?` in their place instead
+    of failing the response."""
+    try:
+        return _encoder.encode(content)
+    except UnicodeEncodeError:
+        return _encoder.encode(_clean(content))
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.encode("utf-8", "replace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_clean(k): _clean(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(v) for v in value]
+    return value

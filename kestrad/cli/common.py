@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED = 0, 1, 2, 3
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_PAUSED, EXIT_TIMEOUT = 0, 1, 2, 3, 4
 # Task log levels, lowest first (task logs spell WARNING as WARN).
 LOG_LEVELS = ("TRACE", "DEBUG", "INFO", "WARN", "ERROR")
 
@@ -43,3 +44,10 @@ def levels_from(level: str | None) -> list[str] | None:
 def error(message: object) -> None:
     """One `error: …` line on stderr."""
     print(f"error: {message}", file=sys.stderr)
+
+
+def warning_text(problem: Any) -> str:
+    """A load notice (`flows.problems.Problem`) as `file:line:col: warning: path: message`."""
+    where = f"{problem.file or '<flow>'}:{problem.line}:{problem.column}"
+    path = f"{problem.path}: " if problem.path else ""
+    return f"{where}: warning: {path}{problem.message}"

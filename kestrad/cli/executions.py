@@ -1,4 +1,6 @@
-"""`kestrad executions list|resume|kill|restart|replay`: executions through the store.
+"""`kestrad executions list|get|delete|files|resume|kill|restart|replay`: executions through
+the store. `get` prints the state, one row per task run, the outputs and the ERROR lines
+that say why it failed; `files` lists the execution's files or writes one out.
 
 `list` pages like the HTTP API: newest first, a keyset cursor to the next page (printed on
 stderr, so stdout stays one execution per line), a count only with `--count`. The actions
@@ -11,20 +13,90 @@ shell on the host without the HTTP API.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from kestrad.cli.common import EXIT_FAILED, EXIT_INVALID, EXIT_OK, error, flow_filter, pairs
-from kestrad.cli.store import open_configured_store
+from kestrad.cli.store import configured_storage, open_configured_store
+from kestrad.cli.summary import error_lines, print_summary
+from kestrad.cli.tables import print_table
 from kestrad.config import ConfigError
+from kestrad.model.execution import Execution
 from kestrad.model.state import ALL_STATES
+from kestrad.runtime.commands import admin
 from kestrad.runtime.commands import executions as commands
+from kestrad.runtime.engine import execution_to_json
+from kestrad.storage import LocalStorage, StorageError, StorageURI, execution_prefix
+from kestrad.store.base import Store
 from kestrad.store.cursor import decode_cursor, encode_cursor, position
 
 
 async def handle(args: argparse.Namespace) -> int:
-    if args.executions_command == "list":
+    command = args.executions_command
+    if command == "list":
         return await list_executions(args)
+    if command in ("get", "delete", "files"):
+        try:
+            async with open_configured_store(args.config) as store:
+                execution = await store.get_execution(args.execution_id)
+                if execution is None:
+                    error(f"execution {args.execution_id} not found")
+                    return EXIT_FAILED
+                if command == "get":
+                    return await _get(args, store, execution)
+                storage = LocalStorage(configured_storage(args.config))
+                if command == "files":
+                    return _files(args, storage, execution)
+                return await _delete(args, store, storage)
+        except (ConfigError, ValueError, LookupError, OSError, StorageError) as exc:
+            error(exc)
+            return EXIT_INVALID
     return await act(args)
+
+
+async def _get(args: argparse.Namespace, store: Store, execution: Execution) -> int:
+    if args.json:
+        print(json.dumps(execution_to_json(execution), indent=2))
+    else:
+        print_summary(execution, await error_lines(store, execution.id), sys.stdout)
+    return EXIT_OK
+
+
+async def _delete(args: argparse.Namespace, store: Store, storage: LocalStorage) -> int:
+    try:
+        await admin.delete(store, storage, [args.execution_id], logs=not args.keep_logs)
+    except commands.CommandRefused as exc:
+        error(exc)
+        return EXIT_FAILED
+    print(f"deleted {args.execution_id}" + (" (logs kept)" if args.keep_logs else ""))
+    return EXIT_OK
+
+
+def _files(args: argparse.Namespace, storage: LocalStorage, execution: Execution) -> int:
+    """Without a URI: every file of the execution (`size uri`); with one: its bytes."""
+    prefix = execution_prefix(execution.namespace, execution.flow_id, execution.id)
+    if args.uri is None:
+        folder = storage.root.joinpath(*prefix)
+        found = sorted(p for p in folder.rglob("*") if p.is_file()) if folder.is_dir() else []
+        rows = [
+            (p.stat().st_size, str(StorageURI(prefix).child(str(p.relative_to(folder)))))
+            for p in found
+        ]
+        print_table(("size", "uri"), rows, sys.stdout)
+        return EXIT_OK
+    uri = StorageURI.parse(args.uri)
+    if not uri.is_under(prefix) or not storage.exists(uri):
+        error(f"{args.uri} is not a file of execution {execution.id}")
+        return EXIT_FAILED
+    data = storage.get(uri)
+    if args.output:
+        with open(args.output, "wb") as handle:
+            handle.write(data)
+        print(f"{len(data)} bytes written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    return EXIT_OK
 
 
 async def list_executions(args: argparse.Namespace) -> int:
@@ -76,6 +148,8 @@ async def act(args: argparse.Namespace) -> int:
                 execution = await commands.resume(store, args.execution_id, inputs)
             elif action == "kill":
                 execution = await commands.kill(store, args.execution_id)
+            elif action == "pause":
+                execution = await commands.pause(store, args.execution_id)
             else:
                 execution = await commands.restart(store, args.execution_id, args.revision)
             print(f"{action} requested for {execution.id} ({execution.state.current})")

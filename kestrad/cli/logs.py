@@ -12,7 +12,14 @@ import sys
 
 import anyio
 
-from kestrad.cli.common import EXIT_INVALID, EXIT_OK, error, flow_filter, levels_from
+from kestrad.cli.common import (
+    EXIT_FAILED,
+    EXIT_INVALID,
+    EXIT_OK,
+    error,
+    flow_filter,
+    levels_from,
+)
 from kestrad.cli.store import open_configured_store
 from kestrad.config import ConfigError
 from kestrad.model.records import LogEntry
@@ -31,6 +38,9 @@ async def handle(args: argparse.Namespace) -> int:
                 execution_id=args.execution, namespace=namespace, flow_id=flow_id, levels=levels
             )
             if args.execution:
+                if await store.get_execution(args.execution) is None:
+                    error(f"execution {args.execution} not found")
+                    return EXIT_FAILED
                 entries = await store.search_logs(after=0, limit=100_000, **filters)
             else:
                 entries = await store.latest_logs(limit=max(args.lines, 0), **filters)

@@ -22,6 +22,7 @@ COMMAND_MODULES = {
     "config": "config_show",
     "logs": "logs",
     "executions": "executions",
+    "flows": "flows",
     "triggers": "triggers",
     "kv": "kv",
     "plugins": "plugins",
@@ -41,6 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_config(sub)
     add_logs(sub)
     add_executions(sub)
+    add_flows(sub)
     add_triggers(sub)
     add_kv(sub)
     add_plugins(sub)
@@ -52,13 +54,23 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     run = sub.add_parser("run", help="run one flow to its end and print its logs")
     run.add_argument("flow", help="a flow file, or namespace/flowId of a flow in --flows-dir")
     run.add_argument(
-        "-i", "--input", action="append", default=[], metavar="NAME=VALUE", help="an input value"
+        "-i",
+        "--input",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an input value; NAME=@/path/file uploads a file for a FILE input",
     )
     run.add_argument("-l", "--label", action="append", default=[], metavar="KEY=VALUE")
     run.add_argument("--flows-dir", help="load every flow under this folder first")
     run.add_argument("--config", help="kestrad.yml (its database is used instead of a temp file)")
     run.add_argument("--json", action="store_true", help="print the final execution as JSON")
-    run.add_argument("--timeout", type=float, default=0, help="give up after N seconds (0 = never)")
+    run.add_argument(
+        "--timeout",
+        type=float,
+        default=0,
+        help="give up after N seconds (0 = never); exit code 4 when it ran out",
+    )
 
 
 def add_validate(sub: argparse._SubParsersAction) -> None:
@@ -112,9 +124,25 @@ def add_executions(sub: argparse._SubParsersAction) -> None:
         "--count", action="store_true", help="also print how many match (a count(*): slower)"
     )
     listing.add_argument("--config", help=CONFIG_HELP)
+    get = actions.add_parser("get", help="state, task runs, outputs and why it failed")
+    get.add_argument("execution_id", metavar="EXECUTION_ID")
+    get.add_argument("--json", action="store_true", help="the execution as JSON")
+    get.add_argument("--config", help=CONFIG_HELP)
+    delete = actions.add_parser("delete", help="delete an ended execution, its logs and files")
+    delete.add_argument("execution_id", metavar="EXECUTION_ID")
+    delete.add_argument("--keep-logs", action="store_true", help="keep its log lines")
+    delete.add_argument("--config", help=CONFIG_HELP)
+    files = actions.add_parser(
+        "files", help="list an execution's files, or write one (URI) to a file or stdout"
+    )
+    files.add_argument("execution_id", metavar="EXECUTION_ID")
+    files.add_argument("uri", nargs="?", metavar="kestra:///…", help="the file to write out")
+    files.add_argument("-o", "--output", help="write it here (default: stdout)")
+    files.add_argument("--config", help=CONFIG_HELP)
     for action, help_text in (
         ("resume", "resume a PAUSED execution (optionally with onResume inputs)"),
         ("kill", "kill a running execution (its subflows too)"),
+        ("pause", "pause a running execution: what runs ends, nothing new starts until resume"),
         ("restart", "run the failed task runs of an ended execution again"),
         ("replay", "a new execution replaying this one, from the start or a task run"),
     ):
@@ -127,6 +155,21 @@ def add_executions(sub: argparse._SubParsersAction) -> None:
             parser.add_argument("--revision", type=int, help="restart on this flow revision")
         if action == "replay":
             parser.add_argument("--task-run", help="replay from this task run id")
+
+
+def add_flows(sub: argparse._SubParsersAction) -> None:
+    flows = sub.add_parser("flows", help="the flows in the database")
+    actions = flows.add_subparsers(dest="flows_command", required=True)
+    listing = actions.add_parser("list", help="namespace, id, revision, disabled, file")
+    listing.add_argument("--namespace", help="only this namespace and those below it")
+    listing.add_argument("--config", help=CONFIG_HELP)
+    for action, help_text in (
+        ("get", "print the flow's YAML"),
+        ("delete", "delete a flow created through the API (not one of the folder)"),
+    ):
+        parser = actions.add_parser(action, help=help_text)
+        parser.add_argument("flow", metavar="NAMESPACE/FLOW_ID")
+        parser.add_argument("--config", help=CONFIG_HELP)
 
 
 def add_triggers(sub: argparse._SubParsersAction) -> None:

@@ -25,3 +25,10 @@ async def open_configured_store(config_arg: str | None) -> AsyncIterator[Store]:
         yield store
     finally:
         await store.close()
+
+
+def configured_storage(config_arg: str | None) -> str:
+    """The internal storage folder of the configured daemon (`storage.path`, else beside
+    its SQLite file)."""
+    config = load_config(default_config_path(config_arg))
+    return config.storage_path(config.database.url)

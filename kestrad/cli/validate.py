@@ -11,15 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from kestrad.cli.common import EXIT_INVALID, EXIT_OK
+from kestrad.cli.common import EXIT_INVALID, EXIT_OK, warning_text
 from kestrad.flows.loader import Problem, validate_paths
-
-
-def warning_text(problem: Problem) -> str:
-    """`file:line:col: warning: path: message`."""
-    where = f"{problem.file or '<flow>'}:{problem.line}:{problem.column}"
-    path = f"{problem.path}: " if problem.path else ""
-    return f"{where}: warning: {path}{problem.message}"
 
 
 def handle(args: argparse.Namespace) -> int:

@@ -247,6 +247,7 @@ class Daemon:
                 role.flow_changed(flow, enabled=not row.disabled)
 
         sync.listeners.append(flow_changed)
+        engine.flow_listeners.append(flow_changed)
         engine.executor.ended_listeners.append(role.execution_ended)
         return role
 

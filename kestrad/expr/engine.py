@@ -575,6 +575,7 @@ class Renderer:
         self.register_function("render", self._fn_render, pass_context=True)
         self.register_function("renderOnce", self._fn_render_once, pass_context=True)
         self.register_function("currentEachOutput", _fn_current_each_output, pass_context=True)
+        self.register_function("tasksWithState", _fn_tasks_with_state, pass_context=True)
         self._compile = functools.lru_cache(maxsize=cache_size)(self._compile_uncached)
 
     # -- public API --------------------------------------------------------------------------
@@ -819,6 +820,28 @@ def _fn_current_each_output(context: Mapping[str, Any], outputs: Any = None) -> 
     taskrun = context.get("taskrun")
     value = taskrun.get("value") if isinstance(taskrun, Mapping) else None
     return outputs.get(value)
+
+
+def _fn_tasks_with_state(context: Mapping[str, Any], state: Any = "FAILED") -> list[Any]:
+    """`tasksWithState('failed')`: the task runs in that state, read from `tasks`, as
+    `{taskId, state}` (plus `value` for a run inside a loop), like Kestra's function."""
+    # Keys in the order Java's HashMap prints them (state, value, taskId), so a rendered
+    # list reads as Kestra's (RunContextTest#failedTasksVariable compares the JSON text).
+    wanted = str(state).upper()
+    tasks = context.get("tasks")
+    out: list[dict[str, Any]] = []
+    if not isinstance(tasks, Mapping):
+        return out
+    for task_id, details in tasks.items():
+        if not isinstance(details, Mapping):
+            continue
+        for key, entry in details.items():
+            if key == "state" and isinstance(entry, str):
+                if entry.upper() == wanted:
+                    out.append({"state": wanted, "taskId": task_id})
+            elif isinstance(entry, Mapping) and str(entry.get("state", "")).upper() == wanted:
+                out.append({"state": wanted, "value": key, "taskId": task_id})
+    return out
 
 
 def _describe(exc: Exception) -> str:

@@ -70,3 +70,35 @@ def type_notices(written: str, canonical: str) -> list[str]:
     if advice is not None:
         out.append(f"`{canonical}` is deprecated: {advice}")
     return out
+
+
+# Properties Kestra still reads but has replaced: (where, name) → what to write instead.
+# `where` is "task", "flow", "input", "trigger" or "retry" (a `retry` block anywhere).
+DEPRECATED_PROPERTIES: dict[tuple[str, str], str] = {
+    ("retry", "maxAttempt"): "`maxAttempt` is replaced by `maxAttempts`",
+    ("flow", "listeners"): "`listeners` are deprecated: use `afterExecution` or a Flow trigger",
+    ("input", "name"): "`name` is replaced by `id`",
+    ("input", "options"): "`options` is replaced by `values`",
+    ("trigger", "scheduleConditions"): "`scheduleConditions` is replaced by `conditions`",
+    ("task", "runner"): "`runner` is deprecated: use `taskRunner`",
+    ("task", "docker"): "`docker` is deprecated: use `taskRunner`",
+}
+
+
+def property_notices(where: str, raw: object) -> list[tuple[str, str]]:
+    """(property, notice) for each deprecated property of a mapping (and of its `retry`)."""
+    if not isinstance(raw, dict):
+        return []
+    out = [
+        (key, DEPRECATED_PROPERTIES[(where, key)])
+        for key in raw
+        if (where, key) in DEPRECATED_PROPERTIES
+    ]
+    retry = raw.get("retry")
+    if where in ("task", "flow") and isinstance(retry, dict):
+        out += [
+            (f"retry.{key}", DEPRECATED_PROPERTIES[("retry", key)])
+            for key in retry
+            if ("retry", key) in DEPRECATED_PROPERTIES
+        ]
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from kestrad.flows.aliases import legacy_task_type, type_notices
+from kestrad.flows.aliases import legacy_task_type, property_notices, type_notices
 from kestrad.flows.convert import convert_struct, struct_fields
 from kestrad.flows.problems import PathKey
 from kestrad.flows.properties import check_expressions, check_literals
@@ -117,10 +117,13 @@ class TreeBuilder:
         canonical = getattr(cls, "type_name", type_name)
         for notice in type_notices(type_name, canonical):
             report.warn((*path, "type"), notice)
+        for key, notice in property_notices("task", raw):
+            report.warn((*path, *key.split(".")), notice, on_key=True)
         data = dict(raw)
         data["type"] = canonical
         ok = self._children(cls, data, path)
-        bad = check_literals(report, cls, data, path)
+        # Stored revisions (re-read leniently) were checked when they were saved.
+        bad = check_literals(report, cls, data, path) if report.strict else set()
         check_expressions(report, cls, raw, path)
         task = convert_struct(report, data, cls, path, canonical, reported=bad)
         self._common_checks(raw, path)
@@ -133,10 +136,13 @@ class TreeBuilder:
         names = encode_names(cls)
         fields = struct_fields(cls)
         ok = True
+        singles = getattr(cls, "single_child_fields", ())
         for attr in lists:
             key = names.get(attr, attr)
             if key not in data:
                 continue
+            if attr in singles and isinstance(data[key], dict):
+                data[key] = [data[key]]  # one task (Pause.onPause), held as a list of one
             required = key in fields and fields[key].required
             if required and not data[key]:
                 self.report.add((*path, key), f"`{key}` must not be empty")
@@ -229,6 +235,8 @@ class TreeBuilder:
             return None
         for notice in type_notices(type_name, cls.type_name):
             report.warn((*path, "type"), notice)
+        for key, notice in property_notices("trigger", raw):
+            report.warn((*path, key), notice, on_key=True)
         data = dict(raw)
         data["type"] = cls.type_name
         ok = True
@@ -241,6 +249,7 @@ class TreeBuilder:
                 conditions = self.conditions(data[key], (*path, key))
                 ok = ok and conditions is not None
                 data[key] = conditions
+        check_expressions(report, cls, raw, path)
         trigger = convert_struct(report, data, cls, path, cls.type_name)
         self._common_checks(raw, path)
         check_trigger(report, cls.type_name, data, path)

@@ -13,12 +13,14 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from kestrad.flows.aliases import property_notices
 from kestrad.flows.build import TreeBuilder, canonical_type, normalize_labels
 from kestrad.flows.checks import build_inputs, build_outputs, check_identity, check_ids, raw_ids
 from kestrad.flows.convert import convert_struct
 from kestrad.flows.documents import split_documents
 from kestrad.flows.plugin_defaults import apply_plugin_defaults
 from kestrad.flows.problems import FlowLoadError, Problem
+from kestrad.flows.properties import check_durations, check_value_expressions
 from kestrad.flows.report import Report
 from kestrad.flows.yaml_source import parse_yaml
 from kestrad.model.flow import SLA, Flow, Listener, PluginDefault
@@ -231,6 +233,14 @@ def _assemble(
         flow_data["pluginDefaults"] = own_defaults
     if flow_data.get("tasks") is None:
         flow_data["tasks"] = []
+    for key in ("variables", "outputs"):
+        check_value_expressions(report, data.get(key), (key,))
+    for key, notice in property_notices("flow", data):
+        report.warn(tuple(key.split(".")), notice, on_key=True)
+    inputs = data.get("inputs")
+    for index, item in enumerate(inputs if isinstance(inputs, list) else ()):
+        for key, notice in property_notices("input", item):
+            report.warn(("inputs", index, key), notice, on_key=True)
     check_ids(report, builder.task_ids, "task")
     check_ids(report, raw_ids(data.get("triggers"), ("triggers",)), "trigger")
     flow = convert_struct(report, flow_data, Flow, (), "flow")
@@ -304,6 +314,8 @@ def _slas(report: Report, value: Any) -> list[SLA] | None:
         data = dict(raw)
         if "labels" in data:
             data["labels"] = normalize_labels(report, data["labels"], (*path, "labels"))
+        if report.strict:
+            check_durations(report, data, ("duration",), path)
         item = convert_struct(report, data, SLA, path, "SLA")
         if item is None:
             ok = False

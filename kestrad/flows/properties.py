@@ -24,8 +24,12 @@ from kestrad.tasks.props import Kind, Prop, literal_problem
 
 # Properties Kestra never renders: no syntax check on them.
 _NOT_RENDERED = frozenset({"id", "type", "description"})
-# Duration properties of a `retry` block (a model Struct, typed `str` there).
-_RETRY_DURATIONS = ("maxDuration", "interval", "maxInterval", "minInterval")
+# Duration properties of nested blocks (Structs whose fields are typed `str`):
+# `retry` on any task, WaitFor's `checkFrequency`.
+_NESTED_DURATIONS = {
+    "retry": ("maxDuration", "interval", "maxInterval", "minInterval"),
+    "checkFrequency": ("interval", "maxDuration"),
+}
 
 
 @functools.cache
@@ -70,21 +74,29 @@ def check_literals(report: Report, cls: type, data: dict[str, Any], path: PathKe
         if problem is not None:
             report.add((*path, key), f"`{key}` {problem}")
             bad.add(key)
-    retry = data.get("retry")
-    if isinstance(retry, dict):
-        for key in _RETRY_DURATIONS:
-            value = retry.get(key)
-            if value is None:
-                continue
-            problem = literal_problem(Kind.DURATION, value)
-            if problem is not None:
-                report.add((*path, "retry", key), f"`{key}` {problem}")
+    for block, keys in _NESTED_DURATIONS.items():
+        nested = data.get(block)
+        if isinstance(nested, dict):
+            check_durations(report, nested, keys, (*path, block))
     timeout = data.get("timeout")
     if timeout is not None and "timeout" not in typed_fields(cls):
         problem = literal_problem(Kind.DURATION, timeout)
         if problem is not None:
             report.add((*path, "timeout"), f"`timeout` {problem}")
     return bad
+
+
+def check_durations(
+    report: Report, data: dict[str, Any], keys: tuple[str, ...], path: PathKey
+) -> None:
+    """Report each of `keys` in `data` whose literal is not an ISO-8601 duration."""
+    for key in keys:
+        value = data.get(key)
+        if value is None:
+            continue
+        problem = literal_problem(Kind.DURATION, value)
+        if problem is not None:
+            report.add((*path, key), f"`{key}` {problem}")
 
 
 @functools.cache

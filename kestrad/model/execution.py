@@ -19,10 +19,23 @@ from kestrad.model.ids import new_id
 from kestrad.model.state import TERMINATED, StateInfo, now_iso
 
 
-class Attempt(msgspec.Struct, kw_only=True, rename="camel"):
-    """One run of a runnable task on a worker."""
+class Metric(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """A counter or a timer a task reported (a script's `::{"metrics": [...]}::` line,
+    `Kestra.counter`/`Kestra.timer`); a timer's value is in seconds."""
+
+    name: str
+    type: str  # "counter" | "timer"
+    value: float
+    tags: dict[str, str] = msgspec.field(default_factory=dict)
+    timestamp: str | None = None
+
+
+class Attempt(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):
+    """One run of a runnable task on a worker, with the metrics it reported (Kestra's
+    `TaskRunAttempt.metrics`)."""
 
     state: StateInfo
+    metrics: list[Metric] | None = None
 
 
 class TaskRun(msgspec.Struct, kw_only=True, rename="camel", omit_defaults=True):

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from kestrad.model.encryption import EncryptionError, decrypt
 from kestrad.model.flow import Flow, Input
 from kestrad.model.input_types import SECRET_MASK, InvalidValue, Options, parse_value, value_text
 
@@ -212,3 +213,41 @@ def _shown(item: Input, value: Any) -> str:
         return msgspec.json.encode(value).decode()
     except (TypeError, msgspec.EncodeError):
         return str(value)
+
+
+def reveal_secrets(
+    flow: Flow, inputs: Mapping[str, Any], secret_key: str | None
+) -> tuple[dict[str, Any], list[str]]:
+    """The inputs a task renders, SECRET ones decrypted, and their plain values.
+
+    A SECRET input is stored encrypted and decrypted only for the task that renders it,
+    as in Kestra; its plain value is then masked (`******`) in every log line of that
+    task. A value that does not decrypt (no key, another key) stays as stored.
+    """
+    out = dict(inputs)
+    plain: list[str] = []
+    if secret_key is None:
+        return out, plain
+    for item in flow.inputs or ():
+        if item.type != "SECRET":
+            continue
+        *parents, last = item.id.split(".")
+        node: Any = out
+        for part in parents:
+            child = node.get(part) if isinstance(node, dict) else None
+            if not isinstance(child, dict):
+                node = None
+                break
+            node[part] = child = dict(child)  # copy on the way down: the job's copy stays
+            node = child
+        value = node.get(last) if isinstance(node, dict) else None
+        if not isinstance(value, str):
+            continue
+        try:
+            revealed = decrypt(secret_key, value)
+        except EncryptionError:
+            continue
+        node[last] = revealed
+        if revealed:
+            plain.append(revealed)
+    return out, plain

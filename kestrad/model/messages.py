@@ -10,6 +10,7 @@ from typing import Any
 
 import msgspec
 
+from kestrad.model.execution import Metric
 from kestrad.model.state import History
 
 
@@ -25,6 +26,7 @@ class DynamicRun(msgspec.Struct, kw_only=True):
     state: str
     histories: list[History]
     outputs: dict[str, Any] = msgspec.field(default_factory=dict)
+    metrics: list[Metric] | None = None
 
 
 class TaskResult(msgspec.Struct, tag="result", kw_only=True):
@@ -41,6 +43,7 @@ class TaskResult(msgspec.Struct, tag="result", kw_only=True):
     outputs: dict[str, Any] | None = None
     dynamic: list[DynamicRun] | None = None
     final: bool = False
+    metrics: list[Metric] | None = None
 
 
 class RetryDue(msgspec.Struct, tag="retry", kw_only=True):
@@ -54,6 +57,11 @@ class Resume(msgspec.Struct, tag="resume", kw_only=True):
 
     task_run_id: str | None = None
     inputs: dict[str, Any] | None = None
+
+
+class PauseRequest(msgspec.Struct, tag="pause", kw_only=True):
+    """An operator pauses a running execution: its running task runs go on, nothing new
+    starts until a Resume (Kestra's `executions/{id}/actions/pause`)."""
 
 
 class PauseTimeout(msgspec.Struct, tag="pause-timeout", kw_only=True):
@@ -99,6 +107,7 @@ ExecutionEvent = (
     | TaskResult
     | RetryDue
     | Resume
+    | PauseRequest
     | PauseTimeout
     | Kill
     | SubflowEnded

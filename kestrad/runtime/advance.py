@@ -44,6 +44,7 @@ from kestrad.model.messages import (
     DynamicRun,
     ExecutionEvent,
     Kill,
+    PauseRequest,
     PauseTimeout,
     Restart,
     Resume,
@@ -73,6 +74,7 @@ from kestrad.tasks.flowable_support import (
     Resolved,
     Start,
     StartMode,
+    apply_allowances,
     final_state,
     phase,
     resolve_list,
@@ -152,6 +154,20 @@ class AdvanceEnv:
         self.flow_lookup = flow_lookup or (lambda namespace, flow_id, revision: None)
         self.secret_key = secret_key
         self._refs: dict[tuple[str, int, str], set[str] | None] = {}
+        self._task_states: dict[tuple[str, int, str], bool] = {}
+
+    def reads_task_states(self, flow: Flow, revision: int, task: Task) -> bool:
+        """Whether the task's templates read `tasks` (`tasks.x.state`, `tasksWithState()`):
+        only then does its worker job carry the states of every task run."""
+        key = (f"{flow.namespace}/{flow.id}", revision, task.id)
+        found = self._task_states.get(key)
+        if found is None:
+            text = msgspec.json.encode(task).decode()
+            found = "tasks" in text.replace('"tasks":', "")
+            if len(self._task_states) > 100_000:
+                self._task_states.clear()
+            self._task_states[key] = found
+        return found
 
     def output_refs(self, flow: Flow, revision: int, task: Task) -> set[str] | None:
         key = (f"{flow.namespace}/{flow.id}", revision, task.id)
@@ -256,7 +272,8 @@ class _Pass:
                 state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
                 attempts=[
                     Attempt(
-                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories))
+                        state=StateInfo(current=dynamic.state, histories=list(dynamic.histories)),
+                        metrics=dynamic.metrics,
                     )
                 ],
                 outputs=dynamic.outputs,
@@ -348,6 +365,10 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
         _apply_restart(p, event)
     elif isinstance(event, Resume):
         _apply_resume(p, event)
+    elif isinstance(event, PauseRequest):
+        # Checked again here: the execution may have ended since the command was checked.
+        if T.PAUSE_REQUEST.check(p.execution) is None:
+            p.set_execution_state(S.PAUSED)
     elif isinstance(event, SubflowEnded):
         _apply_subflow_ended(p, event)
     elif isinstance(event, SlaDue):
@@ -363,8 +384,11 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
         if run is not None and T.PAUSE_TIMEOUT.check(run) is None:
             task = p.flow.find_task(run.task_id)
             allow = (task.allow_failure, task.allow_warning) if task else (False, False)
-            p.set_state(run, T.PAUSE_TIMEOUT.end_state(*allow))
             p.log(run, "ERROR", T.PAUSE_TIMEOUT.message)
+            if isinstance(task, Flowable) and task.timeout_state(p, run) == S.RUNNING:
+                p.set_state(run, S.RUNNING)  # its children and `errors` run, then it fails
+            else:
+                p.set_state(run, T.PAUSE_TIMEOUT.end_state(*allow))
             if p.execution.state.current == S.PAUSED:
                 p.set_execution_state(S.RUNNING)
 
@@ -380,6 +404,8 @@ def _apply_result(p: _Pass, result: TaskResult) -> None:
             p.set_attempt(lost, S.RESUBMITTED)
     attempt = run.attempts[result.attempt - 1]
     attempt.state = StateInfo(current=result.state, histories=list(result.histories))
+    if result.metrics:
+        attempt.metrics = [*(attempt.metrics or ()), *result.metrics]
     if run.state.current in (S.CREATED, S.SUBMITTED) and result.histories:
         p.set_state(run, S.RUNNING, result.histories[0].date)
     p.changed = True
@@ -498,11 +524,22 @@ def _apply_resume(p: _Pass, event: Resume) -> None:
         if T.RESUME.check(p.execution, run) is not None:
             continue
         task = p.flow.find_task(run.task_id)
-        p.set_state(run, S.RUNNING)
         if event.inputs:
             run.outputs = {"onResume": event.inputs}
-        if not (isinstance(task, Flowable) and task.resumes_children()):
-            p.set_state(run, S.SUCCESS)
+        state = S.SUCCESS
+        if isinstance(task, Flowable):
+            # Its own delay (a task run id) or a person: the Pause's `behavior` decides.
+            try:
+                state = task.resume_state(p, run, automatic=event.task_run_id is not None)
+            except ExpressionError as exc:
+                p.log(run, "ERROR", f"{task.id}: {exc}")
+                state = S.FAILED
+        if state == S.CANCELLED:
+            p.end_execution(run, S.CANCELLED)
+            return
+        p.set_state(run, S.RUNNING)
+        if state != S.RUNNING:
+            p.set_state(run, state)
     still_paused = any(r.state.current == S.PAUSED for r in p.execution.task_run_list)
     p.execution.k_auto_resume = p.execution.k_auto_resume and still_paused
     if p.execution.state.current == S.PAUSED:
@@ -562,6 +599,7 @@ def _resolve_top(p: _Pass) -> None:
         if not _render_flow_outputs(p):
             end_state = S.FAILED
         p.execution.k_end_state = end_state
+        p.base = base_variables(p.execution, p.flow)  # with the end state and flow outputs
         p.changed = True
     if _run_after_execution(p):
         return
@@ -619,9 +657,13 @@ def _render_flow_outputs(p: _Pass) -> bool:
                 value = parse_scalar(output.type, value)
             rendered[output.id] = value
         except (ExpressionError, InvalidValue) as exc:
+            if output.required is False:  # left out (FlowOutputTest, optional outputs)
+                p.log(None, "WARN", f"Optional output `{output.id}` left out: {exc}")
+                continue
             p.log(None, "ERROR", f"Failed to render output `{output.id}`: {exc}")
             return False
-    p.execution.outputs = rendered
+    if rendered:
+        p.execution.outputs = rendered
     p.changed = True
     return True
 
@@ -680,13 +722,13 @@ def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
     run.iteration = entry.iteration  # ForEach children: the index of their value
     p.index.add(run)
     p.changed = True
-    if task.run_if is not None and task.run_if is not True:
+    for name, condition in task.run_conditions():  # runIf, when
         try:
-            if not truthy(p.render(run, task.run_if)):
+            if not truthy(p.render(run, condition)):
                 p.set_state(run, S.SKIPPED)
                 return
         except ExpressionError as exc:
-            p.fail(run, f"runIf: {exc}")
+            p.fail(run, f"{name}: {exc}")
             return
     if isinstance(task, Flowable):
         _begin(p, run, task)
@@ -726,7 +768,9 @@ def _dispatch(p: _Pass, run: TaskRun, task: Task) -> None:
             p.index, p.env.output_refs(p.flow, p.execution.flow_revision, task)
         ),
     )
-    variables.pop("tasks", None)
+    tasks_view = variables.pop("tasks", None)
+    if tasks_view is not None and p.env.reads_task_states(p.flow, p.execution.flow_revision, task):
+        variables["tasks"] = {key: tasks_view[key] for key in tasks_view}  # a plain copy
     timeout = None
     if task.timeout is not None:
         try:
@@ -773,6 +817,8 @@ def _pause(p: _Pass, run: TaskRun, start: Start) -> None:
         return
     p.set_state(run, S.PAUSED)
     p.set_execution_state(S.PAUSED)
+    for entry in start.on_pause:  # `onPause`: runs while the execution is paused
+        _create(p, run, entry)
     if start.resume_after is not None:
         p.execution.k_auto_resume = True
         p.delay(start.resume_after.total_seconds(), Resume(task_run_id=run.id))
@@ -797,6 +843,9 @@ def _next_iteration(p: _Pass, run: TaskRun) -> None:
 def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
     from kestrad.model.inputs import InputsInvalid, resolve_inputs
 
+    if getattr(task, "iterative", False):
+        _start_iterations(p, run, task)
+        return
     p.set_state(run, S.RUNNING)
     try:
         # Rendered before this attempt exists: `taskrun.attemptsCount` counts the earlier
@@ -822,14 +871,25 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
         reasons = "; ".join(e.message for e in exc.errors)
         _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} inputs: {reasons}")
         return
+    child = _new_child(p, run, task, child_flow, resolved, labels)
+    run.outputs = {"executionId": child.id}
+    if not task.wait:
+        p.set_attempt(run.attempts[-1], S.SUCCESS)
+        p.set_state(run, S.SUCCESS)
+
+
+def _new_child(
+    p: _Pass, run: TaskRun, task: Task, child_flow: Flow, inputs: dict[str, Any], labels: Any
+) -> Execution:
+    """A child execution of `child_flow` started by `run` (told when it ends if `wait`)."""
     parent = p.execution
     child = Execution.new(
         execution_id=p.env.ids(),
         created=p.date(),
-        namespace=namespace,
-        flow_id=flow_id,
+        namespace=child_flow.namespace,
+        flow_id=child_flow.id,
         flow_revision=child_flow.revision,
-        inputs=resolved,
+        inputs=inputs,
         parent_id=parent.id,
         trigger=ExecutionTrigger(
             id=task.id,
@@ -847,10 +907,87 @@ def _start_subflow(p: _Pass, run: TaskRun, task: Task) -> None:
         child.k_parent_task_run_id = run.id
         child.k_parent_outputs = task.outputs
     p.new_executions.append(NewExecution(execution=child, due=p.env.clock()))
-    run.outputs = {"executionId": child.id}
-    if not task.wait:
-        p.set_attempt(run.attempts[-1], S.SUCCESS)
-        p.set_state(run, S.SUCCESS)
+    return child
+
+
+# -- ForEachItem: one child execution per batch ------------------------------------------------
+def _start_iterations(p: _Pass, run: TaskRun, task: Task) -> None:
+    """ForEachItem's `_items`: one child per batch its `_split` sibling wrote, rendered with
+    `taskrun.items` (the batch URI) and `taskrun.iteration`. The child ids, in iteration
+    order, are kept in `k_values`; `iterations` counts the children by state."""
+    from kestrad.model.inputs import InputsInvalid, resolve_inputs
+
+    p.set_state(run, S.RUNNING)
+    p.new_attempt(run, S.RUNNING)
+    siblings = p.children(p.index.by_id.get(run.parent_task_run_id or ""))
+    split = next((r for r in siblings if r.task_id == task.split_id), None)
+    batches = list((split.outputs or {}).get("batches") or []) if split else []
+    try:
+        namespace = str(p.render(run, task.namespace))
+        flow_id = str(p.render(run, task.flow_id))
+    except ExpressionError as exc:
+        _fail_attempt(p, run, f"{task.id}: {exc}")
+        return
+    child_flow = p.env.flow_lookup(namespace, flow_id, task.revision)
+    if child_flow is None or getattr(child_flow, "disabled", False):
+        _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} not found or disabled")
+        return
+    ids: list[str] = []
+    for iteration, uri in enumerate(batches):
+        variables = p.variables(run)
+        variables["taskrun"] = {**variables["taskrun"], "items": uri, "iteration": iteration}
+        try:
+            inputs = p.env.renderer.render_value_typed(task.inputs or {}, variables)
+            labels = p.env.renderer.render_value(task.labels, variables) if task.labels else {}
+            resolved = resolve_inputs(
+                child_flow, inputs, renderer=p.env.renderer, secret_key=p.env.secret_key
+            )
+        except ExpressionError as exc:
+            _fail_attempt(p, run, f"{task.id}: {exc}")
+            return
+        except InputsInvalid as exc:
+            reasons = "; ".join(e.message for e in exc.errors)
+            _fail_attempt(p, run, f"Subflow {namespace}/{flow_id} inputs: {reasons}")
+            return
+        ids.append(_new_child(p, run, task, child_flow, resolved, labels).id)
+    run.k_values = ids
+    if not ids:  # nothing to do: no outputs (Kestra: forEachItemEmptyItems)
+        run.outputs = {}
+    elif task.wait:
+        run.outputs = {"numberOfBatches": len(ids), "iterations": {"CREATED": len(ids)}}
+        return
+    else:
+        counts = {"CREATED": 0, "RUNNING": 0, S.SUCCESS: len(ids)}
+        run.outputs = {"numberOfBatches": len(ids), "iterations": counts}
+    p.set_attempt(run.attempts[-1], S.SUCCESS)
+    p.set_state(run, S.SUCCESS)
+
+
+def _iteration_ended(p: _Pass, run: TaskRun, task: Task, event: SubflowEnded) -> None:
+    """One ForEachItem child ended: count it, keep its outputs; once every child has
+    ended, the run ends (FAILED if one failed and `transmitFailed`)."""
+    ids = run.k_values or []
+    if event.child_id not in ids:
+        return
+    outputs = dict(run.outputs or {})
+    counts = dict(outputs.get("iterations") or {})
+    counts["CREATED"] = max(int(counts.get("CREATED", 0)) - 1, 0)
+    counts.setdefault("RUNNING", 0)
+    counts[event.state] = int(counts.get(event.state, 0)) + 1
+    outputs["iterations"] = counts
+    if event.outputs:
+        per_iteration = dict(outputs.get("iterationOutputs") or {})
+        per_iteration[str(ids.index(event.child_id))] = event.outputs
+        outputs["iterationOutputs"] = per_iteration
+    run.outputs = outputs
+    p.changed = True
+    if counts["CREATED"] > 0:
+        return
+    failed = any(counts.get(state, 0) for state in (S.FAILED, S.KILLED))
+    state = S.FAILED if failed and task.transmit_failed else S.SUCCESS
+    if run.attempts:
+        p.set_attempt(run.attempts[-1], state)
+    p.set_state(run, apply_allowances(state, task.allow_failure, task.allow_warning))
 
 
 def _subflow_labels(parent: Execution, child_flow: Flow, task: Task, labels: Any) -> list[Label]:
@@ -910,6 +1047,9 @@ def _apply_subflow_ended(p: _Pass, event: SubflowEnded) -> None:
     if run is None or run.terminated:
         return
     task = p.flow.find_task(run.task_id)
+    if task is not None and getattr(task, "iterative", False):
+        _iteration_ended(p, run, task, event)
+        return
     run.outputs = {
         "executionId": event.child_id,
         "state": event.state,

@@ -44,7 +44,12 @@ from kestrad.store.base import LogEntry, Store
 from kestrad.store.factory import open_store
 from kestrad.store.lease import Lease
 from kestrad.store.outage import migrate_when_reachable
+from kestrad.store.records import FlowRow
 from kestrad.store.session import Session
+from kestrad.tasks import process_ledger
+from kestrad.tasks import runner as task_runner
+from kestrad.tasks.process import die_with_daemon_prefix
+from kestrad.tasks.runner import TaskRunner
 
 log = logging.getLogger("kestrad.engine")
 
@@ -53,6 +58,28 @@ execution_to_json = to_kestra_json
 
 class FlowNotFound(LookupError):
     """No flow with that namespace and id (or it is disabled)."""
+
+
+def _open_ledger(work_path: str, instance_id: str) -> process_ledger.ProcessLedger:
+    """End what dead daemons of this host left running, then record this one's groups."""
+    root = Path(work_path) / ".process-groups"
+    for reaped in process_ledger.reap_dead(root, instance_id):
+        log.warning(
+            "instance %s died leaving process group %d running: killed %s",
+            reaped.instance_id,
+            reaped.pgid,
+            ", ".join(str(pid) for pid in reaped.pids),
+        )
+    die_with_daemon_prefix()  # looked up once now, not in the first task's time
+    ledger = process_ledger.ProcessLedger(root, instance_id).open()
+    process_ledger.set_current(ledger)
+    return ledger
+
+
+def _close_ledger(ledger: process_ledger.ProcessLedger) -> None:
+    if process_ledger.current() is ledger:
+        process_ledger.set_current(None)
+    ledger.close()
 
 
 def store_for(url: str, config: Config, *, lease: Lease | None = None) -> Store:
@@ -108,6 +135,10 @@ class Engine:
         # Set when a drain starts: long-lived readers (SSE follows) end with a final event.
         self.draining = asyncio.Event()
         self.flows = FlowCache(store)
+        # Told of each flow saved, deleted, enabled or disabled through the API (the daemon
+        # registers its scheduler's, so a new Schedule is indexed at once); the folder
+        # sync tells its own listeners.
+        self.flow_listeners: list[Callable[[FlowRow], None]] = []
         globals_ = dict(config.variables.globals)
         self.renderer = Renderer(globals_=globals_)
         storage_functions.register(self.renderer)
@@ -136,6 +167,7 @@ class Engine:
             services=self.services,
             results_to_local_executor=together,
             globals_=globals_,
+            secret_key=self.secret_key,
             **poll,
         )
         self.executor = Executor(
@@ -193,6 +225,10 @@ class Engine:
                 database_url = f"sqlite:///{folder}/kestrad.db"
             url = database_url or config.database.url
             set_default_storage(config.storage_path(url))
+            task_runner.configure(
+                TaskRunner(config.work_path(url), config.tasks.runner, config.tasks.user)
+            )
+            stack.callback(task_runner.configure, None)
             instance_id = new_instance_id()
             timeout = parse_duration(config.liveness.timeout).total_seconds()
             lease = Lease(instance_id, timeout)
@@ -202,6 +238,9 @@ class Engine:
             try:
                 in_flight = await store.register_instance(engine.instance_id, engine.roles)
                 log_in_flight(in_flight, "died (found at this start)")
+                if engine.runs_worker:
+                    ledger = _open_ledger(config.work_path(url), engine.instance_id)
+                    stack.callback(_close_ledger, ledger)
                 await engine.flows.load_all()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(lease.wait_lost)  # fenced by another daemon: stop
@@ -277,9 +316,12 @@ class Engine:
         return left
 
     # -- flows --------------------------------------------------------------------------------
-    async def deploy_source(self, source: str, *, file: str | None = None) -> Any:
-        """Validate and store a flow; raises FlowLoadError with every problem."""
-        return await self.flows.deploy(source, file=file)
+    async def deploy_source(
+        self, source: str, *, file: str | None = None, parsed: Any = None
+    ) -> Any:
+        """Validate and store a flow; raises FlowLoadError with every problem. `parsed`:
+        the Flow already loaded from `source` (by the folder watcher)."""
+        return await self.flows.deploy(source, file=file, parsed=parsed)
 
     async def deploy_directory(self, path: str | Path) -> list[Problem]:
         """Deploy every flow file under `path` that validates; return the others' problems."""
@@ -303,8 +345,23 @@ class Engine:
         if row is None or row.deleted:
             return False
         await self.store.set_flow_flags(row, disabled=row.disabled, deleted=True)
-        self.flows.remember(msgspec.structs.replace(row, deleted=True))
+        deleted = msgspec.structs.replace(row, deleted=True)
+        self.flows.remember(deleted)
+        self.flow_saved(deleted)
         return True
+
+    async def set_flow_disabled(self, row: FlowRow, disabled: bool) -> FlowRow:
+        """Disable or enable a flow (its triggers stop or start firing)."""
+        await self.store.set_flow_flags(row, disabled=disabled, deleted=row.deleted)
+        changed = msgspec.structs.replace(row, disabled=disabled)
+        self.flows.remember(changed)
+        self.flow_saved(changed)
+        return changed
+
+    def flow_saved(self, row: FlowRow) -> None:
+        """Tell the listeners (the scheduler) that a flow changed outside the folder sync."""
+        for listener in list(self.flow_listeners):
+            listener(row)
 
     # -- executions ---------------------------------------------------------------------------
     async def create_execution(
@@ -389,6 +446,12 @@ class Engine:
     async def kill(self, execution_id: str) -> Execution:
         """Kill an execution that has not ended; returns it as it was before."""
         execution = await commands.kill(self.store, execution_id)
+        self.hub.executor_wake.set()
+        return execution
+
+    async def pause(self, execution_id: str) -> Execution:
+        """Pause a running execution (nothing new starts until it is resumed)."""
+        execution = await commands.pause(self.store, execution_id)
         self.hub.executor_wake.set()
         return execution
 

@@ -17,7 +17,7 @@ import anyio
 from kestrad.model import state as S
 from kestrad.model.execution import Execution, decode_execution, encode_execution
 from kestrad.model.flow import Flow
-from kestrad.model.messages import ExecutionEvent, Kill, Wake, decode_event, encode
+from kestrad.model.messages import ExecutionEvent, Kill, SubflowEnded, Wake, decode_event, encode
 from kestrad.runtime import transitions as T
 from kestrad.runtime.advance import AdvanceEnv, advance
 from kestrad.runtime.concurrency import Admission
@@ -243,6 +243,16 @@ class Executor:
         if refusal.state != S.QUEUED:
             outcome.logs.append(_executor_log(execution, "WARN", refusal.message))
             outcome.ended.append(execution)
+            if execution.parent_id and execution.k_parent_task_run_id:
+                # A Subflow waiting for it ends with it (FlowConcurrencyCaseTest#flowConcurrencySubflow).
+                ended = SubflowEnded(
+                    task_run_id=execution.k_parent_task_run_id,
+                    child_id=execution.id,
+                    state=execution.state.current,
+                )
+                outcome.execution_messages.append(
+                    Outgoing(key=execution.parent_id, payload=encode(ended))
+                )
         return False
 
     def _advance_one(
@@ -264,9 +274,12 @@ class Executor:
                 outcome.executions.append(execution)
                 outcome.ended.append(execution)
             return
+        seen = len(execution.state.histories)
         if not self._admit(execution, flow, events, outcome, admission):
+            self._fire_on_passing_states(execution, flow, outcome, seen)
             return
         state_before = execution.state.current
+        seen = len(execution.state.histories)
         try:
             result = advance(execution, flow, events, self.env)
         except Exception as exc:  # a bug must fail one execution, never the daemon
@@ -307,14 +320,25 @@ class Executor:
             outcome.execution_messages.append(
                 Outgoing(key=created.execution.id, payload=_WAKE, available_at=created.due)
             )
+        self._fire_on_passing_states(execution, flow, outcome, seen)
         if result.ended:
             outcome.ended.append(execution)
             for woken in admission.ended(execution, flow, state_before):
                 outcome.execution_messages.append(Outgoing(key=woken, payload=_WAKE))
             self._fire_flow_triggers(execution, flow, outcome)
 
+    def _fire_on_passing_states(
+        self, execution: Execution, flow: Flow, outcome: ExecutorOutcome, seen: int
+    ) -> None:
+        """Flow triggers listening to a state the execution entered in this batch without
+        ending there (RUNNING, PAUSED, QUEUED, …), once per entry; its end state is
+        handled when it ends."""
+        for history in execution.state.histories[seen:]:
+            if history.state not in S.TERMINATED:
+                self._fire_flow_triggers(execution, flow, outcome, history.state)
+
     def _fire_flow_triggers(
-        self, execution: Execution, flow: Flow, outcome: ExecutorOutcome
+        self, execution: Execution, flow: Flow, outcome: ExecutorOutcome, state: str | None = None
     ) -> None:
         candidates = self.flows.flow_trigger_candidates()
         if not candidates:
@@ -326,6 +350,7 @@ class Executor:
             self.env.renderer,
             secret_key=self.env.secret_key,
             windows=self._windows,
+            state=state,
         ):
             outcome.new_executions.append(created)
             outcome.execution_messages.append(Outgoing(key=created.id, payload=_WAKE))

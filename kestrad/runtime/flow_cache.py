@@ -6,8 +6,11 @@ dominate, so every revision is parsed once. Executions pin the revision they sta
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Any
+
+import anyio
 
 from kestrad.flows.loader import load_flow
 from kestrad.model.flow import Flow
@@ -115,9 +118,18 @@ class FlowCache:
         row = await self.store.get_flow(namespace, flow_id, revision)
         return self.remember(row) if row is not None else None
 
-    async def deploy(self, source: str, *, file: str | None = None) -> Any:
-        """Validate (strictly), store as a new revision when the source changed, cache."""
-        flow = load_flow(source, file=file, global_defaults=self.global_defaults)
+    async def load_source(self, source: str, file: str | None = None) -> Any:
+        """`load_flow` off the event loop; raises FlowLoadError with every problem."""
+        return await anyio.to_thread.run_sync(
+            functools.partial(load_flow, source, file=file, global_defaults=self.global_defaults)
+        )
+
+    async def deploy(self, source: str, *, file: str | None = None, parsed: Any = None) -> Any:
+        """Validate (strictly), store as a new revision when the source changed, cache.
+
+        Parsing runs in a thread: a big file must not stall the loop (and `/health`).
+        `parsed`: the Flow the caller already loaded from this very `source`."""
+        flow = parsed if parsed is not None else await self.load_source(source, file)
         row = await self.store.save_flow(
             flow.namespace, flow.id, source, source_digest(source), file
         )

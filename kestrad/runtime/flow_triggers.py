@@ -48,13 +48,20 @@ def triggered_executions(
     secret_key: str | None = None,
     windows: WindowBook | None = None,
     now: float | None = None,
+    state: str | None = None,
 ) -> list[Execution]:
-    """Executions to create because `upstream` ended: one per matching (flow, trigger).
+    """Executions to create because `upstream` ended, or passed through `state` (RUNNING,
+    PAUSED, QUEUED… fire only the triggers that list it, as in Kestra 1.x's
+    FlowTriggerCaseTest#triggerWithPause): one per matching (flow, trigger).
 
     Triggers with `preconditions` or a MultipleCondition need `windows` (the batch's view
     of the window table); without it they are skipped. `now` is the instant the windows
     are taken at (epoch seconds, default the current time).
     """
+    if state is not None and state != upstream.state.current:
+        # As it was then: `trigger.state` and the conditions see that state.
+        then = msgspec.structs.replace(upstream.state, current=state)
+        upstream = msgspec.structs.replace(upstream, state=then)
     state = upstream.state.current
     created: list[Execution] = []
     cache: dict[str, Any] = {}

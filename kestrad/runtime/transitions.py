@@ -245,6 +245,21 @@ class PauseRule:
         return None
 
 
+class PauseRequestRule:
+    """An operator's pause: a RUNNING (or RETRYING) execution goes PAUSED; its running task
+    runs end as they would, nothing new starts until it is resumed (`ResumeRule`)."""
+
+    name = "pause request"
+    guards = (Guard(EXECUTION, frozenset({S.RUNNING, S.RETRYING}), S.PAUSED),)
+
+    def check(self, execution: Execution) -> Refusal | None:
+        if execution.state.current not in (S.RUNNING, S.RETRYING):
+            return Refusal(
+                self.name, f"Only a running execution can be paused ({execution.state.current})"
+            )
+        return None
+
+
 class PauseTimeoutRule:
     """A Pause's `timeout`: its run fails if it is still paused when the timeout is due
     (WARNING with `allowFailure`, as any failed task; Kestra's PauseTest.runTimeout and
@@ -334,9 +349,10 @@ RESUME = ResumeRule()
 RESTART = RestartRule()
 REPLAY = ReplayRule()
 PAUSE = PauseRule()
+PAUSE_REQUEST = PauseRequestRule()
 PAUSE_TIMEOUT = PauseTimeoutRule()
 RETRY = RetryRule()
 ADMISSION = AdmissionRule()
 
 # Every rule, in the order the executor meets them in an execution's life.
-RULES = (ADMISSION, PAUSE, PAUSE_TIMEOUT, RESUME, RETRY, KILL, RESTART, REPLAY)
+RULES = (ADMISSION, PAUSE, PAUSE_REQUEST, PAUSE_TIMEOUT, RESUME, RETRY, KILL, RESTART, REPLAY)

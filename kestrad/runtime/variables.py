@@ -130,12 +130,18 @@ class TasksView(Mapping[str, Any]):
 
 @functools.cache
 def envs_from_environment() -> dict[str, str]:
-    """`envs.*`: variables prefixed `KESTRA_`, prefix stripped, lower-cased (Kestra's rule).
+    """`envs.*`: variables prefixed `ENV_` (Kestra 1.x's default prefix), prefix stripped,
+    lower-cased. `KESTRA_`, the prefix before Kestra 0.23, is still read; `ENV_` wins.
 
     Read once (scanning the environment on every render cost more than the render); call
     `refresh_environment()` after changing `os.environ`.
     """
-    return {k[7:].lower(): v for k, v in os.environ.items() if k.startswith("KESTRA_")}
+    envs: dict[str, str] = {}
+    for prefix in ("KESTRA_", "ENV_"):
+        for key, value in os.environ.items():
+            if key.startswith(prefix) and len(key) > len(prefix):
+                envs[key[len(prefix) :].lower()] = value
+    return envs
 
 
 def refresh_environment() -> None:
@@ -168,13 +174,16 @@ def base_variables(execution: Execution, flow: Flow) -> dict[str, Any]:
             "id": execution.id,
             "startDate": execution.state.start_date,
             "originalId": execution.original_id,
-            "state": execution.state.current,
+            # afterExecution tasks see the state the execution ends in (Kestra 1.x).
+            "state": execution.k_end_state or execution.state.current,
         },
         "inputs": execution.inputs,
         "labels": nest_labels(execution.label_map()),
         "vars": execution_vars(execution, flow),
         "envs": envs_from_environment(),
     }
+    if execution.outputs:
+        variables["execution"]["outputs"] = execution.outputs
     if execution.trigger is not None:
         variables["trigger"] = execution.trigger.variables
     return variables
@@ -219,8 +228,10 @@ def run_variables(
     variables["tasks"] = TasksView(index)
     if run is not None:
         variables["taskrun"] = taskrun_vars(run)
+        # A parent shows `outputs` only when it has some (Kestra:
+        # WorkingDirectoryTest#taskrunNested prints `{"taskrun":{"value":"1"}}`).
         parents = [
-            {"taskrun": {"value": a.value}, "outputs": a.outputs}
+            {"taskrun": {"value": a.value}, **({"outputs": a.outputs} if a.outputs else {})}
             for a in index.ancestors(run)
             if a.value is not None
         ]
@@ -244,14 +255,15 @@ def referenced_outputs(task: Task, flow_variables: Any) -> set[str] | None:
     The worker renders with a snapshot of the variables; shipping only the outputs a task
     refers to keeps every worker job small however many task runs the execution has.
     """
+    declared = task.reads_outputs() if hasattr(task, "reads_outputs") else set()
     text = msgspec.json.encode(task).decode()
     if "{{" not in text and "{%" not in text:
-        return set()
+        return set(declared)
     if "vars" in text and flow_variables:
         text += msgspec.json.encode(flow_variables).decode()
     if _ALL_OUTPUTS.search(text):
         return None
-    return {m.group(1) or m.group(2) for m in _OUTPUT_REF.finditer(text)}
+    return {m.group(1) or m.group(2) for m in _OUTPUT_REF.finditer(text)} | declared
 
 
 def outputs_snapshot(index: ExecutionIndex, ids: set[str] | None) -> dict[str, Any]:

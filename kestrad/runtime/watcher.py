@@ -35,7 +35,6 @@ from kestrad.flows.loader import (
     FlowLoadError,
     Problem,
     iter_flow_files,
-    load_flow,
     load_warnings,
 )
 from kestrad.runtime.flow_cache import source_digest
@@ -71,9 +70,13 @@ class FlowFilter(DefaultFilter):
 class FlowSync:
     """Keeps the store's flows equal to the YAML files under one folder."""
 
-    def __init__(self, engine: Engine, root: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, engine: Engine, root: str | os.PathLike[str], *, max_file_size: int | None = None
+    ) -> None:
+        """`max_file_size`: bytes; a bigger file is refused (default: flows.max_file_size)."""
         self.engine = engine
         self.root = str(Path(root).resolve())
+        self.max_file_size = max_file_size or engine.config.flows.max_file_size
         # The state of each path this process has handled; it mirrors what it wrote to
         # the store, and is rebuilt from the store by a full reconcile.
         self._seen: dict[str, str] = {}  # path → digest of the content last handled
@@ -209,11 +212,15 @@ class FlowSync:
             if quick and self._stats.get(path) == (stat.st_mtime_ns, stat.st_size):
                 return
             self._stats[path] = (stat.st_mtime_ns, stat.st_size)
-            source = Path(path).read_text(encoding="utf-8")
+            source = await anyio.to_thread.run_sync(_read_capped, path, self.max_file_size)
         except (FileNotFoundError, NotADirectoryError):
             await self._gone(path)
             return
         except IsADirectoryError:
+            return
+        except TooBig as exc:
+            problem = Problem(file=path, line=1, column=1, path="", message=str(exc))
+            self._handle_broken(path, f"too-big:{stat.st_mtime_ns}:{stat.st_size}", [problem])
             return
         except (OSError, UnicodeDecodeError) as exc:
             problem = Problem(file=path, line=1, column=1, path="", message=f"cannot read: {exc}")
@@ -223,7 +230,7 @@ class FlowSync:
         if self._seen.get(path) == digest:
             return
         try:
-            flow = load_flow(source, file=path, global_defaults=self.engine.flows.global_defaults)
+            flow = await self.engine.flows.load_source(source, path)  # in a thread: see FlowCache
         except FlowLoadError as exc:
             self._handle_broken(path, digest, exc.problems)
             return
@@ -239,7 +246,7 @@ class FlowSync:
         self._refused.pop(path, None)
         previous = self._declares.get(path)
         before = self.engine.flows.latest_row(*name)
-        await self.engine.deploy_source(source, file=path)
+        await self.engine.deploy_source(source, file=path, parsed=flow)
         if owner is not None and owner != path:
             self._declares.pop(owner, None)
         self._declares[path] = name
@@ -380,6 +387,23 @@ class FlowSync:
 
 def _fmt(name: FlowName) -> str:
     return f"{name[0]}/{name[1]}"
+
+
+class TooBig(OSError):
+    """A flow file over `flows.max_file_size`."""
+
+
+def _read_capped(path: str, limit: int) -> str:
+    """The file's text, refused past `limit` bytes (read at most limit + 1: a file growing
+    after its stat is caught too)."""
+    with open(path, "rb") as handle:
+        data = handle.read(limit + 1)
+        size = max(os.fstat(handle.fileno()).st_size, len(data))
+    if len(data) > limit:
+        raise TooBig(
+            f"the file is {size} bytes, over flows.max_file_size ({limit} bytes): not loaded"
+        )
+    return data.decode("utf-8")
 
 
 def _hidden(root: str, path: str) -> bool:

@@ -10,30 +10,34 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import shutil
-import tempfile
 import time
 from collections import deque
-from pathlib import Path
+from collections.abc import Mapping
 from typing import Any
 
 import anyio
 import msgspec
 
-from kestrad.expr.engine import ExpressionError, Renderer
+from kestrad.expr.engine import ExpressionError, Renderer, truthy
 from kestrad.model import state as S
+from kestrad.model.durations import DurationError
+from kestrad.model.execution import Metric
 from kestrad.model.ids import new_id
+from kestrad.model.inputs import reveal_secrets
 from kestrad.model.messages import DynamicRun, TaskResult, WorkerJob, decode_job, encode
 from kestrad.model.state import History, now_iso
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.poll import Backoff
 from kestrad.runtime.variables import envs_from_environment
+from kestrad.storage import StorageError
 from kestrad.store.base import NewLog, Outgoing, QueueMessage, Store
 from kestrad.store.outage import Retry
+from kestrad.tasks import working_cache
 from kestrad.tasks.base import Task, TaskFailed, TaskOutcome
 from kestrad.tasks.context import RunContext, TaskLogger, current_secret_values
 from kestrad.tasks.core_flow import WorkingDirectory
+from kestrad.tasks.runner import current as current_runner
 from kestrad.tasks.script_files import (
     input_file_map,
     match_output_files,
@@ -89,6 +93,35 @@ class Outbox:
         self._signal()
 
 
+def _skipped(task: Any, ctx: RunContext) -> str | None:
+    """SKIPPED when the task's `runIf` or `when` renders falsy, FAILED when one does not
+    render (the error logged, and Kestra creates no run for it:
+    WorkingDirectoryTest#invalidRunIf), None when the task runs."""
+    for name, condition in task.run_conditions():
+        try:
+            if not truthy(ctx.render(condition)):
+                return S.SKIPPED
+        except ExpressionError as exc:
+            ctx.logger.error(f"{name}: {exc}")
+            return S.FAILED
+    return None
+
+
+def _log_json(entry: Any) -> dict[str, Any]:
+    """A log line as Kestra's LogEntry map, for `errorLogs()`."""
+    return {
+        "namespace": entry.namespace,
+        "flowId": entry.flow_id,
+        "taskId": entry.task_id,
+        "executionId": entry.execution_id,
+        "taskRunId": entry.task_run_id,
+        "attemptNumber": entry.attempt,
+        "timestamp": entry.timestamp,
+        "level": entry.level,
+        "message": entry.message,
+    }
+
+
 class Worker:
     """Runs runnable tasks; one instance per daemon."""
 
@@ -107,6 +140,7 @@ class Worker:
         min_poll_interval: float = 0.005,
         max_poll_interval: float = 0.5,
         globals_: dict[str, Any] | None = None,
+        secret_key: str | None = None,
     ) -> None:
         """`services`: what tasks may ask of the daemon (KV, log.Fetch, …), None outside an
         engine. `results_to_local_executor`: the executor of this process takes finished
@@ -126,6 +160,8 @@ class Worker:
         self._claim_retry = Retry(store, "claiming worker jobs")
         self._flush_retry = Retry(store, "storing worker results")
         self.globals = globals_ or {}
+        # Decrypts SECRET inputs for the task that renders them (None: they stay encrypted).
+        self.secret_key = secret_key
         self.services = services
         self.outbox = Outbox(wake=hub.executor_wake if results_to_local_executor else None)
         self.flush_results = not results_to_local_executor
@@ -138,6 +174,10 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._scopes: dict[str, set[anyio.CancelScope]] = {}
         self.stopping = False
+        # `errorLogs()` per running task run: read from the store before the task renders
+        # (renders cannot await), only for tasks whose templates call it.
+        self._error_logs: dict[str, list[dict[str, Any]]] = {}
+        renderer.register_function("errorLogs", self._error_logs_function, pass_context=True)
         hub.subscribe_executions(self._on_execution_change)
 
     def _on_execution_change(self, execution: Any) -> None:
@@ -294,12 +334,13 @@ class Worker:
         notice = asyncio.get_running_loop().call_later(
             RUNNING_NOTICE_DELAY, self.outbox.put_result, job.task_run_id, running, None
         )
+        metrics: list[Metric] = []
         try:
-            state, outputs, dynamic = await self._run_task(job)
+            state, outputs, dynamic = await self._run_task(job, metrics)
         finally:
             notice.cancel()
         histories = [*histories, History(state=state, date=now_iso())]
-        result = self._result(job, state, histories, outputs, dynamic)
+        result = self._result(job, state, histories, outputs, dynamic, metrics)
         self.outbox.put_result(job.task_run_id, result, seq)
 
     def _result(
@@ -309,6 +350,7 @@ class Worker:
         histories: list[History],
         outputs: dict[str, Any] | None,
         dynamic: list[DynamicRun] | None = None,
+        metrics: list[Metric] | None = None,
         *,
         final: bool = False,
     ) -> Outgoing:
@@ -319,34 +361,71 @@ class Worker:
             histories=histories,
             outputs=outputs,
             dynamic=dynamic or None,
+            metrics=metrics or None,
             final=final,
         )
         return Outgoing(key=job.execution_id, payload=encode(result))
 
     async def _run_task(
-        self, job: WorkerJob
+        self, job: WorkerJob, metrics: list[Metric]
     ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
+        """Run the job's task; the metrics it reports are appended to `metrics`."""
         flow = await self._flow(job)
         task = flow.find_task(job.task_id) if flow is not None else None
-        logger = TaskLogger(
-            self._log_sink(job), getattr(task, "log_level", None), current_secret_values()
-        )
+        variables = dict(job.variables)
+        secrets = current_secret_values()
+        if flow is not None and isinstance(variables.get("inputs"), dict):
+            variables["inputs"], revealed = reveal_secrets(
+                flow, variables["inputs"], self.secret_key
+            )
+            if revealed:
+                secrets = sorted({*secrets, *revealed}, key=len, reverse=True)
+        logger = TaskLogger(self._log_sink(job), getattr(task, "log_level", None), secrets)
         if task is None:
             logger.error(f"task {job.task_id} not found in {job.namespace}/{job.flow_id}")
             return S.FAILED, None, []
-        variables = dict(job.variables)
         variables.setdefault("envs", envs_from_environment())
         variables.setdefault("globals", self.globals)
         if "taskrun" in variables:
             variables["taskrun"] = {**variables["taskrun"], "attemptsCount": job.attempt - 1}
         if isinstance(task, WorkingDirectory):
             return await self._run_working_directory(job, task, variables, logger)
+        if self.services is not None and "errorLogs" in msgspec.json.encode(task).decode():
+            entries = await self.services.fetch_logs(job.execution_id, min_level="ERROR")
+            self._error_logs[job.task_run_id] = [_log_json(entry) for entry in entries]
+        try:
+            return await self._run_runnable(job, task, variables, logger, metrics)
+        finally:
+            self._error_logs.pop(job.task_run_id, None)
+
+    def _error_logs_function(self, context: Any) -> list[dict[str, Any]]:
+        """`errorLogs()`: the ERROR lines of the execution so far (Kestra's function, which
+        also only works on a worker)."""
+        taskrun = context.get("taskrun")
+        run_id = taskrun.get("id") if isinstance(taskrun, Mapping) else None
+        if run_id not in self._error_logs:
+            raise ExpressionError(
+                "errorLogs()",
+                "The 'errorLogs' function can only be used in the Worker as it access logs "
+                "from the database.",
+            )
+        return self._error_logs[run_id]
+
+    async def _run_runnable(
+        self,
+        job: WorkerJob,
+        task: Any,
+        variables: dict[str, Any],
+        logger: TaskLogger,
+        metrics: list[Metric],
+    ) -> tuple[str, dict[str, Any] | None, list[DynamicRun]]:
         ctx = RunContext(
             self.renderer,
             variables,
             logger,
             attempt=job.attempt,
             services=self.services,
+            metrics=metrics,
         )
         state, outputs = await self._call(job.execution_id, task, ctx, job.timeout)
         return state, outputs, []
@@ -405,7 +484,9 @@ class Worker:
         """Kestra's WorkingDirectory: its runnable children run here, one after the other,
         in one temporary folder; each becomes a task run the executor adds (dynamic runs).
         The first failure stops the rest; the executor then runs the `errors` branch."""
-        folder = Path(tempfile.mkdtemp(prefix="kestrad-wd-"))
+        runner = current_runner()
+        run_folder = runner.new_run_folder(job.execution_id)
+        folder = run_folder.work
         dynamic: list[DynamicRun] = []
         try:
             ctx = RunContext(
@@ -423,6 +504,24 @@ class Worker:
             except (TaskFailed, ExpressionError) as exc:
                 logger.error(str(exc))
                 return S.FAILED, None, dynamic
+            cache = task.cache or None
+            uri = None
+            if cache is not None:
+                try:
+                    uri = working_cache.cache_uri(job.namespace, job.flow_id, task.id)
+                    ttl = ctx.render(cache.get("ttl")) if cache.get("ttl") else None
+                    await anyio.to_thread.run_sync(
+                        working_cache.restore, ctx.storage, uri, folder, ttl
+                    )
+                except (
+                    TaskFailed,
+                    ExpressionError,
+                    DurationError,
+                    StorageError,
+                    OSError,
+                    ValueError,
+                ) as exc:
+                    logger.warn(f"cache not restored: {exc}")
             outputs = dict(variables.get("outputs") or {})
             parent_run = dict(variables.get("taskrun") or {})
             for child in task.tasks:
@@ -431,7 +530,7 @@ class Worker:
                 run_id, started = new_id(), now_iso()
                 child_job = msgspec.structs.replace(job, task_id=child.id, task_run_id=run_id)
                 child_logger = TaskLogger(
-                    self._log_sink(child_job), child.log_level, current_secret_values()
+                    self._log_sink(child_job), child.log_level, logger.secrets
                 )
                 child_vars = {
                     **variables,
@@ -453,8 +552,15 @@ class Worker:
                     attempt=1,
                     working_directory=str(folder),
                     services=self.services,
+                    metrics=[],
                 )
-                state, produced = await self._call(job.execution_id, child, child_ctx, None)
+                skip = _skipped(child, child_ctx)  # runIf / when, as in every other flowable
+                if skip == S.FAILED:  # no run for it; the WorkingDirectory fails
+                    return S.FAILED, None, dynamic
+                if skip is None:
+                    state, produced = await self._call(job.execution_id, child, child_ctx, None)
+                else:
+                    state, produced = skip, None
                 dynamic.append(
                     DynamicRun(
                         id=run_id,
@@ -465,6 +571,7 @@ class Worker:
                             History(state=state, date=now_iso()),
                         ],
                         outputs=produced or {},
+                        metrics=child_ctx.metrics or None,
                     )
                 )
                 if produced:
@@ -480,9 +587,18 @@ class Worker:
                     logger.error(str(exc))
                     return S.FAILED, None, dynamic
                 result["outputFiles"] = uris
+            if cache is not None and uri is not None:
+                try:
+                    patterns = ctx.render(cache.get("patterns") or [])
+                    await anyio.to_thread.run_sync(
+                        working_cache.store, ctx.storage, uri, folder, patterns
+                    )
+                except (TaskFailed, ExpressionError, StorageError, OSError, ValueError) as exc:
+                    logger.warn(f"cache not stored: {exc}")
             return S.SUCCESS, result, dynamic
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(runner.remove, run_folder)
 
     def _log_sink(self, job: WorkerJob):
         def sink(level: str, message: str, timestamp: str) -> None:

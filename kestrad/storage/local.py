@@ -104,6 +104,20 @@ class LocalStorage:
             raise StorageError(f"`{StorageURI.parse(uri)}` is a folder, not a file") from None
         return True
 
+    def files_under(self, prefix: StorageURI) -> list[StorageURI]:
+        """Every file below the folder `prefix`, as URIs, sorted; none when it is absent."""
+        folder = self.path(prefix)
+        if not folder.is_dir():
+            return []
+        return sorted(
+            (
+                StorageURI((*prefix.parts, *p.relative_to(folder).parts))
+                for p in folder.rglob("*")
+                if p.is_file() and not p.is_symlink()
+            ),
+            key=str,
+        )
+
     def purge_execution(self, namespace: str, flow_id: str, execution_id: str) -> int:
         """Remove every file of one execution; returns how many files were removed."""
         folder = self.path(StorageURI(execution_prefix(namespace, flow_id, execution_id)))

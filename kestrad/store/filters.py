@@ -49,7 +49,6 @@ COLUMNS: dict[Resource, dict[str, str]] = {
         "executionId": "l.execution_id",
         "taskId": "l.task_id",
         "taskRunId": "l.task_run_id",
-        "attemptNumber": "l.attempt",
         "startDate": "l.timestamp",
         "endDate": "l.timestamp",
         "message": "l.message",

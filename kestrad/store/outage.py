@@ -47,6 +47,7 @@ _POSTGRES_UNAVAILABLE = (
     "CrashShutdownError",
     "TooManyConnectionsError",
     "IdleInTransactionSessionTimeoutError",
+    "DiskFullError",  # 53100: writes fail until space is freed; reads still work
 )
 # SQLSTATE classes of a refused login: 28 (authorization), 3D (no such database).
 _REFUSED_LOGIN = ("28", "3D")

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 
-from kestrad.store.filters import render
+from kestrad.store.filters import UnsupportedFilter, render
 from kestrad.store.lease import DISCONNECTED, Lease
 from kestrad.store.outage import Retry, is_unavailable
 from kestrad.store.queries import queries
@@ -205,7 +205,11 @@ async def _run(conn: asyncpg.Connection, statement: Statement) -> object:
     if type(statement) is Filtered:
         sql, params = render(statement, _SQL)
         inner = statement.inner._replace(params=params)
-        return await _RUNNERS[type(statement.inner)](conn, sql, inner)
+        try:
+            return await _RUNNERS[type(statement.inner)](conn, sql, inner)
+        except asyncpg.exceptions.InvalidRegularExpressionError as exc:
+            # A REGEX filter Python's `re` accepted but PostgreSQL's engine does not.
+            raise UnsupportedFilter(f"invalid REGEX: {exc}") from None
     sql = _SQL[statement.name]
     if skipped(statement, sql):
         return nothing(statement)

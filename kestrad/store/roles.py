@@ -81,6 +81,12 @@ class Lifecycle(Protocol):
 
     async def ping(self) -> None: ...
 
+    async def ping_write(self, instance_id: str) -> None:
+        """Prove the store can write: a committed write (this instance's heartbeat), and
+        the connector's own checks (SQLite: the file is still the one opened, its disk is
+        not full). Raises what a real write would: an outage error when it cannot."""
+        ...
+
     async def listen(self, wakes: dict[str, asyncio.Event]) -> None:
         """Set `wakes[channel]` on every notice of that channel from other processes, until
         cancelled; returns at once where the database has no notices (SQLite)."""
@@ -170,6 +176,27 @@ class ExecutionStore(Protocol):
         flow_id: str | None = None,
         state: str | None = None,
     ) -> int: ...
+
+    async def count_executions_by_state(
+        self,
+        states: list[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        below: bool = False,
+    ) -> dict[str, int]:
+        """{state: executions started in [start, end]}, for charts; `below` also counts
+        the namespaces under `namespace`."""
+        ...
+
+    async def latest_executions_of_flows(
+        self, flows: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], ExecutionBrief]:
+        """{(namespace, flow id): its newest execution}, in one statement; flows never
+        run are absent."""
+        ...
 
     async def active_executions(self) -> list[tuple[str, str]]:
         """(id, state) of every execution not in a terminal state."""
@@ -303,6 +330,15 @@ class LogStore(Protocol):
         """Log lines with `seq > after` matching every filter given, oldest first, up to
         the log horizon (`ended` with `execution_id`: that execution's are all there)."""
         ...
+
+    async def find_logs(
+        self, query: Query, *, now: float, limit: int = 100, offset: int = 0
+    ) -> list[LogEntry]:
+        """Log lines matching Kestra's query filters, newest first (`UnsupportedFilter`
+        for a filter the store cannot answer)."""
+        ...
+
+    async def count_found_logs(self, query: Query, *, now: float) -> int: ...
 
     async def latest_logs(
         self,

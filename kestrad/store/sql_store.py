@@ -14,7 +14,7 @@ from kestrad.model.query import Query, Resource
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
 from kestrad.store.filters import compile_query
 from kestrad.store.outage import Retry
-from kestrad.store.plans import batch, kv, maintenance, queue
+from kestrad.store.plans import batch, charts, kv, maintenance, queue
 from kestrad.store.plans import executions as execution_plans
 from kestrad.store.plans import flows as flow_plans
 from kestrad.store.plans import instances as instance_plans
@@ -62,6 +62,13 @@ class SQLStore:
 
     async def ping(self) -> None:
         await self.connector.read(_one("ping"))
+
+    async def ping_write(self, instance_id: str) -> None:
+        """See Lifecycle.ping_write."""
+        check_disk = getattr(self.connector, "check_disk", None)
+        if check_disk is not None:
+            check_disk()
+        await self.connector.write(instance_plans.heartbeat(instance_id), transaction=False)
 
     async def listen(self, wakes: dict[str, asyncio.Event]) -> None:
         """See Lifecycle.listen; outages are reported on this store's record."""
@@ -148,8 +155,36 @@ class SQLStore:
             execution_plans.count_executions(namespace, flow_id, state)
         )
 
+    async def count_executions_by_state(
+        self,
+        states: list[str],
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        namespace: str | None = None,
+        flow_id: str | None = None,
+        below: bool = False,
+    ) -> dict[str, int]:
+        plan = charts.count_by_state(states, start, end, namespace, flow_id, below)
+        return await self.connector.read(plan)
+
+    async def latest_executions_of_flows(
+        self, flows: list[tuple[str, str]]
+    ) -> dict[tuple[str, str], ExecutionBrief]:
+        return await self.connector.read(charts.latest_of_flows(flows))
+
     async def active_executions(self) -> list[tuple[str, str]]:
         return await self.connector.read(execution_plans.active_executions())
+
+    async def find_logs(
+        self, query: Query, *, now: float, limit: int = 100, offset: int = 0
+    ) -> list[LogEntry]:
+        where = compile_query(query, Resource.LOG, now)
+        return await self.connector.read(log_plans.find_logs(where, limit, offset))
+
+    async def count_found_logs(self, query: Query, *, now: float) -> int:
+        where = compile_query(query, Resource.LOG, now)
+        return await self.connector.read(log_plans.count_found_logs(where))
 
     async def save_executions(self, executions: list[Execution]) -> None:
         await self.connector.write(execution_plans.upsert_executions(executions))

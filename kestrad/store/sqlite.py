@@ -12,6 +12,7 @@ beside a write).
 from __future__ import annotations
 
 import asyncio
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -44,6 +45,25 @@ from kestrad.store.statements import (
 
 T = TypeVar("T")
 _SQL = queries("sqlite")
+# Below this many free bytes on the database's file system, health reports the disk full:
+# SQLite may still fit a commit in WAL space it holds, until the next one needs a page.
+MIN_FREE_BYTES = 1024 * 1024
+
+
+class DatabaseFileGone(sqlite3.OperationalError):
+    """The database file was deleted or replaced while the daemon had it open: every write
+    would land in an unlinked file and be lost at the next start. An outage (SQLite's
+    "cannot open"), answered 503, until an operator restores the file and restarts."""
+
+    sqlite_errorname = "SQLITE_CANTOPEN"
+
+
+class DiskFull(sqlite3.OperationalError):
+    """The file system holding the database is (nearly) full (see MIN_FREE_BYTES)."""
+
+    sqlite_errorname = "SQLITE_FULL"
+
+
 _json = msgspec.json.Encoder()
 
 
@@ -57,6 +77,7 @@ class SQLiteConnector:
         self.synchronous = synchronous
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened
 
     async def open(self) -> None:
         if self._writer is not None:
@@ -64,6 +85,8 @@ class SQLiteConnector:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._writer = await self._connect()
         self._reader = await self._connect()
+        identity = os.stat(self.path)
+        self._identity = (identity.st_dev, identity.st_ino)
 
     async def _connect(self) -> aiosqlite.Connection:
         conn = aiosqlite.connect(self.path, isolation_level=None, timeout=30.0)
@@ -83,10 +106,37 @@ class SQLiteConnector:
                 await conn.close()
         self._reader = self._writer = None
 
+    def check_file(self) -> None:
+        """Raise DatabaseFileGone when the path no longer names the file this connector
+        opened (deleted, or replaced by another). A stat: about a microsecond per write."""
+        if self._identity is None or self.path == ":memory:":
+            return
+        try:
+            found = os.stat(self.path)
+        except FileNotFoundError:
+            raise DatabaseFileGone(
+                f"the database file {self.path} was deleted while open; restore it and restart"
+            ) from None
+        if (found.st_dev, found.st_ino) != self._identity:
+            raise DatabaseFileGone(
+                f"the database file {self.path} was replaced while open; restart to use it"
+            )
+
+    def check_disk(self) -> None:
+        """Raise DiskFull when the database's file system has under MIN_FREE_BYTES free."""
+        try:
+            fs = os.statvfs(os.path.dirname(os.path.abspath(self.path)))
+        except OSError:
+            return
+        free = fs.f_bavail * fs.f_frsize
+        if free < MIN_FREE_BYTES:
+            raise DiskFull(f"the disk holding {self.path} is full ({free} bytes free)")
+
     async def write(self, plan: Plan[T], *, transaction: bool = True, fenced: bool = True) -> T:
         """One process per database file: no other daemon to be fenced by (`fenced` is
         PostgreSQL's, see store/lease.py)."""
         assert self._writer is not None, "store not open"
+        self.check_file()
         run = in_transaction if transaction else run_plan
         return await self._writer._execute(run, self._writer._conn, plan)
 

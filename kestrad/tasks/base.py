@@ -57,6 +57,8 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="cam
     allow_failure: bool = False
     allow_warning: bool = False
     run_if: str | None = None
+    # Kestra 1.x's conditional execution, beside `runIf`: the task runs only when both hold.
+    when: str | None = None
     log_level: str | None = None
     log_to_file: bool = False
     worker_group: dict[str, Any] | None = None
@@ -64,6 +66,15 @@ class Task(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="cam
     kind: ClassVar[TaskKind] = TaskKind.RUNNABLE
     # Python attribute names of fields holding TaskList values, in the order they are walked.
     child_fields: ClassVar[tuple[str, ...]] = ()
+
+    def run_conditions(self) -> list[tuple[str, Any]]:
+        """(property name, expression) of `runIf` and `when`, those that are set: a run is
+        SKIPPED unless each renders truthy, and fails when one does not render."""
+        return [
+            (name, value)
+            for name, value in (("runIf", self.run_if), ("when", self.when))
+            if value is not None and value is not True
+        ]
 
     def child_lists(self) -> list[tuple[str, list[Task]]]:
         """Every (field name, task list) this task holds, for tree walks and validation."""
@@ -168,3 +179,13 @@ class Flowable(FlowableTask, kw_only=True):
     def resumes_children(self) -> bool:
         """After a resume: True when the run goes on with its children, False to end it."""
         return False
+
+    def resume_state(self, fx: FlowView, run: TaskRun, automatic: bool) -> str:
+        """The state a resumed run takes: RUNNING to go on with its children, else the
+        state it ends in. `automatic`: its own delay resumed it, not a person."""
+        return "RUNNING" if self.resumes_children() else "SUCCESS"
+
+    def timeout_state(self, fx: FlowView, run: TaskRun) -> str:
+        """The state a paused run takes when its timeout is due: RUNNING to go on with its
+        children and `errors`, else the state it ends in."""
+        return "FAILED"

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kestrad.expr.engine import Renderer
+from kestrad.model.execution import Metric
 from kestrad.model.state import now_iso
 from kestrad.storage import default_storage, task_run_uri_from
 from kestrad.tasks import props
@@ -63,6 +64,11 @@ class TaskLogger:
         self._secrets = secrets or []
         self.lines = 0
 
+    @property
+    def secrets(self) -> list[str]:
+        """The values this logger masks (children of a WorkingDirectory mask the same)."""
+        return self._secrets
+
     def log(self, level: str, message: Any) -> None:
         level = "WARN" if level.upper() == "WARNING" else level.upper()
         if LEVELS.get(level, 2) < self._min:
@@ -96,6 +102,7 @@ class RunContext:
         storage: Any = None,
         working_directory: str | None = None,
         services: TaskServices | None = None,
+        metrics: list[Metric] | None = None,
     ) -> None:
         self.renderer = renderer
         self.variables = variables
@@ -107,6 +114,8 @@ class RunContext:
         self.working_directory = working_directory
         # The daemon's services (tasks.services.TaskServices); None outside an engine.
         self._services = services
+        # Counters and timers this attempt reported; kept on the attempt once it ends.
+        self.metrics: list[Metric] = metrics if metrics is not None else []
 
     @property
     def storage(self) -> Any:
@@ -140,8 +149,23 @@ class RunContext:
             storage=self._storage,
             working_directory=self.working_directory,
             services=self._services,
+            metrics=self.metrics,
         )
         return child
+
+    def metric(
+        self, name: str, kind: str, value: float, tags: Mapping[str, Any] | None = None
+    ) -> None:
+        """Record a counter (`kind="counter"`) or a timer in seconds (`"timer"`)."""
+        self.metrics.append(
+            Metric(
+                name=name,
+                type=kind,
+                value=float(value),
+                tags={str(k): str(v) for k, v in (tags or {}).items()},
+                timestamp=now_iso(),
+            )
+        )
 
     def render(self, value: Any) -> Any:
         """Strings rendered to strings, maps and lists recursively (Kestra's `render`)."""

@@ -20,11 +20,14 @@ from kestrad.tasks.flowable_support import (
     ERRORS,
     FINALLY,
     TASKS,
+    TIMED_OUT,
+    WARN_AFTER,
     LoopAgain,
     Phase,
     Resolved,
     Start,
     StartMode,
+    apply_allowances,
     parallel_nexts,
     resolve_list,
     sequential_nexts,
@@ -300,26 +303,84 @@ class Sleep(RunnableTask, kw_only=True):
         return None
 
 
+_BEHAVIORS = {"RESUME", "WARN", "FAIL", "CANCEL"}
+
+
 @register("io.kestra.plugin.core.flow.Pause", _LEGACY + "Pause")
 class Pause(Flowable, kw_only=True):
-    """Pauses the execution until resumed, or for `delay`; fails after `timeout`."""
+    """Pauses the execution until resumed, or for `pauseDuration` (`delay`, deprecated),
+    after which `behavior` decides: RESUME, WARN (the run ends WARNING), FAIL, CANCEL (the
+    execution). A person's resume always succeeds. `timeout` fails it; `onPause` runs a
+    task as it pauses. Kestra: PauseTest (runDurationWithBehavior, shouldExecuteOnPauseTask,
+    runTimeoutAllowFailure, shouldExecuteErrorsFinallyAndAfterExecution)."""
 
     delay: Duration | None = None
+    pause_duration: Duration | None = None
+    behavior: str = "RESUME"
     timeout: Duration | None = None
     on_resume: list[dict[str, Any]] | None = None
+    # One task; typed as a list too because the loader wraps it in one.
+    on_pause: TaskList | dict[str, Any] | None = None
     tasks: TaskList | None = None
-    child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
+    child_fields: ClassVar[tuple[str, ...]] = ("on_pause", "tasks", "errors", "finally_")
+    # `onPause` is one task, not a list (the loader wraps it).
+    single_child_fields: ClassVar[tuple[str, ...]] = ("on_pause",)
     kind: ClassVar[TaskKind] = TaskKind.FLOWABLE
 
     def begin(self, fx: Any, run: Any) -> Start:
+        duration = self.pause_duration if self.pause_duration is not None else self.delay
         return Start(
             StartMode.PAUSE,
-            resume_after=_duration(fx, run, self.delay),
+            resume_after=_duration(fx, run, duration),
             fail_after=_duration(fx, run, self.timeout),
+            on_pause=tuple(resolve_list(self.on_pause)),
+        )
+
+    def lists(self, fx: Any, run: Any) -> tuple[list[Any], list[Any], list[Any]]:
+        # The onPause run counts first among the children: the Pause ends after it.
+        return (
+            resolve_list(self.on_pause) + resolve_list(self.tasks),
+            resolve_list(self.errors, ERRORS),
+            resolve_list(self.finally_, FINALLY),
         )
 
     def resumes_children(self) -> bool:
-        return bool(self.tasks)
+        return bool(self.tasks or self.on_pause)
+
+    def resume_state(self, fx: Any, run: Any, automatic: bool) -> str:
+        behavior = "RESUME"
+        if automatic:
+            behavior = str(fx.render(run, self.behavior)).upper()
+            if behavior not in _BEHAVIORS:
+                fx.log(run, "ERROR", f"unknown Pause behavior `{behavior}`")
+                behavior = "FAIL"
+        if behavior == "FAIL":
+            return S.FAILED
+        if behavior == "CANCEL":
+            return S.CANCELLED
+        goes_on = self.resumes_children()
+        if behavior == "WARN":
+            if not goes_on:
+                return S.WARNING
+            run.k_values = list(WARN_AFTER)
+        return S.RUNNING if goes_on else S.SUCCESS
+
+    def timeout_state(self, fx: Any, run: Any) -> str:
+        # Kestra: a timed-out Pause fails at once (PauseTest#timeout), unless it has
+        # `errors`/`finally` to run, or its children still run because it may fail
+        # (#timeoutAllowFailure); then it ends FAILED (or WARNING) after them.
+        goes_on = self.errors or self.finally_ or (self.allow_failure and self.tasks)
+        if not goes_on:
+            return S.FAILED
+        run.k_values = list(TIMED_OUT)
+        return S.RUNNING
+
+    def settle(self, fx: Any, run: Any, state: str) -> str:
+        if run.k_values == TIMED_OUT:
+            return apply_allowances(S.FAILED, self.allow_failure, self.allow_warning)
+        if run.k_values == WARN_AFTER and state == S.SUCCESS:
+            return S.WARNING
+        return state
 
 
 def _duration(fx: Any, run: Any, raw: Any) -> timedelta | None:
@@ -372,6 +433,9 @@ class WaitFor(Flowable, kw_only=True):
         ):
             if self.fail_on_max_reached:
                 fx.log(run, "ERROR", f"condition still false after {iteration} iterations")
+                # Kestra counts the iteration it refuses (LoopUntilCaseTest#waitforMaxIterations:
+                # maxIterations 3 ends with iterationCount 4).
+                run.outputs = {**run.outputs, "iterationCount": iteration + 1}
                 return S.FAILED
             return state
         return LoopAgain(parse_duration(frequency.interval))
@@ -435,8 +499,10 @@ class WorkingDirectory(Flowable, kw_only=True):
 
     def apply_result(self, fx: Any, run: Any, result: TaskResult) -> str | None:
         """The children the worker ran become child runs; the run then resolves like a
-        Sequential (its `errors` included), unless it failed before running any."""
+        Sequential (its `errors` included), unless it failed outside of any child (its
+        input files, a child's `runIf` that does not render)."""
         fx.adopt(run, result.dynamic or [])
-        if result.state not in (S.SUCCESS, S.WARNING) and not result.dynamic:
+        failed_child = any(d.state in (S.FAILED, S.KILLED) for d in result.dynamic or [])
+        if result.state not in (S.SUCCESS, S.WARNING) and not failed_child:
             return result.state if result.state in S.TERMINATED else S.FAILED
         return None

@@ -19,6 +19,10 @@ if TYPE_CHECKING:
     from kestrad.tasks.base import Task
 
 TASKS, ERRORS, FINALLY, LISTENERS, ARCHIVED = 0, 1, 2, 3, 4
+# Marks on a run's `k_values` (loops keep their values there; a Pause has none): a Pause
+# that timed out, or that its `pauseDuration` resumed with `behavior: WARN`.
+TIMED_OUT = ["\u0000timed-out"]
+WARN_AFTER = ["\u0000warn"]
 
 
 class Resolved(NamedTuple):
@@ -87,6 +91,7 @@ class Start(NamedTuple):
     mode: StartMode = StartMode.RESOLVE
     resume_after: timedelta | None = None  # PAUSE: resumes by itself after this
     fail_after: timedelta | None = None  # PAUSE: fails if still paused after this
+    on_pause: tuple[Resolved, ...] = ()  # PAUSE: children started as it pauses (onPause)
 
 
 class LoopAgain(NamedTuple):
@@ -137,6 +142,8 @@ def phase(
         if target is not None:
             target.append(run)
     failed = bool(e_runs) or any(r.state.current == S.FAILED for r in t_runs)
+    if parent is not None and parent.k_values == TIMED_OUT and _all_done(tasks, t_runs):
+        failed = True  # a Pause that timed out: its `errors` run once its tasks are done
     failed_without_errors = failed and not errors
     if not failed:
         if not _all_done(tasks, t_runs):

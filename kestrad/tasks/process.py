@@ -4,17 +4,26 @@ Why a process group: a script is usually a shell that starts children. Stopping 
 shell would leave them running (and holding our pipes open), so the command starts in a
 new session and every stop — kill, timeout, or leftovers after a normal exit — signals
 the whole group: SIGTERM first, SIGKILL for whatever is still there after a short grace.
+
+And when the daemon itself dies (SIGKILL, a crash): the group's leader is started through
+`setpriv --pdeathsig KILL` where it exists, so the kernel kills it with the daemon, and the
+group is written in the process ledger (`process_ledger.py`), so the next start kills what
+the leader left behind.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process
+
+from kestrad.tasks import process_ledger
 
 # Seconds between SIGTERM and SIGKILL when stopping a group.
 KILL_GRACE = 5.0
@@ -39,24 +48,38 @@ async def run_command(
     env: Mapping[str, str],
     on_line: LineHandler,
     kill_grace: float | None = None,
+    outer: Sequence[str] = (),
 ) -> int:
     """Run `argv`, call `on_line` for every stdout/stderr line, return the exit code.
 
+    `outer`: a prefix that changes the user or the cgroup scope (tasks/runner.py); it
+    comes before the parent-death wrapper, which a change of user would clear.
     Cancellation (kill, timeout) stops the whole process group before propagating.
     """
     grace = KILL_GRACE if kill_grace is None else kill_grace
+    env = dict(env)
+    ledger = process_ledger.current()
+    token = ledger.new_token() if ledger is not None else None
+    if token is not None:
+        env[process_ledger.TOKEN_VARIABLE] = token
+    argv = list(argv)
+    wrapper = die_with_daemon_prefix()
+    if wrapper or outer:
+        _check_found(argv[0], env, cwd)  # a wrapper would only say so on stderr
     try:
         process = await anyio.open_process(
-            list(argv),
+            [*outer, *wrapper, *argv],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             cwd=cwd,
-            env=dict(env),
+            env=env,
             start_new_session=True,
         )
     except (FileNotFoundError, PermissionError, NotADirectoryError) as exc:
         raise CommandNotFound(f"cannot run `{argv[0]}`: {exc.strerror or exc}") from None
+    if ledger is not None and token is not None:
+        ledger.record(process.pid, token)
     try:
         await _supervise(process, on_line)
         return process.returncode if process.returncode is not None else -1
@@ -64,6 +87,35 @@ async def run_command(
         with anyio.CancelScope(shield=True):
             await stop_group(process, grace)
             await process.aclose()
+            if ledger is not None:
+                ledger.forget(process.pid)
+
+
+@functools.cache
+def die_with_daemon_prefix() -> tuple[str, ...]:
+    """`setpriv --pdeathsig KILL --` when util-linux's setpriv knows the option, else ()."""
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        return ()
+    try:
+        usage = subprocess.run(
+            [setpriv, "--help"], capture_output=True, text=True, timeout=5, check=False
+        ).stdout
+    except (OSError, subprocess.SubprocessError):
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--") if "--pdeathsig" in usage else ()
+
+
+def _check_found(program: str, env: Mapping[str, str], cwd: str) -> None:
+    """The error `open_process` would raise for a missing program, before a wrapper hides it."""
+    if os.sep in program:
+        path = program if os.path.isabs(program) else os.path.join(cwd, program)
+        if not os.path.isfile(path):
+            raise CommandNotFound(f"cannot run `{program}`: No such file or directory")
+        if not os.access(path, os.X_OK):
+            raise CommandNotFound(f"cannot run `{program}`: Permission denied")
+    elif shutil.which(program, path=env.get("PATH", os.defpath)) is None:
+        raise CommandNotFound(f"cannot run `{program}`: No such file or directory")
 
 
 async def _supervise(process: Process, on_line: LineHandler) -> None:

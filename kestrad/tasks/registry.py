@@ -23,10 +23,13 @@ def _load_builtins() -> None:
         core_flow,
         core_log,
         core_output,
+        for_each_item,
         http,
         kv,
         local_files,
+        metric,
         scripts,
+        state,
         storage_tasks,
         trigger_toggle,
     )

@@ -1,8 +1,9 @@
 """Kestra's script tasks (`scripts.shell.*`, `scripts.python.*`) on the local machine.
 
 This is Kestra's `Process` task runner: the command line is the interpreter plus one
-argument joining `beforeCommands` and the commands with newlines, run in a temporary
-working directory (`{{ workingDir }}`). Output lines are logged as they come, and lines
+argument joining `beforeCommands` and the commands with newlines, run in a working
+directory of its own (`{{ workingDir }}`, under `tasks.work_path`) by the configured task
+runner (`tasks/runner.py`: a process, bubblewrap, or a systemd scope). Output lines are logged as they come, and lines
 of the form `::{"outputs": {...}}::` feed the task's `vars` output, as in Kestra.
 Containers are not supported: a Docker `taskRunner` is refused when the flow is loaded.
 """
@@ -13,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections import deque
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,6 +26,8 @@ from kestrad.tasks.context import RunContext
 from kestrad.tasks.process import CommandNotFound, describe_signal, run_command
 from kestrad.tasks.props import Bool, Map, TextList
 from kestrad.tasks.registry import register
+from kestrad.tasks.runner import RunFolder, TaskRunner, interpreter_paths
+from kestrad.tasks.runner import current as current_runner
 from kestrad.tasks.script_files import (
     input_file_map,
     match_output_files,
@@ -42,6 +44,8 @@ STDERR_TAIL = 10
 _SHELLS = frozenset({"sh", "bash", "dash", "zsh", "ksh", "ash", "busybox"})
 _OUTPUT_LINE = re.compile(r"^::(\{.*\})::$")
 _PLUGIN = "io.kestra.plugin.scripts."
+# The folder holding `kestra.py`, the helper Kestra's Python scripts import.
+PYTHON_HELPERS = str(Path(__file__).resolve().parent / "pylib")
 
 
 class ScriptLines:
@@ -50,7 +54,8 @@ class ScriptLines:
     def __init__(self, logger: Any) -> None:
         self.logger = logger
         self.vars: dict[str, Any] = {}
-        self.metrics: list[Any] = []
+        # (name, "counter" | "timer", value, tags) of each metric line.
+        self.metrics: list[tuple[str, str, float, dict[str, Any]]] = []
         self.stdout = 0
         self.stderr = 0
         self.last_errors: deque[str] = deque(maxlen=STDERR_TAIL)
@@ -84,13 +89,31 @@ class ScriptLines:
             self.vars.update(outputs)
         metrics = data.get("metrics")
         if isinstance(metrics, list):
-            self.metrics.extend(metrics)
+            for entry in metrics:
+                metric = _metric(entry)
+                if metric is None:
+                    self.logger.log("WARN", f"ignored a malformed metric: {json.dumps(entry)}")
+                else:
+                    self.metrics.append(metric)
         logs = data.get("logs")
         if isinstance(logs, list):
             for entry in logs:
                 if isinstance(entry, dict) and "message" in entry:
                     self.logger.log(str(entry.get("level") or "INFO"), str(entry["message"]))
         return True
+
+
+def _metric(entry: Any) -> tuple[str, str, float, dict[str, Any]] | None:
+    """A `{"name", "type": counter|timer, "value", "tags"}` entry, or None if malformed."""
+    if not isinstance(entry, dict):
+        return None
+    name, kind, value = entry.get("name"), entry.get("type"), entry.get("value")
+    tags = entry.get("tags") or {}
+    if not isinstance(name, str) or not name or kind not in ("counter", "timer"):
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not isinstance(tags, dict):
+        return None
+    return name, kind, float(value), tags
 
 
 class _Script(RunnableTask, kw_only=True):
@@ -118,27 +141,34 @@ class _Script(RunnableTask, kw_only=True):
 
     async def run(self, ctx: RunContext) -> Any:
         self._refuse_containers()
-        own_workdir = ctx.working_directory is None
-        workdir = Path(ctx.working_directory or tempfile.mkdtemp(prefix="kestrad-wd-"))
-        private = Path(tempfile.mkdtemp(prefix="kestrad-run-"))
+        runner = current_runner()
+        execution_id = str((ctx.variables.get("execution") or {}).get("id") or "no-execution")
+        folder = runner.new_run_folder(execution_id)
+        workdir = Path(ctx.working_directory) if ctx.working_directory else folder.work
         try:
             return await self._run_in(
-                ctx.with_variables({"workingDir": str(workdir)}), workdir, private
+                ctx.with_variables({"workingDir": str(workdir)}), runner, folder, workdir
             )
         finally:
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(_remove, private, workdir if own_workdir else None)
+                await anyio.to_thread.run_sync(runner.remove, folder)
 
-    async def _run_in(self, ctx: RunContext, workdir: Path, private: Path) -> Any:
+    async def _run_in(
+        self, ctx: RunContext, runner: TaskRunner, folder: RunFolder, workdir: Path
+    ) -> Any:
+        private = folder.private
         namespace = ctx.variables.get("flow", {}).get("namespace", "")
         if _enabled(ctx.render_typed(self.namespace_files)):
             ctx.logger.warn("namespaceFiles are not supported; no namespace file was copied")
         files = input_file_map(ctx.render_typed(self.input_files))
         await write_input_files(workdir, files, ctx.storage, namespace)
 
-        env = dict(os.environ)
+        env = runner.environment(os.environ)
+        extra_ro: list[str] = []
         if self.uses_python:
-            _python_shims(private, env)
+            extra_ro += interpreter_paths(_python_shims(private, env), None)
+            _python_helpers(env)
+            extra_ro.append(PYTHON_HELPERS)
         extra_env = ctx.render_typed(self.env) or {}
         if not isinstance(extra_env, dict):
             raise TaskFailed("`env` must be a map of variable name to value")
@@ -154,13 +184,20 @@ class _Script(RunnableTask, kw_only=True):
         script_lines.extend(self.main_commands(ctx, private))
         argv = [*interpreter, "\n".join(script_lines)]
         _check_program(argv[0], env)
+        extra_ro += interpreter_paths(argv[0], env.get("PATH"))
+        runner.hand_over(folder)
+        launch = runner.wrap(argv, folder, workdir, extra_ro)
 
         lines = ScriptLines(ctx.logger)
         try:
-            code = await run_command(argv, cwd=str(workdir), env=env, on_line=lines)
+            code = await run_command(
+                launch.argv, cwd=str(workdir), env=env, on_line=lines, outer=launch.outer
+            )
         except CommandNotFound as exc:
             raise TaskFailed(f"interpreter not found: {exc}") from None
 
+        for metric in lines.metrics:
+            ctx.metric(*metric)
         uploaded = await upload_output_files(
             match_output_files(workdir, output_globs(ctx.render_typed(self.output_files))),
             ctx.storage,
@@ -196,13 +233,6 @@ def _failure(code: int, lines: ScriptLines) -> str:
         tail = "\n".join(lines.last_errors)
         return f"{reason}; last lines of stderr:\n{tail}"
     return reason
-
-
-def _remove(*folders: Path | None) -> None:
-    """Delete the run's folders (in a thread: a big working directory takes a while)."""
-    for folder in folders:
-        if folder is not None:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _is_shell(program: str) -> bool:
@@ -264,7 +294,7 @@ def find_python() -> str | None:
     return shutil.which("python3") or shutil.which("python")
 
 
-def _python_shims(private: Path, env: dict[str, str]) -> None:
+def _python_shims(private: Path, env: dict[str, str]) -> str:
     """Make `python` and `python3` name the found interpreter, whatever PATH holds.
 
     A shim folder first on PATH (not an absolute path in the command) keeps a virtualenv
@@ -281,6 +311,13 @@ def _python_shims(private: Path, env: dict[str, str]) -> None:
     for name in ("python", "python3"):
         (shims / name).symlink_to(python)
     env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', os.defpath)}"
+    return python
+
+
+def _python_helpers(env: dict[str, str]) -> None:
+    """Put kestrad's `kestra` module (`from kestra import Kestra`) on the script's path."""
+    existing = env.get("PYTHONPATH")
+    env["PYTHONPATH"] = PYTHON_HELPERS + (os.pathsep + existing if existing else "")
 
 
 def _commands(ctx: RunContext, value: Any) -> list[str]:

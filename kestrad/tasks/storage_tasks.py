@@ -18,10 +18,11 @@ import anyio
 import msgspec
 
 from kestrad.expr.engine import ExpressionError, truthy
-from kestrad.storage import StorageError, StorageURI, check_namespace
+from kestrad.model.ids import new_id
+from kestrad.storage import StorageError, StorageURI, check_namespace, execution_prefix
 from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
-from kestrad.tasks.props import Int, TextList
+from kestrad.tasks.props import Bool, Int, TextList
 from kestrad.tasks.registry import register
 
 _CORE = "io.kestra.plugin.core.storage."
@@ -283,3 +284,87 @@ class DeduplicateItems(RunnableTask, kw_only=True):
             "processedItemsTotal": len(items),
             "droppedItemsTotal": len(items) - len(kept),
         }
+
+
+@register(_CORE + "Write")
+class Write(RunnableTask, kw_only=True):
+    """Writes the rendered `content` to a new file of the task run; outputs its `uri`."""
+
+    content: str
+    extension: str | None = None
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        content = ctx.render(self.content)
+        extension = ctx.render(self.extension) if self.extension is not None else ""
+        if extension and not extension.startswith("."):
+            extension = "." + extension
+        if "/" in extension or "\\" in extension or "\x00" in extension:
+            raise TaskFailed(
+                f"`extension` must be a file extension such as .txt, got `{extension}`"
+            )
+        target = _output(ctx, new_id() + extension)
+        await _in_thread(ctx.storage.put, target, str(content).encode())
+        return {"uri": str(target)}
+
+
+@register(_CORE + "Reverse", _LEGACY + "Reverse")
+class Reverse(RunnableTask, kw_only=True):
+    """Writes the lines of a file last line first, each followed by `separator`."""
+
+    from_: str = msgspec.field(name="from")
+    separator: str = "\n"
+    charset: str = "UTF-8"
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        source = _source(ctx, self.from_, "from")
+        separator = ctx.render(self.separator)
+        charset = ctx.render(self.charset)
+        try:
+            "".encode(charset)
+        except LookupError:
+            raise TaskFailed(f"`charset`: unknown charset `{charset}`") from None
+        target = _output(ctx, "reverse-" + new_id() + _suffix(source))
+        storage = ctx.storage
+
+        def reverse() -> None:
+            text = storage.get(source).decode(charset, errors="replace")
+            lines = re.split(r"\r\n|\n|\r", text)
+            if lines and lines[-1] == "":
+                lines.pop()  # a final line break ends the last line, it starts none
+            storage.put(
+                target, "".join(line + separator for line in reversed(lines)).encode(charset)
+            )
+
+        await _in_thread(reverse)
+        return {"uri": str(target)}
+
+
+@register(
+    _CORE + "PurgeCurrentExecutionFiles",
+    _CORE + "PurgeExecution",
+    _LEGACY + "PurgeExecution",
+)
+class PurgeCurrentExecutionFiles(RunnableTask, kw_only=True):
+    """Deletes every internal-storage file of the running execution (inputs, outputs,
+    task files); outputs the deleted `uris`. `includeChildExecutions` and
+    `includeStates` are accepted as in Kestra, which ignores them too."""
+
+    include_child_executions: Bool = False
+    include_states: Bool = False
+
+    async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        flow, execution = ctx.variables["flow"], ctx.variables["execution"]
+        try:
+            prefix = StorageURI(execution_prefix(flow["namespace"], flow["id"], execution["id"]))
+        except StorageError as exc:
+            raise TaskFailed(str(exc)) from None
+        storage = ctx.storage
+
+        def purge() -> list[str]:
+            deleted = []
+            for uri in storage.files_under(prefix):
+                if storage.delete(uri):
+                    deleted.append(str(uri))
+            return deleted
+
+        return {"uris": await _in_thread(purge)}

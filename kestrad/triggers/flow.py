@@ -113,8 +113,13 @@ class FlowKind(BaseKind):
     schema: ClassVar[type[Trigger]] = FlowTrigger
 
     def listens_to(self, trigger: FlowTrigger, state: str) -> bool:
-        """Whether an execution ending in `state` concerns it (default: any end state)."""
-        return state in (trigger.states or _ENDED)
+        """Whether an execution in `state` concerns it: a state the trigger lists, one an
+        upstream flow of its preconditions lists (Kestra 1.x: MultipleConditionTriggerCaseTest
+        #flowTriggerOnPaused), or by default any end state."""
+        if state in (trigger.states or _ENDED):
+            return True
+        flows = trigger.preconditions.flows if trigger.preconditions else None
+        return any(state in (upstream.states or ()) for upstream in flows or ())
 
     def matches(
         self,

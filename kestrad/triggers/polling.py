@@ -49,7 +49,7 @@ class HttpTrigger(PollingTrigger, kw_only=True):
     uri: str
     method: str = "GET"
     response_condition: str = "{{ response.statusCode < 400 }}"
-    body: Any = None
+    body: str | int | float | bool | list[Any] | dict[str, Any] | None = None  # any JSON
     form_data: dict[str, Any] | None = None
     content_type: str | None = None
     headers: dict[str, Any] | None = None

@@ -15,6 +15,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from kestrad.flows.checks import NAMESPACE, NAMESPACE_MAX
 from kestrad.model.kv import KV_TYPES, KVError, check_key, decode_value
 from kestrad.runtime.commands.triggers import TriggerCommandError, TriggerCommands
 from kestrad.runtime.engine import Engine
@@ -92,8 +93,8 @@ async def kv_set(engine: Engine, request: Request) -> Response:
     form = await request.form(max_fields=20, max_files=0, max_part_size=MAX_KV_FORM)
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     namespace = fields.get("namespace", "").strip()
-    if not namespace:
-        return _error(422, "namespace is required")
+    if not NAMESPACE.match(namespace) or len(namespace) > NAMESPACE_MAX:
+        return _error(422, f"namespace `{namespace}` must match `{NAMESPACE.pattern}`")
     try:
         key = check_key(fields.get("key", "").strip())
         await engine.services.kv_set(

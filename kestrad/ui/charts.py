@@ -92,7 +92,7 @@ class Gantt:
     height: int
     span: float  # seconds the chart covers
     label_width: int
-    ticks: list[tuple[float, str]] = field(default_factory=list)
+    ticks: list[tuple[float, str, str]] = field(default_factory=list)  # x, label, anchor
 
 
 ROW = 20
@@ -123,7 +123,10 @@ def gantt(execution: Execution, *, width: int = 1100, label_width: int = 280) ->
         depth = depth_of.get(run.parent_task_run_id or "", -1) + 1
         depth_of[run.id] = depth
         rows.append(_gantt_row(run, depth, index * ROW + 22, start, span, plot, now))
-    ticks = [(label_width + plot * i / 4, _short(span * i / 4)) for i in range(5)]
+    ticks = [
+        (label_width + plot * i / 4, _short(span * i / 4), "end" if i == 4 else "middle")
+        for i in range(5)
+    ]
     return Gantt(rows, width, len(rows) * ROW + 30, span, label_width, ticks)
 
 

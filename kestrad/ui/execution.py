@@ -54,19 +54,40 @@ async def _render(engine: Engine, request: Request, template: str) -> Response:
         "paused": execution.state.current == PAUSED,
         "api": f"/api/v1/main/executions/{execution.id}",
     }
+    flow = None
     if template == "execution.html":
         context["children"] = await engine.store.executions_triggered_by(execution.id)
         context["task_ids"] = sorted({run.task_id for run in execution.task_run_list})
+        if context["paused"]:
+            flow = await engine.flows.fetch(
+                execution.namespace, execution.flow_id, execution.flow_revision
+            )
+            context["resume_inputs"] = _resume_inputs(flow, execution)
     if tab == "gantt":
         context["gantt"] = charts.gantt(execution)
     elif tab == "topology":
-        flow = await engine.flows.fetch(
+        flow = flow or await engine.flows.fetch(
             execution.namespace, execution.flow_id, execution.flow_revision
         )
         context["topology"] = charts.topology(flow, execution) if flow is not None else None
     elif tab == "outputs":
         context["outputs"] = _outputs(execution)
     return page(request, template, **context)
+
+
+def _resume_inputs(flow: Any, execution: Execution) -> list[dict[str, Any]]:
+    """The `onResume` inputs of the paused Pause tasks: the Resume form asks for them."""
+    if flow is None:
+        return []
+    out: list[dict[str, Any]] = []
+    for run in execution.task_run_list:
+        if run.state.current != PAUSED:
+            continue
+        task = flow.find_task(run.task_id)
+        for item in getattr(task, "on_resume", None) or []:
+            if isinstance(item, dict) and item.get("id"):
+                out.append(item)
+    return out
 
 
 def _outputs(execution: Execution) -> list[tuple[str, str, Any]]:

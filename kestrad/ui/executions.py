@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import time
+
 from starlette.requests import Request
 from starlette.responses import Response
 
-from kestrad.model.state import ALL_STATES, TERMINATED
+from kestrad.model.state import ALL_STATES, TERMINATED, iso_from_epoch
 from kestrad.runtime.engine import Engine
 from kestrad.ui import charts
 from kestrad.ui.queries import BadFilter, ExecutionFilters, search
 from kestrad.ui.render import page, seconds_between
 
+DEFAULT_CHART_RANGE = 7 * 86_400.0
 # States the counts chart shows, in the order Kestra's UI shows them.
 CHART_STATES = (
     "CREATED", "QUEUED", "RUNNING", "PAUSED", "SUCCESS", "WARNING", "FAILED", "KILLED",
@@ -35,7 +38,12 @@ async def _render(engine: Engine, request: Request, template: str) -> Response:
         return page(
             request, template, 400, error=str(exc), filters=filters, result=None, **_common()
         )
-    result = await search(engine.store, filters)
+    try:
+        result = await search(engine.store, filters)
+    except BadFilter as exc:
+        return page(
+            request, template, 400, error=str(exc), filters=filters, result=None, **_common()
+        )
     live = any(e.state.current not in TERMINATED for e in result.rows)
     return page(
         request,
@@ -51,35 +59,25 @@ async def _render(engine: Engine, request: Request, template: str) -> Response:
     )
 
 
-def _within(namespace: str, wanted: str) -> bool:
-    return namespace == wanted or namespace.startswith(wanted + ".")
-
-
 def _common() -> dict[str, object]:
     return {"all_states": ALL_STATES}
 
 
 async def counts(engine: Engine, request: Request) -> Response:
-    """Executions per state in the chosen range (one index range count per state)."""
+    """Executions per state in the chosen range (the last 7 days when none is chosen):
+    one covering-index count per state, whatever the table's size."""
     try:
         filters = ExecutionFilters.parse(request.query_params)
     except BadFilter as exc:
         return page(request, "error_fragment.html", 400, error=str(exc))
-    flows = (
-        [(filters.namespace, filters.flow_id)] if filters.namespace and filters.flow_id else None
+    start = filters.start or iso_from_epoch(time.time() - DEFAULT_CHART_RANGE)
+    totals = await engine.store.count_executions_by_state(
+        list(filters.states or CHART_STATES),
+        start=start,
+        end=filters.end or None,
+        namespace=filters.namespace or None,
+        flow_id=filters.flow_id or None,
+        below=True,
     )
-    totals: dict[str, int] = {}
-    for state in filters.states or CHART_STATES:
-        per_flow = await engine.store.count_executions_by_flow(
-            start=filters.start or None,
-            end=filters.end or None,
-            states=[state],
-            flows=flows,
-        )
-        totals[state] = sum(
-            c.count
-            for c in per_flow
-            if (not filters.flow_id or c.flow_id == filters.flow_id)
-            and (not filters.namespace or _within(c.namespace, filters.namespace))
-        )
-    return page(request, "counts_chart.html", chart=charts.state_bars(totals))
+    since = "" if filters.start else "the last 7 days"
+    return page(request, "counts_chart.html", chart=charts.state_bars(totals), since=since)

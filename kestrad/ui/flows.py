@@ -16,6 +16,7 @@ from kestrad.ui import charts
 from kestrad.ui.render import page
 
 FLOW_TABS = ("source", "topology", "execute")
+FLOWS_PAGE = 100  # flows a page lists
 
 # The widget of each input type in the Execute form.
 WIDGETS = {
@@ -53,18 +54,20 @@ async def list_page(engine: Engine, request: Request) -> Response:
             continue
         key = (trigger.namespace, trigger.flow_id)
         next_fire[key] = min(next_fire.get(key, trigger.next_fire_at), trigger.next_fire_at)
-    last: dict[tuple[str, str], Any] = {}
-    for row in rows[:500]:  # one index range read each; the list shows at most 500 flows
-        found = await engine.store.search_executions(
-            namespace=row.namespace, flow_id=row.id, limit=1
-        )
-        if found:
-            last[(row.namespace, row.id)] = found[0]
+    try:
+        number = max(int(request.query_params.get("page") or 1), 1)
+    except ValueError:
+        number = 1
+    total = len(rows)
+    rows = rows[(number - 1) * FLOWS_PAGE : number * FLOWS_PAGE]
+    last = await engine.store.latest_executions_of_flows([(r.namespace, r.id) for r in rows])
     return page(
         request,
         "flows.html",
-        rows=rows[:500],
-        total=len(rows),
+        rows=rows,
+        total=total,
+        number=number,
+        pages=max((total + FLOWS_PAGE - 1) // FLOWS_PAGE, 1),
         namespace=wanted,
         next_fire=next_fire,
         last=last,

@@ -1,28 +1,27 @@
 """The executions list's filters, read from a page's query string and run on the store.
 
-The store answers namespace, flow and one state with an index range scan. The other
-filters (several states, sub-namespaces, labels, a time range) are checked on the rows
-of that scan, page by page, with a budget of rows per request: a page is never slower
-than `SCAN_BUDGET` rows, and when the budget runs out before the page is full the
-"next" cursor still points at the last row looked at, so paging goes on from there.
+They become one `model.query.Query` (namespace with its sub-namespaces, flow, several
+states, labels, a start-date range), which the store answers in SQL as it does for the
+API's search; pages are keyset pages over (start date, id), newest first.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from starlette.datastructures import QueryParams
 
 from kestrad.model.execution import Execution
+from kestrad.model.query import Filter, Op, Query
 from kestrad.model.state import ALL_STATES
 from kestrad.store.base import ExecutionStore
 from kestrad.store.cursor import decode_cursor, encode_cursor, position
+from kestrad.store.filters import UnsupportedFilter
 
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 200
-SCAN_BUDGET = 2000
-SCAN_CHUNK = 200
 
 
 class BadFilter(ValueError):
@@ -87,24 +86,6 @@ class ExecutionFilters:
             "size": self.size if self.size != PAGE_SIZE else None,
         }
 
-    def keep(self, execution: Execution) -> bool:
-        """The checks the store's index scan did not make."""
-        if self.namespace and not (
-            execution.namespace == self.namespace
-            or execution.namespace.startswith(self.namespace + ".")
-        ):
-            return False
-        if self.states and execution.state.current not in self.states:
-            return False
-        if self.labels:
-            have = {(label.key, label.value) for label in execution.labels}
-            if not all(pair in have for pair in self.labels):
-                return False
-        start_date = execution.state.start_date
-        if self.start and start_date < self.start:
-            return False
-        return not (self.end and start_date > self.end)
-
 
 def _instant(text: str, name: str) -> str:
     """`2026-12-05T06:00` (a datetime-local field, read as UTC) → Kestra's ISO form."""
@@ -123,36 +104,33 @@ def _instant(text: str, name: str) -> str:
 class Page:
     rows: list[Execution]
     next: str | None  # cursor of the next page
-    scanned: int
+
+
+def to_query(filters: ExecutionFilters) -> Query:
+    items: list[Filter] = []
+    if filters.namespace:
+        items.append(Filter(field="namespace", op=Op.PREFIX, value=filters.namespace))
+    if filters.flow_id:
+        items.append(Filter(field="flowId", op=Op.EQUALS, value=filters.flow_id))
+    if filters.states:
+        items.append(Filter(field="state", op=Op.IN, value=list(filters.states)))
+    if filters.labels:
+        items.append(Filter(field="labels", op=Op.EQUALS, value=dict(filters.labels)))
+    if filters.start:
+        items.append(Filter(field="startDate", op=Op.GREATER_THAN_OR_EQUAL_TO, value=filters.start))
+    if filters.end:
+        items.append(Filter(field="startDate", op=Op.LESS_THAN_OR_EQUAL_TO, value=filters.end))
+    return Query(filters=items)
 
 
 async def search(store: ExecutionStore, filters: ExecutionFilters) -> Page:
-    """One page, newest first. The scan uses the narrowest index the filters allow:
-    a flow needs its namespace to be exact (a sub-namespace filter scans by flow id)."""
-    one_state = filters.states[0] if len(filters.states) == 1 else None
-    exact_namespace = filters.namespace if filters.flow_id else None
-    rows: list[Execution] = []
-    after = filters.after
-    if after is None and filters.end:
-        after = (filters.end + "~", "")  # every start date at or before `end`
-    scanned = 0
-    while scanned < SCAN_BUDGET:
-        chunk = await store.search_executions(
-            namespace=exact_namespace,
-            flow_id=filters.flow_id or None,
-            state=one_state,
-            after=after,
-            limit=SCAN_CHUNK,
+    """One page, newest first, and the cursor of the next one when there is one."""
+    try:
+        rows = await store.find_executions(
+            to_query(filters), now=time.time(), after=filters.after, limit=filters.size + 1
         )
-        for execution in chunk:
-            scanned += 1
-            after = position(execution)
-            if filters.start and execution.state.start_date < filters.start:
-                return Page(rows, None, scanned)  # newest first: nothing older qualifies
-            if filters.keep(execution):
-                rows.append(execution)
-                if len(rows) == filters.size:
-                    return Page(rows, encode_cursor(after), scanned)
-        if len(chunk) < SCAN_CHUNK:
-            return Page(rows, None, scanned)
-    return Page(rows, encode_cursor(after) if after else None, scanned)
+    except UnsupportedFilter as exc:
+        raise BadFilter(str(exc)) from None
+    page = rows[: filters.size]
+    more = len(rows) > filters.size
+    return Page(page, encode_cursor(position(page[-1])) if more else None)

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from kestrad.runtime.engine import Engine
-from kestrad.ui import admin, execution, executions, flows
+from kestrad.ui import admin, execution, executions, files, flows
 
 STATIC = Path(__file__).parent / "static"
 
@@ -59,6 +59,10 @@ def ui_routes(engine: Engine) -> list[BaseRoute]:
         post("/kv", admin.kv_set),
         Route("/kv/{namespace}/{key:path}", partial(admin.kv_delete, engine), methods=["DELETE"]),
         get("/instances", admin.instances_page),
+        get("/files", files.files_page),
+        get("/files/download", files.download),
+        post("/files", files.put),
+        Route("/files", partial(files.delete, engine), methods=["DELETE"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     return [Route("/", _to_ui, methods=["GET"]), Mount("/ui", routes=pages)]

@@ -76,6 +76,18 @@ tasks:
     errorMessage: boom
 """
 
+SLEEPY = f"""
+id: sleepy
+namespace: {NS}
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT2S
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: woke
+"""
+
 SCHEDULED = f"""
 id: scheduled
 namespace: {NS}
@@ -96,7 +108,7 @@ class Census:
     def __init__(self, daemon: LiveDaemon) -> None:
         self.daemon = daemon
         self.client = daemon.client()
-        for source in (HELLO, FILES, PAUSED, FAILING, SCHEDULED):
+        for source in (HELLO, FILES, PAUSED, FAILING, SLEEPY, SCHEDULED):
             self.client.flows.create_flow(TENANT, source)
         done = self.client.executions.create_execution(
             TENANT, NS, "hello", wait=True, inputs={"name": "census"}
@@ -176,7 +188,7 @@ call("flows.delete_flows_by_query")(
         TENANT, [_f("namespace", "EQUALS", _throwaway_ns(c))]
     )
 )
-call("flows.bulk_update_flows")(lambda c: c.client.flows.bulk_update_flows(TENANT, HELLO))
+call("flows.bulk_update_flows")(lambda c: c.client.flows.bulk_update_flows(TENANT, body=HELLO))
 
 
 # -- executions --------------------------------------------------------------------------------
@@ -397,7 +409,7 @@ call("files.file_content")(
     lambda c: (_nsfile(c), c.client.files.file_content(NS, "/scripts/a.py", TENANT))[1]
 )
 call("files.file_metadatas")(
-    lambda c: (_nsfile(c), c.client.files.file_metadatas(NS, "/scripts/a.py", TENANT))[1]
+    lambda c: (_nsfile(c), c.client.files.file_metadatas(NS, TENANT, "/scripts/a.py"))[1]
 )
 call("files.create_namespace_directory")(
     lambda c: c.client.files.create_namespace_directory(NS, TENANT, "/empty")
@@ -455,7 +467,14 @@ def _paused(c: Census) -> str:
 
 
 def _running(c: Census) -> str:
-    return _paused(c)
+    from sdk_support import wait_until
+
+    execution_id = c.fresh("sleepy")
+    wait_until(
+        lambda: c.client.executions.execution(execution_id, TENANT).state.current == "RUNNING",
+        what="a RUNNING execution",
+    )
+    return execution_id
 
 
 def _file(c: Census) -> tuple[str, str]:

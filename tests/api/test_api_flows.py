@@ -41,12 +41,17 @@ async def test_create_get_update_delete() -> None:
             1,
         )
         assert summary["labels"] == [{"key": "owner", "value": "api"}]
-        assert summary["tasks"] == [{"id": "say", "type": "io.kestra.plugin.core.log.Log"}]
+        assert summary["tasks"] == [
+            {"id": "say", "type": "io.kestra.plugin.core.log.Log", "message": "hello"}
+        ]
+        assert summary["source"] == NEW
 
         duplicate = await client.post("/api/v1/flows", content=NEW, headers=YAML)
         assert duplicate.status_code == 409
 
-        source = await client.get(f"{BASE}/flows/tests.flows/fresh")
+        source = await client.get(
+            f"{BASE}/flows/tests.flows/fresh", headers={"accept": "application/x-yaml"}
+        )
         assert source.status_code == 200
         assert source.headers["content-type"].startswith("application/x-yaml")
         assert source.text == NEW

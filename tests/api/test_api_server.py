@@ -28,7 +28,7 @@ async def test_unknown_route_and_wrong_method_are_json() -> None:
             response = await client.get(path)
             assert response.status_code == 404, path
             assert response.headers["content-type"] == "application/json"
-            assert response.json() == {"message": "Not found"}
+            assert response.json() == {"message": "no such route"}
         response = await client.put(f"{BASE}/executions/search")
         assert response.status_code == 405
         assert response.json() == {"message": "Method not allowed"}
@@ -194,10 +194,12 @@ async def test_health_reports_the_database_and_the_instance() -> None:
             "instance": engine.instance_id,
         }
 
-        async def down() -> None:
+        async def down(instance_id: str) -> None:
             raise OSError("disk on fire")
 
-        engine.store.ping = down  # type: ignore[method-assign]
+        # The real faults (a deleted SQLite file, a full disk) are in
+        # tests/daemon/test_store_faults.py; this only checks the answer's shape.
+        engine.store.ping_write = down  # type: ignore[method-assign]
         response = await client.get("/health")
         assert response.status_code == 503
         assert response.json()["status"] == "DOWN" and response.json()["database"] == "DOWN"
@@ -213,9 +215,12 @@ async def test_metrics_show_executions_task_runs_and_queues() -> None:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/plain")
         text = response.text
-        assert 'kestrad_executions_ended_total{state="SUCCESS"} 1.0' in text
+        flow = 'flow_id="hello",namespace="tests.api"'
+        assert f'kestrad_executions_ended_total{{{flow},state="SUCCESS"}} 1.0' in text
         assert 'kestrad_executions{state="PAUSED"} 1.0' in text
-        assert 'kestrad_task_run_duration_seconds_count{state="SUCCESS"} 2.0' in text
+        assert f'kestrad_task_run_duration_seconds_count{{{flow},state="SUCCESS"}} 2.0' in text
+        assert f'kestrad_execution_duration_seconds_count{{{flow},state="SUCCESS"}} 1.0' in text
+        assert "process_resident_memory_bytes" in text and "python_info" in text
         assert 'kestrad_queue_depth{topic="execution"}' in text
         assert 'kestrad_queue_depth{topic="worker"}' in text
         assert 'kestrad_queue_poll_latency_seconds{topic="execution"}' in text
@@ -225,4 +230,5 @@ async def test_metrics_show_executions_task_runs_and_queues() -> None:
         await engine.wait_for(paused.id)
         text = (await client.get("/metrics")).text
         assert 'kestrad_executions{state="PAUSED"} 0.0' in text
-        assert 'kestrad_executions_ended_total{state="KILLED"} 1.0' in text
+        killed = 'flow_id="paused",namespace="tests.api",state="KILLED"'
+        assert f"kestrad_executions_ended_total{{{killed}}} 1.0" in text

@@ -9,6 +9,7 @@ and `TriggerControllerTest` (webserver/src/test/java/io/kestra/webserver/control
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,61 +21,18 @@ from conftest import require_postgres
 from sdk_calls import CALLS, NS, Census
 from sdk_support import LiveDaemon, wait_until
 
+FOLDER_FLOW = """
+id: from_folder
+namespace: sdk.folder
+tasks:
+  - id: hi
+    type: io.kestra.plugin.core.log.Log
+    message: hi
+"""
+
 # Calls that do not work yet, each with the reason (listed in the README's closing note).
 # `strict` xfail: a call that starts working fails here until it is taken off the list.
-NOT_YET: dict[str, str] = {
-    "flows.flow": "not served yet",
-    "flows.list_flows_by_namespace": "not served yet",
-    "flows.list_distinct_namespaces": "not served yet",
-    "flows.list_flow_revisions": "not served yet",
-    "flows.generate_flow_graph": "not served yet",
-    "flows.flow_dependencies": "not served yet",
-    "flows.task_from_flow": "not served yet",
-    "flows.export_flows_by_ids": "not served yet",
-    "flows.export_flows_by_query": "not served yet",
-    "flows.import_flows": "not served yet",
-    "flows.disable_flows_by_ids": "not served yet",
-    "flows.enable_flows_by_ids": "not served yet",
-    "flows.disable_flows_by_query": "not served yet",
-    "flows.enable_flows_by_query": "not served yet",
-    "flows.delete_flows_by_ids": "not served yet",
-    "flows.delete_flows_by_query": "not served yet",
-    "flows.bulk_update_flows": "not served yet",
-    "executions.execution_flow_graph": "not served yet",
-    "executions.flow_from_execution": "not served yet",
-    "executions.flow_from_execution_by_id": "not served yet",
-    "executions.pause_execution": "not served yet",
-    "executions.validate_new_execution_inputs": "not served yet",
-    "executions.list_executable_namespaces": "not served yet",
-    "executions.list_executable_flows_by_namespace": "not served yet",
-    "logs.download_logs_from_execution": "not served yet",
-    "logs.delete_logs_from_execution": "not served yet",
-    "logs.search_logs": "not served yet",
-    "logs.delete_logs_from_flow": "not served yet",
-    "kv.set_key_value": "not served yet",
-    "kv.key_value": "not served yet",
-    "kv.list_keys_with_inheritance": "not served yet",
-    "kv.list_all_keys": "not served yet",
-    "kv.delete_key_value": "not served yet",
-    "kv.delete_key_values": "not served yet",
-    "triggers.search_triggers_for_flow": "not served yet",
-    "triggers.disable_trigger_by_id": "not served yet",
-    "triggers.disabled_triggers_by_ids": "not served yet",
-    "triggers.disabled_triggers_by_query": "not served yet",
-    "triggers.unlock_trigger": "not served yet",
-    "triggers.restart_trigger": "not served yet",
-    "triggers.unlock_triggers_by_ids": "not served yet",
-    "triggers.unlock_triggers_by_query": "not served yet",
-    "namespaces.namespace": "not served yet",
-    "namespaces.search_namespaces": "not served yet",
-    "files.create_namespace_file": "not served yet",
-    "files.list_namespace_directory_files": "not served yet",
-    "files.file_content": "not served yet",
-    "files.file_metadatas": "not served yet",
-    "files.create_namespace_directory": "not served yet",
-    "files.move_file_directory": "not served yet",
-    "files.delete_file_directory": "not served yet",
-}
+NOT_YET: dict[str, str] = {}
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
@@ -84,7 +42,7 @@ def census(
     if request.param == "postgres":
         require_postgres()
     tmp: Path = tmp_path_factory.mktemp(f"sdk-{request.param}")
-    daemon = LiveDaemon(tmp, request.param).start()
+    daemon = LiveDaemon(tmp, request.param, {"folder.yml": FOLDER_FLOW}).start()
     try:
         yield Census(daemon)
     finally:
@@ -227,3 +185,322 @@ def test_an_execution_never_opens_another_executions_file(census: Census) -> Non
     ):
         status, _ = census.daemon.http("GET", base + path)
         assert status in (400, 404), path
+
+
+def test_a_flow_as_kestra_json_with_its_revisions_graph_and_task(census: Census) -> None:
+    client = census.client
+    source = """
+id: branching
+namespace: sdk.graph
+tasks:
+  - id: choose
+    type: io.kestra.plugin.core.flow.If
+    condition: "{{ true }}"
+    then:
+      - id: yes
+        type: io.kestra.plugin.core.log.Log
+        message: yes
+    else:
+      - id: no
+        type: io.kestra.plugin.core.log.Log
+        message: no
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: done
+"""
+    client.flows.create_flow("main", source)
+    client.flows.update_flow("sdk.graph", "branching", "main", source.replace("done", "over"))
+    flow = client.flows.flow("sdk.graph", "branching", "main", source=True)
+    assert flow.revision == 2 and "over" in flow.source
+    status, body = census.daemon.http("GET", "/api/v1/main/flows/sdk.graph/branching")
+    assert status == 200
+    assert body["tasks"][0]["then"][0] == {
+        "id": "yes",
+        "type": "io.kestra.plugin.core.log.Log",
+        "message": "yes",
+    }
+    revisions = client.flows.list_flow_revisions("sdk.graph", "branching", "main")
+    assert [r.revision for r in revisions] == [1, 2]
+    assert "done" in revisions[0].source
+    task = client.flows.task_from_flow("sdk.graph", "branching", "no", "main")
+    assert task.id == "no"
+    status, graph = census.daemon.http("GET", "/api/v1/main/flows/sdk.graph/branching/graph")
+    assert status == 200
+    uids = {node["uid"] for node in graph["nodes"]}
+    assert {"choose", "after", "cluster_choose.yes", "cluster_choose.no"} <= uids
+    assert [c["cluster"]["uid"] for c in graph["clusters"]] == ["cluster_choose"]
+    assert "sdk.graph" in client.flows.list_distinct_namespaces("main")
+    assert [f.id for f in client.flows.list_flows_by_namespace("sdk.graph", "main")] == [
+        "branching"
+    ]
+
+
+def test_a_schedule_created_through_the_api_is_listed_at_once(census: Census) -> None:
+    client = census.client
+    source = """
+id: api_scheduled
+namespace: sdk.sched
+triggers:
+  - id: hourly
+    type: io.kestra.plugin.core.trigger.Schedule
+    cron: "0 * * * *"
+tasks:
+  - id: noop
+    type: io.kestra.plugin.core.log.Log
+    message: tick
+"""
+    client.flows.create_flow("main", source)
+
+    def listed() -> list[dict]:
+        page = client.triggers.search_triggers(
+            "main", filters=[_filter("namespace", "EQUALS", "sdk.sched")]
+        )
+        return [t for t in page["results"] if t["triggerId"] == "hourly"]
+
+    found = wait_until(listed, what="the new flow's Schedule in the trigger list")
+    assert found[0]["nextExecutionDate"]
+
+
+def test_a_flow_of_the_watched_folder_cannot_be_changed_through_the_api(census: Census) -> None:
+    status, body = census.daemon.http("DELETE", "/api/v1/main/flows/sdk.folder/from_folder")
+    assert status == 409 and body["file"].endswith("folder.yml")
+    assert "folder.yml" in body["message"]
+    status, body = census.daemon.http(
+        "PUT",
+        "/api/v1/main/flows/sdk.folder/from_folder",
+        FOLDER_FLOW.replace("hi\n", "changed\n").encode(),
+        **{"Content-Type": "application/x-yaml"},
+    )
+    assert status == 409 and "folder.yml" in body["message"]
+    status, body = census.daemon.http("GET", "/api/v1/main/flows/sdk.folder/from_folder")
+    assert status == 200 and body["tasks"][0]["message"] == "hi"
+
+
+def test_logs_searched_downloaded_and_deleted(census: Census) -> None:
+    client = census.client
+    execution_id = census.fresh(wait=True, inputs={"name": "logsearch"})
+    page = client.logs.search_logs(
+        "main",
+        size=50,
+        filters=[
+            _filter("executionId", "EQUALS", execution_id),
+            _filter("level", "GREATER_THAN_OR_EQUAL_TO", "INFO"),
+        ],
+    )
+    messages = [entry.message for entry in page.results]
+    assert "Hello logsearch" in messages and page.total == len(messages)
+    text = client.logs.download_logs_from_execution(execution_id, "main")
+    assert "INFO [greet] Hello logsearch" in text
+    client.logs.delete_logs_from_execution(execution_id, "main")
+    assert client.logs.list_logs_from_execution(execution_id, "main") == []
+    status, body = census.daemon.http("GET", "/api/v1/main/logs/search?filters[level][EQUALS]=INFO")
+    assert status == 400 and "level" in body["message"]
+
+
+def test_kv_typed_values_ttl_and_inheritance(census: Census) -> None:
+    client = census.client
+    client.kv.set_key_value("sdk.kv", "answer", "main", "42")
+    client.kv.set_key_value("sdk.kv", "doc", "main", '{"a": [1, 2]}')
+    client.kv.set_key_value("sdk.kv", "plain", "main", "not json")
+    assert client.kv.key_value("sdk.kv", "answer", "main").value == 42
+    assert client.kv.key_value("sdk.kv", "answer", "main").type == "NUMBER"
+    assert client.kv.key_value("sdk.kv", "doc", "main").value == {"a": [1, 2]}
+    assert client.kv.key_value("sdk.kv", "plain", "main").value == "not json"
+    inherited = client.kv.list_keys_with_inheritance("sdk.kv.team", "main")
+    assert {"answer", "doc", "plain"} <= {entry.key for entry in inherited}
+    status, _ = census.daemon.http(
+        "PUT", "/api/v1/main/namespaces/sdk.kv/kv/brief", b'"soon gone"', ttl="PT1S"
+    )
+    assert status == 204
+    wait_until(
+        lambda: census.daemon.http("GET", "/api/v1/main/namespaces/sdk.kv/kv/brief")[0] == 404,
+        what="the key to expire",
+    )
+    status, body = census.daemon.http(
+        "PUT", "/api/v1/main/namespaces/sdk.kv/kv/x", b"1", ttl="soon"
+    )
+    assert status == 400 and "ttl" in body["message"]
+
+
+def test_triggers_disabled_by_id_and_by_query_answer_trigger_and_state(census: Census) -> None:
+    client = census.client
+    key = {"namespace": NS, "flowId": "scheduled", "triggerId": "nightly"}
+    wait_until(
+        lambda: client.triggers.search_triggers_for_flow("main", NS, "scheduled")["results"],
+        what="the census Schedule's state",
+    )
+    answer = client.triggers.disable_trigger_by_id("main", {**key, "disabled": True})
+    assert answer["state"]["disabled"] is True and answer["trigger"]["type"].endswith("Schedule")
+    page = client.triggers.search_triggers(
+        "main", filters=[_filter("flowId", "EQUALS", "scheduled")]
+    )
+    assert [(r["trigger"]["id"], r["state"]["disabled"]) for r in page["results"]] == [
+        ("nightly", True)
+    ]
+    counted = client.triggers.disabled_triggers_by_query(
+        "main",
+        False,
+        [_filter("namespace", "EQUALS", NS), _filter("triggerId", "EQUALS", "nightly")],
+    )
+    assert counted == {"count": 1}
+    page = client.triggers.search_triggers(
+        "main", filters=[_filter("flowId", "EQUALS", "scheduled")]
+    )
+    assert page["results"][0]["state"]["disabled"] is False
+    status, body = census.daemon.http(
+        "POST", "/api/v1/main/triggers/unlock/by-query?filters[namespace][EQUAL]=x"
+    )
+    assert status == 422 and "EQUAL" in body["message"]
+
+
+def test_namespace_files_uploaded_listed_moved_and_deleted(census: Census) -> None:
+    files = census.client.files
+    files.create_namespace_file("sdk.files", "/scripts/etl.py", "main", b"print('etl')\n")
+    files.create_namespace_directory("sdk.files", "main", "/empty")
+    listed = files.list_namespace_directory_files("sdk.files", "main", "/")
+    assert [(f.file_name, f.type) for f in listed] == [
+        ("empty", "Directory"),
+        ("scripts", "Directory"),
+    ]
+    assert files.file_content("sdk.files", "/scripts/etl.py", "main") == b"print('etl')\n"
+    assert files.file_metadatas("sdk.files", "main", "/scripts/etl.py").size == 13
+    files.move_file_directory("sdk.files", "/scripts/etl.py", "/scripts/load.py", "main")
+    assert [
+        f.file_name for f in files.list_namespace_directory_files("sdk.files", "main", "/scripts")
+    ] == ["load.py"]
+    files.delete_file_directory("sdk.files", "/scripts", "main")
+    assert [
+        f.file_name for f in files.list_namespace_directory_files("sdk.files", "main", "/")
+    ] == ["empty"]
+    assert census.client.namespaces.namespace("sdk", "main").id == "sdk"
+
+
+def test_namespace_file_paths_cannot_leave_their_namespace(census: Census) -> None:
+    census.client.files.create_namespace_file("sdk.other", "/secret.txt", "main", b"theirs")
+    for path in ("/../other/_files/secret.txt", "..%2F..%2Fetc%2Fpasswd", "/a/../../x", "/%00"):
+        status, _ = census.daemon.http(
+            "GET", f"/api/v1/main/namespaces/sdk.files/files?path={path}"
+        )
+        assert status in (400, 404), path
+    status, _ = census.daemon.http(
+        "GET", "/api/v1/main/namespaces/sdk.files/files?path=/secret.txt"
+    )
+    assert status == 404
+
+
+def test_flows_exported_imported_and_changed_in_bulk(census: Census) -> None:
+    import io
+    import zipfile
+
+    from kestrapy.models.id_with_namespace import IdWithNamespace
+
+    client = census.client
+    source = "id: one\nnamespace: sdk.bulk\ntasks:\n  - id: t\n    type: io.kestra.plugin.core.log.Log\n    message: m\n"
+    client.flows.create_flow("main", source)
+    client.flows.create_flow("main", source.replace("id: one", "id: two"))
+    data = client.flows.export_flows_by_query("main", [_filter("namespace", "EQUALS", "sdk.bulk")])
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert sorted(archive.namelist()) == ["sdk.bulk.one.yml", "sdk.bulk.two.yml"]
+        assert archive.read("sdk.bulk.one.yml").decode() == source
+    moved = io.BytesIO()
+    with zipfile.ZipFile(moved, "w") as archive:
+        archive.writestr("three.yml", source.replace("id: one", "id: three"))
+        archive.writestr("broken.yml", "id: broken\nnamespace: sdk.bulk\n")
+    refused = client.flows.import_flows("main", file_content=moved.getvalue())
+    assert len(refused) == 1 and refused[0].startswith("broken.yml")
+    assert client.flows.flow("sdk.bulk", "three", "main").id == "three"
+    answer = client.flows.disable_flows_by_query(
+        "main", [_filter("namespace", "EQUALS", "sdk.bulk")]
+    )
+    assert answer.count == 3
+    assert client.flows.flow("sdk.bulk", "one", "main").disabled is True
+    assert client.flows.flow(NS, "hello", "main").disabled is False
+    ids = [
+        IdWithNamespace(namespace="sdk.bulk", id="two"),
+        IdWithNamespace(namespace="sdk.folder", id="from_folder"),
+    ]
+    status, body = census.daemon.http(
+        "DELETE",
+        "/api/v1/main/flows/delete/by-ids",
+        json.dumps([i.to_dict() for i in ids]).encode(),
+        **{"Content-Type": "application/json"},
+    )
+    assert status == 409 and "folder.yml" in body["message"]
+    assert client.flows.flow("sdk.bulk", "two", "main").id == "two"  # nothing was deleted
+    assert client.flows.delete_flows_by_ids("main", ids[:1]).count == 1
+
+
+def test_validate_inputs_reports_each_input_and_stores_nothing(census: Census) -> None:
+    client = census.client
+    before = client.executions.search_executions(
+        "main", size=1, filters=[_filter("flowId", "EQUALS", "files")]
+    )
+    answer = client.executions.validate_new_execution_inputs(NS, "files", "main", inputs={})
+    assert answer["inputs"][0]["input"]["id"] == "data"
+    assert answer["inputs"][0]["errors"], answer
+    good = client.executions.validate_new_execution_inputs(
+        NS, "hello", "main", inputs={"name": "Ada"}
+    )
+    assert good["inputs"][0]["value"] == "Ada" and good["inputs"][0]["errors"] == []
+    after = client.executions.search_executions(
+        "main", size=1, filters=[_filter("flowId", "EQUALS", "files")]
+    )
+    assert after["results"] == before["results"]
+
+
+def test_a_paused_execution_lets_its_task_end_and_starts_nothing_until_resumed(
+    census: Census,
+) -> None:
+    client = census.client
+    execution_id = census.fresh("sleepy")
+    wait_until(lambda: client.executions.execution(execution_id, "main").state.current == "RUNNING")
+    assert client.executions.pause_execution(execution_id, "main").id == execution_id
+
+    def nap_ended() -> object:
+        execution = client.executions.execution(execution_id, "main")
+        runs = {run.task_id: run.state.current for run in execution.task_run_list or []}
+        return runs.get("nap") == "SUCCESS" and execution
+
+    paused = wait_until(nap_ended, what="the running Sleep to end while paused")
+    assert paused.state.current == "PAUSED"
+    assert [run.task_id for run in paused.task_run_list] == ["nap"]
+    client.executions.resume_execution(execution_id, "main")
+    done = wait_until(
+        lambda: (
+            client.executions.execution(execution_id, "main").state.current == "SUCCESS" and True
+        ),
+        what="the resumed execution to end",
+    )
+    assert done
+    status, body = census.daemon.http(
+        "POST", f"/api/v1/main/executions/{execution_id}/actions/pause"
+    )
+    assert status == 409 and "running" in body["message"]
+
+
+def test_a_flow_whose_yaml_escapes_a_lone_surrogate_is_a_422_not_a_crash(census: Census) -> None:
+    """Found by the schemathesis run: the refusal's message held the surrogate, which no
+    UTF-8 JSON can carry."""
+    body = b'{"\\u00be;\\ud923\\udd94": false, "\\ud800x": 1}'
+    status, answer = census.daemon.http(
+        "POST", "/api/v1/main/flows", body, **{"Content-Type": "application/x-yaml"}
+    )
+    assert status == 422 and answer["message"].startswith("Invalid flow")
+
+
+def test_an_import_refuses_a_zip_bomb(census: Census) -> None:
+    import io
+    import zipfile
+
+    from kestrapy.exceptions import BadRequestException
+
+    bomb = io.BytesIO()
+    with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("big.yml", "#" * (8 * 1024 * 1024))
+    assert len(bomb.getvalue()) < 100_000
+    try:
+        census.client.flows.import_flows("main", file_content=bomb.getvalue())
+    except BadRequestException as exc:
+        assert "big.yml is over" in exc.body
+    else:
+        raise AssertionError("a zip bomb was imported")

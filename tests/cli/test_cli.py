@@ -145,3 +145,15 @@ def test_run_waits_through_a_delayed_pause_and_exits_3_on_a_manual_one(tmp_path:
     result = kestrad("run", str(manual))
     assert result.returncode == 3, result
     assert "PAUSED tests/manual" in result.stdout
+
+
+def test_run_prints_load_warnings_and_runs(tmp_path: Path) -> None:
+    flow = tmp_path / "legacy.yml"
+    flow.write_text(
+        "id: legacy\nnamespace: tests\ntasks:\n"
+        "  - id: a\n    type: io.kestra.core.tasks.log.Log\n    message: still runs\n"
+    )
+    result = kestrad("run", str(flow))
+    assert result.returncode == 0, result.stderr
+    assert f"{flow}:5:11: warning: tasks[0].type: `io.kestra.core.tasks.log.Log`" in result.stderr
+    assert "still runs" in result.stdout

@@ -26,87 +26,11 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "a flowable's `errors` branch runs only after its child's retries are spent (Kestra runs it between attempts; upstream @FlakyTest)": [
         "retry-with-flowable-errors",
     ],
-    "`envs.*` come from KESTRA_-prefixed variables (Kestra 1.x: ENV_)": [
-        "variables-recursive-env-globals",
-    ],
-    "an optional flow output whose expression fails fails the execution (Kestra leaves it out)": [
-        "flow-outputs-optional-missing",
-    ],
-    "unknown task types io.kestra.plugin.core.state.Get / Set / Delete": [
-        "state-set-update-delete",
-        "state-in-foreach",
-    ],
-    "`execution.outputs` is not available to afterExecution tasks": [
-        "after-execution",
-    ],
-    "`execution.state` renders RUNNING in afterExecution tasks (Kestra: the final state)": [
-        "after-execution-finally",
-        "after-execution-error",
-        "after-execution-listener",
-    ],
-    "a Pause that times out does not run its own errors/finally branches": [
-        "pause-errors-finally-after-execution",
-    ],
-    "runIf is not evaluated for WorkingDirectory children": [
-        "task-runif-working-directory",
-        "working-directory-invalid-runif",
-    ],
-    "WorkingDirectory `cache` is not restored on the next run": [
-        "working-directory-cache",
-    ],
-    "the `parent` variable carries an extra `outputs` key (Kestra: only `taskrun`)": [
-        "working-directory-taskrun-nested",
-    ],
-    "Pause `pauseDuration`, `behavior` or `onPause` refused at load": [
-        "pause-duration-behavior-resume",
-        "pause-duration-behavior-fail",
-        "pause-duration-behavior-warn",
-        "pause-duration-behavior-cancel",
-        "pause-duration-from-input",
-        "pause-on-pause-task",
-        "flow-trigger-on-paused-state",
-    ],
-    "Pause timeout with allowFailure ends the execution FAILED (Kestra: the Pause run WARNING, next tasks run)": [
-        "pause-timeout-allow-failure",
-    ],
     "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
         "retry-failed-flow-duration",
     ],
-    "WaitFor iterationCount is 3 when failOnMaxReached stops it (Kestra: 4)": [
-        "waitfor-max-iterations-1x",
-    ],
-    "a parent stays RUNNING when its Subflow child is CANCELLED by the child flow's concurrency limit": [
-        "flow-concurrency-subflow",
-    ],
-    "unknown task type io.kestra.plugin.core.flow.ForEachItem": [
-        "flow-concurrency-for-each-item",
-        "for-each-item",
-        "for-each-item-empty-file",
-        "for-each-item-failed",
-        "for-each-item-subflow-outputs",
-        "for-each-item-in-if",
-        "for-each-item-after-execution",
-        "for-each-item-no-wait",
-        "task-allow-failure-executable-foreachitem",
-    ],
-    "unknown task types io.kestra.plugin.core.storage.Write and ForEachItem": [
+    "unknown task type io.kestra.plugin.core.storage.Write": [
         "flow-trigger-for-each-item-outputs",
-    ],
-    "Flow triggers fire on terminal states only (Kestra also fires on RUNNING, PAUSED, QUEUED when listed)": [
-        "flow-trigger-on-pause-states",
-        "flow-trigger-with-concurrency-limit",
-    ],
-    "a SECRET input renders encrypted in task properties (Kestra decrypts it)": [
-        "inputs-all-types",
-    ],
-    "a SECRET input renders encrypted, not masked as ******, in log lines": [
-        "inputs-secret-masked-in-logs",
-    ],
-    "expression function errorLogs() is missing": [
-        "errors-error-logs-function",
-    ],
-    "expression function tasksWithState() is missing": [
-        "foreach-switch-failed-tasks-with-state",
     ],
     "the loader accepts two Flow-trigger preconditions with the same id": [
         "invalid-duplicate-preconditions-id",

@@ -1,4 +1,4 @@
-"""`kestrad executions resume|kill|restart|replay` against a running daemon's database."""
+"""`kestrad executions resume|pause|kill|restart|replay` against a running daemon's database."""
 
 from __future__ import annotations
 
@@ -60,8 +60,14 @@ def test_resume_kill_restart_and_replay_from_the_command_line(
 
     slow = daemon.create_execution("tests.actions", "slow")
     wait_until(lambda: view.task_states(slow).get("nap") == "RUNNING", what="the sleep")
+    paused_by_hand = kestrad(daemon, "executions", "pause", slow)
+    assert paused_by_hand.returncode == 0, paused_by_hand.stderr
+    wait_until(lambda: view.execution_state(slow) == "PAUSED", what="the operator's pause")
+    assert view.task_states(slow).get("nap") == "RUNNING"  # what runs goes on
     assert kestrad(daemon, "executions", "kill", slow).returncode == 0
     wait_until(lambda: view.execution_state(slow) == "KILLED", what="the kill")
+    not_running = kestrad(daemon, "executions", "pause", slow)
+    assert not_running.returncode == 1 and "Only a running execution" in not_running.stderr
     again = kestrad(daemon, "executions", "kill", slow)
     assert again.returncode == 1 and "already ended" in again.stderr
 

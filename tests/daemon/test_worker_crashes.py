@@ -20,7 +20,9 @@ from pathlib import Path
 
 import pytest
 
-from .helpers import Daemon, wait_until
+from tests.conftest import postgres_database, require_postgres
+
+from .helpers import Daemon, daemons_on, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -138,3 +140,99 @@ async def test_a_job_that_kills_its_worker_fails_after_max_deliveries(
     assert any(reason in m for m in messages), messages
     assert reason in log
     assert log.count("in flight") >= 2, log  # each start named the job it found held
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            return handle.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except OSError:
+        return False
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry))
+    return found
+
+
+async def test_the_first_runs_processes_die_with_the_daemon(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Before: the first run's `sleep` outlived a kill -9 and its shell did its side effect
+    next to the second run's. Now its shell dies with the daemon (PR_SET_PDEATHSIG) and the
+    next start kills the `sleep` it left (the process ledger)."""
+    marker, effects = tmp_path / "runs.txt", tmp_path / "effects.txt"
+    flow = f"""
+id: victim
+namespace: tests.crashes
+tasks:
+  - id: work
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - 'echo "{{{{ taskrun.attemptsCount }}}} $$" >> {marker}'
+      - '[ {{{{ taskrun.attemptsCount }}}} -gt 0 ] || sleep 30'
+      - 'echo "{{{{ taskrun.attemptsCount }}}}" >> {effects}'
+"""
+    daemon = _daemon(tmp_path, database_url, flow)
+    try:
+        daemon.start()
+        execution_id = daemon.create_execution("tests.crashes", "victim")
+        wait_until(lambda: _runs(marker), 30, "the first run")
+        [(_, shell)] = _runs(marker)
+        [sleep] = wait_until(lambda: _children(shell), 10, "the shell's sleep")
+        _kill_when_run(daemon, marker, 1)
+        assert wait_until(lambda: not _alive(shell), 10, "the shell to die with the daemon")
+        daemon.start()  # its start reaps what the dead instance left
+        assert not _alive(sleep), "the first run's sleep outlived the next start"
+        final = _ended(daemon, execution_id)
+        log = daemon.log()
+    finally:
+        daemon.close()
+        _kill_leftovers(marker)
+
+    assert final["state"]["current"] == "SUCCESS"
+    assert effects.read_text().split() == ["1"]  # only the second run did its side effect
+    assert f"process group {shell} running: killed" in log, log
+
+
+async def test_another_daemon_resubmits_a_dead_ones_job(tmp_path: Path) -> None:
+    """PostgreSQL, two daemons: the one running the task dies; the other's liveness check
+    hands the job out (logging what the dead one held) and runs it as attempt 2."""
+    require_postgres()
+    marker = tmp_path / "runs.txt"
+    flows = {"victim.yml": _flow(marker, stop_after_first=True)}
+    async with postgres_database() as url:
+        first, second = daemons_on(
+            tmp_path,
+            url,
+            flows,
+            count=2,
+            liveness__timeout="PT2S",
+            liveness__heartbeat_interval="PT0.5S",
+        )
+        try:
+            first.start()
+            execution_id = first.create_execution("tests.crashes", "victim")
+            wait_until(lambda: _runs(marker), 30, "the first run")
+            second.start()
+            _kill_when_run(first, marker, 1)
+            final = _ended(second, execution_id)
+            log = second.log()
+        finally:
+            first.close()
+            second.close()
+            _kill_leftovers(marker)
+
+    assert [count for count, _ in _runs(marker)] == [0, 1]
+    [run] = final["taskRunList"]
+    assert [a["state"]["current"] for a in run["attempts"]] == ["RESUBMITTED", "SUCCESS"]
+    assert "was silent with worker job" in log and "task work, attempt 1" in log, log

@@ -159,3 +159,55 @@ def test_broken_expression_syntax_is_a_positioned_warning() -> None:
     )
     [warning] = load_warnings(flow)
     assert str(warning).startswith("typed.yml:6:14: tasks[0].message: this expression will not")
+
+
+def test_expression_syntax_of_variables_outputs_and_triggers_is_checked_too() -> None:
+    source = (
+        'id: typed\nnamespace: company.team\nvariables:\n  x: "{{ 1 + }}"\n'
+        "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+        "triggers:\n  - id: s\n    type: io.kestra.plugin.core.trigger.Schedule\n"
+        "    cron: '* * * * *'\n    inputs:\n      a: \"{{ now( }}\"\n"
+    )
+    warnings = [str(w) for w in load_warnings(load_flow(source, file="typed.yml"))]
+    assert [w.split(": this expression will not render")[0] for w in warnings] == [
+        "typed.yml:4:6: variables.x",
+        "typed.yml:14:10: triggers[0].inputs.a",
+    ]
+
+
+def test_deprecated_properties_are_warnings() -> None:
+    source = (
+        "id: typed\nnamespace: company.team\ninputs:\n  - name: x\n    type: STRING\n"
+        "tasks:\n  - id: a\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+        "    retry: {type: constant, interval: PT1S, maxAttempt: 2}\n"
+    )
+    warnings = [str(w) for w in load_warnings(load_flow(source, file="typed.yml"))]
+    assert warnings == [
+        "typed.yml:4:5: inputs[0].name: `name` is replaced by `id`",
+        "typed.yml:10:45: tasks[0].retry.maxAttempt: `maxAttempt` is replaced by `maxAttempts`",
+    ]
+
+
+def test_stored_revisions_reread_leniently_skip_the_literal_checks() -> None:
+    """A revision stored before these checks still loads from the database (the daemon
+    re-reads stored flows with strict=False); only new files and API writes are refused."""
+    source = flow_yaml(f"- id: nap\n  type: {SLEEP}\n  duration: PT5X\n")
+    with pytest.raises(FlowLoadError):
+        load_flow(source)
+    assert load_flow(source, strict=False).tasks[0].duration == "PT5X"
+
+
+def test_durations_of_waitfor_and_sla_blocks_are_checked() -> None:
+    source = (
+        "id: typed\nnamespace: company.team\n"
+        "sla:\n  - {id: s, type: MAX_DURATION, behavior: FAIL, duration: soon}\n"
+        "tasks:\n  - id: w\n    type: io.kestra.plugin.core.flow.WaitFor\n"
+        '    condition: "{{ true }}"\n    checkFrequency: {interval: often}\n'
+        "    tasks:\n      - {id: a, type: io.kestra.plugin.core.log.Log, message: hi}\n"
+    )
+    with pytest.raises(FlowLoadError) as info:
+        load_flow(source, file="typed.yml")
+    assert [f"{p.path}: {p.message.split(' (')[0]}" for p in info.value.problems] == [
+        "sla[0].duration: `duration` must be an ISO-8601 duration",
+        "tasks[0].checkFrequency.interval: `interval` must be an ISO-8601 duration",
+    ]

@@ -9,7 +9,7 @@ import pytest
 from kestrad.expr.engine import Renderer
 from kestrad.flows.loader import load_flow
 from kestrad.model.execution import Execution
-from kestrad.model.messages import Kill, Resume, RetryDue, TaskResult, Wake
+from kestrad.model.messages import Kill, PauseRequest, Resume, RetryDue, TaskResult, Wake
 from kestrad.model.state import History, now_iso
 from kestrad.runtime.advance import AdvanceEnv, AdvanceResult, advance
 
@@ -243,3 +243,27 @@ tasks:
     )
     _execution, first, _env = _start(flow)
     assert [j.task_id for j in first.jobs] == [branch]
+
+
+def test_an_operators_pause_lets_running_tasks_end_and_starts_nothing_until_resumed() -> None:
+    """Kestra's `executions/{id}/actions/pause` (ExecutionControllerTest#pause)."""
+    flow = _flow(SEQUENTIAL)
+    execution, first, env = _start(flow)
+    paused = advance(execution, flow, [PauseRequest()], env)
+    assert execution.state.current == "PAUSED" and paused.jobs == []
+    finished = advance(execution, flow, [_finish(first.jobs[0], outputs={"value": "one"})], env)
+    assert _states(execution) == {"a": "SUCCESS"} and finished.jobs == []
+    assert execution.state.current == "PAUSED"
+    resumed = advance(execution, flow, [Resume()], env)
+    assert execution.state.current == "RUNNING"
+    assert [j.task_id for j in resumed.jobs] == ["b"]
+    again = advance(execution, flow, [_finish(resumed.jobs[0])], env)
+    assert again.ended and execution.state.current == "SUCCESS"
+
+
+def test_a_pause_request_for_an_ended_execution_changes_nothing() -> None:
+    flow = _flow(SEQUENTIAL)
+    execution, _first, env = _start(flow)
+    advance(execution, flow, [Kill()], env)
+    advance(execution, flow, [PauseRequest()], env)
+    assert execution.state.current == "KILLED"

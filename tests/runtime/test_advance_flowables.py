@@ -627,6 +627,8 @@ def test_waitfor_fails_at_max_iterations_with_fail_on_max_reached() -> None:
     s.finish("probe", outputs={"value": "no"})
     assert s.state("loop") == "FAILED" and s.state_now == "FAILED"
     assert "condition still false after 3 iterations" in s.messages("ERROR")
+    # Kestra 1.x: LoopUntilCaseTest#waitforMaxIterations reads iterationCount 4
+    assert s.run("loop").outputs["iterationCount"] == 4
 
 
 def test_waitfor_stops_at_max_duration() -> None:

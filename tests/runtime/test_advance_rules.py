@@ -8,6 +8,8 @@ Where a case mirrors one of Kestra's own tests, the Java test is named in a comm
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from scenario import Scenario
 
@@ -457,6 +459,8 @@ def test_errors_then_finally_then_after_execution(outcome: str, order: list[str]
     while s.jobs:
         assert s.state_now == "RUNNING", "the end waits for every branch"
         seen.append(s.jobs[0].task_id)
+        if seen[-1] == "notify":  # Kestra 1.x: AfterExecutionTestCase (the final state)
+            assert s.jobs[0].variables["execution"]["state"] == end
         s.finish(s.jobs[0].task_id)
     assert seen == order and s.state_now == end
     assert s.execution.k_end_state == end
@@ -485,6 +489,15 @@ def test_flow_outputs_are_rendered_at_the_end_and_a_broken_one_fails_it() -> Non
     broken.finish("r", outputs={"value": "x"})
     assert broken.state_now == "FAILED"
     assert any("Failed to render output `out`" in m for m in broken.messages("ERROR"))
+    # Kestra: FlowOutputTest#shouldGetSuccessExecutionForFlowWithOptionalOutputs
+    optional = Scenario(
+        good.replace("outputs.r.value", "outputs.nope.value").replace(
+            "type: STRING\n", "type: STRING\n    required: false\n"
+        )
+    )
+    optional.start()
+    optional.finish("r", outputs={"value": "x"})
+    assert optional.state_now == "SUCCESS" and optional.execution.outputs == {}
 
 
 # -- SLA --------------------------------------------------------------------------------------
@@ -836,3 +849,124 @@ def test_foreach_children_carry_the_index_of_their_value_as_iteration() -> None:
     assert s.jobs[0].variables["taskrun"]["iteration"] == 0
     s.finish_all()
     assert [r.iteration for r in s.runs("one")] == [0, 1]
+
+
+def test_envs_come_from_env_prefixed_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Kestra 1.x: VariablesTest#recursiveVars (ENV_TEST1, ENV_TEST2 → envs.test1, envs.test2)
+    from kestrad.runtime.variables import envs_from_environment, refresh_environment
+
+    monkeypatch.setenv("ENV_TEST1", "new")
+    monkeypatch.setenv("KESTRA_TEST1", "old")
+    monkeypatch.setenv("KESTRA_TEST2", "kept")
+    refresh_environment()
+    try:
+        envs = envs_from_environment()
+        assert envs["test1"] == "new" and envs["test2"] == "kept"
+    finally:
+        monkeypatch.undo()
+        refresh_environment()
+
+
+# -- Pause (Kestra 1.x) -------------------------------------------------------------------------
+def _pause(props: str) -> str:
+    return _flow(
+        f"""  - id: pause
+    type: {FLOW}.Pause
+{props}
+  - id: last
+    type: {LOG}
+    message: last
+"""
+    )
+
+
+@pytest.mark.parametrize(
+    "behavior,pause_state,end,runs",
+    [
+        ("RESUME", "SUCCESS", "SUCCESS", ["pause", "last"]),
+        ("WARN", "WARNING", "WARNING", ["pause", "last"]),
+        ("FAIL", "FAILED", "FAILED", ["pause"]),
+        ("CANCEL", "CANCELLED", "CANCELLED", ["pause"]),
+    ],
+)
+def test_pause_duration_then_behavior_decides(
+    behavior: str, pause_state: str, end: str, runs: list[str]
+) -> None:
+    # Kestra: PauseTest#runDurationWith{CONTINUE,WARN,FAIL,CANCEL}Behavior
+    s = Scenario(_pause(f"    pauseDuration: PT1S\n    behavior: {behavior}"))
+    s.start()
+    assert s.state_now == "PAUSED"
+    s.tick(1)
+    s.finish_all()
+    assert s.state("pause") == pause_state and s.state_now == end
+    assert [run.task_id for run in s.execution.task_run_list] == runs
+
+
+def test_a_person_resuming_a_pause_ignores_its_behavior() -> None:
+    # Kestra's Pause: "Tasks that are resumed before the duration … will always succeed"
+    s = Scenario(_pause("    pauseDuration: PT1M\n    behavior: FAIL"))
+    s.start()
+    s.resume()
+    s.finish_all()
+    assert s.state("pause") == "SUCCESS" and s.state_now == "SUCCESS"
+
+
+def test_on_pause_runs_while_paused_and_the_pause_waits_for_it() -> None:
+    # Kestra: PauseTest#shouldExecuteOnPauseTask (pause_on_pause.yaml)
+    s = Scenario(
+        _pause(
+            f"    pauseDuration: PT1S\n    onPause:\n      id: hello\n      type: {LOG}\n      message: hi"
+        )
+    )
+    s.start()
+    assert s.state_now == "PAUSED" and s.job_ids() == ["hello"]
+    s.tick(1)
+    assert s.state("pause") == "RUNNING", "waits for its onPause run"
+    s.finish("hello")
+    s.finish_all()
+    assert s.state_now == "SUCCESS" and s.state("hello") == "SUCCESS"
+
+
+def test_a_timed_out_pause_runs_its_errors_and_finally_then_fails() -> None:
+    # Kestra: PauseTest#shouldExecuteErrorsFinallyAndAfterExecution
+    s = Scenario(
+        _pause(
+            f"    timeout: PT1S\n    errors:\n      - id: onError\n        type: {LOG}\n"
+            f"        message: e\n    finally:\n      - id: always\n        type: {LOG}\n"
+            "        message: f"
+        )
+    )
+    s.start()
+    s.tick(1)
+    assert s.job_ids() == ["onError"]
+    s.finish("onError")
+    s.finish("always")
+    assert s.state("pause") == "FAILED" and s.state_now == "FAILED"
+    assert "last" not in s.states()
+
+
+@pytest.mark.parametrize(
+    "props,state",
+    [
+        ('    when: "{{ 1 == 2 }}"', "SKIPPED"),
+        ('    when: "{{ 1 == 1 }}"\n    runIf: "{{ false }}"', "SKIPPED"),
+        ('    when: "{{ 1 == 1 }}"', "CREATED"),
+        ('    when: "{{ nope.x }}"', "FAILED"),
+    ],
+)
+def test_when_is_a_condition_beside_run_if(props: str, state: str) -> None:
+    # Kestra 1.x's `when`: the task runs only when it (and runIf) holds, in any flowable
+    s = Scenario(
+        _flow(
+            f"""  - id: seq
+    type: {FLOW}.Sequential
+    tasks:
+      - id: maybe
+        type: {LOG}
+        message: hi
+{textwrap.indent(props, "    ")}
+"""
+        )
+    )
+    s.start()
+    assert s.state("maybe") == state

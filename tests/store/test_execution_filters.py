@@ -147,3 +147,15 @@ async def test_a_catastrophic_regex_ends_and_matches_nothing_on_sqlite(store) ->
 async def test_a_filter_the_store_cannot_answer_is_refused_by_name(store, query, message) -> None:
     with pytest.raises(UnsupportedFilter, match=message):
         await store.find_executions(query, now=NOW)
+
+
+async def test_a_regex_only_python_reads_is_answered_or_refused_never_a_crash(store) -> None:
+    """`(?P<name>…)` is Python's syntax: SQLite (Python's `regex`) answers it, PostgreSQL's
+    engine refuses it, which the store turns into the same refusal as a bad pattern."""
+    await store.create_executions(SAMPLE)
+    query = q(f("namespace", Op.REGEX, "^(?P<name>companyx)$"))
+    if store.connector.dialect == "postgres":
+        with pytest.raises(UnsupportedFilter, match="invalid REGEX"):
+            await store.find_executions(query, now=NOW)
+    else:
+        assert [e.id for e in await store.find_executions(query, now=NOW)] == ["e003"]

@@ -170,3 +170,59 @@ def test_parse_bytes() -> None:
     assert parse_bytes("10KB") == 10 * 1024
     assert parse_bytes("2 MB") == 2 * 1024**2
     assert parse_bytes("1g") == 1024**3
+
+
+WRITE_REVERSE_PURGE = """
+id: write-reverse
+namespace: company.team
+tasks:
+  - id: write
+    type: io.kestra.plugin.core.storage.Write
+    content: "1\\n2\\n{{ 1 + 2 }}\\n"
+    extension: .yml
+  - id: reverse
+    type: io.kestra.plugin.core.storage.Reverse
+    from: "{{ outputs.write.uri }}"
+  - id: read
+    type: io.kestra.plugin.core.debug.Return
+    format: "{{ read(outputs.reverse.uri) }}"
+  - id: purge
+    type: io.kestra.plugin.core.storage.PurgeCurrentExecutionFiles
+"""
+
+
+async def test_write_reverse_and_purge_the_execution_files(tmp_path: Path) -> None:
+    """WriteTest#run (a file with the rendered content and the extension), ReverseTest#run
+    (`1\\n2\\n3\\n` → `3\\n2\\n1\\n`, same extension), PurgeCurrentExecutionFilesTest#run
+    (every file of the execution deleted, their URIs returned)."""
+    async with running_engine(tmp_path) as engine:
+        execution, logs = await run_flow(engine, WRITE_REVERSE_PURGE)
+    assert execution.state.current == "SUCCESS", [e.message for e in logs]
+    written = run_of(execution, "write").outputs["uri"]
+    reversed_uri = run_of(execution, "reverse").outputs["uri"]
+    assert written.endswith(".yml") and reversed_uri.endswith(".yml")
+    assert run_of(execution, "read").outputs["value"] == "3\n2\n1\n"
+    purged = run_of(execution, "purge").outputs["uris"]
+    assert sorted(purged) == sorted([written, reversed_uri])
+    assert not storage().exists(written) and not storage().exists(reversed_uri)
+
+
+async def test_reverse_refuses_a_file_of_another_namespace(tmp_path: Path) -> None:
+    source = WRITE_REVERSE_PURGE.replace(
+        'from: "{{ outputs.write.uri }}"', "from: kestra:///company/rival/f/file.txt"
+    )
+    async with running_engine(tmp_path) as engine:
+        execution, logs = await run_flow(engine, source)
+    assert run_of(execution, "reverse").state.current == "FAILED"
+    assert any("does not belong to namespace" in m for m in messages(logs, "reverse", "ERROR"))
+
+
+@pytest.mark.parametrize("extension", ["/../../../escape", ".a/b", "..\\\\x"])
+async def test_write_refuses_an_extension_that_is_a_path(tmp_path: Path, extension: str) -> None:
+    source = WRITE_REVERSE_PURGE.replace("extension: .yml", f'extension: "{extension}"')
+    async with running_engine(tmp_path) as engine:
+        execution, logs = await run_flow(engine, source)
+    assert run_of(execution, "write").state.current == "FAILED"
+    [error] = messages(logs, "write", "ERROR")
+    assert error.startswith("`extension` must be a file extension")
+    assert not (tmp_path / "escape").exists()

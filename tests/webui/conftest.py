@@ -19,8 +19,10 @@ from .webui_support import (
 )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
+    """Per module, not per session: Playwright's sync API keeps an event loop running in
+    the test thread while it is open, which the anyio tests of other folders cannot share."""
     require_browser()
     from playwright.sync_api import sync_playwright
 
@@ -72,7 +74,7 @@ def page(browser: object, server: Server) -> Iterator[object]:
 
 @pytest.fixture
 def screenshot(server: Server):
-    """Save a page's screenshot under docs/screenshots (SQLite runs only: one copy)."""
+    """Save a page's screenshot under build/screenshots (SQLite runs only: one copy)."""
 
     def take(tab: object, name: str) -> Path | None:
         if getattr(server, "backend", "") != "sqlite":

@@ -60,6 +60,9 @@ tasks:
       - id: say
         type: io.kestra.plugin.core.log.Log
         message: "item {{ taskrun.value }}"
+      - id: rest
+        type: io.kestra.plugin.core.flow.Sleep
+        duration: PT0.2S
   - id: done
     type: io.kestra.plugin.core.log.Log
     message: done
@@ -92,4 +95,55 @@ tasks:
     message: nightly
 """
 
-ALL = {"greet": GREET, "slow": SLOW, "approval": PAUSE, "loop": FOREACH, "nightly": NIGHTLY}
+RETRY = """
+id: flaky
+namespace: webui.tests
+tasks:
+  - id: flaky
+    type: io.kestra.plugin.core.execution.Fail
+    retry:
+      type: constant
+      interval: PT0.1S
+      maxAttempt: 3
+"""
+
+APPROVAL_INPUTS = """
+id: approval_inputs
+namespace: webui.tests
+tasks:
+  - id: wait
+    type: io.kestra.plugin.core.flow.Pause
+    onResume:
+      - id: approver
+        type: STRING
+        description: Who approves
+      - id: amount
+        type: INT
+  - id: after
+    type: io.kestra.plugin.core.log.Log
+    message: "approved by {{ outputs.wait.onResume.approver }} for {{ outputs.wait.onResume.amount }}"
+"""
+
+PARENT = """
+id: parent
+namespace: webui.tests
+tasks:
+  - id: call
+    type: io.kestra.plugin.core.flow.Subflow
+    namespace: webui.tests
+    flowId: greet
+    inputs:
+      name: from the parent
+    wait: true
+"""
+
+ALL = {
+    "parent": PARENT,
+    "approval_inputs": APPROVAL_INPUTS,
+    "flaky": RETRY,
+    "greet": GREET,
+    "slow": SLOW,
+    "approval": PAUSE,
+    "loop": FOREACH,
+    "nightly": NIGHTLY,
+}

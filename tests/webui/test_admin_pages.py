@@ -105,3 +105,21 @@ def test_instances_lists_this_daemon(page, server: Server) -> None:
     expect(row).to_have_count(1)
     expect(row.locator(".state")).to_have_text("RUNNING")
     expect(row).to_contain_text("scheduler")
+
+
+@pytest.mark.parametrize("namespace", ["", "../x", "<b>ns</b>", "Upper.Case", "ns with space"])
+def test_kv_set_refuses_a_namespace_flows_could_not_have(server: Server, namespace: str) -> None:
+    import json
+    import urllib.parse
+
+    body = urllib.parse.urlencode({"namespace": namespace, "key": "k", "value": "v"}).encode()
+    request = urllib.request.Request(
+        server.url + "/ui/kv",
+        data=body,
+        method="POST",
+        headers={"Authorization": AUTH, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 422
+    assert "must match" in json.loads(refused.value.read())["message"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -17,33 +18,56 @@ def _expect():
     return playwright_expect
 
 
-UI_PAGES = [
-    "/",
-    "/ui/",
-    "/ui/executions",
-    "/ui/executions/rows",
-    "/ui/executions/counts",
-    "/ui/executions/nope",
-    "/ui/executions/nope/live",
-    "/ui/executions/nope/file?uri=kestra:///x",
-    "/ui/static/ui.js",
-    "/ui/static/htmx-2.0.11.min.js",
-]
+def ui_paths() -> list[tuple[str, str]]:
+    """(method, path) of every route the UI mounts, path parameters filled in: a page
+    added later is covered without editing this list."""
+    from starlette.routing import Mount, Route
+
+    from kestrad.ui.routes import ui_routes
+
+    out: list[tuple[str, str]] = []
+
+    def walk(routes: list, prefix: str) -> None:
+        for route in routes:
+            if isinstance(route, Mount):
+                if route.path == "/ui/static" or route.path.endswith("/static"):
+                    out.append(("GET", prefix + route.path + "/ui.js"))
+                else:
+                    walk(route.routes, prefix + route.path)
+            elif isinstance(route, Route):
+                path = re.sub(r"\{[^}]+\}", "x", prefix + route.path)
+                out.extend((method, path) for method in sorted(route.methods - {"HEAD"}))
+
+    walk(ui_routes(None), "")  # type: ignore[arg-type]
+    return out
 
 
-@pytest.mark.parametrize("path", UI_PAGES)
-def test_basic_auth_guards_every_page(server: Server, path: str) -> None:
-    """No page, script or fragment of the UI answers without credentials."""
+UI_PAGES = ui_paths()
+
+
+def test_every_ui_route_is_listed() -> None:
+    paths = {path for _, path in UI_PAGES}
+    assert {"/", "/ui/", "/ui/executions", "/ui/flows", "/ui/kv", "/ui/files"} <= paths
+    assert ("DELETE", "/ui/kv/x/x") in UI_PAGES
+
+
+@pytest.mark.parametrize(("method", "path"), UI_PAGES)
+def test_basic_auth_guards_every_page(server: Server, method: str, path: str) -> None:
+    """No page, script, fragment or write of the UI answers without credentials."""
+    data = b"" if method != "GET" else None
+    anonymous = urllib.request.Request(server.url + path, data=data, method=method)
     with pytest.raises(urllib.error.HTTPError) as refused:
-        urllib.request.urlopen(server.url + path, timeout=10)
+        urllib.request.urlopen(anonymous, timeout=10)
     assert refused.value.code == 401
     assert refused.value.headers["WWW-Authenticate"].startswith("Basic")
+    if method != "GET":
+        return
     request = urllib.request.Request(server.url + path, headers={"Authorization": AUTH})
     try:
         status = urllib.request.urlopen(request, timeout=10).status
     except urllib.error.HTTPError as exc:
         status = exc.code
-    assert status in (200, 404)
+    assert status in (200, 400, 404)
 
 
 def test_root_redirects_to_the_ui(server: Server) -> None:
@@ -183,15 +207,15 @@ def test_gantt_and_topology_of_a_foreach(page, server: Server, screenshot) -> No
     rows = page.locator("#gantt .gantt-row")
     labels = rows.evaluate_all("rs => rs.map(r => r.dataset.task)")
     assert labels[0] == "each"
-    assert {"say [a]", "say [b]", "say [c]", "done"} <= set(labels)
+    assert {"say [a]", "say [b]", "say [c]", "rest [c]", "done"} <= set(labels)
     expect(page.locator('#gantt .gantt-row[data-task="say [b]"]')).to_have_attribute(
         "data-state", "SUCCESS"
     )
     screenshot(page, "execution-gantt")
     page.get_by_role("tab", name="Topology").click()
     nodes = page.locator("#topology .node")
-    expect(nodes).to_have_count(3)
-    for task in ("each", "say", "done"):
+    expect(nodes).to_have_count(4)
+    for task in ("each", "say", "rest", "done"):
         expect(page.locator(f'#topology .node[data-task="{task}"]')).to_have_attribute(
             "data-state", "SUCCESS"
         )
@@ -230,3 +254,126 @@ def test_outputs_tab_and_file_refusals(page, server: Server) -> None:
             f"/ui/executions/{created['id']}/file", params={"uri": "kestra:///../x"}
         ).text(),
     )
+
+
+def test_labels_are_changed_from_the_page(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "labels"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    page.goto(f"/ui/executions/{created['id']}")
+    page.get_by_text("Replay with changed inputs, or change labels").click()
+    page.locator("#labels-text").fill("team:data\nenv:test")
+    page.get_by_role("button", name="Save labels").click()
+    expect(page.locator("#flash")).to_have_text("Labels saved")
+    labels = {
+        item["key"]: item["value"]
+        for item in server.api("GET", f"/executions/{created['id']}")["labels"]
+    }
+    assert labels["team"] == "data" and labels["env"] == "test"
+    expect(page.locator("#live")).to_contain_text("team:data")
+
+
+def test_replay_with_changed_inputs_opens_the_new_execution(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "first"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    page.goto(f"/ui/executions/{created['id']}")
+    page.get_by_text("Replay with changed inputs, or change labels").click()
+    page.locator("#replay-name").fill("second")
+    page.get_by_role("button", name="Replay with these inputs").click()
+    expect(page).not_to_have_url(re.compile(created["id"]))
+    expect(page.locator("#execution-state .state")).to_have_text("SUCCESS")
+    replayed = server.api("GET", f"/executions/{page.url.rsplit('/', 1)[-1]}")
+    assert replayed["inputs"]["name"] == "second"
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("after=not-a-cursor", "after: not a page cursor"),
+        ("start=yesterday", "start: `yesterday` is not a date"),
+        ("label=novalue", "label: `novalue` is not key:value"),
+        ("state=RUNNING&state=%3Cscript%3E", "unknown state &lt;SCRIPT&gt;"),
+        ("size=lots", "size: not a number"),
+    ],
+)
+def test_bad_filters_are_answered_400_naming_the_field(
+    server: Server, query: str, message: str
+) -> None:
+    for path in ("/ui/executions", "/ui/executions/rows", "/ui/executions/counts"):
+        request = urllib.request.Request(
+            f"{server.url}{path}?{query}", headers={"Authorization": AUTH}
+        )
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request, timeout=10)
+        assert refused.value.code == 400
+        assert message in refused.value.read().decode()
+
+
+def test_stored_text_is_escaped_in_pages(server: Server) -> None:
+    """Labels and inputs come from API callers: they are shown, never run."""
+    hostile = "<img src=x onerror=alert(1)>"
+    created = server.api(
+        "POST",
+        "/executions/webui.tests/greet?labels=" + urllib.parse.quote(f"x:{hostile}"),
+        {"name": hostile},
+    )
+    server.wait_state(created["id"], {"SUCCESS"})
+    for path in (f"/ui/executions/{created['id']}", "/ui/executions?namespace=webui.tests"):
+        request = urllib.request.Request(server.url + path, headers={"Authorization": AUTH})
+        html = urllib.request.urlopen(request, timeout=10).read().decode()
+        assert hostile not in html
+        assert "&lt;img src=x onerror=alert(1)&gt;" in html
+
+
+def test_time_range_filter(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "range"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    row = page.locator(f'tr[data-execution="{created["id"]}"]')
+    page.goto("/ui/executions?namespace=webui.tests&start=2099-01-01T00:00")
+    expect(row).to_have_count(0)
+    page.goto("/ui/executions?namespace=webui.tests&start=2020-01-01T00:00&end=2099-01-01T00:00")
+    expect(row).to_be_visible()
+    page.goto("/ui/executions?namespace=webui.tests&end=2020-01-01T00:00")
+    expect(row).to_have_count(0)
+
+
+def test_gantt_draws_each_attempt_of_a_retried_task(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/flaky", None)
+    server.wait_state(created["id"], {"FAILED"})
+    page.goto(f"/ui/executions/{created['id']}?tab=gantt")
+    row = page.locator('#gantt .gantt-row[data-task="flaky"]')
+    expect(row).to_have_attribute("data-attempts", "3")
+    expect(row.locator("rect")).to_have_count(3)
+    expect(row.locator("rect title").first).to_contain_text("attempt 1: FAILED")
+
+
+def test_resume_form_asks_for_the_pause_inputs(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/approval_inputs", None)
+    server.wait_state(created["id"], {"PAUSED"})
+    page.goto(f"/ui/executions/{created['id']}")
+    form = page.locator("#resume-inputs")
+    form.get_by_label("approver").fill("Grace")
+    form.get_by_label("amount").fill("42")
+    form.get_by_role("button", name="Resume with these inputs").click()
+    expect(page.locator("#execution-state .state")).to_have_text("SUCCESS", timeout=20_000)
+    page.get_by_role("tab", name="Logs").click()
+    expect(page.locator(".logs .line").filter(has_text="approved by Grace for 42")).to_be_visible()
+
+
+def test_parent_and_child_executions_link_to_each_other(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/parent", None)
+    parent = server.wait_state(created["id"], {"SUCCESS"})
+    child_id = next(r for r in parent["taskRunList"] if r["taskId"] == "call")["outputs"][
+        "executionId"
+    ]
+    page.goto(f"/ui/executions/{created['id']}")
+    page.get_by_role("link", name=child_id).click()
+    expect(page).to_have_url(re.compile(f"/ui/executions/{child_id}$"))
+    expect(page.get_by_text("from the parent")).to_be_visible()
+    page.get_by_role("link", name=created["id"]).click()
+    expect(page).to_have_url(re.compile(f"/ui/executions/{created['id']}$"))

@@ -77,7 +77,7 @@ def test_api_flow_is_edited_and_validated_as_you_type(page, server: Server, scre
 def test_topology_of_a_flow(page, server: Server) -> None:
     expect = _expect()
     page.goto("/ui/flows/webui.tests.sub/loop?tab=topology")
-    expect(page.locator("#topology .node")).to_have_count(3)
+    expect(page.locator("#topology .node")).to_have_count(4)
 
 
 def test_execute_form_runs_the_flow_with_typed_inputs(page, server: Server, screenshot) -> None:
@@ -108,9 +108,6 @@ def test_execute_form_shows_the_server_error_beside_the_field(page, server: Serv
     assert "/ui/flows/" in page.url
 
 
-@pytest.mark.xfail(
-    reason="the API does not take FILE uploads on create-execution yet (issue 13)", strict=True
-)
 def test_execute_form_uploads_a_file(page, server: Server, tmp_path) -> None:
     expect = _expect()
     upload = tmp_path / "hello.txt"

@@ -1,4 +1,4 @@
-"""Commands on one execution: kill, resume (with `onResume` inputs), restart (optionally on
+"""Commands on one execution: kill, pause, resume (with `onResume` inputs), restart (optionally on
 another flow revision) and replay (from the start or from one of its task runs).
 
 Each loads the execution, asks the transition rule, then publishes the event (or, for a
@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kestrad.model.execution import Execution
-from kestrad.model.messages import ExecutionEvent, Kill, Restart, Resume, encode
+from kestrad.model.messages import ExecutionEvent, Kill, PauseRequest, Restart, Resume, encode
 from kestrad.runtime import transitions as T
 from kestrad.runtime.replay import replay_execution
 from kestrad.store.base import Outgoing, Store
@@ -71,6 +71,14 @@ async def resume(
         )
     _check(T.RESUME.check(execution))
     await _publish(store, execution, Resume(inputs=dict(inputs) if inputs else None))
+    return execution
+
+
+async def pause(store: Store, execution_id: str) -> Execution:
+    """Pause a running execution: what runs ends, nothing new starts until a resume."""
+    execution = await _load(store, execution_id)
+    _check(T.PAUSE_REQUEST.check(execution))
+    await _publish(store, execution, PauseRequest())
     return execution
 
 

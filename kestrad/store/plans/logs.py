@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kestrad.model.records import LogEntry, NewLog
 from kestrad.store.rows import log_entry, log_params, stored_log
-from kestrad.store.statements import All, ManyKeys, Plan, Value
+from kestrad.store.statements import All, Filtered, ManyKeys, Plan, Value, Where
 
 
 def insert_logs(logs: list[NewLog]) -> Plan[list[LogEntry]]:
@@ -73,3 +73,13 @@ def latest_logs(
     params = (execution_id, namespace, flow_id, levels, limit, below)
     rows = yield All("log_search_latest", params)
     return [log_entry(r) for r in reversed(rows)]
+
+
+def find_logs(where: Where, limit: int, offset: int) -> Plan[list[LogEntry]]:
+    """Log lines matching Kestra's query filters, newest first."""
+    rows = yield Filtered(All("log_find", (limit, offset)), where)
+    return [log_entry(r) for r in rows]
+
+
+def count_found_logs(where: Where) -> Plan[int]:
+    return int((yield Filtered(Value("log_find_count"), where)))

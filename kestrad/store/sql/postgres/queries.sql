@@ -571,6 +571,27 @@ UPDATE queue_worker q SET claimed_by = NULL, claimed_at = NULL,
 FROM unnest($1::text[], $2::float8[]) AS a(claimed_by, claimed_at)
 WHERE q.claimed_by = a.claimed_by AND q.claimed_at = a.claimed_at;
 
+-- Executions per state in a start-date range, for the web UI's chart (plans/charts.py):
+-- each a count over a covering index. The tree variant counts a namespace and every
+-- namespace below it: the index range [ns, ns + '/') holds them ('.' sorts before '/' in
+-- the C collation the columns use), and the exact test drops neighbours such as `ns-x`.
+-- name: chart_count_state
+SELECT count(*) FROM executions WHERE state = $1 AND start_date >= $2 AND start_date <= $3;
+
+-- name: chart_count_namespace_state
+SELECT count(*) FROM executions
+WHERE namespace = $1 AND state = $2 AND start_date >= $3 AND start_date <= $4;
+
+-- name: chart_count_tree_state
+SELECT count(*) FROM executions
+WHERE namespace >= $1::text AND namespace < $1::text || '/'
+  AND (namespace = $1::text OR left(namespace, length($1::text) + 1) = $1::text || '.')
+  AND state = $2 AND start_date >= $3 AND start_date <= $4;
+
+-- name: chart_count_flow_state
+SELECT count(*) FROM executions
+WHERE namespace = $1 AND flow_id = $2 AND state = $3 AND start_date >= $4 AND start_date <= $5;
+
 -- A graceful stop gives its unfinished jobs back: not a death (see 030_worker_deliveries).
 -- name: queue_worker_hand_back
 UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL, handed_back = handed_back + 1
@@ -651,3 +672,20 @@ EXISTS (SELECT 1 FROM jsonb_each_text({col}) AS lb WHERE lb.key = $1 AND lb.valu
 
 -- name: where_never
 1 = 0
+
+-- Log lines matching Kestra's query filters (store/filters.py), newest first.
+-- name: log_find
+SELECT l.seq, l.execution_id, l.namespace, l.flow_id, l.task_id, l.task_run_id, l.attempt, l.level, l.timestamp, l.message
+FROM logs AS l WHERE /*where*/ ORDER BY l.seq DESC LIMIT $1 OFFSET $2;
+
+-- name: log_find_count
+SELECT count(*) FROM logs AS l WHERE /*where*/;
+
+-- The newest execution of each flow of a list ($1 namespaces, $2 flow ids, pairwise).
+-- name: execution_latest_of_flows
+SELECT f.ns, f.flow, e.id, e.state, e.start_date
+FROM unnest($1::text[], $2::text[]) AS f(ns, flow)
+CROSS JOIN LATERAL (
+  SELECT x.id, x.state, x.start_date FROM executions AS x
+  WHERE x.namespace = f.ns AND x.flow_id = f.flow
+  ORDER BY x.start_date DESC, x.id DESC LIMIT 1) AS e;

@@ -75,8 +75,10 @@ SELECT namespace, flow_id, id FROM executions
 WHERE namespace = ?1 AND flow_id = ?2 AND state = 'QUEUED'
 ORDER BY start_date, id LIMIT ?3;
 
+-- Named index: once ANALYZE has seen a column that is mostly NULL it rates the index
+-- useless and the planner scans the whole table instead.
 -- name: execution_by_trigger
-SELECT value FROM executions WHERE trigger_execution_id = ?1;
+SELECT value FROM executions INDEXED BY executions_trigger WHERE trigger_execution_id = ?1;
 
 -- name: execution_states_of
 SELECT id, state, start_date FROM executions WHERE id IN (SELECT value FROM json_each(?1));
@@ -499,6 +501,27 @@ DELETE FROM logs WHERE seq IN (
     AND (?2 IS NULL OR timestamp >= ?2) AND timestamp <= ?1
   LIMIT ?7);
 
+-- Executions per state in a start-date range, for the web UI's chart (plans/charts.py):
+-- each a count over a covering index. The tree variant counts a namespace and every
+-- namespace below it: the index range [ns, ns + '/') holds them ('.' sorts before '/'),
+-- and the exact test drops neighbours such as `ns-x`.
+-- name: chart_count_state
+SELECT count(*) FROM executions WHERE state = ?1 AND start_date >= ?2 AND start_date <= ?3;
+
+-- name: chart_count_namespace_state
+SELECT count(*) FROM executions
+WHERE namespace = ?1 AND state = ?2 AND start_date >= ?3 AND start_date <= ?4;
+
+-- name: chart_count_tree_state
+SELECT count(*) FROM executions
+WHERE namespace >= ?1 AND namespace < ?1 || '/'
+  AND (namespace = ?1 OR substr(namespace, 1, length(?1) + 1) = ?1 || '.')
+  AND state = ?2 AND start_date >= ?3 AND start_date <= ?4;
+
+-- name: chart_count_flow_state
+SELECT count(*) FROM executions
+WHERE namespace = ?1 AND flow_id = ?2 AND state = ?3 AND start_date >= ?4 AND start_date <= ?5;
+
 -- Kestra's query filters (store/filters.py): the executions a search, a count or a bulk
 -- action by query selects; the conditions go where `/*where*/` is.
 -- name: execution_find
@@ -567,3 +590,20 @@ EXISTS (SELECT 1 FROM json_each({col}) AS lb WHERE lb.key = ?1 AND lb.value LIKE
 
 -- name: where_never
 1 = 0
+
+-- Log lines matching Kestra's query filters (store/filters.py), newest first.
+-- name: log_find
+SELECT l.seq, l.execution_id, l.namespace, l.flow_id, l.task_id, l.task_run_id, l.attempt, l.level, l.timestamp, l.message
+FROM logs AS l WHERE /*where*/ ORDER BY l.seq DESC LIMIT ?1 OFFSET ?2;
+
+-- name: log_find_count
+SELECT count(*) FROM logs AS l WHERE /*where*/;
+
+-- The newest execution of each flow of a list (?1 namespaces, ?2 flow ids, pairwise).
+-- name: execution_latest_of_flows
+SELECT e.namespace, e.flow_id, e.id, e.state, e.start_date
+FROM json_each(?1) AS n JOIN json_each(?2) AS f ON f.key = n.key
+JOIN executions AS e ON e.id = (
+  SELECT x.id FROM executions AS x
+  WHERE x.namespace = n.value AND x.flow_id = f.value
+  ORDER BY x.start_date DESC, x.id DESC LIMIT 1);
