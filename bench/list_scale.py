@@ -185,6 +185,7 @@ async def measure(url: str, count: int, runs: int) -> dict[str, Any]:
     """Every case on one store; {case: {p50, p99, rows}}."""
     from kestrad.api.app import create_app
     from kestrad.config import Config
+    from kestrad.model.query import Filter, Op, Query
     from kestrad.runtime.engine import Engine
 
     deep = int(count * 0.9)
@@ -203,6 +204,13 @@ async def measure(url: str, count: int, runs: int) -> dict[str, Any]:
             **failed, limit=1, offset=int(failed_total * 0.9)
         )
         failed_at = (failed_marker[0].state.start_date, failed_marker[0].id)
+        failed_or_killed = Query(
+            filters=[
+                Filter(field="namespace", op=Op.EQUALS, value=ns),
+                Filter(field="state", op=Op.IN, value=["FAILED", "KILLED"]),
+            ]
+        )
+        prefix = Query(filters=[Filter(field="namespace", op=Op.PREFIX, value=ns.split(".")[0])])
         cases: list[tuple[str, Callable[[], Awaitable[Any]], int]] = [
             ("first page", lambda: store.search_executions(limit=PAGE + 1), runs),
             (
@@ -223,6 +231,21 @@ async def measure(url: str, count: int, runs: int) -> dict[str, Any]:
             (
                 "one flow, first page",
                 lambda: store.search_executions(namespace=ns, flow_id=flow, limit=PAGE + 1),
+                runs,
+            ),
+            (
+                "filters: namespace + state IN (FAILED, KILLED), first page",
+                lambda: store.find_executions(failed_or_killed, now=time.time(), limit=PAGE + 1),
+                runs,
+            ),
+            (
+                "filters: namespace PREFIX (sub-namespaces), first page",
+                lambda: store.find_executions(prefix, now=time.time(), limit=PAGE + 1),
+                runs,
+            ),
+            (
+                "filters: namespace + state IN, count",
+                lambda: store.count_found_executions(failed_or_killed, now=time.time()),
                 runs,
             ),
             ("count, all", lambda: store.count_executions(), max(runs // 5, 3)),
@@ -251,6 +274,10 @@ async def measure(url: str, count: int, runs: int) -> dict[str, Any]:
             for name, params in (
                 ("HTTP first page", {}),
                 ("HTTP keyset page, 90 % deep", {"after": cursor}),
+                (
+                    "HTTP filters[namespace][EQUALS] + filters[state][IN]",
+                    {"filters[namespace][EQUALS]": ns, "filters[state][IN]": "FAILED,KILLED"},
+                ),
             ):
                 results[name] = summary(await timed(lambda p=params: get(p), runs))
                 print(f"  {name}: p50 {ms(results[name]['p50'])}", flush=True)

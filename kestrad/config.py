@@ -50,6 +50,11 @@ class DatabaseConfig(_Section, kw_only=True):
     # `kestrad serve` waits this long for an unreachable database at start (PostgreSQL
     # booting after kestrad) before it stops with a one-line error.
     startup_wait: str = "PT1M"
+    # PostgreSQL: no statement of kestrad's runs this long (PT0S: no limit).
+    statement_timeout: str = "PT1M"
+    # PostgreSQL: a session idle this long inside a transaction (its daemon frozen) is
+    # ended by the server, so its row locks stall nobody.
+    idle_in_transaction_timeout: str = "PT10S"
 
 
 class FlowsConfig(_Section, kw_only=True):
@@ -347,6 +352,8 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         "server.header_timeout": config.server.header_timeout,
         "server.keep_alive_timeout": config.server.keep_alive_timeout,
         "database.startup_wait": config.database.startup_wait,
+        "database.statement_timeout": config.database.statement_timeout,
+        "database.idle_in_transaction_timeout": config.database.idle_in_transaction_timeout,
         "queue.min_poll_interval": config.queue.min_poll_interval,
         "queue.max_poll_interval": config.queue.max_poll_interval,
         "liveness.heartbeat_interval": config.liveness.heartbeat_interval,

@@ -80,6 +80,12 @@ def api_routes() -> list[Route]:
         Route("/executions/{execution_id}/follow", executions.follow, methods=["GET"]),
         Route("/executions/{execution_id}/kill", executions.kill, methods=["DELETE"]),
         Route("/executions/{execution_id}/resume", executions.resume, methods=["POST"]),
+        Route("/executions/{execution_id}/approve", executions.approve, methods=["POST"]),
+        Route("/executions/{execution_id}/deny", executions.deny, methods=["POST"]),
+        # Kestra's older paths of the newer `…/actions/…` routes.
+        Route("/executions/{execution_id}/pause", actions.pause, methods=["POST"]),
+        Route("/executions/{execution_id}/labels", actions.set_labels, methods=["POST"]),
+        Route("/executions/{execution_id}/change-status", actions.change_status, methods=["POST"]),
         Route("/executions/{execution_id}/restart", executions.restart, methods=["POST"]),
         Route("/executions/{execution_id}/replay", executions.replay, methods=["POST"]),
         Route(
@@ -87,6 +93,7 @@ def api_routes() -> list[Route]:
         ),
         Route("/executions/{namespace}/{id}", executions.create, methods=["POST"]),
         Route("/executions/namespaces", reads.executable_namespaces, methods=["GET"]),
+        Route("/executions/latest", reads.latest_executions, methods=["POST"]),
         Route("/executions/namespaces/{namespace}/flows", reads.executable_flows, methods=["GET"]),
         Route("/executions/flows/{namespace}/{id}", reads.flow_for_execution, methods=["GET"]),
         Route("/executions/{execution_id}/flow", reads.execution_flow, methods=["GET"]),
@@ -108,6 +115,12 @@ def api_routes() -> list[Route]:
         Route("/namespaces/{namespace}/files", namespaces.move, methods=["PUT"]),
         Route("/namespaces/{namespace}/files", namespaces.delete, methods=["DELETE"]),
         Route("/namespaces/{namespace}/files/stats", namespaces.stats, methods=["GET"]),
+        Route("/namespaces/{namespace}/files/search", namespaces.search_files, methods=["GET"]),
+        Route(
+            "/namespaces/{namespace}/dependencies",
+            reads.namespace_dependencies,
+            methods=["GET"],
+        ),
         Route(
             "/namespaces/{namespace}/files/directory", namespaces.list_directory, methods=["GET"]
         ),
@@ -156,6 +169,7 @@ def api_routes() -> list[Route]:
         Route("/flows/validate", flows.validate, methods=["POST"]),
         Route("/flows/search", flows.search, methods=["GET"]),
         Route("/flows", flows.create, methods=["POST"]),
+        Route("/flows/graph", reads.graph_from_source, methods=["POST"]),
         Route("/flows/export/by-ids", bulk.export_by_ids, methods=["POST"]),
         Route("/flows/export/by-query", bulk.export_by_query, methods=["GET"]),
         Route("/flows/import", bulk.import_flows, methods=["POST"]),

@@ -3,7 +3,8 @@
 Handlers raise `ApiError` for the expected failures (bad input, unknown flow); Starlette's
 own `HTTPException`s (unknown route, wrong method) get the same shape. Anything else is a
 bug: `CatchAllMiddleware` logs it with its traceback server-side and answers a bare 500,
-except a database outage, which answers 503 with Retry-After.
+except a database outage, or a write refused because this instance was fenced (another
+daemon took its work over), which answer 503 with Retry-After.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kestrad.api.responses import json_response
+from kestrad.store.lease import Fenced
 from kestrad.store.outage import describe, is_unavailable
 
 log = logging.getLogger("kestrad.api")
@@ -92,6 +94,19 @@ class CatchAllMiddleware:
                 "%s %s: client disconnected mid-request", scope.get("method"), scope.get("path")
             )
         except Exception as exc:
+            if isinstance(exc, Fenced):
+                # Another daemon took this one's work over; it is stopping (store/lease.py).
+                log.info(
+                    "%s %s: refused, this instance was fenced",
+                    scope.get("method"),
+                    scope.get("path"),
+                )
+                if started:
+                    return
+                response = error_response(503, str(exc))
+                response.headers["Retry-After"] = "5"
+                await response(scope, receive, send)
+                return
             if is_unavailable(exc):
                 # Not a bug: the database is away (the daemon's loops log the outage once).
                 # 503 + Retry-After tells clients and load balancers to come back.

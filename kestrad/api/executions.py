@@ -44,8 +44,18 @@ def invalid_inputs(exc: InputsInvalid) -> ApiError:
     )
 
 
+CREATE_PARAMS = frozenset({"labels", "wait", "revision", "kind"})
+
+
 async def create(request: Request) -> Response:
     ctx = api(request)
+    if "scheduleDate" in request.query_params or "breakpoints" in request.query_params:
+        name = "scheduleDate" if "scheduleDate" in request.query_params else "breakpoints"
+        raise ApiError(400, f"`{name}` is not supported: executions start when created")
+    check_params(request, CREATE_PARAMS)
+    kind = request.query_params.get("kind")
+    if kind is not None and kind.upper() != "NORMAL":
+        raise ApiError(400, f"`kind={kind}`: only NORMAL executions are run here")
     namespace, flow_id = request.path_params["namespace"], request.path_params["id"]
     flow = await enabled_flow(ctx.engine, namespace, flow_id)
     revision = query_int(request, "revision", flow.revision, low=1, high=2**31)
@@ -158,6 +168,7 @@ async def _existing(ctx: ApiContext, execution_id: str) -> Execution:
 
 
 async def get(request: Request) -> Response:
+    check_params(request, set())
     execution = await _existing(api(request), request.path_params["execution_id"])
     return json_response(to_kestra_json(execution))
 
@@ -174,6 +185,31 @@ async def resume(request: Request) -> Response:
     inputs, _ = await read_inputs(request, ctx.body_limit)
     async with _command(request):
         await ctx.engine.resume(request.path_params["execution_id"], inputs or None)
+    return Response(status_code=204)
+
+
+MAX_COMMENT = 10_000
+
+
+async def approve(request: Request) -> Response:
+    """Answer a paused Approval task: APPROVED (`?comment=`, decision inputs in the body)."""
+    return await _decide(request, "APPROVED")
+
+
+async def deny(request: Request) -> Response:
+    return await _decide(request, "DENIED")
+
+
+async def _decide(request: Request, decision: str) -> Response:
+    ctx = api(request)
+    comment = request.query_params.get("comment")
+    if comment is not None and len(comment) > MAX_COMMENT:
+        raise ApiError(422, f"comment longer than {MAX_COMMENT} characters")
+    inputs, _ = await read_inputs(request, ctx.body_limit)
+    async with _command(request):
+        await ctx.engine.resume(
+            request.path_params["execution_id"], inputs or None, decision=decision, comment=comment
+        )
     return Response(status_code=204)
 
 

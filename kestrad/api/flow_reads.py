@@ -6,6 +6,7 @@ dependencies; and the flow of an execution (`executions/{id}/flow`, `…/graph`,
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from starlette.requests import Request
@@ -13,11 +14,13 @@ from starlette.responses import Response
 
 from kestrad.api.context import api
 from kestrad.api.errors import ApiError
-from kestrad.api.flows import flow_json
-from kestrad.api.params import check_params, query_int
+from kestrad.api.flows import flow_json, invalid_flow
+from kestrad.api.params import check_params, query_int, read_json, read_text
 from kestrad.api.responses import json_response
 from kestrad.flows.graph import flow_graph
+from kestrad.flows.loader import FlowLoadError, load_flow
 from kestrad.flows.yaml_source import parse_yaml
+from kestrad.model.query import Filter, Op, Query
 from kestrad.runtime.engine import Engine
 from kestrad.runtime.flow_search import dependencies, live_rows, namespaces_of
 
@@ -169,3 +172,63 @@ async def executable_flows(request: Request) -> Response:
     rows = live_rows(api(request).engine.flows.rows())
     chosen = [r for r in rows if r.namespace == namespace and not r.disabled]
     return json_response([flow_json(r) for r in sorted(chosen, key=lambda r: r.id)])
+
+
+async def graph_from_source(request: Request) -> Response:
+    """The graph of a flow sent as YAML (an editor drawing what is being typed)."""
+    check_params(request, {"subflows"})
+    source = await read_text(request)
+    try:
+        flow = load_flow(source)
+    except FlowLoadError as exc:
+        raise invalid_flow(exc) from None
+    return json_response(flow_graph(flow))
+
+
+async def namespace_dependencies(request: Request) -> Response:
+    """Subflow links of every flow of a namespace (and the flows they reach)."""
+    check_params(request, {"destinationOnly"})
+    ctx = api(request)
+    namespace = request.path_params["namespace"]
+    nodes: dict[str, dict[str, str]] = {}
+    edges: dict[tuple[str, str], dict[str, str]] = {}
+    for row in live_rows(ctx.engine.flows.rows()):
+        if row.namespace != namespace:
+            continue
+        found = dependencies(ctx.engine.flows, row.namespace, row.id)
+        nodes.update({n["uid"]: n for n in found["nodes"]})
+        edges.update({(e["source"], e["target"]): e for e in found["edges"]})
+    return json_response({"nodes": list(nodes.values()), "edges": list(edges.values())})
+
+
+async def latest_executions(request: Request) -> Response:
+    """`[{namespace, id}, …]` → the last execution of each flow that has one."""
+    check_params(request, set())
+    ctx = api(request)
+    body = await read_json(request)
+    if not isinstance(body, list) or len(body) > 1000:
+        raise ApiError(400, 'The body must be a JSON list of {"namespace": …, "id": …}')
+    out = []
+    for item in body:
+        if not isinstance(item, dict) or not all(
+            isinstance(item.get(k), str) for k in ("namespace", "id")
+        ):
+            raise ApiError(400, f'Invalid flow {item!r}: expected {{"namespace": …, "id": …}}')
+        query = Query(
+            filters=[
+                Filter(field="namespace", op=Op.EQUALS, value=item["namespace"]),
+                Filter(field="flowId", op=Op.EQUALS, value=item["id"]),
+            ]
+        )
+        found = await ctx.engine.store.find_executions(query, now=time.time(), limit=1)
+        for execution in found:
+            out.append(
+                {
+                    "id": execution.id,
+                    "namespace": execution.namespace,
+                    "flowId": execution.flow_id,
+                    "startDate": execution.state.start_date,
+                    "status": execution.state.current,
+                }
+            )
+    return json_response(out)

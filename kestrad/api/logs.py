@@ -78,9 +78,11 @@ def log_json(entry: LogEntry) -> dict[str, Any]:
     }
 
 
-async def _pages(ctx: ApiContext, execution_id: str, after: int) -> AsyncIterator[list[LogEntry]]:
+async def _pages(
+    ctx: ApiContext, execution_id: str, after: int, *, ended: bool = False
+) -> AsyncIterator[list[LogEntry]]:
     while True:
-        page = await ctx.engine.store.list_logs(execution_id, after=after, limit=PAGE)
+        page = await ctx.engine.store.list_logs(execution_id, after=after, limit=PAGE, ended=ended)
         if page:
             yield page
         if len(page) < PAGE:
@@ -118,7 +120,12 @@ async def follow(request: Request) -> Response:
 
 
 class _LogStream:
-    """One follower: live lines buffered by the hub callback, drained in sequence order."""
+    """One follower: the hub's lines only wake it; it reads the store from its cursor.
+
+    Lines are read from the store, below the log horizon, and never taken from the hub:
+    on PostgreSQL another daemon (or another connection of this one) may still commit a
+    line with a smaller seq than a line the hub just announced, and a cursor moved past
+    it would skip it (store/plans/logs.py)."""
 
     def __init__(self, ctx: ApiContext, execution: Execution, keep: LogFilter, after: int):
         self.ctx = ctx
@@ -126,13 +133,10 @@ class _LogStream:
         self.keep = keep
         self.sent = after  # highest sequence id already sent (or skipped by the client)
         self.ended = execution.state.current in TERMINATED
-        self.pending: list[LogEntry] = []
         self.wake = ctx.open_stream()
 
     def _on_logs(self, entries: list[LogEntry]) -> None:
-        mine = [e for e in entries if e.execution_id == self.execution_id]
-        if mine:
-            self.pending.extend(mine)
+        if any(e.execution_id == self.execution_id for e in entries):
             self.wake.set()
 
     def _on_execution(self, execution: Execution) -> None:
@@ -150,15 +154,8 @@ class _LogStream:
                 out.append(sse.event(encode_json(log_json(entry)), event_id=entry.seq))
         return out
 
-    def _drain(self) -> list[bytes]:
-        if not self.pending:
-            return []
-        batch, self.pending = self.pending, []
-        batch.sort(key=lambda e: e.seq)
-        return self._events(batch)
-
-    async def _backfill(self) -> AsyncIterator[bytes]:
-        async for page in _pages(self.ctx, self.execution_id, self.sent):
+    async def _backfill(self, *, ended: bool = False) -> AsyncIterator[bytes]:
+        async for page in _pages(self.ctx, self.execution_id, self.sent, ended=ended):
             for chunk in self._events(page):
                 yield chunk
 
@@ -171,16 +168,14 @@ class _LogStream:
                 yield chunk
             last_output = time.monotonic()
             while True:
-                chunks = self._drain()
+                chunks = [chunk async for chunk in self._backfill()]
                 if chunks:
                     yield b"".join(chunks)
                     last_output = time.monotonic()
                 if self.ended:
                     # The terminal state was committed after every line of the execution:
                     # one more read from the store and nothing can be missing.
-                    async for chunk in self._backfill():
-                        yield chunk
-                    for chunk in self._drain():
+                    async for chunk in self._backfill(ended=True):
                         yield chunk
                     yield self._final("end")
                     return
@@ -188,7 +183,7 @@ class _LogStream:
                     yield self._final("shutdown")
                     return
                 if not await wait_for(self.wake, self.ctx.poll_interval):
-                    await self._poll_store()
+                    await self._poll_state()
                     if time.monotonic() - last_output >= self.ctx.heartbeat:
                         yield sse.HEARTBEAT
                         last_output = time.monotonic()
@@ -197,14 +192,12 @@ class _LogStream:
             unsubscribe_executions()
             self.ctx.close_stream(self.wake)
 
-    async def _poll_store(self) -> None:
-        """The hub is a hint: lines and state written by another daemon only show here."""
+    async def _poll_state(self) -> None:
+        """The hub is a hint: an end written by another daemon only shows here (and its
+        lines in the next read of the loop)."""
         execution = await self.ctx.engine.get_execution(self.execution_id)
         if execution is None or execution.state.current in TERMINATED:
             self.ended = True
-        self.pending.extend(
-            [e async for page in _pages(self.ctx, self.execution_id, self.sent) for e in page]
-        )
 
     def _final(self, name: str) -> bytes:
         data = {"executionId": self.execution_id, "lastSequence": self.sent}

@@ -167,3 +167,14 @@ async def delete(request: Request) -> Response:
     except (FileNotFoundError, StorageError) as exc:
         raise _failure(exc, path) from None
     return Response(status_code=204)
+
+
+async def search_files(request: Request) -> Response:
+    """The paths of the namespace's files containing `q` (case-insensitive)."""
+    check_params(request, {"q"})
+    text = (request.query_params.get("q") or "").lower()
+    try:
+        paths = _files(request).walk()
+    except StorageError as exc:
+        raise ApiError(400, f"Invalid namespace: {exc}") from None
+    return json_response([p for p in paths if text in p.lower()])

@@ -1,6 +1,6 @@
-"""`kestrad executions list|get|delete|files|resume|kill|restart|replay`: executions through
-the store. `get` prints the state, one row per task run, the outputs and the ERROR lines
-that say why it failed; `files` lists the execution's files or writes one out.
+"""`kestrad executions list|get|delete|files|resume|approve|deny|kill|restart|replay`:
+executions through the store. `get` prints the state, one row per task run, the outputs and
+the ERROR lines that say why it failed; `files` lists the execution's files or writes one out.
 
 `list` pages like the HTTP API: newest first, a keyset cursor to the next page (printed on
 stderr, so stdout stays one execution per line), a count only with `--count`. The actions
@@ -146,6 +146,12 @@ async def act(args: argparse.Namespace) -> int:
             if action == "resume":
                 inputs = pairs(args.input, "input") or None
                 execution = await commands.resume(store, args.execution_id, inputs)
+            elif action in ("approve", "deny"):
+                inputs = pairs(args.input, "input") or None
+                decision = "APPROVED" if action == "approve" else "DENIED"
+                execution = await commands.resume(
+                    store, args.execution_id, inputs, decision=decision, comment=args.comment
+                )
             elif action == "kill":
                 execution = await commands.kill(store, args.execution_id)
             elif action == "pause":

@@ -57,6 +57,9 @@ async def handle(args: argparse.Namespace) -> int:
                 if args.execution:
                     execution = await store.get_execution(args.execution)
                     if execution is None or execution.state.current in TERMINATED:
+                        # Its lines all committed before its end: read past the horizon.
+                        ended = dict(filters, ended=True)
+                        _print_logs(await store.search_logs(after=last, limit=100_000, **ended))
                         break
                 await anyio.sleep(FOLLOW_INTERVAL)
     except (ConfigError, ValueError, LookupError) as exc:

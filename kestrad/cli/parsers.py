@@ -141,6 +141,8 @@ def add_executions(sub: argparse._SubParsersAction) -> None:
     files.add_argument("--config", help=CONFIG_HELP)
     for action, help_text in (
         ("resume", "resume a PAUSED execution (optionally with onResume inputs)"),
+        ("approve", "approve the paused Approval task of an execution"),
+        ("deny", "deny the paused Approval task of an execution"),
         ("kill", "kill a running execution (its subflows too)"),
         ("pause", "pause a running execution: what runs ends, nothing new starts until resume"),
         ("restart", "run the failed task runs of an ended execution again"),
@@ -149,8 +151,10 @@ def add_executions(sub: argparse._SubParsersAction) -> None:
         parser = actions.add_parser(action, help=help_text)
         parser.add_argument("execution_id", metavar="EXECUTION_ID")
         parser.add_argument("--config", help=CONFIG_HELP)
-        if action == "resume":
+        if action in ("resume", "approve", "deny"):
             parser.add_argument("-i", "--input", action="append", default=[], metavar="NAME=VALUE")
+        if action in ("approve", "deny"):
+            parser.add_argument("--comment", help="the reviewer's comment")
         if action == "restart":
             parser.add_argument("--revision", type=int, help="restart on this flow revision")
         if action == "replay":

@@ -44,6 +44,7 @@ from kestrad.runtime.retention import run_retention
 from kestrad.runtime.scheduler import Scheduler
 from kestrad.runtime.watcher import FlowSync, FolderGone
 from kestrad.store.base import SchedulerLease
+from kestrad.store.lease import Fenced
 from kestrad.store.outage import DatabaseUnreachable, is_unavailable
 from kestrad.ui.routes import ui_routes
 
@@ -65,7 +66,7 @@ class DaemonError(Exception):
     """A failure whose message says everything (no traceback needed): port in use, …"""
 
 
-CLEAR_ERRORS = (DaemonError, FolderGone, DatabaseUnreachable)
+CLEAR_ERRORS = (DaemonError, FolderGone, DatabaseUnreachable, Fenced)
 
 
 def serve(config_path: str | None, roles: str | None = None) -> int:

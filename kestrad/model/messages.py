@@ -57,6 +57,9 @@ class Resume(msgspec.Struct, tag="resume", kw_only=True):
 
     task_run_id: str | None = None
     inputs: dict[str, Any] | None = None
+    # An Approval's decision (APPROVED / DENIED) and the reviewer's comment.
+    decision: str | None = None
+    comment: str | None = None
 
 
 class PauseRequest(msgspec.Struct, tag="pause", kw_only=True):

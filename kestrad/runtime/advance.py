@@ -70,6 +70,7 @@ from kestrad.tasks.flowable_support import (
     ERRORS,
     FINALLY,
     LISTENERS,
+    TASKS,
     LoopAgain,
     Resolved,
     Start,
@@ -301,6 +302,12 @@ class _Pass:
         self.base["vars"] = variables
         self.changed = True
 
+    def kill_subflows(self) -> None:
+        for other in self.execution.task_run_list:
+            child_id = other.outputs.get("executionId") if other.outputs else None
+            if child_id:
+                self.notices.append(Notice(execution_id=str(child_id), event=Kill()))
+
     def end_execution(self, run: TaskRun, state: str) -> None:
         """Exit: `run`, every other unfinished run and the execution end in `state` (KILLED
         goes through KILLING, so subflows are killed too). Kestra: ExitTest."""
@@ -391,6 +398,8 @@ def _apply(p: _Pass, event: ExecutionEvent) -> None:
                 p.set_state(run, T.PAUSE_TIMEOUT.end_state(*allow))
             if p.execution.state.current == S.PAUSED:
                 p.set_execution_state(S.RUNNING)
+            still_paused = any(r.state.current == S.PAUSED for r in p.execution.task_run_list)
+            p.execution.k_auto_resume = p.execution.k_auto_resume and still_paused
 
 
 def _apply_result(p: _Pass, result: TaskResult) -> None:
@@ -524,9 +533,13 @@ def _apply_resume(p: _Pass, event: Resume) -> None:
         if T.RESUME.check(p.execution, run) is not None:
             continue
         task = p.flow.find_task(run.task_id)
-        if event.inputs:
-            run.outputs = {"onResume": event.inputs}
         state = S.SUCCESS
+        if isinstance(task, Flowable):
+            resumed = task.resumed_outputs(event.inputs, event.decision, event.comment, p.date())
+            if resumed is not None:
+                run.outputs = {**(run.outputs or {}), **resumed}
+        elif event.inputs:
+            run.outputs = {"onResume": event.inputs}
         if isinstance(task, Flowable):
             # Its own delay (a task run id) or a person: the Pause's `behavior` decides.
             try:
@@ -577,11 +590,21 @@ def _kill(p: _Pass) -> None:
     """Every unfinished task run ends KILLED; subflow children are killed in turn."""
     for run in p.execution.task_run_list:
         if not run.terminated:
-            child_id = run.outputs.get("executionId") if run.outputs else None
-            if child_id and run.state.current == S.RUNNING:
-                p.notices.append(Notice(execution_id=str(child_id), event=Kill()))
+            for child_id in _running_children(p, run):
+                p.notices.append(Notice(execution_id=child_id, event=Kill()))
             p.set_state(run, S.KILLED)
     p.set_execution_state(S.KILLED)
+
+
+def _running_children(p: _Pass, run: TaskRun) -> list[str]:
+    """The executions a RUNNING Subflow run (or ForEachItem `_items` run) waits for."""
+    if run.state.current != S.RUNNING:
+        return []
+    task = p.flow.find_task(run.task_id)
+    if getattr(task, "iterative", False):
+        return list(run.k_values or [])
+    child_id = run.outputs.get("executionId") if run.outputs else None
+    return [str(child_id)] if child_id else []
 
 
 def _resolve_top(p: _Pass) -> None:
@@ -685,6 +708,7 @@ def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
         return  # a WaitFor between two iterations
     try:
         tasks, errors, finally_ = task.lists(p, run)
+        _interrupt_on_child_failure(p, run, task)
         current = phase(p, run, tasks, errors, finally_)
         if not current.done:
             for entry in task.nexts(p, run, current):
@@ -705,6 +729,23 @@ def _resolve_flowable(p: _Pass, run: TaskRun, task: Flowable) -> None:
         p.delay(settled.after.total_seconds(), ContinueLoop(task_run_id=run.id))
         return
     p.set_state(run, settled)
+
+
+def _interrupt_on_child_failure(p: _Pass, run: TaskRun, task: Flowable) -> None:
+    """`onChildFailure: CANCEL|FAIL`: once a child of its tasks failed, every unfinished
+    run under it ends in that state (Kestra 1.x's OnChildFailureInterface)."""
+    target = task.interrupts_children()
+    if target is None:
+        return
+    children = [r for r in p.children(run) if r.k_branch == TASKS]
+    if not any(r.state.current == S.FAILED for r in children):
+        return
+    roots = {r.id for r in children}
+    for run_id in roots | _descendants(p, roots):
+        other = p.index.by_id[run_id]
+        if not other.terminated and other.k_branch == TASKS:
+            p.log(other, "WARN", f"{target.lower()} because a sibling task failed")
+            p.set_state(other, target)
 
 
 def _create(p: _Pass, parent: TaskRun | None, entry: Resolved) -> None:
@@ -854,6 +895,8 @@ def _pause(p: _Pass, run: TaskRun, start: Start) -> None:
         p.execution.k_auto_resume = True
         p.delay(start.resume_after.total_seconds(), Resume(task_run_id=run.id))
     if start.fail_after is not None:
+        # It ends by itself too: `kestrad run` waits for it instead of reporting a pause.
+        p.execution.k_auto_resume = True
         p.delay(start.fail_after.total_seconds(), PauseTimeout(task_run_id=run.id))
 
 

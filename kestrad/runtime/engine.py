@@ -42,8 +42,10 @@ from kestrad.storage import functions as storage_functions
 from kestrad.storage import set_default_storage
 from kestrad.store.base import LogEntry, Store
 from kestrad.store.factory import open_store
+from kestrad.store.lease import Lease
 from kestrad.store.outage import migrate_when_reachable
 from kestrad.store.records import FlowRow
+from kestrad.store.session import Session
 from kestrad.tasks import process_ledger
 from kestrad.tasks import runner as task_runner
 from kestrad.tasks.process import configure_slots as configure_process_slots
@@ -81,27 +83,52 @@ def _close_ledger(ledger: process_ledger.ProcessLedger) -> None:
     ledger.close()
 
 
-def store_for(url: str, config: Config) -> Store:
-    """The Store for a database url, with the configuration's store settings."""
+def store_for(url: str, config: Config, *, lease: Lease | None = None) -> Store:
+    """The Store for a database url, with the configuration's store settings; `lease` is
+    a daemon's (its connections carry its name and check it before each commit)."""
+    database = config.database
+    session = Session(
+        statement_timeout=parse_duration(database.statement_timeout).total_seconds(),
+        idle_in_transaction_timeout=parse_duration(
+            database.idle_in_transaction_timeout
+        ).total_seconds(),
+    )
     return open_store(
         url,
-        synchronous=config.database.synchronous,
+        synchronous=database.synchronous,
         liveness_timeout=parse_duration(config.liveness.timeout).total_seconds(),
+        session=session,
+        lease=lease,
     )
+
+
+def new_instance_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}-{new_id()[:8]}"
 
 
 class Engine:
     """A running engine; create it with `Engine.open(...)`."""
 
-    def __init__(self, config: Config, store: Store, *, roles: str = "executor,worker") -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        roles: str = "executor,worker",
+        instance_id: str | None = None,
+        lease: Lease | None = None,
+    ) -> None:
+        """`lease`: the one the store checks before each commit (see Engine.open)."""
         self.config = config
         self.store = store
         self.roles = roles
         chosen = {part.strip() for part in roles.split(",")}
         self.runs_executor = "executor" in chosen
         self.runs_worker = "worker" in chosen
-        self.instance_id = f"{socket.gethostname()}-{os.getpid()}-{new_id()[:8]}"
-        self.liveness = LivenessChecker(store, self.instance_id, config.liveness)
+        self.instance_id = instance_id or new_instance_id()
+        timeout = parse_duration(config.liveness.timeout).total_seconds()
+        self.lease = lease or Lease(self.instance_id, timeout)
+        self.liveness = LivenessChecker(store, self.instance_id, config.liveness, self.lease)
         self.hub = Hub()
         # The Scheduler while this daemon holds the scheduler lease (set and cleared by
         # its SchedulerRole as leadership comes and goes); `kestrad run` fires none.
@@ -191,10 +218,13 @@ class Engine:
             config.variables.globals = dict(globals_)
         if secret_key is not None:
             config.variables.secret_key = secret_key
+        previous = {key: os.environ.get(key) for key in env or {}}
         if env:
             os.environ.update(env)
         refresh_environment()
         with contextlib.ExitStack() as stack:
+            if env:  # the caller's variables are this engine's, not the process's for good
+                stack.callback(_restore_environment, previous)
             if database_url is None and config is not None and _is_default_url(config):
                 folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="kestrad-"))
                 database_url = f"sqlite:///{folder}/kestrad.db"
@@ -204,9 +234,12 @@ class Engine:
                 TaskRunner(config.work_path(url), config.tasks.runner, config.tasks.user)
             )
             stack.callback(task_runner.configure, None)
-            store = store_for(url, config)
+            instance_id = new_instance_id()
+            timeout = parse_duration(config.liveness.timeout).total_seconds()
+            lease = Lease(instance_id, timeout)
+            store = store_for(url, config, lease=lease)
             await migrate_when_reachable(store, url, database_wait)
-            engine = cls(config, store, roles=roles)
+            engine = cls(config, store, roles=roles, instance_id=instance_id, lease=lease)
             try:
                 in_flight = await store.register_instance(engine.instance_id, engine.roles)
                 log_in_flight(in_flight, "died (found at this start)")
@@ -215,6 +248,7 @@ class Engine:
                     stack.callback(_close_ledger, ledger)
                 await engine.flows.load_all()
                 async with anyio.create_task_group() as tg:
+                    tg.start_soon(lease.wait_lost)  # fenced by another daemon: stop
                     await tg.start(engine.services.run)
                     if engine.runs_executor:
                         tg.start_soon(engine.executor.run)
@@ -453,9 +487,19 @@ class Engine:
         self.hub.executor_wake.set()
         return execution
 
-    async def resume(self, execution_id: str, inputs: Mapping[str, Any] | None = None) -> Execution:
-        """Resume a PAUSED execution, `inputs` becoming its paused runs' `onResume`."""
-        execution = await commands.resume(self.store, execution_id, inputs)
+    async def resume(
+        self,
+        execution_id: str,
+        inputs: Mapping[str, Any] | None = None,
+        *,
+        decision: str | None = None,
+        comment: str | None = None,
+    ) -> Execution:
+        """Resume a PAUSED execution, `inputs` becoming its paused runs' `onResume`;
+        `decision` (APPROVED / DENIED) answers an Approval task."""
+        execution = await commands.resume(
+            self.store, execution_id, inputs, decision=decision, comment=comment
+        )
         self.hub.executor_wake.set()
         return execution
 
@@ -498,3 +542,13 @@ class Engine:
 
 def _is_default_url(config: Config) -> bool:
     return config.database.url == Config().database.url
+
+
+def _restore_environment(previous: dict[str, str | None]) -> None:
+    """Put back the variables `Engine.open(env=...)` replaced or added."""
+    for key, value in previous.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    refresh_environment()

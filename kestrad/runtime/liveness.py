@@ -3,11 +3,14 @@
 Each engine heartbeats its `service_instance` row. A process killed with `kill -9`, or a
 machine lost, never says goodbye: its claimed worker jobs would wait for it forever. This
 loop, run by every engine, marks instances silent for longer than `liveness.timeout`
-DISCONNECTED and releases their claims, so any live worker picks the jobs up again
-(at-least-once; each delivery is a new attempt, see `Worker._run_job`), and logs which
-jobs each dead instance had in flight: the first clue when a job kills its worker. Running it
-everywhere is safe: the update is one statement, so two checkers never both release the
-same instance's jobs, and a lost checker costs nothing while another one runs.
+DISCONNECTED, fences them (their database sessions end, see store/lease.py) and releases
+their claims, so any live worker picks the jobs up again (at-least-once; each delivery is
+a new attempt, see `Worker._run_job`), and logs which jobs each dead instance had in
+flight: the first clue when a job kills its worker. Nothing in a pass waits on a frozen
+instance's row locks (`SKIP LOCKED`): what is still locked is released at a later pass.
+Running it everywhere is safe: two checkers never both release the same instance's jobs,
+and a lost checker costs nothing while another one runs. A disconnected instance is never
+revived: its next heartbeat finds its row DISCONNECTED, and it stops.
 
 After a database outage nobody could heartbeat, so every instance looks silent: the
 checker waits one `liveness.timeout` past the recovery before judging anyone again, time
@@ -26,6 +29,7 @@ from kestrad.config import LivenessConfig
 from kestrad.model.durations import parse_duration
 from kestrad.model.messages import decode_job
 from kestrad.store.base import InFlightJob, Store
+from kestrad.store.lease import DISCONNECTED, Lease
 from kestrad.store.outage import MAX_DELAY, Retry
 
 log = logging.getLogger("kestrad.liveness")
@@ -34,9 +38,12 @@ log = logging.getLogger("kestrad.liveness")
 class LivenessChecker:
     """Every `heartbeat_interval`, disconnect silent instances and purge long-dead rows."""
 
-    def __init__(self, store: Store, instance_id: str, config: LivenessConfig) -> None:
+    def __init__(
+        self, store: Store, instance_id: str, config: LivenessConfig, lease: Lease | None = None
+    ) -> None:
         self.store = store
         self.instance_id = instance_id
+        self.lease = lease
         self.interval = parse_duration(config.heartbeat_interval).total_seconds()
         self.timeout = parse_duration(config.timeout).total_seconds()
         self.purge_after = parse_duration(config.purge_after).total_seconds()
@@ -68,13 +75,19 @@ class LivenessChecker:
                 await self._beat_retry.wait()
 
     async def _beat(self) -> bool:
+        sent = time.monotonic() if self.lease is None else self.lease.clock()
         try:
-            await self.store.heartbeat(self.instance_id)
+            running = await self.store.heartbeat(self.instance_id)
         except Exception as exc:
             if not self._beat_retry.failed(exc):
                 log.exception("heartbeat failed")
             return False
         self._beat_retry.succeeded()
+        if self.lease is not None:
+            if not running:  # the engine's task group stops the daemon on this
+                self.lease.lose(DISCONNECTED.format(id=self.instance_id))
+            else:
+                self.lease.renew(sent)
         return True
 
     def _in_outage_grace(self) -> bool:
@@ -95,7 +108,8 @@ class LivenessChecker:
         )
         for instance in released.instances:
             log.warning(
-                "instance %s silent for over %.0fs: disconnected, its worker jobs handed out",
+                "instance %s silent for over %.0fs: disconnected and fenced (its database "
+                "sessions ended), its worker jobs handed out",
                 instance,
                 self.timeout,
             )

@@ -102,7 +102,12 @@ class Scheduler:
             default_recovery=self.config.recover_missed_schedules,
         )
         self.firing = TriggerFiring(
-            self.index, self.writer, self.locks, flows, Rendering(renderer, secret_key)
+            self.index,
+            self.writer,
+            self.locks,
+            flows,
+            Rendering(renderer, secret_key),
+            default_recovery=self.config.recover_missed_schedules,
         )
         self.started = False
 

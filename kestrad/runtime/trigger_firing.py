@@ -5,6 +5,12 @@ now. Here the step is applied to the trigger's row, the execution the kind build
 the tick writer, and the trigger is locked by it until it ends. Polls are handed to the
 poller (`runtime/polling.py`), never run in the tick; their results come back through
 `polled` and are turned into executions by the next tick.
+
+A trigger found with several dates due (the daemon was frozen, the leader changed, the
+database was away, or it recovers missed schedules at start) catches up in the same
+tick: every due date its `recoverMissedSchedules` allows (ALL: each of them; LAST and
+NONE: the latest only), up to CATCH_UP fires per trigger and tick. One fire per tick,
+each waiting for the previous execution to end, never caught up with a per-second cron.
 """
 
 from __future__ import annotations
@@ -18,9 +24,11 @@ from kestrad.runtime.trigger_index import FlowSource, Planned, TriggerIndex, tri
 from kestrad.runtime.trigger_locks import TriggerLocks
 from kestrad.store.base import TriggerRow
 from kestrad.triggers.base import Trigger
-from kestrad.triggers.kind import Extra, Fire, Fired, Poll, Rendering, Skip
+from kestrad.triggers.kind import Extra, Fire, Fired, Poll, Recovery, Rendering, Skip
 
 log = logging.getLogger("kestrad.scheduler")
+
+CATCH_UP = 100  # steps of one trigger in one tick, at most (the rest: the next ticks)
 
 
 class TriggerFiring:
@@ -33,8 +41,11 @@ class TriggerFiring:
         locks: TriggerLocks,
         flows: FlowSource,
         rendering: Rendering,
+        *,
+        default_recovery: Recovery = "ALL",
     ) -> None:
         self.index = index
+        self.default_recovery = default_recovery
         self.writer = writer
         self.locks = locks
         self.flows = flows
@@ -47,22 +58,39 @@ class TriggerFiring:
     def fire(
         self, row: TriggerRow, planned: Planned, flow: Flow, trigger: Trigger, now: float
     ) -> None:
-        """Do what `row`'s trigger has to do at `now`: its due step, else a backfill step."""
+        """Do what `row`'s trigger has to do at `now`: its due steps, else a backfill step."""
         kind, plan = planned.kind, planned.plan
         if row.next_fire_at <= now:
-            step = kind.due(trigger, plan, row.next_fire_at, row.last_fire_at, now)
-            if isinstance(step, Fire):
-                row.last_fire_at = step.date
-                row.next_fire_at = step.next
-                self._start(row, kind.fire(flow, trigger, plan, step, self.rendering))
-            elif isinstance(step, Skip):
-                row.next_fire_at = step.next_fire_at
-                row.last_fire_at = None
-                log.info("trigger %s/%s %s: skipped late fire at %s", *row.key, plan.iso(step.date))
-            elif isinstance(step, Poll):
-                self._poll(row, planned, flow, trigger, step)
+            self._skip_missed(row, planned, trigger, now)
+            for _ in range(CATCH_UP):
+                step = kind.due(trigger, plan, row.next_fire_at, row.last_fire_at, now)
+                if isinstance(step, Fire):
+                    row.last_fire_at = step.date
+                    row.next_fire_at = step.next
+                    self._start(row, kind.fire(flow, trigger, plan, step, self.rendering))
+                elif isinstance(step, Skip):
+                    row.next_fire_at = step.next_fire_at
+                    row.last_fire_at = None
+                    iso = plan.iso(step.date)
+                    log.info("trigger %s/%s %s: skipped late fire at %s", *row.key, iso)
+                elif isinstance(step, Poll):
+                    self._poll(row, planned, flow, trigger, step)
+                    return
+                if row.next_fire_at > now or row.disabled:
+                    return
         elif kind.backfills and row.backfill is not None and not row.backfill.paused:
             self._replay(row, planned, flow, trigger)
+
+    def _skip_missed(self, row: TriggerRow, planned: Planned, trigger: Trigger, now: float) -> None:
+        """LAST or NONE with several dates due: only the latest is fired (it is due now,
+        not missed); ALL fires each of them."""
+        policy = planned.kind.recovery(trigger) or self.default_recovery
+        if policy == "ALL":
+            return
+        latest = planned.plan.previous_before(now + 1e-6)
+        if latest > row.next_fire_at:
+            row.next_fire_at = latest
+            row.last_fire_at = None
 
     def _replay(self, row: TriggerRow, planned: Planned, flow: Flow, trigger: Trigger) -> None:
         """One date of the trigger's backfill; the backfill ends after its last date."""

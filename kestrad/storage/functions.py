@@ -39,6 +39,8 @@ def register(renderer: Renderer, storage: LocalStorage | None = None) -> None:
     renderer.register_function("read", _read(current), pass_context=True)
     renderer.register_function("fileSize", _file_size(current), pass_context=True)
     renderer.register_function("fileURI", _file_uri, pass_context=True)
+    renderer.register_function("fileExists", _file_exists(current), pass_context=True)
+    renderer.register_function("isFileEmpty", _is_file_empty(current), pass_context=True)
 
 
 def _namespace(context: Mapping[str, Any], function: str) -> str:
@@ -90,6 +92,26 @@ def _file_size(storage: Callable[[], LocalStorage]) -> Callable[..., int]:
             raise FunctionError(str(exc)) from None
 
     return fileSize
+
+
+def _file_exists(storage: Callable[[], LocalStorage]) -> Callable[..., bool]:
+    def fileExists(context: Mapping[str, Any], path: Any = None) -> bool:
+        """Whether a file of the execution's namespace exists (Kestra's fileExists)."""
+        return storage().exists(_checked(context, path, "fileExists"))
+
+    return fileExists
+
+
+def _is_file_empty(storage: Callable[[], LocalStorage]) -> Callable[..., bool]:
+    def isFileEmpty(context: Mapping[str, Any], path: Any = None) -> bool:
+        """Whether a file of the execution's namespace is empty (Kestra's isFileEmpty)."""
+        uri = _checked(context, path, "isFileEmpty")
+        try:
+            return storage().size(uri) == 0
+        except StorageError as exc:
+            raise FunctionError(str(exc)) from None
+
+    return isFileEmpty
 
 
 def _file_uri(context: Mapping[str, Any], path: Any = None) -> str:

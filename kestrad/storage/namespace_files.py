@@ -85,6 +85,17 @@ class NamespaceFiles:
             raise StorageError(f"`{path}` is not a directory")
         return [_attributes(child) for child in sorted(target.iterdir())]
 
+    def walk(self) -> list[str]:
+        """Every file of the namespace as an API path (`/scripts/a.py`), sorted."""
+        root = self.location("/")
+        if not root.is_dir():
+            return []
+        return sorted(
+            "/" + p.relative_to(root).as_posix()
+            for p in root.rglob("*")
+            if p.is_file() and not p.is_symlink()
+        )
+
     def move(self, source: str, target: str) -> None:
         origin, destination = self.location(source), self.location(target)
         if not self._parts(source) or not self._parts(target):

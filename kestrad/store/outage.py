@@ -38,13 +38,15 @@ _FILE_ERRORS = (
     PermissionError,
 )
 # PostgreSQL errors that say the server or the connection is gone (class 08, shutdowns,
-# "starting up", "too many connections"). Query cancellations (57014) are not among them.
+# "starting up", "too many connections", a session the server ended because it sat idle
+# in a transaction: its loop was stalled). Query cancellations (57014) are not among them.
 _POSTGRES_UNAVAILABLE = (
     "PostgresConnectionError",
     "CannotConnectNowError",
     "AdminShutdownError",
     "CrashShutdownError",
     "TooManyConnectionsError",
+    "IdleInTransactionSessionTimeoutError",
     "DiskFullError",  # 53100: writes fail until space is freed; reads still work
 )
 # SQLSTATE classes of a refused login: 28 (authorization), 3D (no such database).

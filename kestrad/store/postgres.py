@@ -14,14 +14,17 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 import asyncpg
 
 from kestrad.store.filters import UnsupportedFilter, render
+from kestrad.store.lease import DISCONNECTED, Lease
 from kestrad.store.outage import Retry, is_unavailable
 from kestrad.store.queries import queries
+from kestrad.store.session import Session
 from kestrad.store.sql_store import SQLStore
 from kestrad.store.statements import (
     All,
@@ -61,13 +64,28 @@ class PostgresConnector:
 
     dialect = "postgres"
 
-    def __init__(self, url: str, *, min_size: int = 0, max_size: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        min_size: int = 0,
+        max_size: int = 10,
+        session: Session | None = None,
+        lease: Lease | None = None,
+    ) -> None:
         """`min_size` 0: asyncpg (0.32+) keeps a pool's floor with a task of its own that
         logs a traceback per failed reconnect while the server is down; the loops' polls
-        keep connections open anyway, and reconnect on acquire after an outage."""
+        keep connections open anyway, and reconnect on acquire after an outage.
+
+        `session`: the settings of every connection (its name, its timeouts); `lease`:
+        this daemon's lease, checked before each commit (store/lease.py)."""
         self.url = url
         self.min_size = min_size
         self.max_size = max_size
+        self.lease = lease
+        session = session or Session()
+        name = lease.application_name if lease is not None else session.application_name
+        self.server_settings = session.server_settings(name)
         self.pool: asyncpg.Pool | None = None
 
     async def open(self) -> None:
@@ -78,6 +96,7 @@ class PostgresConnector:
                 max_size=self.max_size,
                 timeout=_CONNECT_TIMEOUT,
                 init=_keepalive,
+                server_settings=self.server_settings,
             )
 
     async def close(self) -> None:
@@ -90,20 +109,28 @@ class PostgresConnector:
         except Exception:
             pool.terminate()
 
-    async def write(self, plan: Plan[T], *, transaction: bool = True) -> T:
+    async def write(self, plan: Plan[T], *, transaction: bool = True, fenced: bool = True) -> T:
+        """See Connector.write. With a lease that is not fresh, even a one-statement plan
+        runs in a transaction, which confirms the lease before it commits."""
         assert self.pool is not None, "store not open"
+        lease = self.lease if fenced else None
         try:
             async with self.pool.acquire() as conn:
-                if not transaction:
+                if lease is not None:
+                    lease.check()
+                if not transaction and (lease is None or lease.fresh()):
                     return await _run_plan(conn, plan)
                 async with conn.transaction():
-                    return await _run_plan(conn, plan)
+                    result = await _run_plan(conn, plan)
+                    if lease is not None and not lease.fresh():
+                        await _confirm_lease(conn, lease)
+                    return result
         except Exception as exc:
             await self._expire_if_unavailable(exc)
             raise
 
     async def read(self, plan: Plan[T]) -> T:
-        return await self.write(plan, transaction=False)
+        return await self.write(plan, transaction=False, fenced=False)
 
     async def _expire_if_unavailable(self, exc: BaseException) -> None:
         if self.pool is not None and is_unavailable(exc):
@@ -121,7 +148,9 @@ class PostgresConnector:
         while True:
             conn: asyncpg.Connection | None = None
             try:
-                conn = await asyncpg.connect(self.url, timeout=_CONNECT_TIMEOUT)
+                conn = await asyncpg.connect(
+                    self.url, timeout=_CONNECT_TIMEOUT, server_settings=self.server_settings
+                )
                 await _keepalive(conn)
                 lost = asyncio.Event()
                 conn.add_termination_listener(_setter(lost))
@@ -146,6 +175,16 @@ class PostgresConnector:
                     with contextlib.suppress(Exception):
                         await conn.close(timeout=1.0)
             await retry.wait()
+
+
+async def _confirm_lease(conn: asyncpg.Connection, lease: Lease) -> None:
+    """In the transaction about to commit: the instance row is still RUNNING (renewed, and
+    locked until the commit), or the lease is lost and the transaction rolls back."""
+    sent = lease.clock()
+    status = await conn.execute(_SQL["instance_heartbeat"], time.time(), lease.instance_id)
+    if _rowcount(status) == 0:
+        raise lease.lose(DISCONNECTED.format(id=lease.instance_id))
+    lease.renew(sent)
 
 
 async def _run_plan(conn: asyncpg.Connection, plan: Plan[T]) -> T:
@@ -271,6 +310,10 @@ class PostgresStore(SQLStore):
         liveness_timeout: float = 45.0,
         min_size: int = 0,
         max_size: int = 10,
+        session: Session | None = None,
+        lease: Lease | None = None,
     ) -> None:
-        connector = PostgresConnector(url, min_size=min_size, max_size=max_size)
+        connector = PostgresConnector(
+            url, min_size=min_size, max_size=max_size, session=session, lease=lease
+        )
         super().__init__(connector, liveness_timeout=liveness_timeout)

@@ -18,7 +18,11 @@ def queries(dialect: str) -> dict[str, str]:
     """
     text = resources.files("kestrad.store").joinpath("sql", dialect, "queries.sql").read_text()
     parts = _NAME.split(text)
-    return {name: _sql(body) for name, body in zip(parts[1::2], parts[2::2], strict=True)}
+    names = parts[1::2]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:  # a second body would silently replace the first
+        raise ValueError(f"sql/{dialect}/queries.sql names {', '.join(twice)} twice")
+    return {name: _sql(body) for name, body in zip(names, parts[2::2], strict=True)}
 
 
 def _sql(body: str) -> str:

@@ -155,6 +155,21 @@ class InstanceRow(msgspec.Struct, kw_only=True):
     state: str  # RUNNING, DISCONNECTED, STOPPED or DEAD
 
 
+class HandedOut(msgspec.Struct, kw_only=True):
+    """A worker job taken from an instance that is gone, to be run again."""
+
+    instance: str
+    seq: int
+    key: str  # the execution id
+
+
+class Handout(msgspec.Struct, kw_only=True):
+    """One liveness pass: the instances it disconnected, the jobs it handed out."""
+
+    instances: list[str]
+    jobs: list[HandedOut]
+
+
 class QueueStats(msgspec.Struct, kw_only=True):
     """One queue topic at a glance, for metrics: rows waiting, and the oldest due one."""
 

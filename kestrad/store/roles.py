@@ -309,8 +309,12 @@ class LogStore(Protocol):
     async def append_logs(self, logs: list[NewLog]) -> list[LogEntry]: ...
 
     async def list_logs(
-        self, execution_id: str, after: int = 0, limit: int = 10_000
-    ) -> list[LogEntry]: ...
+        self, execution_id: str, after: int = 0, limit: int = 10_000, *, ended: bool = False
+    ) -> list[LogEntry]:
+        """The lines of one execution with `seq > after`, oldest first, up to the log
+        horizon (store/plans/logs.py): a follower's cursor never passes a line that has yet
+        to commit. `ended`: the execution has ended, every line of it is committed."""
+        ...
 
     async def search_logs(
         self,
@@ -321,8 +325,10 @@ class LogStore(Protocol):
         flow_id: str | None = None,
         levels: list[str] | None = None,
         limit: int = 1000,
+        ended: bool = False,
     ) -> list[LogEntry]:
-        """Log lines with `seq > after` matching every filter given, oldest first."""
+        """Log lines with `seq > after` matching every filter given, oldest first, up to
+        the log horizon (`ended` with `execution_id`: that execution's are all there)."""
         ...
 
     async def find_logs(
@@ -355,7 +361,10 @@ class InstanceStore(Protocol):
         hand their worker claims out again. Returns the jobs they had in flight."""
         ...
 
-    async def heartbeat(self, instance_id: str) -> None: ...
+    async def heartbeat(self, instance_id: str) -> bool:
+        """Renew this instance's row; False when it is no longer RUNNING (another daemon
+        disconnected it: a heartbeat never revives it, see store/lease.py)."""
+        ...
 
     async def stop_instance(self, instance_id: str) -> None:
         """Mark this instance STOPPED and give back the jobs it still holds: each goes out
@@ -366,10 +375,12 @@ class InstanceStore(Protocol):
         self, instance_id: str, silent_since: float, purge_before: float
     ) -> Released:
         """Mark RUNNING instances (other than `instance_id`) whose last heartbeat is older
-        than `silent_since` DISCONNECTED and release their worker claims, so live workers
-        run those jobs again (each delivery is a new attempt of its task run). Rows not
-        RUNNING with a heartbeat older than `purge_before` are deleted. Returns the ids
-        disconnected and the jobs they had in flight."""
+        than `silent_since` DISCONNECTED, end their database sessions (the fence), and
+        release the worker claims of every instance not RUNNING, so live workers run those
+        jobs again (each delivery is a new attempt of its task run). Nothing here waits on
+        a frozen instance's locks: what it still locks is released at a later pass. Rows
+        not RUNNING with a heartbeat older than `purge_before` are deleted. Returns the ids
+        disconnected and the jobs handed out."""
         ...
 
     async def list_instances(self) -> list[InstanceRow]:

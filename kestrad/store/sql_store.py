@@ -284,9 +284,9 @@ class SQLStore:
         return await self.connector.write(log_plans.insert_logs(logs))
 
     async def list_logs(
-        self, execution_id: str, after: int = 0, limit: int = 10_000
+        self, execution_id: str, after: int = 0, limit: int = 10_000, *, ended: bool = False
     ) -> list[LogEntry]:
-        return await self.connector.read(log_plans.list_logs(execution_id, after, limit))
+        return await self.connector.read(log_plans.list_logs(execution_id, after, limit, ended))
 
     async def search_logs(
         self,
@@ -297,8 +297,9 @@ class SQLStore:
         flow_id: str | None = None,
         levels: list[str] | None = None,
         limit: int = 1000,
+        ended: bool = False,
     ) -> list[LogEntry]:
-        plan = log_plans.search_logs(after, execution_id, namespace, flow_id, levels, limit)
+        plan = log_plans.search_logs(after, execution_id, namespace, flow_id, levels, limit, ended)
         return await self.connector.read(plan)
 
     async def latest_logs(
@@ -318,8 +319,9 @@ class SQLStore:
         plan = instance_plans.register_instance(instance_id, roles, self.liveness_timeout)
         return await self.connector.write(plan)
 
-    async def heartbeat(self, instance_id: str) -> None:
-        await self.connector.write(instance_plans.heartbeat(instance_id), transaction=False)
+    async def heartbeat(self, instance_id: str) -> bool:
+        plan = instance_plans.heartbeat(instance_id)
+        return await self.connector.write(plan, transaction=False, fenced=False)
 
     async def stop_instance(self, instance_id: str) -> None:
         await self.connector.write(instance_plans.stop_instance(instance_id))

@@ -132,7 +132,9 @@ class SQLiteConnector:
         if free < MIN_FREE_BYTES:
             raise DiskFull(f"the disk holding {self.path} is full ({free} bytes free)")
 
-    async def write(self, plan: Plan[T], *, transaction: bool = True) -> T:
+    async def write(self, plan: Plan[T], *, transaction: bool = True, fenced: bool = True) -> T:
+        """One process per database file: no other daemon to be fenced by (`fenced` is
+        PostgreSQL's, see store/lease.py)."""
         assert self._writer is not None, "store not open"
         self.check_file()
         run = in_transaction if transaction else run_plan

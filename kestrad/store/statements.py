@@ -155,11 +155,13 @@ class Connector(Protocol):
 
     async def close(self) -> None: ...
 
-    async def write(self, plan: Plan[T], *, transaction: bool = True) -> T:
+    async def write(self, plan: Plan[T], *, transaction: bool = True, fenced: bool = True) -> T:
         """Run `plan` in one write transaction: committed if it returns, rolled back if
         it raises. `transaction=False` only for a plan of exactly one statement, not a
         `Many` (SQLite's `executemany` would commit each row): that statement is then a
-        transaction by itself, which saves PostgreSQL its BEGIN and COMMIT round trips."""
+        transaction by itself, which saves PostgreSQL its BEGIN and COMMIT round trips.
+        A connector given this daemon's lease refuses to commit once the lease is lost
+        (store/lease.py); `fenced=False` is for the heartbeat, which is the lease's check."""
         ...
 
     async def read(self, plan: Plan[T]) -> T:

@@ -184,9 +184,20 @@ class Flowable(FlowableTask, kw_only=True):
         now, or None while its children still resolve."""
         return result.state
 
+    def interrupts_children(self) -> str | None:
+        """`onChildFailure`: once a child failed, the state its still-running siblings (and
+        their children) end in; None lets them run to their end."""
+        return None
+
     def resumes_children(self) -> bool:
         """After a resume: True when the run goes on with its children, False to end it."""
         return False
+
+    def resumed_outputs(
+        self, inputs: dict[str, Any] | None, decision: str | None, comment: str | None, date: str
+    ) -> dict[str, Any] | None:
+        """The outputs a resumed run takes: Pause's `onResume` inputs (None: unchanged)."""
+        return {"onResume": inputs} if inputs else None
 
     def resume_state(self, fx: FlowView, run: TaskRun, automatic: bool) -> str:
         """The state a resumed run takes: RUNNING to go on with its children, else the

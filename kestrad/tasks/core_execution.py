@@ -137,6 +137,19 @@ class UnsetVariables(ExecutionUpdatingTask, kw_only=True):
         view.replace_variables(current)
 
 
+@register("io.kestra.plugin.core.execution.Kill")
+class Kill(ExecutionUpdatingTask, kw_only=True):
+    """Kills its own execution (the run ends KILLED); with `propagateKill`, every subflow
+    execution it started is killed too, those it did not wait for included."""
+
+    propagate_kill: Bool = False
+
+    def apply(self, view: ExecutionView, run: TaskRun) -> None:
+        if truthy(view.render(run, self.propagate_kill)):
+            view.kill_subflows()
+        view.end_execution(run, "KILLED")
+
+
 @register("io.kestra.plugin.core.execution.Exit")
 class Exit(ExecutionUpdatingTask, kw_only=True):
     """Ends the execution at once in `state`; applied by the executor."""

@@ -33,7 +33,7 @@ from kestrad.tasks.flowable_support import (
     resolve_list,
     sequential_nexts,
 )
-from kestrad.tasks.props import Duration, LabelSet, Map, TextList, ValueList
+from kestrad.tasks.props import Duration, Int, LabelSet, Map, TextList, ValueList
 from kestrad.tasks.registry import register
 
 _LEGACY = "io.kestra.core.tasks.flows."
@@ -59,13 +59,35 @@ class Parallel(Flowable, kw_only=True):
     """Every child at once, at most `concurrent` running (0 = no limit)."""
 
     tasks: TaskList
-    concurrent: int = 0
+    concurrent: Int = 0
+    on_child_failure: str = "CONTINUE"
     child_fields: ClassVar[tuple[str, ...]] = ("tasks", "errors", "finally_")
 
     def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
         if current.current and current.current[0].branch == TASKS:
-            return parallel_nexts(current.current, current.runs, self.concurrent)
+            limit = rendered_int(fx, run, self.concurrent, "concurrent")
+            return parallel_nexts(current.current, current.runs, limit)
         return sequential_nexts(current.current or [], current.runs)
+
+    def interrupts_children(self) -> str | None:
+        return child_failure_state(self.on_child_failure)
+
+
+_CHILD_FAILURE = {"CONTINUE": None, "CANCEL": S.CANCELLED, "FAIL": S.FAILED}
+
+
+def rendered_int(fx: Any, run: Any, raw: Any, name: str) -> int:
+    """An Int property of a flowable (`concurrent: "{{ inputs.n }}"`), rendered by the
+    executor; a value that is no integer fails the run, naming the property."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return raw
+    return props.integer(fx.render(run, raw), name)
+
+
+def child_failure_state(policy: str | None) -> str | None:
+    """`onChildFailure`: the state still-running children take once one child failed
+    (CANCEL → CANCELLED, FAIL → FAILED), None to let them run (CONTINUE, the default)."""
+    return _CHILD_FAILURE.get(str(policy or "CONTINUE").upper())
 
 
 @register("io.kestra.plugin.core.flow.If", _LEGACY + "If")
@@ -195,15 +217,21 @@ class ForEach(_Loop, kw_only=True):
     """`tasks` for each distinct value; `concurrencyLimit` values at once (0 = all, 1 = one)."""
 
     values: ValueList
-    concurrency_limit: int = 1
+    concurrency_limit: Int = 1
+    on_child_failure: str = "CONTINUE"
+    child_failure_policy: str | None = None  # the same, under the name the issue tracker uses
 
     def raw_values(self) -> Any:
         return self.values
 
     def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
-        if self.concurrency_limit == 1 or not current.current or current.current[0].branch != TASKS:
+        limit = rendered_int(fx, run, self.concurrency_limit, "concurrencyLimit")
+        if limit == 1 or not current.current or current.current[0].branch != TASKS:
             return sequential_nexts(current.current or [], current.runs)
-        return group_nexts(current.current, current.runs, self.concurrency_limit)
+        return group_nexts(current.current, current.runs, limit)
+
+    def interrupts_children(self) -> str | None:
+        return child_failure_state(self.child_failure_policy or self.on_child_failure)
 
 
 def group_nexts(current: list[Resolved], runs: list[Any], limit: int) -> list[Resolved]:
@@ -247,14 +275,15 @@ class EachParallel(_Loop, kw_only=True):
     """Deprecated: every (value, task) child at once, at most `concurrent` running."""
 
     value: ValueList
-    concurrent: int = 0
+    concurrent: Int = 0
 
     def raw_values(self) -> Any:
         return self.value
 
     def nexts(self, fx: Any, run: Any, current: Phase) -> list[Resolved]:
         if current.current and current.current[0].branch == TASKS:
-            return parallel_nexts(current.current, current.runs, self.concurrent)
+            limit = rendered_int(fx, run, self.concurrent, "concurrent")
+            return parallel_nexts(current.current, current.runs, limit)
         return sequential_nexts(current.current or [], current.runs)
 
 
@@ -270,7 +299,8 @@ class Dag(Flowable, kw_only=True):
     """Tasks start once every task they depend on has ended."""
 
     tasks: list[DagTask]
-    concurrent: int = 0
+    concurrent: Int = 0
+    on_child_failure: str = "CONTINUE"
     child_fields: ClassVar[tuple[str, ...]] = ("errors", "finally_")
     dag_fields: ClassVar[tuple[str, ...]] = ("tasks",)
 
@@ -285,9 +315,16 @@ class Dag(Flowable, kw_only=True):
         if not current.current or current.current[0].branch != TASKS:
             return sequential_nexts(current.current or [], current.runs)
         ended = {r.task_id for r in current.runs if r.terminated}
+        # A disabled task never runs: what depends on it must not wait for it.
+        ended |= {node.task.id for node in self.tasks if node.task.disabled}
         deps = {node.task.id: node.depends_on or [] for node in self.tasks}
         ready = [c for c in current.current if all(d in ended for d in deps.get(c.task.id, ()))]
-        return parallel_nexts(ready, current.runs, self.concurrent)
+        return parallel_nexts(
+            ready, current.runs, rendered_int(fx, run, self.concurrent, "concurrent")
+        )
+
+    def interrupts_children(self) -> str | None:
+        return child_failure_state(self.on_child_failure)
 
 
 @register("io.kestra.plugin.core.flow.Sleep")

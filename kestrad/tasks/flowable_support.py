@@ -72,6 +72,10 @@ class ExecutionView(FlowView, Protocol):
         """Make `variables` the execution's `vars`, seen by every later task."""
         ...
 
+    def kill_subflows(self) -> None:
+        """Ask every subflow execution this one started to be killed."""
+        ...
+
     def end_execution(self, run: TaskRun, state: str) -> None:
         """End the execution at once in `state` (KILLED kills it), `run` included."""
         ...

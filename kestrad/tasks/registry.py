@@ -18,6 +18,7 @@ ENTRY_POINT_GROUP = "kestrad.tasks"
 
 def _load_builtins() -> None:
     from kestrad.tasks import (  # noqa: F401
+        approval,
         core_debug,
         core_execution,
         core_flow,
@@ -28,6 +29,7 @@ def _load_builtins() -> None:
         kv,
         local_files,
         metric,
+        namespace_tasks,
         scripts,
         state,
         storage_tasks,

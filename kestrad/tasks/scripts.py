@@ -21,8 +21,10 @@ from typing import Any, ClassVar
 import anyio
 import msgspec
 
+from kestrad.storage import StorageError
 from kestrad.tasks.base import RunnableTask, TaskFailed, TaskOutcome
 from kestrad.tasks.context import RunContext
+from kestrad.tasks.namespace_tasks import copy_namespace_files
 from kestrad.tasks.process import CommandNotFound, describe_signal, run_command
 from kestrad.tasks.props import Bool, Map, TextList
 from kestrad.tasks.registry import register
@@ -135,6 +137,26 @@ class _Script(RunnableTask, kw_only=True):
 
     uses_python: ClassVar[bool] = False
 
+    async def _copy_namespace_files(
+        self, ctx: RunContext, settings: Any, namespace: str, workdir: Path
+    ) -> None:
+        """Kestra's `namespaceFiles`: the files of the flow's namespace (or of each of
+        `namespaces`), filtered by `include`/`exclude` globs, copied into the working
+        directory before the commands run."""
+        settings = settings if isinstance(settings, dict) else {}
+        include = _string_list(settings.get("include"), "namespaceFiles.include") or []
+        exclude = _string_list(settings.get("exclude"), "namespaceFiles.exclude") or []
+        namespaces = _string_list(settings.get("namespaces"), "namespaceFiles.namespaces")
+        count = 0
+        for name in namespaces or [namespace]:
+            try:
+                count += await anyio.to_thread.run_sync(
+                    copy_namespace_files, ctx.storage, name, workdir, include, exclude
+                )
+            except StorageError as exc:
+                raise TaskFailed(f"`namespaceFiles`: {exc}") from None
+        ctx.logger.log("DEBUG", f"{count} namespace file(s) copied into the working directory")
+
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         """The commands to run after `beforeCommands` (rendered)."""
         raise NotImplementedError
@@ -158,8 +180,9 @@ class _Script(RunnableTask, kw_only=True):
     ) -> Any:
         private = folder.private
         namespace = ctx.variables.get("flow", {}).get("namespace", "")
-        if _enabled(ctx.render_typed(self.namespace_files)):
-            ctx.logger.warn("namespaceFiles are not supported; no namespace file was copied")
+        namespace_files = ctx.render_typed(self.namespace_files)
+        if _enabled(namespace_files):
+            await self._copy_namespace_files(ctx, namespace_files, namespace, workdir)
         files = input_file_map(ctx.render_typed(self.input_files))
         await write_input_files(workdir, files, ctx.storage, namespace)
 
@@ -333,6 +356,26 @@ class ShellCommands(_Script, kw_only=True):
 
     commands: TextList
 
+    async def _copy_namespace_files(
+        self, ctx: RunContext, settings: Any, namespace: str, workdir: Path
+    ) -> None:
+        """Kestra's `namespaceFiles`: the files of the flow's namespace (or of each of
+        `namespaces`), filtered by `include`/`exclude` globs, copied into the working
+        directory before the commands run."""
+        settings = settings if isinstance(settings, dict) else {}
+        include = _string_list(settings.get("include"), "namespaceFiles.include") or []
+        exclude = _string_list(settings.get("exclude"), "namespaceFiles.exclude") or []
+        namespaces = _string_list(settings.get("namespaces"), "namespaceFiles.namespaces")
+        count = 0
+        for name in namespaces or [namespace]:
+            try:
+                count += await anyio.to_thread.run_sync(
+                    copy_namespace_files, ctx.storage, name, workdir, include, exclude
+                )
+            except StorageError as exc:
+                raise TaskFailed(f"`namespaceFiles`: {exc}") from None
+        ctx.logger.log("DEBUG", f"{count} namespace file(s) copied into the working directory")
+
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         return _commands(ctx, self.commands)
 
@@ -342,6 +385,26 @@ class ShellScript(_Script, kw_only=True):
     """Runs a multi-line shell script."""
 
     script: str
+
+    async def _copy_namespace_files(
+        self, ctx: RunContext, settings: Any, namespace: str, workdir: Path
+    ) -> None:
+        """Kestra's `namespaceFiles`: the files of the flow's namespace (or of each of
+        `namespaces`), filtered by `include`/`exclude` globs, copied into the working
+        directory before the commands run."""
+        settings = settings if isinstance(settings, dict) else {}
+        include = _string_list(settings.get("include"), "namespaceFiles.include") or []
+        exclude = _string_list(settings.get("exclude"), "namespaceFiles.exclude") or []
+        namespaces = _string_list(settings.get("namespaces"), "namespaceFiles.namespaces")
+        count = 0
+        for name in namespaces or [namespace]:
+            try:
+                count += await anyio.to_thread.run_sync(
+                    copy_namespace_files, ctx.storage, name, workdir, include, exclude
+                )
+            except StorageError as exc:
+                raise TaskFailed(f"`namespaceFiles`: {exc}") from None
+        ctx.logger.log("DEBUG", f"{count} namespace file(s) copied into the working directory")
 
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         return [str(ctx.render(self.script))]
@@ -354,6 +417,26 @@ class PythonCommands(_Script, kw_only=True):
     commands: TextList
     uses_python: ClassVar[bool] = True
 
+    async def _copy_namespace_files(
+        self, ctx: RunContext, settings: Any, namespace: str, workdir: Path
+    ) -> None:
+        """Kestra's `namespaceFiles`: the files of the flow's namespace (or of each of
+        `namespaces`), filtered by `include`/`exclude` globs, copied into the working
+        directory before the commands run."""
+        settings = settings if isinstance(settings, dict) else {}
+        include = _string_list(settings.get("include"), "namespaceFiles.include") or []
+        exclude = _string_list(settings.get("exclude"), "namespaceFiles.exclude") or []
+        namespaces = _string_list(settings.get("namespaces"), "namespaceFiles.namespaces")
+        count = 0
+        for name in namespaces or [namespace]:
+            try:
+                count += await anyio.to_thread.run_sync(
+                    copy_namespace_files, ctx.storage, name, workdir, include, exclude
+                )
+            except StorageError as exc:
+                raise TaskFailed(f"`namespaceFiles`: {exc}") from None
+        ctx.logger.log("DEBUG", f"{count} namespace file(s) copied into the working directory")
+
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         return _commands(ctx, self.commands)
 
@@ -364,6 +447,26 @@ class PythonScript(_Script, kw_only=True):
 
     script: str
     uses_python: ClassVar[bool] = True
+
+    async def _copy_namespace_files(
+        self, ctx: RunContext, settings: Any, namespace: str, workdir: Path
+    ) -> None:
+        """Kestra's `namespaceFiles`: the files of the flow's namespace (or of each of
+        `namespaces`), filtered by `include`/`exclude` globs, copied into the working
+        directory before the commands run."""
+        settings = settings if isinstance(settings, dict) else {}
+        include = _string_list(settings.get("include"), "namespaceFiles.include") or []
+        exclude = _string_list(settings.get("exclude"), "namespaceFiles.exclude") or []
+        namespaces = _string_list(settings.get("namespaces"), "namespaceFiles.namespaces")
+        count = 0
+        for name in namespaces or [namespace]:
+            try:
+                count += await anyio.to_thread.run_sync(
+                    copy_namespace_files, ctx.storage, name, workdir, include, exclude
+                )
+            except StorageError as exc:
+                raise TaskFailed(f"`namespaceFiles`: {exc}") from None
+        ctx.logger.log("DEBUG", f"{count} namespace file(s) copied into the working directory")
 
     def main_commands(self, ctx: RunContext, private: Path) -> list[str]:
         path = private / "script.py"

@@ -88,6 +88,19 @@ tasks:
     message: woke
 """
 
+HOOKED = f"""
+id: hooked
+namespace: {NS}
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: k
+tasks:
+  - id: noop
+    type: io.kestra.plugin.core.log.Log
+    message: hooked
+"""
+
 SCHEDULED = f"""
 id: scheduled
 namespace: {NS}
@@ -108,7 +121,7 @@ class Census:
     def __init__(self, daemon: LiveDaemon) -> None:
         self.daemon = daemon
         self.client = daemon.client()
-        for source in (HELLO, FILES, PAUSED, FAILING, SLEEPY, SCHEDULED):
+        for source in (HELLO, FILES, PAUSED, FAILING, SLEEPY, HOOKED, SCHEDULED):
             self.client.flows.create_flow(TENANT, source)
         done = self.client.executions.create_execution(
             TENANT, NS, "hello", wait=True, inputs={"name": "census"}
@@ -187,6 +200,27 @@ call("flows.delete_flows_by_query")(
     lambda c: c.client.flows.delete_flows_by_query(
         TENANT, [_f("namespace", "EQUALS", _throwaway_ns(c))]
     )
+)
+call("flows.update_flows_in_namespace")(
+    lambda c: c.client.flows.update_flows_in_namespace(NS, TENANT, HELLO)
+)
+call("flows.generate_flow_graph_from_source")(
+    lambda c: c.client.flows.generate_flow_graph_from_source(TENANT, HELLO)
+)
+call("flows.flow_dependencies_from_namespace")(
+    lambda c: c.client.flows.flow_dependencies_from_namespace(NS, TENANT)
+)
+call("executions.latest_executions")(
+    lambda c: c.client.executions.latest_executions(TENANT, [{"namespace": NS, "id": "hello"}])
+)
+call("executions.trigger_execution_by_get_webhook")(
+    lambda c: c.client.executions.trigger_execution_by_get_webhook(TENANT, NS, "hooked", "k")
+)
+call("logs.follow_logs_from_execution")(
+    lambda c: list(c.client.logs.follow_logs_from_execution(c.execution_id, TENANT))
+)
+call("files.search_namespace_files")(
+    lambda c: (_nsfile(c), c.client.files.search_namespace_files(NS, "scripts", TENANT))[1]
 )
 call("flows.bulk_update_flows")(lambda c: c.client.flows.bulk_update_flows(TENANT, body=HELLO))
 

@@ -504,3 +504,27 @@ def test_an_import_refuses_a_zip_bomb(census: Census) -> None:
         assert "big.yml is over" in exc.body
     else:
         raise AssertionError("a zip bomb was imported")
+
+
+def test_create_refuses_what_it_would_otherwise_ignore(census: Census) -> None:
+    base = f"/api/v1/main/executions/{NS}/hello"
+    status, body = census.daemon.http("POST", base + "?scheduleDate=2030-01-01T00:00:00Z")
+    assert status == 400 and "scheduleDate" in body["message"]
+    status, body = census.daemon.http("POST", base + "?wiat=true")
+    assert status == 400 and "`wiat`" in body["message"]
+    status, body = census.daemon.http("POST", base + "?kind=TEST")
+    assert status == 400 and "NORMAL" in body["message"]
+
+
+def test_kestras_older_action_paths_answer_as_the_newer(census: Census) -> None:
+    execution_id = census.fresh(wait=True)
+    body = json.dumps([{"key": "via", "value": "old-path"}]).encode()
+    status, answer = census.daemon.http(
+        "POST",
+        f"/api/v1/main/executions/{execution_id}/labels",
+        body,
+        **{"Content-Type": "application/json"},
+    )
+    assert status == 200 and {"key": "via", "value": "old-path"} in answer["labels"]
+    status, answer = census.daemon.http("POST", f"/api/v1/main/executions/{execution_id}/pause")
+    assert status == 409 and "running" in answer["message"]

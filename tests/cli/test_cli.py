@@ -126,6 +126,19 @@ def test_validate_checks_each_document_and_prints_notices_as_warnings(tmp_path: 
     assert "2 problem(s); 1 flow(s) valid" in result.stderr  # unknown + missing
 
 
+def test_run_honours_a_pause_timeout(tmp_path: Path) -> None:
+    # issue 12: `kestrad run` waits for a Pause that ends by itself through its timeout
+    timed = tmp_path / "timed.yml"
+    timed.write_text(
+        "id: timed\nnamespace: tests\ntasks:\n"
+        "  - id: wait\n    type: io.kestra.plugin.core.flow.Pause\n    timeout: PT0.5S\n"
+        "  - id: after\n    type: io.kestra.plugin.core.log.Log\n    message: never\n"
+    )
+    result = kestrad("run", str(timed))
+    assert result.returncode == 1, result.stderr
+    assert "Pause timed out" in result.stdout and "FAILED" in result.stdout
+
+
 def test_run_waits_through_a_delayed_pause_and_exits_3_on_a_manual_one(tmp_path: Path) -> None:
     delayed = tmp_path / "delayed.yml"
     delayed.write_text(

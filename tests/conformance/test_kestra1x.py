@@ -29,9 +29,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
         "retry-failed-flow-duration",
     ],
-    "unknown task type io.kestra.plugin.core.storage.Write": [
-        "flow-trigger-for-each-item-outputs",
-    ],
     "the loader accepts two Flow-trigger preconditions with the same id": [
         "invalid-duplicate-preconditions-id",
     ],

@@ -91,7 +91,7 @@ def test_wrong_type_is_positioned_on_the_value() -> None:
     )
     [p] = problems(source)
     assert where(p) == (6, 17, "tasks[0].concurrent")
-    assert p.message.startswith("invalid value:")
+    assert p.message == "`concurrent` must be an integer, got `many`"
 
 
 def test_nested_path_points_inside_flowables() -> None:

@@ -732,3 +732,90 @@ def test_working_directory_failing_before_any_child_fails_at_once() -> None:
     s.start()
     s.finish("wd", "FAILED")
     assert s.states() == {"wd": "FAILED"} and s.state_now == "FAILED"
+
+
+@pytest.mark.parametrize("policy,sibling", [("CANCEL", "CANCELLED"), ("FAIL", "FAILED")])
+def test_on_child_failure_interrupts_the_running_siblings(policy: str, sibling: str) -> None:
+    # Kestra 1.x: OnChildFailureInterface (Parallel, Dag, ForEach `onChildFailure`)
+    s = Scenario(
+        f"""id: f
+namespace: tests.flowables
+tasks:
+  - id: par
+    type: io.kestra.plugin.core.flow.Parallel
+    onChildFailure: {policy}
+    tasks:
+      - id: slow
+        type: io.kestra.plugin.core.log.Log
+        message: slow
+      - id: bad
+        type: io.kestra.plugin.core.log.Log
+        message: bad
+"""
+    )
+    s.start()
+    s.finish("bad", "FAILED")
+    assert s.state("slow") == sibling and s.state("par") == "FAILED"
+    assert s.state_now == "FAILED"
+
+
+def test_dag_concurrent_may_be_an_expression() -> None:
+    # Kestra: Dag `concurrent` is a Property<Integer>
+    s = Scenario(
+        """id: f
+namespace: tests.flowables
+inputs:
+  - id: n
+    type: INT
+    defaults: 1
+tasks:
+  - id: dag
+    type: io.kestra.plugin.core.flow.Dag
+    concurrent: "{{ inputs.n }}"
+    tasks:
+      - task:
+          id: a
+          type: io.kestra.plugin.core.log.Log
+          message: a
+      - task:
+          id: b
+          type: io.kestra.plugin.core.log.Log
+          message: b
+""",
+        inputs={"n": 1},
+    )
+    s.start()
+    assert s.job_ids() == ["a"], "one at a time"
+
+
+def test_a_dag_chain_through_a_disabled_task_does_not_hang() -> None:
+    # Kestra: disabled tasks are left out; their dependents start (issue 12, Dag chains)
+    s = Scenario(
+        """id: f
+namespace: tests.flowables
+tasks:
+  - id: dag
+    type: io.kestra.plugin.core.flow.Dag
+    tasks:
+      - task:
+          id: a
+          type: io.kestra.plugin.core.log.Log
+          message: a
+      - task:
+          id: off
+          type: io.kestra.plugin.core.log.Log
+          message: off
+          disabled: true
+        dependsOn: [a]
+      - task:
+          id: c
+          type: io.kestra.plugin.core.log.Log
+          message: c
+        dependsOn: [off]
+"""
+    )
+    s.start()
+    s.finish("a")
+    assert s.job_ids() == ["c"]
+    s.finish("c")
+    assert s.state_now == "SUCCESS" and "off" not in s.states()

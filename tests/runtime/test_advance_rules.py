@@ -970,3 +970,133 @@ def test_when_is_a_condition_beside_run_if(props: str, state: str) -> None:
     )
     s.start()
     assert s.state("maybe") == state
+
+
+# -- Approval (Kestra 1.x core) -----------------------------------------------------------------
+def _approval(props: str = "") -> str:
+    return _flow(
+        f"""  - id: review
+    type: {FLOW}.Approval
+{props}    onWait:
+      - id: notify
+        type: {LOG}
+        message: please review
+    onApprove:
+      - id: approved
+        type: {LOG}
+        message: yes
+    onDeny:
+      - id: denied
+        type: {LOG}
+        message: no
+  - id: after
+    type: {LOG}
+    message: after
+"""
+    )
+
+
+def test_approval_pauses_runs_on_wait_then_the_approved_branch() -> None:
+    from kestrad.model.messages import Resume
+
+    s = Scenario(_approval())
+    s.start()
+    assert s.state_now == "PAUSED" and s.job_ids() == ["notify"]
+    s.finish("notify")
+    s.send(Resume(decision="APPROVED", comment="fine", inputs={"why": "ok"}))
+    assert s.job_ids() == ["approved"]
+    while s.jobs:
+        s.finish_all()
+    assert s.state_now == "SUCCESS" and s.state("review") == "SUCCESS"
+    out = s.run("review").outputs
+    assert out["decision"] == "APPROVED" and out["comment"] == "fine"
+    assert out["inputs"] == {"why": "ok"} and out["auto"] is False
+
+
+def test_approval_denied_runs_on_deny_then_cancels_the_execution() -> None:
+    from kestrad.model.messages import Resume
+
+    s = Scenario(_approval())
+    s.start()
+    s.finish("notify")
+    s.send(Resume(decision="DENIED"))
+    while s.jobs:
+        s.finish_all()
+    assert s.state("denied") == "SUCCESS"
+    assert s.state_now == "CANCELLED" and "after" not in s.states()
+
+
+def test_approval_expires_after_its_timeout_and_auto_approve_never_pauses() -> None:
+    s = Scenario(_approval("    timeout: PT1M\n    expireBehavior: WARN\n"))
+    s.start()
+    s.finish("notify")
+    s.tick(60)
+    while s.jobs:
+        s.finish_all()
+    assert s.run("review").outputs["decision"] == "EXPIRED"
+    assert s.state("review") == "WARNING" and s.state_now == "WARNING"
+    auto = Scenario(_approval("    autoApprove: true\n"))
+    auto.start()
+    assert auto.state_now == "RUNNING" and auto.job_ids() == ["approved"]
+    while auto.jobs:
+        auto.finish_all()
+    assert auto.state_now == "SUCCESS" and auto.run("review").outputs["auto"] is True
+
+
+def test_kill_task_kills_its_execution_and_with_propagate_its_subflows() -> None:
+    # Kestra 1.x: execution.Kill (propagateKill also reaches subflows started without wait)
+    child = (
+        "id: child\nnamespace: tests.rules\ntasks:\n  - id: c\n    type: "
+        + LOG
+        + "\n    message: c\n"
+    )
+    s = Scenario(
+        _flow(
+            f"""  - id: start
+    type: {FLOW}.Subflow
+    namespace: tests.rules
+    flowId: child
+    wait: false
+  - id: stop
+    type: io.kestra.plugin.core.execution.Kill
+    propagateKill: true
+  - id: never
+    type: {LOG}
+    message: never
+"""
+        ),
+        subflows=[child],
+    )
+    s.start()
+    assert s.state_now == "KILLED" and s.state("stop") == "KILLED"
+    assert "never" not in s.states()
+    assert [n.execution_id for n in s.notices] == [s.run("start").outputs["executionId"]]
+
+
+def test_killing_a_for_each_item_kills_every_batch_execution() -> None:
+    # Kestra: a kill reaches the subflow executions a ForEachItem waits for
+    child = (
+        "id: child\nnamespace: tests.rules\ninputs:\n  - id: items\n    type: STRING\n"
+        "tasks:\n  - id: c\n    type: " + LOG + "\n    message: c\n"
+    )
+    s = Scenario(
+        _flow(
+            """  - id: each
+    type: io.kestra.plugin.core.flow.ForEachItem
+    items: "kestra:///tests/rules/f/in.txt"
+    namespace: tests.rules
+    flowId: child
+    inputs:
+      items: "{{ taskrun.items }}"
+"""
+        ),
+        subflows=[child],
+    )
+    s.start()
+    s.finish("each_split", outputs={"batches": ["kestra:///a", "kestra:///b"]})
+    batch_ids = [created.execution.id for created in s.new_executions]
+    assert len(batch_ids) == 2
+    assert s.run("each_items").outputs["iterations"] == {"CREATED": 2}
+    s.kill()
+    assert s.state_now == "KILLED"
+    assert sorted(n.execution_id for n in s.notices) == sorted(batch_ids)

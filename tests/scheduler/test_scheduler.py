@@ -10,6 +10,7 @@ import pytest
 from kestrad.model.state import FAILED, SUCCESS
 from kestrad.runtime.commands.triggers import new_backfill
 from kestrad.runtime.monitor import TriggerMonitor
+from kestrad.runtime.trigger_firing import CATCH_UP
 from tests.scheduler.helpers import Clock, at, schedule_flow, scheduler_for
 
 pytestmark = pytest.mark.anyio
@@ -44,12 +45,13 @@ async def test_first_fire_is_the_next_cron_time_and_one_transaction_per_tick(sto
 @pytest.mark.parametrize(
     ("policy", "fired", "next_fire"),
     [
-        ("ALL", "2024-05-01T11:00:00+00:00", "2024-05-01T12:00:00+00:00"),
-        ("LAST", "2024-05-01T14:00:00+00:00", "2024-05-01T15:00:00+00:00"),
-        ("NONE", None, "2024-05-01T15:00:00+00:00"),
+        ("ALL", [f"2024-05-01T{h}:00:00+00:00" for h in (11, 12, 13, 14)], "15"),
+        ("LAST", ["2024-05-01T14:00:00+00:00"], "15"),
+        ("NONE", [], "15"),
     ],
 )
 async def test_recovery_after_a_three_hour_outage(store, policy, fired, next_fire) -> None:
+    """ALL fires every missed date in the first tick (each its own execution)."""
     clock = Clock(at("2024-05-01T10:30:00"))
     extra = f"    recoverMissedSchedules: {policy}"
     await scheduler_for(store, [schedule_flow(extra=extra)], clock)
@@ -57,25 +59,77 @@ async def test_recovery_after_a_three_hour_outage(store, policy, fired, next_fir
     restarted, _ = await scheduler_for(store, [], clock)
     report = await restarted.tick()
     dates = [e.trigger.variables["date"] for e in report.created]
-    assert dates == ([fired] if fired else [])
-    assert iso(restarted.state(KEY).next_fire_at) == next_fire
+    assert dates == fired
+    assert iso(restarted.state(KEY).next_fire_at) == f"2024-05-01T{next_fire}:00:00+00:00"
 
 
-async def test_all_catches_up_one_by_one_as_locks_release(store) -> None:
+async def test_all_catches_up_in_one_tick_then_waits_for_its_lock(store) -> None:
     clock = Clock(at("2024-05-01T10:30:00"))
     await scheduler_for(store, [schedule_flow()], clock)
     clock.advance(4 * 3600)  # 14:30: 11, 12, 13 and 14 were missed
     scheduler, _ = await scheduler_for(store, [], clock)
-    dates = []
-    for _ in range(6):
-        report = await scheduler.tick()
-        for execution in report.created:
-            dates.append(execution.trigger.variables["date"][11:16])
-            assert (await scheduler.tick()).created == []  # locked meanwhile
-            execution.state.set(SUCCESS)
-            scheduler.execution_ended(execution)
-    assert dates == ["11:00", "12:00", "13:00", "14:00"]
-    assert (await store.load_triggers())[0].execution_id is None
+    created = (await scheduler.tick()).created
+    assert [e.trigger.variables["date"][11:16] for e in created] == [
+        "11:00",
+        "12:00",
+        "13:00",
+        "14:00",
+    ]
+    assert [e.trigger.variables["previous"][11:16] for e in created] == [
+        "10:00",
+        "11:00",
+        "12:00",
+        "13:00",
+    ]
+    clock.advance(3600)  # 15:30: due, but the last fire still runs
+    assert (await scheduler.tick()).created == []
+    [row] = await store.load_triggers()
+    assert row.execution_id == created[-1].id
+    for execution in created:
+        execution.state.set(SUCCESS)
+        scheduler.execution_ended(execution)
+    [fire] = (await scheduler.tick()).created
+    assert fire.trigger.variables["date"][11:16] == "15:00"
+
+
+def every_second(policy: str) -> str:
+    extra = f"    withSeconds: true\n    recoverMissedSchedules: {policy}"
+    return schedule_flow("every_second", "* * * * * *", extra=extra)
+
+
+@pytest.mark.parametrize(
+    ("policy", "fired"), [("ALL", [11, 12, 13, 14, 15]), ("LAST", [15]), ("NONE", [15])]
+)
+async def test_a_per_second_schedule_catches_up_after_a_freeze(store, policy, fired) -> None:
+    """Frozen 5 s (a stalled daemon, a leader change, a database outage): the next tick
+    fires every date due since, so the delay behind the cron is gone at once. Before, one
+    date fired per tick and the delay stayed for good."""
+    clock = Clock(at("2024-05-01T10:00:09.5"))
+    scheduler, _ = await scheduler_for(store, [every_second(policy)], clock)
+    clock.advance(1)
+    [first] = (await scheduler.tick()).created
+    assert first.trigger.variables["date"][17:19] == "10"
+    first.state.set(SUCCESS)
+    scheduler.execution_ended(first)
+    clock.advance(5)  # 10:00:15.5: 11 to 15 are due, the tick ran late
+    created = (await scheduler.tick()).created
+    assert [int(e.trigger.variables["date"][17:19]) for e in created] == fired
+    row = scheduler.state(("company.team", "every_second", "schedule"))
+    assert iso(row.next_fire_at) == "2024-05-01T10:00:16+00:00"
+
+
+async def test_catching_up_is_bounded_per_tick(store) -> None:
+    clock = Clock(at("2024-05-01T10:00:00.5"))
+    scheduler, _ = await scheduler_for(store, [every_second("ALL")], clock)
+    clock.advance(250)  # 250 dates due
+    first = (await scheduler.tick()).created
+    assert len(first) == CATCH_UP
+    for execution in first:
+        execution.state.set(SUCCESS)
+        scheduler.execution_ended(execution)
+    second = (await scheduler.tick()).created
+    assert len(second) == CATCH_UP
+    assert second[0].trigger.variables["date"] == "2024-05-01T10:01:41+00:00"
 
 
 async def test_monitor_unlocks_ended_and_vanished_executions(store) -> None:

@@ -105,3 +105,48 @@ def test_cursors_round_trip_and_refuse_garbage() -> None:
     for bad in ("!!!", "", "bm90IGpzb24", encode_cursor(("only-one",)), "é"):  # type: ignore[arg-type]
         with pytest.raises(ValueError):
             decode_cursor(bad)
+
+
+COUNT_FILTERS: list[dict[str, Any]] = [
+    {},
+    {"states": ["FAILED"]},
+    {"namespaces": ["a"]},
+    {"namespaces": ["a", "nobody"], "states": ["SUCCESS", "FAILED"]},
+    {"flows": [("a", "f"), ("b", "g"), ("a", "f")]},
+    {"flows": [("b", "f"), ("nobody", "f")], "states": ["FAILED"]},
+    {"flows": [("a", "f"), ("b", "g")], "namespaces": ["b"]},
+    {"namespaces": [], "states": ["FAILED"]},
+    {"states": []},
+]
+
+
+@pytest.mark.parametrize("filters", COUNT_FILTERS, ids=str)
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [(None, None), ("2026-01-01T00:02:00.000000Z", None), (None, "2026-01-01T00:04:00.000000Z")],
+)
+async def test_count_by_flow_picks_a_query_per_filter_combination(
+    store: Any, filters: dict[str, Any], start: str | None, end: str | None
+) -> None:
+    """execution.Count's store query, one per filter combination (each has an index behind
+    it, tests/store/test_explain.py): every combination counts what a plain filter would."""
+    executions = sample()
+    await store.create_executions(executions)
+    counts = await store.count_executions_by_flow(start=start, end=end, **filters)
+
+    def keep(e: Execution) -> bool:
+        date = e.state.histories[0].date
+        return (
+            (start is None or date >= start)
+            and (end is None or date <= end)
+            and ("states" not in filters or e.state.current in filters["states"])
+            and ("namespaces" not in filters or e.namespace in filters["namespaces"])
+            and (not filters.get("flows") or (e.namespace, e.flow_id) in filters["flows"])
+        )
+
+    wanted: dict[tuple[str, str], int] = {}
+    for e in filter(keep, executions):
+        wanted[(e.namespace, e.flow_id)] = wanted.get((e.namespace, e.flow_id), 0) + 1
+    assert [(c.namespace, c.flow_id, c.count) for c in counts] == [
+        (*k, v) for k, v in sorted(wanted.items())
+    ]

@@ -3,6 +3,7 @@
 - A follower tailing logs by sequence id (`search_logs(after=…)`, `list_logs`, as SSE and
   `kestrad logs -f` do) sees every committed line exactly once while concurrent writer
   transactions, on connections of their own, insert lines.
+- A writer frozen in its transaction stalls no other writer, and followers wait for it.
 - Flow-trigger `preconditions` windows shared by two engines (separate pools): upstream
   executions ending together in both never lose each other's half of a window.
 """
@@ -13,11 +14,14 @@ import itertools
 from pathlib import Path
 
 import anyio
+import asyncpg
 import pytest
 
 from kestrad.config import Config
 from kestrad.store.base import NewLog, Outgoing
 from kestrad.store.postgres import PostgresStore
+from kestrad.store.queries import queries
+from kestrad.store.rows import log_params
 from tests.conftest import postgres_database, require_postgres
 
 pytestmark = pytest.mark.anyio
@@ -104,6 +108,35 @@ async def test_a_log_follower_never_skips_a_line_committed_late() -> None:
         assert [seq for seq, _ in seen] == sorted(seq for seq, _ in seen)
         for execution_id, seqs in per_execution.items():
             assert len(seqs) == ROUNDS * LINES, f"{execution_id}: {len(seqs)} lines followed"
+
+
+async def test_a_frozen_log_writer_stalls_no_other_writer() -> None:
+    """A daemon frozen between its log insert and its commit (SIGSTOP, a stalled VM): the
+    others still write their lines at once. Followers stop just below its line until it
+    commits (or its session is ended), then read both, in seq order. Before, every log
+    insert took one cluster-wide lock, and the frozen daemon held it: no other daemon
+    could write a line, nor complete a task, for as long as the freeze lasted."""
+    async with postgres_database() as url:
+        store = PostgresStore(url)
+        await store.migrate()
+        frozen = await asyncpg.connect(url)
+        try:
+            await frozen.execute("BEGIN")
+            columns = [list(c) for c in zip(log_params(_line(0, 0, 0)), strict=True)]
+            [(frozen_seq,)] = await frozen.fetch(queries("postgres")["log_insert"], *columns)
+            with anyio.fail_after(5):
+                await store.append_logs([_line(1, 0, 0)])
+            assert await store.search_logs(after=0) == []
+            assert await store.latest_logs() == []
+            assert await store.list_logs("exec-1") == []
+            await frozen.execute("COMMIT")
+            lines = await store.search_logs(after=0)
+            assert [(e.seq, e.message) for e in lines][:1] == [(frozen_seq, "0/0/0")]
+            assert [e.message for e in lines] == ["0/0/0", "1/0/0"]
+            assert [e.message for e in await store.list_logs("exec-1")] == ["1/0/0"]
+        finally:
+            await frozen.close()
+            await store.close()
 
 
 UPSTREAM = """

@@ -42,6 +42,9 @@ tasks:
       Kestra.counter('count2', 2)
       Kestra.timer('timer1', lambda: time.sleep(0.05), {'tag1': 'i', 'tag2': 'lost'})
       Kestra.timer('timer2', 2.12, {'tag1': 'i', 'tag2': 'destroy'})
+      with open('items.jsonl', 'w') as f:
+          f.write('{"a": 1}\n\n{"a": 2}\n')
+      assert Kestra.read('items.jsonl') == [{'a': 1}, {'a': 2}]
       Kestra.logger().info('from the logger')
       Kestra.logger().error('an error line')
   - id: after

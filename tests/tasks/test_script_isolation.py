@@ -242,3 +242,31 @@ def test_wrong_task_settings_name_the_key(tmp_path: Path, yaml: str, needle: str
     file.write_text(yaml)
     with pytest.raises(ConfigError, match=needle.replace(".", r"\.")):
         load_config(str(file), environ={})
+
+
+@needs_bwrap
+async def test_bwrap_scripts_share_a_working_directory_task_folder(tmp_path: Path) -> None:
+    """Kestra's WorkingDirectory: its scripts see its one folder, even in their sandboxes."""
+    source = """
+id: shared
+namespace: company.b
+tasks:
+  - id: wd
+    type: io.kestra.plugin.core.flow.WorkingDirectory
+    tasks:
+      - id: write
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - echo shared > note.txt
+      - id: read
+        type: io.kestra.plugin.scripts.shell.Commands
+        commands:
+          - 'echo "note=$(cat note.txt)"'
+          - 'echo "wd={{ workingDir }}"'
+"""
+    async with _engine(tmp_path, runner="bwrap") as engine:
+        final, logs = await run_flow(engine, source)
+    assert final.state.current == "SUCCESS", messages(logs)
+    seen = _lines(logs, "read")
+    assert seen["note"] == "shared"
+    assert Path(seen["wd"]).is_relative_to(tmp_path / "work")

@@ -131,6 +131,29 @@ def test_functions_check_the_rendering_namespace(tmp_path: Path) -> None:
         renderer.render(f"{{{{ read('{mine}') }}}}", {})
 
 
+def test_file_exists_and_is_file_empty(tmp_path: Path) -> None:
+    # Kestra: FileExistsFunction, IsFileEmptyFunction (MultipleConditionTriggerCaseTest
+    # #forEachItemWithFlowTrigger reads `isFileEmpty(inputs.testFile)`)
+    storage = LocalStorage(tmp_path)
+    renderer = Renderer()
+    functions.register(renderer, storage)
+    base = task_run_uri("company.team", "f", "e", "t", "r")
+    storage.put(base.child("full.txt"), "x")
+    storage.put(base.child("empty.txt"), "")
+    theirs = task_run_uri("other", "f", "e", "t", "r").child("x.txt")
+    storage.put(theirs, "secret")
+    variables = {"flow": {"namespace": "company.team", "id": "f"}}
+    render = renderer.render_typed
+    assert render(f"{{{{ isFileEmpty('{base.child('empty.txt')}') }}}}", variables) is True
+    assert render(f"{{{{ isFileEmpty('{base.child('full.txt')}') }}}}", variables) is False
+    assert render(f"{{{{ fileExists('{base.child('full.txt')}') }}}}", variables) is True
+    assert render(f"{{{{ fileExists('{base.child('nope.txt')}') }}}}", variables) is False
+    with pytest.raises(ExpressionError, match="does not belong to namespace"):
+        render(f"{{{{ fileExists('{theirs}') }}}}", variables)
+    with pytest.raises(ExpressionError, match="is not a file"):
+        render(f"{{{{ isFileEmpty('{base.child('nope.txt')}') }}}}", variables)
+
+
 @pytest.mark.anyio
 async def test_purge_removes_an_ended_execution_files(tmp_path: Path) -> None:
     source = """

@@ -104,7 +104,7 @@ tasks:
     retry:
       type: constant
       interval: PT0.1S
-      maxAttempt: 3
+      maxAttempts: 3
 """
 
 APPROVAL_INPUTS = """

@@ -54,8 +54,11 @@ async def resume(
     inputs: Mapping[str, Any] | None = None,
     *,
     flow: tuple[str, str] | None = None,
+    decision: str | None = None,
+    comment: str | None = None,
 ) -> Execution:
     """Resume a PAUSED execution; `inputs` become its paused runs' `onResume` outputs.
+    `decision` (APPROVED or DENIED) and `comment` answer an Approval task.
 
     With `flow` (namespace, id), an execution of another flow is refused: the
     `execution.Resume` task may only resume its own flow's executions unless told otherwise.
@@ -70,7 +73,8 @@ async def resume(
             )
         )
     _check(T.RESUME.check(execution))
-    await _publish(store, execution, Resume(inputs=dict(inputs) if inputs else None))
+    event = Resume(inputs=dict(inputs) if inputs else None, decision=decision, comment=comment)
+    await _publish(store, execution, event)
     return execution
 
 

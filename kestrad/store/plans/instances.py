@@ -6,9 +6,10 @@ import os
 import socket
 import time
 
+from kestrad.store.lease import application_name
 from kestrad.store.records import InFlightJob, InstanceRow, Released
 from kestrad.store.rows import instance_row, pid_alive
-from kestrad.store.statements import All, Execute, Plan
+from kestrad.store.statements import All, Execute, Plan, Value
 
 
 def register_instance(
@@ -28,8 +29,9 @@ def register_instance(
     return in_flight
 
 
-def heartbeat(instance_id: str) -> Plan[None]:
-    yield Execute("instance_heartbeat", (time.time(), instance_id))
+def heartbeat(instance_id: str) -> Plan[bool]:
+    """False when the row is no longer RUNNING: this instance was disconnected (fenced)."""
+    return (yield Execute("instance_heartbeat", (time.time(), instance_id))) > 0
 
 
 def stop_instance(instance_id: str) -> Plan[None]:
@@ -41,12 +43,16 @@ def stop_instance(instance_id: str) -> Plan[None]:
 def disconnect_silent_instances(
     instance_id: str, silent_since: float, purge_before: float
 ) -> Plan[Released]:
-    rows = yield All("instance_disconnect_silent", (silent_since, instance_id))
-    gone = [r[0] for r in rows]
-    in_flight: list[InFlightJob] = []
+    """Disconnect the instances silent since `silent_since`, fence them (their database
+    sessions end, so nothing they had in flight commits), then hand out every job still
+    claimed by an instance that is not RUNNING: those just disconnected, and those whose
+    rows were still locked by a frozen transaction at an earlier pass."""
+    gone = [r[0] for r in (yield All("instance_disconnect_silent", (silent_since, instance_id)))]
     if gone:
-        in_flight = [_in_flight(r) for r in (yield All("queue_worker_in_flight_of", (gone,)))]
-        yield Execute("queue_worker_release_instances", (gone,))
+        yield Value("instance_fence", ([application_name(i) for i in gone],))
+    in_flight = [_in_flight(r) for r in (yield All("queue_worker_held_by_gone"))]
+    if in_flight:
+        yield Execute("queue_worker_release_seqs", ([j.seq for j in in_flight],))
     yield Execute("instance_purge", (purge_before,))
     return Released(instances=gone, jobs=in_flight)
 

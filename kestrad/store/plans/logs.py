@@ -1,4 +1,4 @@
-"""Task log lines: stored with a sequence id in commit order, read by it."""
+"""Task log lines: stored with a sequence id, read by it below the horizon."""
 
 from __future__ import annotations
 
@@ -10,18 +10,16 @@ from kestrad.store.statements import All, Filtered, ManyKeys, Plan, Value, Where
 def insert_logs(logs: list[NewLog]) -> Plan[list[LogEntry]]:
     """Insert log lines; their `seq` comes from the database, in the order given.
 
-    MUST be the last statement of its transaction. Followers (SSE `Last-Event-ID`,
-    `kestrad logs -f`) read `seq > cursor`, so a line must never commit after a line with
-    a larger seq became visible, or a follower past it skips it forever. SQLite has one
-    writer, so seqs are in commit order anyway. PostgreSQL's insert first takes one
-    transaction-level advisory lock (in the same statement, before any seq is drawn) and
-    holds it until the commit: seqs are drawn in commit order. Taken last, the lock is
-    held only for the insert and the commit, and its holder never waits for another lock,
-    so it cannot deadlock. Why not a "safe horizon" in the readers instead (return only
-    seqs below the oldest transaction in flight, by pg_snapshot_xmin): one long write
-    transaction anywhere on the server would stall every follower, and this daemon's own
-    followers, fed by the hub in commit order, would still jump ahead of another
-    connection's smaller seq committed later.
+    Followers (SSE `Last-Event-ID`, `kestrad logs -f`) read `seq > cursor`, so a line must
+    never become readable after a line with a larger seq was read, or a follower past it
+    skips it forever. Seqs are not drawn in commit order on PostgreSQL (several daemons
+    and connections insert at once, none waits for another), so readers read only below
+    the horizon (`log_horizon`): no line with a smaller seq can still commit. Each insert
+    holds a shared advisory lock until its commit that keeps the horizon below its seqs
+    (sql/postgres/070_log_horizon.sql). Why not one cluster-wide lock that draws seqs in
+    commit order, as before: a daemon frozen while holding it stopped every other
+    daemon's completions. The insert SHOULD be the last statement of its transaction: the
+    horizon waits for its commit. SQLite has one writer: its seqs are in commit order.
     """
     if not logs:
         return []
@@ -29,8 +27,23 @@ def insert_logs(logs: list[NewLog]) -> Plan[list[LogEntry]]:
     return [stored_log(seq, log) for seq, log in zip(seqs, logs, strict=True)]
 
 
-def list_logs(execution_id: str, after: int, limit: int) -> Plan[list[LogEntry]]:
-    return [log_entry(r) for r in (yield All("log_list", (execution_id, after, limit)))]
+EVERY = 2**63 - 1  # above every seq
+
+
+def horizon() -> Plan[int]:
+    """Every line with a smaller seq that will ever commit has committed (see above).
+    Read in a statement of its own, before the lines: their read must see every commit
+    that ended before the horizon was taken."""
+    return int((yield Value("log_horizon")))
+
+
+def list_logs(
+    execution_id: str, after: int, limit: int, ended: bool = False
+) -> Plan[list[LogEntry]]:
+    """`ended`: the execution has ended, so each of its lines committed before its end
+    state did (a worker commits its lines with its result): no horizon to wait for."""
+    below = EVERY if ended else (yield from horizon())
+    return [log_entry(r) for r in (yield All("log_list", (execution_id, after, limit, below)))]
 
 
 def search_logs(
@@ -40,8 +53,11 @@ def search_logs(
     flow_id: str | None,
     levels: list[str] | None,
     limit: int,
+    ended: bool = False,
 ) -> Plan[list[LogEntry]]:
-    params = (after, execution_id, namespace, flow_id, levels, limit)
+    """`ended`: as for list_logs, with `execution_id` given."""
+    below = EVERY if ended and execution_id else (yield from horizon())
+    params = (after, execution_id, namespace, flow_id, levels, limit, below)
     return [log_entry(r) for r in (yield All("log_search_after", params))]
 
 
@@ -52,8 +68,10 @@ def latest_logs(
     levels: list[str] | None,
     limit: int,
 ) -> Plan[list[LogEntry]]:
-    """The last `limit` matching lines, oldest first."""
-    rows = yield All("log_search_latest", (execution_id, namespace, flow_id, levels, limit))
+    """The last `limit` matching lines below the horizon, oldest first."""
+    below = yield from horizon()
+    params = (execution_id, namespace, flow_id, levels, limit, below)
+    rows = yield All("log_search_latest", params)
     return [log_entry(r) for r in reversed(rows)]
 
 

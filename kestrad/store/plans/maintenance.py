@@ -17,8 +17,24 @@ def count_executions_by_flow(
     namespaces: list[str] | None,
     flows: list[tuple[str, str]] | None,
 ) -> Plan[list[FlowCount]]:
-    wanted = [f"{ns}/{fid}" for ns, fid in flows] if flows else None
-    rows = yield All("execution_count_by_flow", (start, end, states, namespaces, wanted))
+    """Counts per flow, by the one query whose index fits the filters given.
+
+    `None` is "any"; an empty `states` or `namespaces` matches nothing, an empty `flows`
+    is no filter. Flows and namespaces together count the named flows of those namespaces.
+    """
+    lists: tuple[list[str], ...] = ()
+    if flows:
+        pairs = sorted(set(flows))
+        if namespaces is not None:
+            pairs = [p for p in pairs if p[0] in namespaces]
+        lists, variant = ([p[0] for p in pairs], [p[1] for p in pairs]), "flows"
+    elif namespaces is not None:
+        lists, variant = (namespaces,), "namespaces"
+    else:
+        variant = "all"
+    if states is not None:
+        lists, variant = (*lists, states), ("states" if variant == "all" else variant + "_states")
+    rows = yield All("execution_flow_counts_" + variant, (start, end, *lists))
     return [FlowCount(namespace=r[0], flow_id=r[1], count=r[2]) for r in rows]
 
 

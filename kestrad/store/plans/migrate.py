@@ -8,6 +8,7 @@ from kestrad.store.statements import All, Execute, Plan, Script
 
 def migrate(scripts: list[tuple[int, str, str]]) -> Plan[None]:
     """Apply the (version, name, sql) scripts not recorded yet, in one transaction."""
+    yield Execute("migration_no_timeout")  # an index built on a big table takes its time
     yield Execute("migration_lock")
     yield Execute("migrations_table")
     done = {row[0] for row in (yield All("migrations_applied"))}

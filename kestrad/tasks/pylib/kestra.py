@@ -3,9 +3,10 @@
 Kestra's Python scripts talk to their task through stdout lines of the form
 `::{"outputs": {...}}::`, `::{"metrics": [...]}::` and `::{"logs": [...]}::`; Kestra's
 `kestra` package writes them. This module gives the same calls (`Kestra.outputs`,
-`Kestra.counter`, `Kestra.timer`, `Kestra.logger`, `Kestra.format`) with the standard
-library only, so a flow written for Kestra runs here without installing anything: the
-task puts this folder on the script's `PYTHONPATH`.
+`Kestra.counter`, `Kestra.timer`, `Kestra.logger`, `Kestra.format`, and `Kestra.read` for
+items files, which are JSON lines here) with the standard library only, so a flow written
+for Kestra runs here without installing anything: the task puts this folder on the
+script's `PYTHONPATH`.
 """
 
 from __future__ import annotations
@@ -61,6 +62,13 @@ class Kestra:
             duration()
             duration = time.perf_counter() - start
         Kestra._metrics(name, "timer", duration, tags)
+
+    @staticmethod
+    def read(path_: str) -> list[Any]:
+        """The items of an items file (kestrad writes JSON lines where Kestra writes ION:
+        `FilterItems`, `log.Fetch`, …), one value per non-blank line."""
+        with open(path_, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
 
     @staticmethod
     def logger() -> logging.Logger:

@@ -7,6 +7,9 @@
 -- Migrations (see store/plans/migrate.py). The lock makes daemons starting together
 -- apply each migration once.
 
+-- name: migration_no_timeout
+SET LOCAL statement_timeout = 0;
+
 -- name: migration_lock
 SELECT pg_advisory_xact_lock(1801810804);
 
@@ -153,42 +156,71 @@ UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
 WHERE claimed_by IS NOT NULL
   AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING');
 
--- Log seqs are drawn in commit order: the statement first takes the transaction-level
--- advisory lock (27500 = 0x6B6C "kl", 0), held until the commit (the plan's last
--- statement; see plans/logs.py). Every row joins the one row of the locked CTE before the
+-- A log insert first takes a SHARED transaction-level advisory lock keyed by the seq
+-- sequence's last value (+ 2^40), held until its commit: the readers' horizon
+-- (070_log_horizon.sql) stays below every seq it draws. Shared: writers never wait on each
+-- other, nor on a frozen daemon. Every row joins the one row of the locked CTE before the
 -- insert's projection draws its seq (nextval), so no seq is drawn before the lock is held.
 -- name: log_insert
-WITH serial AS MATERIALIZED (SELECT pg_advisory_xact_lock(27500, 0))
+WITH inflight AS MATERIALIZED (
+  SELECT pg_advisory_xact_lock_shared(1099511627776 + (SELECT last_value FROM logs_seq_seq))
+)
 INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message)
 SELECT e, ns, f, t, tr, a, l, ts, m
-FROM serial, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[])
+FROM inflight, unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::text[], $9::text[])
   WITH ORDINALITY AS x(e, ns, f, t, tr, a, l, ts, m, n)
 ORDER BY n
 RETURNING seq;
 
--- Followers page with `seq > cursor`: safe because seqs are drawn in commit order (above),
--- so no line can commit behind a cursor that already passed its seq.
+-- Followers page with `seq > cursor AND seq < horizon`: no line below the horizon can
+-- still commit, so none commits behind a cursor that already passed its seq.
+-- name: log_horizon
+SELECT kestrad_log_horizon();
+
 -- name: log_list
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
-FROM logs WHERE execution_id = $1 AND seq > $2 ORDER BY seq LIMIT $3;
+FROM logs WHERE execution_id = $1 AND seq > $2 AND seq < $4 ORDER BY seq LIMIT $3;
 
 -- name: instance_register
 INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state)
 VALUES ($1, $2, $3, $4, $5, $6, 'RUNNING');
 
--- A heartbeat also revives an instance marked DISCONNECTED while it was only slow: its
--- claims were handed out already, and new ones must not be released again.
+-- Only a RUNNING row: a DISCONNECTED instance was fenced and its jobs handed out; it
+-- learns so here (no row updated) and stops, never revived (store/lease.py).
 -- name: instance_heartbeat
-UPDATE service_instance SET heartbeat = $1, state = 'RUNNING'
-WHERE id = $2 AND state IN ('RUNNING', 'DISCONNECTED');
+UPDATE service_instance SET heartbeat = $1 WHERE id = $2 AND state = 'RUNNING';
 
+-- A row locked by its instance's own open transaction (which confirms its lease, see
+-- store/lease.py) is skipped: that instance is alive enough to commit, or its session
+-- ends by `idle_in_transaction_session_timeout` and the next pass takes it.
 -- name: instance_disconnect_silent
 UPDATE service_instance SET state = 'DISCONNECTED'
-WHERE state = 'RUNNING' AND heartbeat < $1 AND id <> $2
+WHERE id IN (
+  SELECT id FROM service_instance
+  WHERE state = 'RUNNING' AND heartbeat < $1 AND id <> $2
+  FOR UPDATE SKIP LOCKED
+)
 RETURNING id;
 
--- name: queue_worker_release_instances
-UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL WHERE claimed_by = ANY($1::text[]);
+-- The fence: end the sessions of instances just disconnected (their application_name is
+-- `kestrad/<instance id>`), rolling back what a frozen daemon had in flight and freeing
+-- its row locks. Only sessions of this role: a role may always end its own sessions.
+-- name: instance_fence
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+WHERE application_name = ANY($1::text[]) AND usename = current_user AND pid <> pg_backend_pid();
+
+-- The jobs still claimed by instances that are not RUNNING (disconnected, stopped, dead),
+-- to hand out again. A row a frozen instance's open transaction still locks is skipped,
+-- not waited for: the next liveness pass takes it, once the fence (instance_fence) or
+-- `idle_in_transaction_session_timeout` ended that transaction.
+-- name: queue_worker_held_by_gone
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
+WHERE claimed_by IN (SELECT id FROM service_instance WHERE state <> 'RUNNING')
+ORDER BY seq
+FOR UPDATE SKIP LOCKED;
+
+-- name: queue_worker_release_seqs
+UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL WHERE seq = ANY($1::bigint[]);
 
 -- name: instance_purge
 DELETE FROM service_instance WHERE state <> 'RUNNING' AND heartbeat < $1;
@@ -289,18 +321,18 @@ SELECT 1;
 -- name: queue_worker_claimed_count
 SELECT count(*) FROM queue_worker WHERE claimed_by = $1;
 
--- `kestrad logs -f` follows with this: `seq > cursor` is safe, see log_insert.
+-- `kestrad logs -f` follows with this, below the horizon (see log_horizon).
 -- name: log_search_after
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
-WHERE seq > $1 AND ($2::text IS NULL OR execution_id = $2) AND ($3::text IS NULL OR namespace = $3)
+WHERE seq > $1 AND seq < $7 AND ($2::text IS NULL OR execution_id = $2) AND ($3::text IS NULL OR namespace = $3)
   AND ($4::text IS NULL OR flow_id = $4) AND ($5::text[] IS NULL OR level = ANY($5))
 ORDER BY seq LIMIT $6;
 
 -- name: log_search_latest
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
-WHERE ($1::text IS NULL OR execution_id = $1) AND ($2::text IS NULL OR namespace = $2)
+WHERE seq < $6 AND ($1::text IS NULL OR execution_id = $1) AND ($2::text IS NULL OR namespace = $2)
   AND ($3::text IS NULL OR flow_id = $3) AND ($4::text[] IS NULL OR level = ANY($4))
 ORDER BY seq DESC LIMIT $5;
 
@@ -403,12 +435,53 @@ SELECT count(*), coalesce(max(updated), 0) FROM kv;
 -- Maintenance tasks (execution.Count, execution.PurgeExecutions, log.PurgeLogs). Dates are
 -- ISO-8601 UTC strings written like `now_iso`, so they compare as text (collation "C").
 
--- name: execution_count_by_flow
+-- execution.Count, one query per filter combination (store/plans/maintenance.py picks it):
+-- an optional filter written `($n IS NULL OR …)` or matched on `namespace || '/' || flow_id`
+-- hides every index from the planner. Dates default to the whole range ('' and '~' sort
+-- before and after every ISO date), which keeps them index conditions. Each reads only an
+-- index (tests/store/test_explain.py). Parameters: $1 start, $2 end, then the lists.
+
+-- $3 namespaces, $4 flow ids: the flows, as pairs.
+-- name: execution_flow_counts_flows
+SELECT e.namespace, e.flow_id, count(*)
+FROM unnest($3::text[], $4::text[]) AS f(namespace, flow_id)
+JOIN executions e ON e.namespace = f.namespace AND e.flow_id = f.flow_id
+WHERE e.start_date >= coalesce($1::text, '') AND e.start_date <= coalesce($2::text, '~')
+GROUP BY e.namespace, e.flow_id ORDER BY e.namespace, e.flow_id;
+
+-- $3 namespaces, $4 flow ids (pairs), $5 states.
+-- name: execution_flow_counts_flows_states
+SELECT e.namespace, e.flow_id, count(*)
+FROM unnest($3::text[], $4::text[]) AS f(namespace, flow_id) CROSS JOIN unnest($5::text[]) AS s(state)
+JOIN executions e ON e.namespace = f.namespace AND e.flow_id = f.flow_id AND e.state = s.state
+WHERE e.start_date >= coalesce($1::text, '') AND e.start_date <= coalesce($2::text, '~')
+GROUP BY e.namespace, e.flow_id ORDER BY e.namespace, e.flow_id;
+
+-- $3 namespaces.
+-- name: execution_flow_counts_namespaces
 SELECT namespace, flow_id, count(*) FROM executions
-WHERE ($1::text IS NULL OR start_date >= $1) AND ($2::text IS NULL OR start_date <= $2)
-  AND ($3::text[] IS NULL OR state = ANY($3))
-  AND ($4::text[] IS NULL OR namespace = ANY($4))
-  AND ($5::text[] IS NULL OR namespace || '/' || flow_id = ANY($5))
+WHERE namespace = ANY($3::text[])
+  AND start_date >= coalesce($1::text, '') AND start_date <= coalesce($2::text, '~')
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- $3 namespaces, $4 states.
+-- name: execution_flow_counts_namespaces_states
+SELECT e.namespace, e.flow_id, count(*)
+FROM unnest($4::text[]) AS s(state)
+JOIN executions e ON e.namespace = ANY($3::text[]) AND e.state = s.state
+WHERE e.start_date >= coalesce($1::text, '') AND e.start_date <= coalesce($2::text, '~')
+GROUP BY e.namespace, e.flow_id ORDER BY e.namespace, e.flow_id;
+
+-- name: execution_flow_counts_all
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE start_date >= coalesce($1::text, '') AND start_date <= coalesce($2::text, '~')
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- $3 states.
+-- name: execution_flow_counts_states
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE state = ANY($3::text[])
+  AND start_date >= coalesce($1::text, '') AND start_date <= coalesce($2::text, '~')
 GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
 
 -- Parameters: $1 states, $2 end, $3 start, $4 namespace, $5 flow_id, $6 after, $7 limit.
@@ -529,11 +602,6 @@ WHERE claimed_by = $1;
 SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
 WHERE claimed_by IS NOT NULL
   AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING')
-ORDER BY seq;
-
--- name: queue_worker_in_flight_of
-SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
-WHERE claimed_by = ANY($1::text[])
 ORDER BY seq;
 
 -- Kestra's query filters (store/filters.py): the executions a search, a count or a bulk

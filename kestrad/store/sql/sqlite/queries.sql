@@ -6,6 +6,8 @@
 
 -- Migrations (see store/plans/migrate.py).
 
+-- name: migration_no_timeout
+
 -- name: migration_lock
 
 -- name: migrations_table
@@ -123,9 +125,15 @@ DELETE FROM queue_worker WHERE seq = ?1;
 UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
 WHERE claimed_by IS NOT NULL AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING');
 
--- name: queue_worker_release_instances
+-- The jobs still claimed by instances that are not RUNNING, to hand out again.
+-- name: queue_worker_held_by_gone
+SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
+WHERE claimed_by IN (SELECT id FROM service_instance WHERE state <> 'RUNNING')
+ORDER BY seq;
+
+-- name: queue_worker_release_seqs
 UPDATE queue_worker SET claimed_by = NULL, claimed_at = NULL
-WHERE claimed_by IN (SELECT value FROM json_each(?1));
+WHERE seq IN (SELECT value FROM json_each(?1));
 
 -- Jobs of a claim attempt whose answer was lost (see Store.release_worker_claims).
 -- name: queue_worker_release_stamps
@@ -141,11 +149,6 @@ WHERE claimed_by = ?1;
 -- name: queue_worker_in_flight_dead
 SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
 WHERE claimed_by IS NOT NULL AND claimed_by NOT IN (SELECT id FROM service_instance WHERE state = 'RUNNING')
-ORDER BY seq;
-
--- name: queue_worker_in_flight_of
-SELECT claimed_by, seq, key, payload, deliveries, handed_back FROM queue_worker
-WHERE claimed_by IN (SELECT value FROM json_each(?1))
 ORDER BY seq;
 
 -- Housekeeping: every queue message of ended (or purged) executions, by key (index on
@@ -180,21 +183,25 @@ SELECT count(*) FROM queue_worker WHERE claimed_by = ?1;
 INSERT INTO logs (execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9);
 
+-- One writer commits log lines in seq order: every seq is below the horizon.
+-- name: log_horizon
+SELECT 9223372036854775807;
+
 -- name: log_list
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
-FROM logs WHERE execution_id = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3;
+FROM logs WHERE execution_id = ?1 AND seq > ?2 AND seq < ?4 ORDER BY seq LIMIT ?3;
 
 -- name: log_search_after
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
-WHERE seq > ?1 AND (?2 IS NULL OR execution_id = ?2) AND (?3 IS NULL OR namespace = ?3)
+WHERE seq > ?1 AND seq < ?7 AND (?2 IS NULL OR execution_id = ?2) AND (?3 IS NULL OR namespace = ?3)
   AND (?4 IS NULL OR flow_id = ?4) AND (?5 IS NULL OR level IN (SELECT value FROM json_each(?5)))
 ORDER BY seq LIMIT ?6;
 
 -- name: log_search_latest
 SELECT seq, execution_id, namespace, flow_id, task_id, task_run_id, attempt, level, timestamp, message
 FROM logs
-WHERE (?1 IS NULL OR execution_id = ?1) AND (?2 IS NULL OR namespace = ?2)
+WHERE seq < ?6 AND (?1 IS NULL OR execution_id = ?1) AND (?2 IS NULL OR namespace = ?2)
   AND (?3 IS NULL OR flow_id = ?3) AND (?4 IS NULL OR level IN (SELECT value FROM json_each(?4)))
 ORDER BY seq DESC LIMIT ?5;
 
@@ -204,16 +211,17 @@ ORDER BY seq DESC LIMIT ?5;
 INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state)
 VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'RUNNING');
 
--- A heartbeat also revives an instance marked DISCONNECTED while it was only slow: its
--- claims were handed out already, and new ones must not be released again.
+-- Only a RUNNING row: a DISCONNECTED instance is never revived (store/lease.py).
 -- name: instance_heartbeat
-UPDATE service_instance SET heartbeat = ?1, state = 'RUNNING'
-WHERE id = ?2 AND state IN ('RUNNING', 'DISCONNECTED');
+UPDATE service_instance SET heartbeat = ?1 WHERE id = ?2 AND state = 'RUNNING';
 
 -- name: instance_disconnect_silent
 UPDATE service_instance SET state = 'DISCONNECTED'
 WHERE state = 'RUNNING' AND heartbeat < ?1 AND id <> ?2
 RETURNING id;
+
+-- One process per SQLite file: no other daemon's sessions to end.
+-- name: instance_fence
 
 -- name: instance_purge
 DELETE FROM service_instance WHERE state <> 'RUNNING' AND heartbeat < ?1;
@@ -415,13 +423,50 @@ SELECT count(*), coalesce(max(updated), 0) FROM kv;
 -- Maintenance tasks (execution.Count, execution.PurgeExecutions, log.PurgeLogs). Dates are
 -- ISO-8601 UTC strings written like `now_iso`, so they compare as text.
 
--- Parameters: ?1 start, ?2 end, ?3 states, ?4 namespaces, ?5 flows ("namespace/id").
--- name: execution_count_by_flow
+-- execution.Count, one query per filter combination, as in the PostgreSQL file.
+-- Parameters: ?1 start, ?2 end, then the lists (JSON arrays).
+
+-- ?3 namespaces, ?4 flow ids: the flows, as pairs (matched by their position).
+-- name: execution_flow_counts_flows
+SELECT e.namespace, e.flow_id, count(*)
+FROM json_each(?3) AS n JOIN json_each(?4) AS f ON f.key = n.key
+JOIN executions e ON e.namespace = n.value AND e.flow_id = f.value
+WHERE e.start_date >= coalesce(?1, '') AND e.start_date <= coalesce(?2, '~')
+GROUP BY e.namespace, e.flow_id ORDER BY e.namespace, e.flow_id;
+
+-- ?3 namespaces, ?4 flow ids (pairs), ?5 states.
+-- name: execution_flow_counts_flows_states
+SELECT e.namespace, e.flow_id, count(*)
+FROM json_each(?3) AS n JOIN json_each(?4) AS f ON f.key = n.key
+JOIN executions e ON e.namespace = n.value AND e.flow_id = f.value
+WHERE e.state IN (SELECT value FROM json_each(?5))
+  AND e.start_date >= coalesce(?1, '') AND e.start_date <= coalesce(?2, '~')
+GROUP BY e.namespace, e.flow_id ORDER BY e.namespace, e.flow_id;
+
+-- ?3 namespaces.
+-- name: execution_flow_counts_namespaces
 SELECT namespace, flow_id, count(*) FROM executions
-WHERE (?1 IS NULL OR start_date >= ?1) AND (?2 IS NULL OR start_date <= ?2)
-  AND (?3 IS NULL OR state IN (SELECT value FROM json_each(?3)))
-  AND (?4 IS NULL OR namespace IN (SELECT value FROM json_each(?4)))
-  AND (?5 IS NULL OR namespace || '/' || flow_id IN (SELECT value FROM json_each(?5)))
+WHERE namespace IN (SELECT value FROM json_each(?3))
+  AND start_date >= coalesce(?1, '') AND start_date <= coalesce(?2, '~')
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- ?3 namespaces, ?4 states.
+-- name: execution_flow_counts_namespaces_states
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE namespace IN (SELECT value FROM json_each(?3)) AND state IN (SELECT value FROM json_each(?4))
+  AND start_date >= coalesce(?1, '') AND start_date <= coalesce(?2, '~')
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- name: execution_flow_counts_all
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE start_date >= coalesce(?1, '') AND start_date <= coalesce(?2, '~')
+GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
+
+-- ?3 states.
+-- name: execution_flow_counts_states
+SELECT namespace, flow_id, count(*) FROM executions
+WHERE state IN (SELECT value FROM json_each(?3))
+  AND start_date >= coalesce(?1, '') AND start_date <= coalesce(?2, '~')
 GROUP BY namespace, flow_id ORDER BY namespace, flow_id;
 
 -- Parameters: ?1 states, ?2 end, ?3 start, ?4 namespace, ?5 flow_id, ?6 after, ?7 limit.
