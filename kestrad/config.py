@@ -92,7 +92,10 @@ class ServerConfig(_Section, kw_only=True):
 
 
 class WorkerConfig(_Section, kw_only=True):
-    concurrency: int = 0  # 0 = 8 x CPU count
+    # Tasks in flight at once. In-process tasks mostly wait on I/O, so the bound is large;
+    # processes (scripts) have their own, the machine's: `processes`.
+    concurrency: int = 0  # 0 = 1000
+    processes: int = 0  # 0 = 2 x CPU count: scripts running at once
     # A job whose worker died under it this many times (kill -9, a crash, a lost machine)
     # fails its task run instead of being handed out again: a poison job kills one daemon
     # a few times, not every daemon forever.
@@ -171,7 +174,10 @@ class Config(_Section, kw_only=True):
     scheduler: SchedulerConfig = msgspec.field(default_factory=SchedulerConfig)
 
     def worker_concurrency(self) -> int:
-        return self.worker.concurrency or 8 * (os.cpu_count() or 1)
+        return self.worker.concurrency or 1000
+
+    def worker_processes(self) -> int:
+        return self.worker.processes or 2 * (os.cpu_count() or 1)
 
     def storage_path(self, database_url: str | None = None) -> str:
         """`storage.path`, else a `storage` folder beside the SQLite database file."""
@@ -389,6 +395,8 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
         problems.append(("server.port", f"{config.server.port} is not a TCP port"))
     if config.worker.concurrency < 0:
         problems.append(("worker.concurrency", "must be 0 (automatic) or more"))
+    if config.worker.processes < 0:
+        problems.append(("worker.processes", "must be 0 (automatic) or more"))
     if config.flows.max_file_size < 1:
         problems.append(("flows.max_file_size", "must be at least 1 (bytes)"))
     if config.worker.max_deliveries < 1:

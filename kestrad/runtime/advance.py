@@ -26,7 +26,7 @@ import msgspec
 
 from kestrad.expr.engine import ExpressionError, Renderer, truthy
 from kestrad.model import state as S
-from kestrad.model.durations import DurationError, parse_duration
+from kestrad.model.durations import DurationError, format_duration, parse_duration
 from kestrad.model.execution import (
     Attempt,
     Execution,
@@ -54,7 +54,7 @@ from kestrad.model.messages import (
     TaskResult,
     WorkerJob,
 )
-from kestrad.model.state import StateInfo, iso_from_epoch
+from kestrad.model.state import History, StateInfo, iso_from_epoch
 from kestrad.runtime import transitions as T
 from kestrad.runtime.variables import (
     ExecutionIndex,
@@ -800,6 +800,8 @@ def _begin(p: _Pass, run: TaskRun, task: Flowable) -> None:
 def _dispatch(p: _Pass, run: TaskRun, task: Task) -> None:
     attempt = len(run.attempts) + 1
     p.new_attempt(run, S.CREATED)
+    if _start_timer(p, run, task, attempt):
+        return
     variables = run_variables(
         p.base,
         p.index,
@@ -832,6 +834,35 @@ def _dispatch(p: _Pass, run: TaskRun, task: Task) -> None:
             timeout=timeout,
         )
     )
+
+
+def _start_timer(p: _Pass, run: TaskRun, task: Task, attempt: int) -> bool:
+    """A task that only waits (Sleep): RUNNING now, and its end a delayed result in the
+    queue, durable like a retry's due date, so the wait holds no worker slot. A kill or a
+    restart in between ends or replaces the attempt; the late result is then ignored."""
+    timer = getattr(task, "timer", None)
+    if timer is None:
+        return False
+    try:
+        wait = timer(p, run)
+    except (ExpressionError, ValueError) as exc:
+        p.set_attempt(run.attempts[-1], S.FAILED)
+        p.fail(run, str(exc))  # the message names the property, as on a worker
+        return True
+    if wait is None:
+        return False
+    seconds = max(wait.total_seconds(), 0.0)
+    started = p.date()
+    p.set_state(run, S.RUNNING, started)
+    p.set_attempt(run.attempts[-1], S.RUNNING)
+    p.log(run, "INFO", f"Waiting for {format_duration(wait)}")
+    ended = iso_from_epoch(p.env.clock() + seconds)
+    histories = [History(state=S.RUNNING, date=started), History(state=S.SUCCESS, date=ended)]
+    p.delay(
+        seconds,
+        TaskResult(task_run_id=run.id, attempt=attempt, state=S.SUCCESS, histories=histories),
+    )
+    return True
 
 
 def _apply_execution_update(p: _Pass, run: TaskRun, task: ExecutionUpdatingTask) -> None:

@@ -48,6 +48,7 @@ from kestrad.store.records import FlowRow
 from kestrad.store.session import Session
 from kestrad.tasks import process_ledger
 from kestrad.tasks import runner as task_runner
+from kestrad.tasks.process import configure_slots as configure_process_slots
 from kestrad.tasks.process import die_with_daemon_prefix
 from kestrad.tasks.runner import TaskRunner
 
@@ -156,6 +157,7 @@ class Engine:
         # Executor and worker in one process: results and jobs pass in memory, one commit
         # per round trip (the executor's), instead of a flush and a poll each way.
         together = self.runs_executor and self.runs_worker
+        configure_process_slots(config.worker_processes())
         self.worker = Worker(
             store,
             self.flows,

@@ -8,6 +8,7 @@ writes executions, worker jobs, delayed events and logs before deleting the mess
 from __future__ import annotations
 
 import asyncio
+import heapq
 import logging
 import time
 from collections.abc import Callable, Iterable
@@ -69,7 +70,10 @@ class Executor:
         self.batch_size = batch_size
         self.backoff = Backoff(min_poll_interval, max_poll_interval)
         self.retry = Retry(store, "running an executor batch")
-        self._next_due: float | None = None
+        # Due dates of the delayed messages this process published (a heap): the loop
+        # wakes at each, so a timer (Sleep, a pause's delay) ends on time, not at a poll.
+        self._dues: list[float] = []
+        self._asked_store = False
         self.stopping = False
         self.local_worker = local_worker
         # Executions submitted by this process, waiting for the next batch (see submit).
@@ -105,10 +109,27 @@ class Executor:
                 if outcome.claimed_jobs and self.local_worker is not None:
                     self.local_worker.take_local(outcome.claimed_jobs)
                 self._after_commit(outcome)
+                self._asked_store = False  # it may have consumed the store's earliest due
                 continue
-            if self._next_due is not None and self._next_due <= time.time():
-                self._next_due = None
-            await self.backoff.wait(self.hub.executor_wake, due=self._next_due)
+            due = await self._next_due()
+            await self.backoff.wait(self.hub.executor_wake, due=due)
+
+    async def _next_due(self) -> float | None:
+        """The next due date to wake at. With none known, the store is asked once per
+        batch for its earliest (timers published before a restart, or by another daemon),
+        so they too end on time rather than at the next poll."""
+        now = time.time()
+        while self._dues and self._dues[0] <= now:
+            heapq.heappop(self._dues)
+        if not self._dues and not self._asked_store:
+            self._asked_store = True
+            try:
+                stored = await self.store.next_event_due()
+            except Exception:  # an outage: the batch loop reports it; the poll still runs
+                stored = None
+            if stored is not None and stored > now:
+                heapq.heappush(self._dues, stored)
+        return self._dues[0] if self._dues else None
 
     def _local_batch(self) -> tuple[LocalBatch, list[tuple[Execution, asyncio.Future]]]:
         """Take what the local worker finished, and how many new jobs it can start."""
@@ -148,10 +169,8 @@ class Executor:
         if outcome.worker_jobs:
             self.hub.worker_wake.set()
         for message in outcome.execution_messages:
-            if message.available_at and (
-                self._next_due is None or message.available_at < self._next_due
-            ):
-                self._next_due = message.available_at
+            if message.available_at:
+                heapq.heappush(self._dues, message.available_at)
         if outcome.new_executions:
             self.hub.executor_wake.set()
         self.hub.logs_stored(outcome.stored_logs)

@@ -8,6 +8,7 @@ lists, and whether the task runs on a worker or inside the executor.
 from __future__ import annotations
 
 import enum
+from datetime import timedelta
 from typing import Any, ClassVar
 
 import msgspec
@@ -90,6 +91,13 @@ class RunnableTask(Task, kw_only=True):
     """A task executed by a worker through `run(ctx)`."""
 
     kind: ClassVar[TaskKind] = TaskKind.RUNNABLE
+
+    def timer(self, fx: Any, run: Any) -> timedelta | None:
+        """How long this task only waits, for a task that does nothing else (Sleep): the
+        executor then ends it with a durable delayed event instead of holding a worker slot
+        for the whole wait. None (the default): it runs on a worker. `fx` renders
+        properties for `run`, as for flowables; a bad property raises ExpressionError."""
+        return None
 
     async def run(
         self, ctx: RunContext

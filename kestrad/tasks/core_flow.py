@@ -329,9 +329,18 @@ class Dag(Flowable, kw_only=True):
 
 @register("io.kestra.plugin.core.flow.Sleep")
 class Sleep(RunnableTask, kw_only=True):
-    """Waits for `duration` on the worker."""
+    """Waits for `duration`. The executor makes the wait a durable timer (`timer`), so a
+    sleeping run holds no worker slot and ends on time after a restart; `run` is the
+    worker's path, kept for a Sleep with a `timeout` or a `runIf`."""
 
     duration: Duration
+
+    def timer(self, fx: Any, run: Any) -> timedelta | None:
+        if self.timeout is not None or self.run_conditions():
+            return None
+        value = self.duration
+        rendered = fx.render_typed(run, value) if isinstance(value, str) else fx.render(run, value)
+        return props.convert(props.Kind.DURATION, rendered, "duration")
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
 

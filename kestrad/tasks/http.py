@@ -14,11 +14,10 @@ import re
 import tempfile
 from email.message import Message
 from pathlib import PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 import anyio
-import httpx
 
 from kestrad.model.durations import DurationError, parse_duration
 from kestrad.model.ids import new_id
@@ -28,6 +27,9 @@ from kestrad.tasks.base import RunnableTask, TaskFailed
 from kestrad.tasks.context import RunContext
 from kestrad.tasks.props import Bool, Data, Map
 from kestrad.tasks.registry import register
+
+if TYPE_CHECKING:  # httpx loads when an HTTP task runs, not with the task registry
+    import httpx
 
 DEFAULT_MAX_CONTENT = 10 * 1024 * 1024
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -50,6 +52,8 @@ class _Http(RunnableTask, kw_only=True):
     allow_failed: Bool = False
 
     def _client(self, options: dict[str, Any], ssl: dict[str, Any]) -> httpx.AsyncClient:
+        import httpx
+
         connect = _seconds(options.get("connectTimeout"), DEFAULT_CONNECT_TIMEOUT)
         read = _seconds(
             options.get("readTimeout") or options.get("readIdleTimeout"), DEFAULT_READ_TIMEOUT
@@ -64,6 +68,8 @@ class _Http(RunnableTask, kw_only=True):
         )
 
     async def _request(self, ctx: RunContext, client: httpx.AsyncClient) -> httpx.Request:
+        import httpx
+
         uri = str(ctx.render(self.uri))
         if not re.match(r"^https?://", uri, re.IGNORECASE):
             raise TaskFailed(f"`uri` must be an http:// or https:// URL, got `{uri}`")
@@ -109,6 +115,8 @@ class Request(_Http, kw_only=True):
     encrypt_body: Bool = False
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        import httpx
+
         options, ssl, allow_failed = self._settings(ctx)
         if _truthy(ctx.render_typed(self.encrypt_body)):
             raise TaskFailed("`encryptBody` is not supported")
@@ -141,6 +149,8 @@ class Download(_Http, kw_only=True):
     fail_on_empty_response: Bool = True
 
     async def run(self, ctx: RunContext) -> dict[str, Any] | None:
+        import httpx
+
         options, ssl, allow_failed = self._settings(ctx)
         limit = options.get("maxContentLength")
         folder = tempfile.mkdtemp(prefix="kestrad-dl-")
@@ -218,6 +228,8 @@ def _check_status(response: httpx.Response, allow_failed: bool, outputs: dict[st
 
 
 def _transport_error(request: httpx.Request, exc: httpx.HTTPError) -> str:
+    import httpx
+
     kind = "timed out" if isinstance(exc, httpx.TimeoutException) else "failed"
     return f"HTTP {request.method} {request.url} {kind}: {exc or type(exc).__name__}"
 
@@ -300,13 +312,15 @@ def _seconds(value: Any, default: float | None) -> float | None:
 
 
 def _auth(options: dict[str, Any]) -> httpx.Auth | None:
+    import httpx
+
     auth = options.get("auth")
     if isinstance(auth, dict):
         kind = str(auth.get("type", "")).upper()
         if kind == "BASIC":
             return httpx.BasicAuth(str(auth.get("username", "")), str(auth.get("password", "")))
         if kind == "BEARER":
-            return _Bearer(str(auth.get("token", "")))
+            return _bearer(str(auth.get("token", "")))
         raise TaskFailed(f"unsupported `options.auth.type` `{auth.get('type')}`")
     if options.get("basicAuthUser") is not None:
         return httpx.BasicAuth(
@@ -315,13 +329,16 @@ def _auth(options: dict[str, Any]) -> httpx.Auth | None:
     return None
 
 
-class _Bearer(httpx.Auth):
-    def __init__(self, token: str) -> None:
-        self.token = token
+def _bearer(token: str) -> httpx.Auth:
+    """Bearer auth (its class is made here: httpx loads only when an HTTP task runs)."""
+    import httpx
 
-    def auth_flow(self, request: httpx.Request):  # type: ignore[override]
-        request.headers["Authorization"] = f"Bearer {self.token}"
-        yield request
+    class _Bearer(httpx.Auth):
+        def auth_flow(self, request: httpx.Request):  # type: ignore[override]
+            request.headers["Authorization"] = f"Bearer {token}"
+            yield request
+
+    return _Bearer()
 
 
 def _proxy(options: dict[str, Any]) -> str | None:

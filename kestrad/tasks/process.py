@@ -13,17 +13,43 @@ the leader left behind.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import os
 import shutil
 import signal
 import subprocess
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 
 import anyio
 from anyio.abc import ByteReceiveStream, Process
 
 from kestrad.tasks import process_ledger
+
+# How many commands run at once in this process (`worker.processes`): a process costs a
+# core and memory, where an in-process task waiting on I/O costs almost nothing, so the
+# worker's own slot count is large and this bound is the machine's (`configure_slots`).
+_slots = {"limit": 2 * (os.cpu_count() or 1)}
+_gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, anyio.Semaphore] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def configure_slots(limit: int) -> None:
+    """At most `limit` commands run at once; the others wait for a slot before starting."""
+    _slots["limit"] = max(limit, 1)
+    _gates.clear()
+
+
+def _gate() -> anyio.Semaphore:
+    """The slot semaphore of the running event loop (a loop's primitives stay in it)."""
+    loop = asyncio.get_running_loop()
+    gate = _gates.get(loop)
+    if gate is None:
+        gate = _gates[loop] = anyio.Semaphore(_slots["limit"])
+    return gate
+
 
 # Seconds between SIGTERM and SIGKILL when stopping a group.
 KILL_GRACE = 5.0
@@ -55,7 +81,23 @@ async def run_command(
     `outer`: a prefix that changes the user or the cgroup scope (tasks/runner.py); it
     comes before the parent-death wrapper, which a change of user would clear.
     Cancellation (kill, timeout) stops the whole process group before propagating.
+    It waits for one of the `worker.processes` slots first (`configure_slots`).
     """
+    async with _gate():
+        return await _run_command(
+            argv, cwd=cwd, env=env, on_line=on_line, kill_grace=kill_grace, outer=outer
+        )
+
+
+async def _run_command(
+    argv: Sequence[str],
+    *,
+    cwd: str,
+    env: Mapping[str, str],
+    on_line: LineHandler,
+    kill_grace: float | None,
+    outer: Sequence[str],
+) -> int:
     grace = KILL_GRACE if kill_grace is None else kill_grace
     env = dict(env)
     ledger = process_ledger.current()

@@ -29,6 +29,7 @@ tasks:
   - id: nap
     type: io.kestra.plugin.core.flow.Sleep
     duration: PT1S
+    timeout: PT1M  # with a timeout a Sleep runs on the worker: the victim holds jobs
   - id: after
     type: io.kestra.plugin.core.log.Log
     message: "after"

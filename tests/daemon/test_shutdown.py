@@ -15,6 +15,7 @@ tasks:
   - id: nap
     type: io.kestra.plugin.core.flow.Sleep
     duration: PT3S
+    timeout: PT1M  # with a timeout a Sleep runs on the worker: these tests drain its job
   - id: after
     type: io.kestra.plugin.core.log.Log
     message: woke up

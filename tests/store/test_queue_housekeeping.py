@@ -40,9 +40,19 @@ tasks:
       - id: first
         type: io.kestra.plugin.core.flow.Sleep
         duration: PT30S
+        timeout: PT1M  # with a timeout a Sleep runs on the worker (a job, a slot)
       - id: second
         type: io.kestra.plugin.core.flow.Sleep
         duration: PT30S
+        timeout: PT1M
+"""
+TIMER = """
+id: timer
+namespace: tests.housekeeping
+tasks:
+  - id: nap
+    type: io.kestra.plugin.core.flow.Sleep
+    duration: PT1H
 """
 
 
@@ -67,17 +77,23 @@ async def queue_depths(engine: Engine) -> dict[str, int]:
 @pytest.mark.parametrize("backend", STORE_BACKENDS)
 async def test_killed_executions_leave_no_queue_messages(backend: str, tmp_path: Path) -> None:
     async with engine_on(backend, tmp_path) as engine:
-        for source in (DELAYED, WAITING):
+        for source in (DELAYED, WAITING, TIMER):
             await engine.deploy_source(source)
         delayed = await engine.create_execution("tests.housekeeping", "delayed")
         waiting = await engine.create_execution("tests.housekeeping", "waiting")
+        timer = await engine.create_execution("tests.housekeeping", "timer")
         await engine.wait_for(delayed.id, lambda e: e.state.current == "PAUSED")
+        await engine.wait_for(
+            timer.id,
+            lambda e: bool(e.task_run_list) and e.task_run_list[0].state.current == "RUNNING",
+        )
         await engine.wait_for(waiting.id, lambda e: e.state.current == "RUNNING")
         with anyio.fail_after(10):
             while (await queue_depths(engine))["worker"] < 2:
                 await anyio.sleep(0.02)
-        # Now: a Resume due in an hour, one job running and one waiting for the slot.
-        for execution in (delayed, waiting):
+        # Now: a Resume due in an hour, one job running and one waiting for the slot, and a
+        # Sleep's end due in an hour (a timer: no job).
+        for execution in (delayed, waiting, timer):
             await engine.kill(execution.id)
             assert (await engine.wait_for(execution.id, timeout=10)).state.current == "KILLED"
         with anyio.fail_after(5):

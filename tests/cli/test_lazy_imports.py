@@ -1,0 +1,62 @@
+"""Issue 15 item 5: a one-shot `kestrad run` loads only what it uses. The HTTP client, the
+API server and PostgreSQL's driver load when a task, a trigger or a database asks for
+them, not with the command line or the task registry. Real subprocesses: sys.modules of
+a fresh interpreter."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+HEAVY = ["httpx", "starlette", "uvicorn", "asyncpg"]
+PROBE = """
+import json, sys
+{body}
+print(json.dumps(sorted(m for m in {heavy!r} if m in sys.modules)))
+"""
+
+
+def _loaded(body: str, cwd: Path) -> list[str]:
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(body=body, heavy=HEAVY)],
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(cwd)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_importing_the_command_line_loads_no_http_or_server_module(tmp_path: Path) -> None:
+    assert _loaded("import kestrad.cli.main", tmp_path) == []
+
+
+def test_a_whole_kestrad_run_of_a_log_flow_loads_none_of_them(tmp_path: Path) -> None:
+    flow = tmp_path / "hello.yml"
+    flow.write_text(
+        "id: hello\nnamespace: tests.lazy\ntasks:\n"
+        "  - id: hi\n    type: io.kestra.plugin.core.log.Log\n    message: hi\n"
+    )
+    body = (
+        "from kestrad.cli.main import main\n"
+        f"code = main(['run', {str(flow)!r}])\n"
+        "assert code == 0, code\n"
+        "from kestrad.tasks import registry\n"
+        "assert registry.resolve('io.kestra.plugin.core.http.Request') is not None\n"
+    )
+    assert _loaded(body, tmp_path) == []
+
+
+def test_an_http_task_still_finds_httpx_when_it_runs(tmp_path: Path) -> None:
+    """The lazy import is not a lost one: the Request task's client loads httpx."""
+    body = (
+        "from kestrad.tasks.http import Request\n"
+        "client = Request(id='r', type='t', uri='http://x')._client({}, {})\n"
+    )
+    assert _loaded(body, tmp_path) == ["httpx"]
