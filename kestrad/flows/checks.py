@@ -294,3 +294,99 @@ def build_outputs(report: Report, value: Any, path: PathKey) -> list[Output] | N
         else:
             first[output_id] = 0
     return out if ok else None
+
+
+# -- references Pebble would read as subtractions --------------------------------------------
+_DASH_ADVICE = "keys with dashes require bracket notation"
+
+
+def check_dashed_references(
+    report: Report, data: dict[str, Any], tasks: list[tuple[str, PathKey]]
+) -> None:
+    """`{{ inputs.key-name }}` or `{{ outputs.task-id.value }}` read as a subtraction, so
+    Kestra refuses them and asks for `inputs['key-name']` (FlowValidationTest
+    #inputUsageWithSubtractionSymbolFailValidation, #outputUsageWithSubtractionSymbol…).
+    Only ids that contain a dash are looked for, as Kestra does."""
+    inputs = data.get("inputs")
+    dashed_inputs = [
+        item["id"]
+        for item in (inputs if isinstance(inputs, list) else ())
+        if isinstance(item, dict) and isinstance(item.get("id"), str) and "-" in item["id"]
+    ]
+    input_patterns = [
+        re.compile(r"\{\{\s*inputs\." + re.escape(i) + r"\s*\}\}") for i in dashed_inputs
+    ]
+    output_patterns = [
+        re.compile(r"\{\{\s*outputs\." + re.escape(task_id) + r"\.[^}]+\s*\}\}")
+        for task_id, _ in tasks
+        if "-" in task_id
+    ]
+    for patterns, what in ((input_patterns, "input"), (output_patterns, "output")):
+        if not patterns:
+            continue
+        offending = [
+            (task_id, path) for task_id, path in tasks if _mentions(_at(data, path), patterns)
+        ]
+        advice = f"use {what}s[key-name] instead of {what}s.key-name — {_DASH_ADVICE}"
+        if offending:
+            names = ", ".join(task_id for task_id, _ in offending)
+            report.add(
+                (*offending[0][1], "id"),
+                f"Invalid {what} reference: {advice}, offending tasks: [{names}]",
+            )
+        if what != "output":
+            continue
+        outputs = data.get("outputs")
+        flow_outputs = [
+            (item["id"], ("outputs", i))
+            for i, item in enumerate(outputs if isinstance(outputs, list) else ())
+            if isinstance(item, dict)
+            and isinstance(item.get("id"), str)
+            and _mentions(item, patterns)
+        ]
+        if flow_outputs:
+            names = ", ".join(output_id for output_id, _ in flow_outputs)
+            report.add(
+                (*flow_outputs[0][1], "id"),
+                f"Invalid output reference: {advice}, offending outputs: [{names}]",
+            )
+
+
+def check_precondition_ids(report: Report, triggers: Any) -> None:
+    """Two Flow triggers may not share a `preconditions.id`: it keys the window state
+    (FlowValidationTest#duplicatePreconditionsIdShouldFailValidation)."""
+    seen: set[str] = set()
+    for index, trigger in enumerate(triggers if isinstance(triggers, list) else ()):
+        preconditions = trigger.get("preconditions") if isinstance(trigger, dict) else None
+        if not isinstance(preconditions, dict) or not isinstance(preconditions.get("id"), str):
+            continue
+        if preconditions["id"] in seen:
+            report.add(
+                ("triggers", index, "preconditions", "id"),
+                f"Duplicate preconditions with id [{preconditions['id']}]",
+            )
+        seen.add(preconditions["id"])
+
+
+def _at(data: Any, path: PathKey) -> Any:
+    for key in path:
+        try:
+            data = data[key]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
+def _mentions(value: Any, patterns: list[re.Pattern[str]]) -> bool:
+    """Whether any string inside `value` (maps and lists walked) matches a pattern."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if any(p.search(item) for p in patterns):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False

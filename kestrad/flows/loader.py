@@ -15,7 +15,15 @@ from typing import Any
 
 from kestrad.flows.aliases import property_notices
 from kestrad.flows.build import TreeBuilder, canonical_type, normalize_labels
-from kestrad.flows.checks import build_inputs, build_outputs, check_identity, check_ids, raw_ids
+from kestrad.flows.checks import (
+    build_inputs,
+    build_outputs,
+    check_dashed_references,
+    check_identity,
+    check_ids,
+    check_precondition_ids,
+    raw_ids,
+)
 from kestrad.flows.convert import convert_struct
 from kestrad.flows.documents import split_documents
 from kestrad.flows.plugin_defaults import apply_plugin_defaults
@@ -243,6 +251,8 @@ def _assemble(
             report.warn(("inputs", index, key), notice, on_key=True)
     check_ids(report, builder.task_ids, "task")
     check_ids(report, raw_ids(data.get("triggers"), ("triggers",)), "trigger")
+    check_precondition_ids(report, data.get("triggers"))
+    check_dashed_references(report, data, builder.task_ids)
     flow = convert_struct(report, flow_data, Flow, (), "flow")
     return flow if ok else None
 

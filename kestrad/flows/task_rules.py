@@ -149,9 +149,38 @@ _TEMPLATE = (
     "`Template` is deprecated in Kestra and not supported: copy the template's tasks into "
     "the flow, or call another flow with `io.kestra.plugin.core.flow.Subflow`"
 )
+_CORE = "io.kestra.plugin.core."
+_PURGE = (
+    "is not supported here: `io.kestra.plugin.core.execution.PurgeExecutions` purges ended "
+    "executions with their logs and files, `io.kestra.plugin.core.log.PurgeLogs` purges logs"
+)
 REFUSED_TYPES: dict[str, str] = {
     _FLOW + "Template": _TEMPLATE,
     "io.kestra.core.tasks.flows.Template": _TEMPLATE,
+    _CORE + "storage.Purge": f"`storage.Purge` {_PURGE}",
+    _CORE + "storage.PurgeExecution": f"`storage.PurgeExecution` {_PURGE}",
+    _CORE + "storage.PurgeInternalStorage": f"`storage.PurgeInternalStorage` {_PURGE}",
+    _CORE + "storage.PurgeStorage": f"`storage.PurgeStorage` {_PURGE}",
+    _CORE + "kv.PurgeKV": (
+        "`kv.PurgeKV` is not supported here: delete keys with `io.kestra.plugin.core.kv.Delete`"
+        " (expired keys are already dropped when read)"
+    ),
+    _CORE + "namespace.PurgeFiles": (
+        "`namespace.PurgeFiles` is not supported here: delete namespace files with "
+        "`io.kestra.plugin.core.namespace.DeleteFiles`"
+    ),
+    _CORE + "templating.TemplatedTask": (
+        "`templating.TemplatedTask` is not supported: a task whose YAML is rendered at run "
+        "time would escape every check made when the flow loads"
+    ),
+    _FLOW + "Loop": (
+        "`flow.Loop` is not in Kestra 1.x and not supported: use "
+        "`io.kestra.plugin.core.flow.ForEach` or `io.kestra.plugin.core.flow.LoopUntil`"
+    ),
+    _FLOW + "Wait": (
+        "`flow.Wait` is not in Kestra 1.x and not supported: use "
+        "`io.kestra.plugin.core.flow.Sleep` or `io.kestra.plugin.core.flow.WaitFor`"
+    ),
 }
 
 _RULES: dict[str, tuple[Rule, ...]] = {

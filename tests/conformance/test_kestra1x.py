@@ -29,13 +29,6 @@ _PENDING_BY_REASON: dict[str, list[str]] = {
     "flow-level retry with maxDuration PT7S / interval PT2S makes 4 attempts (Kestra: 3; upstream @FlakyTest)": [
         "retry-failed-flow-duration",
     ],
-    "the loader accepts two Flow-trigger preconditions with the same id": [
-        "invalid-duplicate-preconditions-id",
-    ],
-    "the loader accepts `inputs.key-with-dash` / `outputs.key-with-dash` references": [
-        "invalid-input-key-with-dash",
-        "invalid-output-key-with-dash",
-    ],
 }
 
 # Case id -> why it cannot pass yet.

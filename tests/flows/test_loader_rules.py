@@ -760,3 +760,72 @@ def test_template_is_refused_with_what_to_do_instead() -> None:
     else:
         raise AssertionError("a Template task was accepted")
     assert "t.yml:5:11" in text and "Subflow" in text
+
+
+@pytest.mark.parametrize(
+    ("kind", "instead"),
+    [
+        ("storage.PurgeStorage", "PurgeExecutions"),
+        ("storage.PurgeInternalStorage", "PurgeExecutions"),
+        ("kv.PurgeKV", "kv.Delete"),
+        ("namespace.PurgeFiles", "DeleteFiles"),
+        ("templating.TemplatedTask", "rendered at run time"),
+        ("flow.Loop", "LoopUntil"),
+    ],
+)
+def test_core_types_not_run_here_are_refused_saying_why(kind: str, instead: str) -> None:
+    """Every core type Kestra 1.x ships is known or refused with a reason (issue: Kestra 1.x
+    flows), never a bare "unknown type" that leaves the user guessing."""
+    from kestrad.flows.loader import FlowLoadError, load_flow
+
+    source = f"id: t\nnamespace: tests\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.{kind}\n"
+    with pytest.raises(FlowLoadError) as caught:
+        load_flow(source, file="t.yml")
+    text = str(caught.value)
+    assert "t.yml:5:11" in text and instead in text and "unknown task type" not in text
+
+
+def test_dashed_keys_read_as_subtractions_are_refused() -> None:
+    """Kestra: FlowValidationTest#inputUsageWithSubtractionSymbolFailValidation and
+    #outputUsageWithSubtractionSymbolFailValidation; bracket notation passes, and ids with
+    regular-expression characters are matched literally."""
+    from kestrad.flows.loader import FlowLoadError, load_flow
+
+    bad = (
+        "id: t\nnamespace: tests\ninputs:\n  - id: a-b.c\n    type: STRING\n"
+        "    defaults: x\ntasks:\n  - id: first-task\n"
+        "    type: io.kestra.plugin.core.debug.Return\n    format: '{{ inputs.a-b.c }}'\n"
+        "  - id: second\n    type: io.kestra.plugin.core.log.Log\n"
+        "    message: '{{ outputs.first-task.value }}'\n"
+    )
+    with pytest.raises(FlowLoadError) as caught:
+        load_flow(bad, file="t.yml")
+    text = str(caught.value)
+    assert "Invalid input reference" in text and "offending tasks: [first-task]" in text
+    assert "Invalid output reference" in text and "offending tasks: [second]" in text
+    good = bad.replace("inputs.a-b.c", 'inputs["a-b.c"]').replace(
+        "outputs.first-task.value", 'outputs["first-task"].value'
+    )
+    assert load_flow(good, file="t.yml").id == "t"
+    looks_alike = bad.replace("inputs.a-b.c", "inputs.aXb.c").replace(
+        "outputs.first-task.value", "outputs.second.value"
+    )
+    assert load_flow(looks_alike, file="t.yml").id == "t"
+
+
+def test_two_flow_triggers_may_not_share_a_preconditions_id() -> None:
+    """Kestra: FlowValidationTest#duplicatePreconditionsIdShouldFailValidation."""
+    from kestrad.flows.loader import FlowLoadError, load_flow
+
+    trigger = (
+        "  - id: {tid}\n    type: io.kestra.plugin.core.trigger.Flow\n    preconditions:\n"
+        "      id: {pid}\n      flows:\n        - namespace: tests\n          flowId: a\n"
+    )
+    head = "id: t\nnamespace: tests\ntasks:\n  - id: x\n    type: io.kestra.plugin.core.log.Log\n    message: hi\ntriggers:\n"
+    with pytest.raises(FlowLoadError) as caught:
+        load_flow(
+            head + trigger.format(tid="a", pid="w") + trigger.format(tid="b", pid="w"), file="t.yml"
+        )
+    assert "Duplicate preconditions with id [w]" in str(caught.value)
+    ok = head + trigger.format(tid="a", pid="w") + trigger.format(tid="b", pid="v")
+    assert load_flow(ok, file="t.yml").id == "t"
