@@ -9,9 +9,13 @@ the last valid flow on a bad update, as here); this is kestrad's folder sync (is
 from __future__ import annotations
 
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 
-from .webui_support import Server
+import pytest
+
+from .webui_support import AUTH, Server
 
 GOOD = """id: file_problems
 namespace: webui.problems
@@ -68,6 +72,11 @@ def test_broken_folder_file_shows_its_problems_then_clears(page, server: Server)
     page.goto("/ui/flows?namespace=webui.problems")
     marker = page.locator('tr[data-flow="webui.problems.file_problems"] .problem-marker')
     expect(marker).to_have_text("file does not load")
+    [listed] = [
+        f for f in server.api("GET", "/flows/file-problems") if f["file"] == str(path.resolve())
+    ]
+    assert listed["flow"] == {"namespace": "webui.problems", "id": "file_problems", "revision": 1}
+    assert listed["problems"][0]["text"].startswith("5:11: ")
 
     path.write_text(GOOD.replace("first good revision", "second good revision"))
     _until(page, url, lambda: page.locator(".file-problems li").count() == 0)
@@ -75,6 +84,7 @@ def test_broken_folder_file_shows_its_problems_then_clears(page, server: Server)
     expect(page.locator("[aria-label=Problems]")).to_contain_text("none")
     page.goto("/ui/flows?namespace=webui.problems")
     expect(marker).to_have_count(0)
+    assert str(path.resolve()) not in {f["file"] for f in server.api("GET", "/flows/file-problems")}
 
 
 def test_file_that_never_loaded_is_listed_and_its_message_is_text(page, server: Server) -> None:
@@ -88,6 +98,19 @@ def test_file_that_never_loaded_is_listed_and_its_message_is_text(page, server: 
     expect(section.locator("img")).to_have_count(0)
     expect(section.locator("b")).to_have_count(0)
     assert page.evaluate("window.__pwned") is None
+    [listed] = [
+        f for f in server.api("GET", "/flows/file-problems") if f["file"] == str(path.resolve())
+    ]
+    assert listed["flow"] is None
+    assert "<img src=x" in listed["problems"][0]["message"]  # JSON: data, escaped by readers
+
+    request = urllib.request.Request(
+        server.url + "/api/v1/main/flows/file-problems?file=<script>",
+        headers={"Authorization": AUTH},
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 400  # an unknown parameter is refused, not ignored
 
     path.unlink()  # deleting the file clears its problems
     _until(page, "/ui/flows", lambda: section.count() == 0)
