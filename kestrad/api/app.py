@@ -177,6 +177,7 @@ def api_routes() -> list[Route]:
         Route("/flows/{action}/by-ids", bulk.by_ids, methods=["POST", "DELETE"]),
         Route("/flows/{action}/by-query", bulk.by_query, methods=["POST", "DELETE"]),
         Route("/flows/distinct-namespaces", reads.distinct_namespaces, methods=["GET"]),
+        Route("/flows/file-problems", reads.file_problems, methods=["GET"]),
         Route("/flows/{namespace}", reads.by_namespace, methods=["GET"]),
         Route("/flows/{namespace}", bulk.bulk_update, methods=["POST"]),
         Route("/flows/{namespace}/{id}/revisions", reads.revisions, methods=["GET"]),

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from kestrad.api.context import api
 from kestrad.api.errors import ApiError
-from kestrad.api.flows import flow_json, invalid_flow
+from kestrad.api.flows import flow_json, invalid_flow, problem_json
 from kestrad.api.params import check_params, query_int, read_json, read_text
 from kestrad.api.responses import json_response
 from kestrad.flows.graph import flow_graph
@@ -64,6 +64,24 @@ async def distinct_namespaces(request: Request) -> Response:
     text = (request.query_params.get("q") or "").lower()
     found = [n for n in namespaces_of(ctx.engine.flows.rows()) if text in n.lower()]
     return json_response(found)
+
+
+async def file_problems(request: Request) -> Response:
+    """Flows-folder files that do not load now, with their problems (file:line:col).
+
+    A broken file keeps its flow's last good revision running, so the flow itself looks
+    fine: this is where the file's current faults are. `flow` is the flow the file still
+    serves (namespace and id), or null for a file that never loaded.
+    """
+    check_params(request, set())
+    engine = api(request).engine
+    served = {r.file: r for r in engine.flows.rows() if r.file and not r.deleted}
+    out = []
+    for path, problems in sorted(engine.file_problems.items()):
+        row = served.get(path)
+        flow = {"namespace": row.namespace, "id": row.id, "revision": row.revision} if row else None
+        out.append({"file": path, "flow": flow, "problems": [problem_json(p) for p in problems]})
+    return json_response(out)
 
 
 async def revisions(request: Request) -> Response:

@@ -140,6 +140,10 @@ class Engine:
         # registers its scheduler's, so a new Schedule is indexed at once); the folder
         # sync tells its own listeners.
         self.flow_listeners: list[Callable[[FlowRow], None]] = []
+        # The current load problems of each flows-folder file that does not load (path →
+        # problems), kept by the folder sync (FlowSync) and read by the UI and API: a
+        # broken file keeps its flow's last good revision, so the store alone cannot tell.
+        self.file_problems: dict[str, list[Problem]] = {}
         globals_ = dict(config.variables.globals)
         self.renderer = Renderer(globals_=globals_)
         storage_functions.register(self.renderer)

@@ -83,7 +83,9 @@ class FlowSync:
         self._declares: dict[str, FlowName] = {}  # path → flow it serves
         self._owner: dict[FlowName, str] = {}  # flow → path serving it
         self._refused: dict[str, FlowName] = {}  # path → flow another path already serves
-        self._broken: dict[str, list[Problem]] = {}  # path → problems of its current content
+        # path → problems of its current content; shared with the engine, whose readers
+        # (UI, API) show them. Cleared when the file loads again or goes away.
+        self._broken: dict[str, list[Problem]] = engine.file_problems
         self._stats: dict[str, tuple[int, int]] = {}  # path → (mtime_ns, size) when last read
         self._lock = anyio.Lock()
         self.listeners: list[Callable[[FlowRow], None]] = []

@@ -61,6 +61,11 @@ async def list_page(engine: Engine, request: Request) -> Response:
     total = len(rows)
     rows = rows[(number - 1) * FLOWS_PAGE : number * FLOWS_PAGE]
     last = await engine.store.latest_executions_of_flows([(r.namespace, r.id) for r in rows])
+    broken = engine.file_problems
+    # Folder files that fail to load and serve no flow (they never loaded): their own
+    # section, as no row can carry their marker.
+    served = {r.file for r in engine.flows.rows() if r.file and not r.deleted}
+    orphans = sorted((path, problems) for path, problems in broken.items() if path not in served)
     return page(
         request,
         "flows.html",
@@ -71,6 +76,8 @@ async def list_page(engine: Engine, request: Request) -> Response:
         namespace=wanted,
         next_fire=next_fire,
         last=last,
+        broken=broken,
+        orphans=orphans if not wanted else [],
     )
 
 
@@ -96,10 +103,14 @@ async def flow_page(engine: Engine, request: Request) -> Response:
         flow = load_flow(row.source, file=row.file, strict=False)
     except FlowLoadError as exc:
         problems = exc.problems
+    # A folder file that fails to load now: the flow still runs `row` (its last good
+    # revision), and the panel says why the file's current content is not it.
+    file_problems = engine.file_problems.get(row.file, []) if row.file else []
     context: dict[str, Any] = {
         "row": row,
         "flow": flow,
         "problems": problems,
+        "file_problems": file_problems,
         "tab": tab,
         "lines": row.source.count("\n") + 1,
         "widgets": WIDGETS,
