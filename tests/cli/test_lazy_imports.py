@@ -1,8 +1,9 @@
 """Issue 15 item 5: a one-shot `kestrad run` loads only what it uses. The HTTP client, the
 API server and PostgreSQL's driver load when a task, a trigger or a database asks for
 them, not with the command line or the task registry; rich's console loads only for a
-table on a terminal (a piped table is laid out with rich's cell widths, the same text). Real subprocesses: sys.modules of
-a fresh interpreter."""
+table on a terminal (a piped table is laid out with rich's cell widths, the same text);
+croniter with the first schedule, `regex` with the first REGEXP search filter. Real
+subprocesses: sys.modules of a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["httpx", "starlette", "uvicorn", "asyncpg", "rich.console"]
+HEAVY = ["httpx", "starlette", "uvicorn", "asyncpg", "rich.console", "croniter", "regex"]
 PROBE = """
 import json, sys
 {body}
