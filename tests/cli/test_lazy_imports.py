@@ -94,3 +94,51 @@ def test_a_cell_rich_must_render_still_goes_through_rich() -> None:
     out = io.StringIO()
     print_table(["task", "value"], [["t", "one\ntwo"]], out)
     assert out.getvalue() == "task  value\nt     one  \n      two  \n"
+
+
+HELP_PROBE = """
+import argparse, contextlib, io, json, sys
+from kestrad.cli.main import main
+from kestrad.cli.parsers import COMMAND_MODULES, build_parser
+
+def commands(parser, prefix):
+    yield prefix
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, child in action.choices.items():
+                yield from commands(child, [*prefix, name])
+
+shown = {}
+for argv in commands(build_parser(), []):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        try:
+            main([*argv, "--help"])
+        except SystemExit as exc:
+            assert exc.code == 0, (argv, exc.code)
+    shown[" ".join(argv)] = out.getvalue()
+groups = sorted(m for m in COMMAND_MODULES.values() if f"kestrad.cli.{m}" in sys.modules)
+heavy = sorted(m for m in HEAVY_LIST if m in sys.modules)
+print(json.dumps({"shown": shown, "groups": groups, "heavy": heavy}))
+"""
+
+
+def test_every_help_page_prints_without_importing_a_command_group(tmp_path: Path) -> None:
+    """`kestrad --help` and each (sub)command's `--help` answer from the parser alone: no
+    command module, no engine, no server is imported to print them."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELP_PROBE.replace("HEAVY_LIST", repr(HEAVY))],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout.strip().splitlines()[-1])
+    shown = report["shown"]
+    assert {"", "run", "validate", "serve", "executions", "flows", "kv"} <= set(shown)
+    for argv, text in shown.items():
+        assert text.startswith("usage: kestrad"), (argv, text[:200])
+    assert report["groups"] == []
+    assert report["heavy"] == []
