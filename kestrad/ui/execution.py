@@ -1,8 +1,11 @@
 """One execution: header, actions, and the Gantt, topology, logs and outputs tabs.
 
-The page polls `live` (header and the open chart) every second while the execution is
-not terminated; the logs tab follows the API's SSE stream from the browser. Actions are
-sent by the browser to the API itself, so a refusal shows the API's own message.
+The page polls `live` (header, action buttons and the open chart) every second while the
+execution is not terminated; the logs tab follows the API's SSE stream from the browser.
+Only the actions the engine's rules (runtime/transitions.py) accept in the current state
+are offered, and they follow the state as `live` refreshes. Actions are sent by the
+browser to the API itself, so a refusal (a page not yet refreshed) shows the API's own
+message.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from starlette.responses import FileResponse, Response
 
 from kestrad.model.execution import Execution
 from kestrad.model.state import PAUSED, TERMINATED
+from kestrad.runtime import transitions as T
 from kestrad.runtime.engine import Engine
 from kestrad.storage import StorageError, StorageURI, default_storage, execution_prefix
 from kestrad.ui import charts
@@ -53,6 +57,9 @@ async def _render(engine: Engine, request: Request, template: str) -> Response:
         "running": execution.state.current not in TERMINATED,
         "paused": execution.state.current == PAUSED,
         "api": f"/api/v1/main/executions/{execution.id}",
+        "actions": allowed_actions(execution),
+        # The buttons sit above the tabs, outside `live`: its refresh swaps them too.
+        "oob_actions": template == "execution_live.html",
     }
     flow = None
     if template == "execution.html":
@@ -73,6 +80,23 @@ async def _render(engine: Engine, request: Request, template: str) -> Response:
     elif tab == "outputs":
         context["outputs"] = _outputs(execution)
     return page(request, template, **context)
+
+
+def allowed_actions(execution: Execution) -> frozenset[str]:
+    """The action buttons to show: those the engine's own rules accept now (the API asks
+    the same rules, so a shown button is one the API takes). Replay is offered once the
+    execution has ended: replaying a live one would race with itself."""
+    checks = {
+        "kill": T.KILL.check(execution),
+        "resume": T.RESUME.check(execution),
+        "pause": T.PAUSE_REQUEST.check(execution),
+        "restart": T.RESTART.check(execution),
+        "replay": T.REPLAY.check(execution, None),
+    }
+    allowed = {name for name, refusal in checks.items() if refusal is None}
+    if not execution.terminated:
+        allowed.discard("replay")
+    return frozenset(allowed)
 
 
 def _resume_inputs(flow: Any, execution: Execution) -> list[dict[str, Any]]:

@@ -171,19 +171,47 @@ def test_kill_a_running_execution_from_its_page(page, server: Server) -> None:
     expect(page.locator("#execution-state .state")).to_have_text("KILLED", timeout=20_000)
 
 
+def _actions(page) -> list[str]:
+    return page.locator("#actions button").all_inner_texts()
+
+
+def test_an_ended_execution_offers_no_kill_resume_or_pause(page, server: Server) -> None:
+    expect = _expect()
+    created = server.api("POST", "/executions/webui.tests/greet", {"name": "done"})
+    server.wait_state(created["id"], {"SUCCESS"})
+    page.goto(f"/ui/executions/{created['id']}")
+    expect(page.locator("#execution-state .state")).to_have_text("SUCCESS")
+    # The engine's rules: an ended execution restarts or replays, nothing else.
+    assert sorted(_actions(page)) == ["Replay", "Restart"]
+    page.get_by_text("Replay with changed inputs, or change labels").click()
+    expect(page.get_by_role("button", name="Save labels")).to_be_visible()  # labels always
+
+
 def test_resume_a_paused_execution(page, server: Server, screenshot) -> None:
+    """Resume and Kill show while PAUSED; after resuming, Resume goes without a reload."""
     expect = _expect()
     created = server.api("POST", "/executions/webui.tests/approval", None)
     server.wait_state(created["id"], {"PAUSED"})
     page.goto(f"/ui/executions/{created['id']}")
     expect(page.locator("#execution-state .state")).to_have_text("PAUSED")
+    assert sorted(_actions(page)) == ["Kill", "Restart", "Resume / approve"]
+    page.evaluate("window.loadedOnce = true")  # gone if the page reloads
     page.get_by_role("button", name="Resume / approve").click()
     expect(page.locator("#execution-state .state")).to_have_text("SUCCESS", timeout=20_000)
+    expect(page.get_by_role("button", name="Resume / approve")).to_have_count(0)
+    expect(page.get_by_role("button", name="Kill")).to_have_count(0)
+    assert page.evaluate("window.loadedOnce") is True
 
 
 def test_a_refused_action_shows_the_api_message(page, server: Server) -> None:
+    """A page that has not refreshed yet still offers Resume: the API's refusal shows."""
     expect = _expect()
-    created = server.api("POST", "/executions/webui.tests/greet", {"name": "done"})
+    created = server.api("POST", "/executions/webui.tests/approval", None)
+    server.wait_state(created["id"], {"PAUSED"})
+    page.route("**/live?*", lambda route: route.abort())  # the page stays as loaded
+    page.goto(f"/ui/executions/{created['id']}")
+    expect(page.get_by_role("button", name="Resume / approve")).to_be_visible()
+    server.api("POST", f"/executions/{created['id']}/resume", None)
     server.wait_state(created["id"], {"SUCCESS"})
     try:
         server.api("POST", f"/executions/{created['id']}/resume", None)
@@ -194,7 +222,6 @@ def test_a_refused_action_shows_the_api_message(page, server: Server) -> None:
     import json
 
     expected = json.loads(message)["message"]
-    page.goto(f"/ui/executions/{created['id']}")
     page.get_by_role("button", name="Resume / approve").click()
     expect(page.locator("#flash")).to_have_text(expected)
 
