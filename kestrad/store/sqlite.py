@@ -20,7 +20,6 @@ from typing import Any, TypeVar
 
 import aiosqlite
 import msgspec
-import regex
 
 from kestrad.store.filters import render
 from kestrad.store.outage import Retry
@@ -246,6 +245,8 @@ def regexp(pattern: str, value: object) -> bool:
     pattern that runs out of time matches nothing."""
     if value is None:
         return False
+    import regex  # loads with the first REGEXP filter, not with every `kestrad run`
+
     try:
         return regex.search(pattern, str(value), timeout=REGEX_TIMEOUT) is not None
     except (TimeoutError, regex.error):

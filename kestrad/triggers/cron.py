@@ -23,9 +23,14 @@ import os
 from bisect import bisect_left
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from croniter import CroniterError, croniter
+if TYPE_CHECKING:
+    from croniter import croniter
+
+# croniter (with dateutil) loads when a schedule is built, not with the trigger registry:
+# a one-shot `kestrad run` of a flow without a Schedule never needs it.
 
 NICKNAMES = {
     "@yearly": "0 0 1 1 *",
@@ -172,6 +177,8 @@ class CronSchedule:
         seconds = expected == 6
         # Debian's rule: only wildcard-hour jobs run again in a repeated (fall back) hour.
         self.repeats_in_fold = "*" in (fields[2] if seconds else fields[1])
+        from croniter import CroniterError, croniter
+
         try:
             expanded, nth = croniter.expand(text, second_at_beginning=seconds)
         except (CroniterError, ValueError, KeyError, IndexError) as exc:
@@ -179,7 +186,7 @@ class CronSchedule:
         plain = not nth and all(v == "*" or isinstance(v, int) for f in expanded for v in f)
         self._fields = _Fields(expanded) if plain else None
         self._span = 2.0  # where `previous_before` starts looking back from
-        self._iter = (
+        self._iter: croniter | None = (
             None if plain else croniter(text, datetime(2000, 1, 1), second_at_beginning=seconds)
         )
 
@@ -241,6 +248,8 @@ class CronSchedule:
         if self._fields is not None:
             return self._fields.next_wall(w)
         assert self._iter is not None
+        from croniter import CroniterError
+
         self._iter.set_current(w, force=True)
         try:
             return self._iter.get_next(datetime)
