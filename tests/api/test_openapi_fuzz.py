@@ -8,17 +8,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+from sdk_calls import HELLO, PAUSED
+from sdk_support import LiveDaemon
 
-schemathesis = pytest.importorskip("schemathesis")
-
-from hypothesis import HealthCheck, settings  # noqa: E402
-from schemathesis.checks import not_a_server_error  # noqa: E402
-from sdk_calls import HELLO, PAUSED  # noqa: E402
-from sdk_support import LiveDaemon  # noqa: E402
-
-from kestrad.api.app import api_routes  # noqa: E402
-from kestrad.api.openapi import openapi_document  # noqa: E402
-from tests.conftest import require_postgres  # noqa: E402
+from kestrad.api.app import api_routes
+from kestrad.api.openapi import openapi_document
+from tests.conftest import require_postgres
 
 DOCUMENT = openapi_document(api_routes())
 schema = schemathesis.openapi.from_dict(DOCUMENT)
