@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import Scope
+from starlette.types import Receive, Scope, Send
 
 from kestrad.api import execution_actions as actions
 from kestrad.api import execution_files as files
@@ -40,7 +40,8 @@ from kestrad.api.context import ApiContext
 from kestrad.api.csrf import SameOriginWrites
 from kestrad.api.errors import EXCEPTION_HANDLERS, CatchAllMiddleware, error_response
 from kestrad.api.executions import invalid_inputs
-from kestrad.api.limits import DEFAULT_BODY_LIMIT, LimitsMiddleware
+from kestrad.api.hot import HotRoutes
+from kestrad.api.limits import DEFAULT_BODY_LIMIT, DEFAULT_HEADER_LIMIT, LimitsMiddleware
 from kestrad.api.metrics import ApiMetrics
 from kestrad.api.openapi import openapi_endpoint
 from kestrad.api.plugins import list_plugins, plugin_routes
@@ -205,6 +206,21 @@ async def _inputs_invalid(request: Request, exc: Exception) -> Response:
     return error_response(error.status, error.message, **error.extra)
 
 
+class ApiApp(Starlette):
+    """Starlette with the hot routes (api/hot.py) answered before its middleware."""
+
+    hot: HotRoutes | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.hot is not None:
+            hit = self.hot.match(scope)
+            if hit is not None:
+                scope["app"] = self
+                await self.hot.serve(hit[0], hit[1], scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
+
+
 def create_app(
     engine: Engine,
     config: Config | None = None,
@@ -214,7 +230,7 @@ def create_app(
     poll_interval: float = 1.0,
     follow_wait: float = 10.0,
     extra_routes: Sequence[BaseRoute] = (),
-) -> Starlette:
+) -> ApiApp:
     """The API over a running engine; `config` defaults to the engine's configuration.
 
     `extra_routes` (the web UI's, mounted by the daemon) are served before the API's, behind
@@ -239,7 +255,7 @@ def create_app(
         )
     if extra_routes:
         middleware.append(Middleware(SameOriginWrites, exempt=lambda scope: _webhook(app, scope)))
-    app = Starlette(
+    app = ApiApp(
         routes=[
             *extra_routes,
             Route("/health", health.health, methods=["GET"]),
@@ -265,6 +281,17 @@ def create_app(
             FlowNotFound: _flow_not_found,
             InputsInvalid: _inputs_invalid,
         },
+    )
+    app.hot = HotRoutes.build(
+        app.router.routes,
+        webhook=webhooks.webhook,
+        create=executions.create,
+        open_endpoints=OPEN_ENDPOINTS,
+        handlers=app.exception_handlers,
+        body_limit=body_limit,
+        header_limit=DEFAULT_HEADER_LIMIT,
+        credentials=f"{auth.username}:{auth.password or ''}".encode() if auth.username else None,
+        same_origin_writes=bool(extra_routes),
     )
     app.state.api = ApiContext(
         engine,

@@ -20,6 +20,7 @@ import binascii
 import secrets
 from collections.abc import Callable, Collection, Sequence
 
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -59,32 +60,44 @@ class BasicAuthMiddleware:
         its middleware); `open_endpoints` are the endpoints answered without credentials."""
         self.app = app
         self.expected = f"{username}:{password}".encode()
-        self.challenge = f'Basic realm="{realm}", charset="UTF-8"'
+        self.challenge = challenge(realm)
         self.routes = routes
         self.open_endpoints = frozenset(open_endpoints)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or self._open(scope) or self._authorized(scope):
+        headers = scope.get("headers") or []
+        if scope["type"] != "http" or self._open(scope) or authorized(headers, self.expected):
             await self.app(scope, receive, send)
             return
-        response = error_response(401, "Unauthorized")
-        response.headers["WWW-Authenticate"] = self.challenge
-        await response(scope, receive, send)
+        await unauthorized(self.challenge)(scope, receive, send)
 
     def _open(self, scope: Scope) -> bool:
         route = route_for(self.routes(), scope)
         return isinstance(route, Route) and route.endpoint in self.open_endpoints
 
-    def _authorized(self, scope: Scope) -> bool:
-        for name, value in scope.get("headers") or []:
-            if name != b"authorization":
-                continue
-            scheme, _, token = value.partition(b" ")
-            if scheme.lower() != b"basic":
-                return False
-            try:
-                given = base64.b64decode(token.strip(), validate=True)
-            except (binascii.Error, ValueError):
-                return False
-            return secrets.compare_digest(given, self.expected)
-        return False
+
+def challenge(realm: str = "kestrad") -> str:
+    return f'Basic realm="{realm}", charset="UTF-8"'
+
+
+def unauthorized(www_authenticate: str) -> Response:
+    response = error_response(401, "Unauthorized")
+    response.headers["WWW-Authenticate"] = www_authenticate
+    return response
+
+
+def authorized(headers: list[tuple[bytes, bytes]], expected: bytes) -> bool:
+    """The first Authorization header carries Basic credentials equal to `expected`
+    (`user:password`)."""
+    for name, value in headers:
+        if name != b"authorization":
+            continue
+        scheme, _, token = value.partition(b" ")
+        if scheme.lower() != b"basic":
+            return False
+        try:
+            given = base64.b64decode(token.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        return secrets.compare_digest(given, expected)
+    return False

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from urllib.parse import urlsplit
 
+from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from kestrad.api.errors import error_response
@@ -28,29 +29,32 @@ class SameOriginWrites:
         self.exempt = exempt
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or self._same_origin(scope):
+        if scope["type"] != "http" or scope["method"] in SAFE_METHODS or same_origin(scope):
             await self.app(scope, receive, send)
             return
         if self.exempt(scope):
             await self.app(scope, receive, send)
             return
-        response = error_response(403, "Cross-site request refused: send it from this origin")
-        await response(scope, receive, send)
+        await cross_site_refusal()(scope, receive, send)
 
-    @staticmethod
-    def _same_origin(scope: Scope) -> bool:
-        """`Sec-Fetch-Site` when the browser sends it (it knows; a proxy that rewrites
-        `Host` does not fool it), else `Origin` against `Host`."""
-        headers = {name: value for name, value in scope.get("headers") or []}
-        site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
-        if site in ("same-origin", "none"):  # none: typed in the address bar
-            return True
-        if site:
-            return False  # cross-site, same-site (another subdomain), or unknown
-        origin = headers.get(b"origin", b"").decode("latin-1")
-        if not origin:
-            return True  # not a browser, or a same-origin form of an old browser
-        if origin == "null":
-            return False  # sandboxed frames, file:// pages, cross-origin redirects
-        host = headers.get(b"host", b"").decode("latin-1").lower()
-        return urlsplit(origin).netloc.lower() == host
+
+def cross_site_refusal() -> Response:
+    return error_response(403, "Cross-site request refused: send it from this origin")
+
+
+def same_origin(scope: Scope) -> bool:
+    """`Sec-Fetch-Site` when the browser sends it (it knows; a proxy that rewrites `Host`
+    does not fool it), else `Origin` against `Host`."""
+    headers = {name: value for name, value in scope.get("headers") or []}
+    site = headers.get(b"sec-fetch-site", b"").decode("latin-1").lower()
+    if site in ("same-origin", "none"):  # none: typed in the address bar
+        return True
+    if site:
+        return False  # cross-site, same-site (another subdomain), or unknown
+    origin = headers.get(b"origin", b"").decode("latin-1")
+    if not origin:
+        return True  # not a browser, or a same-origin form of an old browser
+    if origin == "null":
+        return False  # sandboxed frames, file:// pages, cross-origin redirects
+    host = headers.get(b"host", b"").decode("latin-1").lower()
+    return urlsplit(origin).netloc.lower() == host

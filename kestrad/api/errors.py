@@ -88,37 +88,42 @@ class CatchAllMiddleware:
 
         try:
             await self.app(scope, receive, tracking_send)
-        except ClientDisconnect:
-            # The client hung up before its body arrived: nobody to answer, nothing broken.
-            log.info(
-                "%s %s: client disconnected mid-request", scope.get("method"), scope.get("path")
-            )
         except Exception as exc:
-            if isinstance(exc, Fenced):
-                # Another daemon took this one's work over; it is stopping (store/lease.py).
-                log.info(
-                    "%s %s: refused, this instance was fenced",
-                    scope.get("method"),
-                    scope.get("path"),
-                )
-                if started:
-                    return
-                response = error_response(503, str(exc))
-                response.headers["Retry-After"] = "5"
-                await response(scope, receive, send)
-                return
-            if is_unavailable(exc):
-                # Not a bug: the database is away (the daemon's loops log the outage once).
-                # 503 + Retry-After tells clients and load balancers to come back.
-                log.info("%s %s: database unreachable", scope.get("method"), scope.get("path"))
-                if started:
-                    return
-                response = error_response(503, f"the database is unreachable: {describe(exc)}")
-                response.headers["Retry-After"] = "5"
-                await response(scope, receive, send)
-                return
-            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
-            if started:  # too late for a status: cut the response short
-                return
-            response = error_response(500, "internal error")
-            await response(scope, receive, send)
+            await answer_unexpected(exc, scope, receive, send, started=started)
+
+
+async def answer_unexpected(
+    exc: Exception, scope: Scope, receive: Receive, send: Send, *, started: bool
+) -> None:
+    """Answer an exception no handler took: a 503 with Retry-After for an outage or a
+    fenced instance, nothing for a client that hung up, else a logged 500. `started`: the
+    response head is already out, so only the log is left to do."""
+    method, path = scope.get("method"), scope.get("path")
+    if isinstance(exc, ClientDisconnect):
+        # The client hung up before its body arrived: nobody to answer, nothing broken.
+        log.info("%s %s: client disconnected mid-request", method, path)
+        return
+    if isinstance(exc, Fenced):
+        # Another daemon took this one's work over; it is stopping (store/lease.py).
+        log.info("%s %s: refused, this instance was fenced", method, path)
+        if started:
+            return
+        response = error_response(503, str(exc))
+        response.headers["Retry-After"] = "5"
+        await response(scope, receive, send)
+        return
+    if is_unavailable(exc):
+        # Not a bug: the database is away (the daemon's loops log the outage once).
+        # 503 + Retry-After tells clients and load balancers to come back.
+        log.info("%s %s: database unreachable", method, path)
+        if started:
+            return
+        response = error_response(503, f"the database is unreachable: {describe(exc)}")
+        response.headers["Retry-After"] = "5"
+        await response(scope, receive, send)
+        return
+    log.exception("internal error on %s %s", method, path, exc_info=exc)
+    if started:  # too late for a status: cut the response short
+        return
+    response = error_response(500, "internal error")
+    await response(scope, receive, send)

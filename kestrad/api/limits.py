@@ -4,17 +4,23 @@ The body is counted as it streams in (a chunked upload has no Content-Length to 
 front), so a client can never make the daemon buffer more than the limit. The server in
 front (uvicorn's h11 parser) already refuses headers past ~16 KB; the header check here
 keeps the answer a JSON 4xx whatever server runs the app.
+
+The checks are functions as well as a middleware: the hot routes (api/hot.py) skip the
+middleware chain and apply the same checks themselves.
 """
 
 from __future__ import annotations
 
 from starlette.exceptions import HTTPException
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kestrad.api.errors import error_response
 
 DEFAULT_BODY_LIMIT = 10 * 1024 * 1024
 DEFAULT_HEADER_LIMIT = 64 * 1024
+
+Headers = list[tuple[bytes, bytes]]
 
 
 class LimitsMiddleware:
@@ -33,38 +39,52 @@ class LimitsMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = scope.get("headers") or []
-        if sum(len(k) + len(v) for k, v in headers) > self.header_limit:
-            response = error_response(431, "Request headers too large")
-            await response(scope, receive, send)
+        refusal = refused_by_size(scope.get("headers") or [], self.body_limit, self.header_limit)
+        if refusal is not None:
+            await refusal(scope, receive, send)
             return
-        declared = _content_length(headers)
-        if declared is not None and declared > self.body_limit:
-            response = error_response(413, self._too_large())
-            await response(scope, receive, send)
-            return
-        received = 0
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.body_limit:
-                    raise HTTPException(413, self._too_large())
-            return message
-
-        await self.app(scope, counting_receive, send)
-
-    def _too_large(self) -> str:
-        return f"Request body larger than {self.body_limit} bytes"
+        await self.app(scope, CountingReceive(receive, self.body_limit), send)
 
 
-def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
+def refused_by_size(headers: Headers, body_limit: int, header_limit: int) -> Response | None:
+    """The 431 (headers too large) or 413 (declared body too large) a request's header
+    alone earns; None when it may go on."""
+    size = 0
+    declared: bytes | None = None
     for name, value in headers:
-        if name == b"content-length":
-            try:
-                return int(value)
-            except ValueError:
-                return None
+        size += len(name) + len(value)
+        if declared is None and name == b"content-length":
+            declared = value
+    if size > header_limit:
+        return error_response(431, "Request headers too large")
+    if declared is not None:
+        try:
+            too_large = int(declared) > body_limit
+        except ValueError:
+            too_large = False
+        if too_large:
+            return error_response(413, _too_large(body_limit))
     return None
+
+
+class CountingReceive:
+    """`receive` raising a 413 once the body read so far passes the limit."""
+
+    __slots__ = ("limit", "receive", "received")
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self.receive = receive
+        self.limit = limit
+        self.received = 0
+
+    async def __call__(self) -> Message:
+        message = await self.receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.limit:
+                raise HTTPException(413, _too_large(self.limit))
+        return message
+
+
+def _too_large(limit: int) -> str:
+    return f"Request body larger than {limit} bytes"

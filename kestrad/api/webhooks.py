@@ -82,12 +82,17 @@ def parse_body(body: bytes) -> Any:
 
 
 def request_variables(request: Request, body: bytes) -> dict[str, Any]:
-    """`trigger.body`, `trigger.headers` (name → values), `trigger.parameters` (name → values)."""
+    """`trigger.body`, `trigger.headers` (name → values), `trigger.parameters` (name → values).
+
+    Headers are read from the raw list (what `request.headers.items()` decodes, without
+    building a Headers object); no query string, no QueryParams to parse."""
     headers: dict[str, list[str]] = {}
-    for name, value in request.headers.items():
-        headers.setdefault(name, []).append(value)
-    query = request.query_params
-    parameters = {name: query.getlist(name) for name in dict.fromkeys(query.keys())}
+    for name, value in request.scope["headers"]:
+        headers.setdefault(name.decode("latin-1"), []).append(value.decode("latin-1"))
+    parameters: dict[str, list[str]] = {}
+    if request.scope.get("query_string"):
+        query = request.query_params
+        parameters = {name: query.getlist(name) for name in dict.fromkeys(query.keys())}
     return {"body": parse_body(body), "headers": headers, "parameters": parameters}
 
 
