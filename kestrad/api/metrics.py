@@ -115,6 +115,10 @@ class ApiMetrics:
         )
         self._active: dict[str, str] = {}
         self._ended: OrderedDict[str, None] = OrderedDict()
+        # Children of the labelled metrics, by label values: `labels()` validates its
+        # arguments and takes a lock on every call, and this runs on every state change.
+        # As many entries as series (states; deployed flows times terminal states).
+        self._children: dict[tuple[Any, ...], Any] = {}
         self._seeded = False
         self._unsubscribe = hub.subscribe_executions(self.execution_seen) if hub else None
 
@@ -144,15 +148,22 @@ class ApiMetrics:
         if previous == state:
             return
         if previous is not None:
-            self.executions.labels(previous).dec()
+            self._child(self.executions, previous).dec()
         if state in TERMINATED:
             self._active.pop(eid, None)
             self._remember_ended(eid)
-            self.ended.labels(execution.namespace, execution.flow_id, state).inc()
+            self._child(self.ended, execution.namespace, execution.flow_id, state).inc()
             self._observe_durations(execution)
             return
         self._active[eid] = state
-        self.executions.labels(state).inc()
+        self._child(self.executions, state).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        key = (metric, *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def _remember_ended(self, eid: str) -> None:
         self._ended[eid] = None
@@ -163,11 +174,11 @@ class ApiMetrics:
         flow = (execution.namespace, execution.flow_id)
         seconds = _span(execution.state.histories)
         if seconds is not None:
-            self.execution_duration.labels(*flow, execution.state.current).observe(seconds)
+            self._child(self.execution_duration, *flow, execution.state.current).observe(seconds)
         for run in execution.task_run_list:
             seconds = _span(run.state.histories)
             if seconds is not None and run.state.current in TERMINATED:
-                self.task_run_duration.labels(*flow, run.state.current).observe(seconds)
+                self._child(self.task_run_duration, *flow, run.state.current).observe(seconds)
 
     def observe_scheduler_tick(self, seconds: float) -> None:
         self.scheduler_tick.observe(seconds)
@@ -178,7 +189,7 @@ class ApiMetrics:
         for eid, state in await store.active_executions():
             if eid not in self._active and eid not in self._ended:
                 self._active[eid] = state
-                self.executions.labels(state).inc()
+                self._child(self.executions, state).inc()
         self._seeded = True
 
     async def render(self, store: Store, open_streams: int = 0) -> bytes:
