@@ -22,6 +22,10 @@ from .helpers import Daemon, wait_until
 FLOW = """
 id: f
 namespace: tests.faults
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: the-key
 tasks:
   - id: a
     type: io.kestra.plugin.core.log.Log
@@ -51,12 +55,26 @@ def _create(daemon: Daemon) -> tuple[int, dict, str | None]:
         return exc.code, json.loads(exc.read() or b"{}"), exc.headers.get("Retry-After")
 
 
+def _webhook(daemon: Daemon) -> tuple[int, dict, str | None]:
+    request = urllib.request.Request(
+        daemon.url + "/api/v1/main/executions/webhook/tests.faults/f/the-key",
+        data=b"{}",
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read()), None
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}"), exc.headers.get("Retry-After")
+
+
 def test_a_deleted_sqlite_file_turns_health_red_and_writes_away(tmp_path: Path) -> None:
     daemon = Daemon(tmp_path)
     daemon.write_flow("f.yml", FLOW)
     try:
         daemon.start()
         assert _create(daemon)[0] == 200
+        assert _webhook(daemon)[0] == 200
         assert _get(daemon, "/health")[0] == 200
         os.unlink(daemon.db)
 
@@ -65,6 +83,9 @@ def test_a_deleted_sqlite_file_turns_health_red_and_writes_away(tmp_path: Path) 
         assert (body["status"], body["database"]) == ("DOWN", "DOWN")
         assert "was deleted while open" in body["message"], body
         status, body, retry = _create(daemon)
+        assert (status, retry) == (503, "5"), body
+        assert "was deleted while open" in body["message"]
+        status, body, retry = _webhook(daemon)
         assert (status, retry) == (503, "5"), body
         assert "was deleted while open" in body["message"]
         # The loops pause with one WARNING; no traceback.
