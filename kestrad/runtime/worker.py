@@ -173,6 +173,8 @@ class Worker:
         self._last_stamp = 0.0
         self._slot_freed = asyncio.Event()
         self._scopes: dict[str, set[anyio.CancelScope]] = {}
+        # The task group of `run` while it runs: where jobs handed over in memory start.
+        self._tg: anyio.abc.TaskGroup | None = None
         self.stopping = False
         # `errorLogs()` per running task run: read from the store before the task renders
         # (renders cannot await), only for tasks whose templates call it.
@@ -216,15 +218,30 @@ class Worker:
             )
 
     def take_local(self, jobs: list[QueueMessage]) -> None:
-        """Jobs inserted already claimed for this worker by the local executor."""
+        """Jobs inserted already claimed for this worker by the local executor: started
+        at once. Their slots were counted free when the executor's batch began (local
+        jobs not yet started count as taken in `free_slots`); should store claims have
+        filled them meanwhile, the rest wait for the claim loop and a freed slot.
+
+        Why not through the claim loop: waking it for jobs that are already here made it
+        poll the store too, one empty claim statement per hand-over."""
         self.local_jobs.extend(jobs)
-        self.hub.worker_wake.set()
+        tg = self._tg
+        while tg is not None and self.local_jobs and self.running < self.concurrency:
+            self.running += 1
+            tg.start_soon(self._run_job, self.local_jobs.popleft())
+        if self.local_jobs:  # not running yet, or no slot: the claim loop starts them
+            self.hub.worker_wake.set()
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
             if self.flush_results:
                 tg.start_soon(self._flush_loop)
-            await self._claim_loop(tg)
+            self._tg = tg
+            try:
+                await self._claim_loop(tg)
+            finally:
+                self._tg = None
             tg.cancel_scope.cancel()
 
     async def _claim_loop(self, tg: anyio.abc.TaskGroup) -> None:
