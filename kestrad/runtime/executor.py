@@ -110,17 +110,33 @@ class Executor:
                     self.local_worker.take_local(outcome.claimed_jobs)
                 self._after_commit(outcome)
                 self._asked_store = False  # it may have consumed the store's earliest due
-                continue
+                if self._more_due(outcome):
+                    continue
             due = await self._next_due()
             await self.backoff.wait(self.hub.executor_wake, due=due)
 
+    def _more_due(self, outcome: ExecutorOutcome) -> bool:
+        """Whether to poll again at once after a batch that did work: its poll came back
+        full (more may wait), or it published messages due now (a parent's notice, a
+        wake). Otherwise the store holds nothing due that this process knows of, and
+        the next poll waits for a wake-up (local results, submissions, NOTIFY) or the
+        shortest back-off: an immediate poll would be an empty transaction per batch."""
+        if outcome.polled >= self.batch_size:
+            return True
+        now = time.time()
+        return any(not m.available_at or m.available_at <= now for m in outcome.execution_messages)
+
     async def _next_due(self) -> float | None:
         """The next due date to wake at. With none known, the store is asked once per
-        batch for its earliest (timers published before a restart, or by another daemon),
-        so they too end on time rather than at the next poll."""
+        idle period for its earliest (timers published before a restart, or by another
+        daemon), so they too end on time rather than at the next poll. Not before the
+        shortest wait: while batches follow each other that closely, the polls between
+        them find such timers anyway."""
         now = time.time()
         while self._dues and self._dues[0] <= now:
             heapq.heappop(self._dues)
+        if self.backoff.current <= self.backoff.min_interval:
+            return self._dues[0] if self._dues else None
         if not self._dues and not self._asked_store:
             self._asked_store = True
             try:
@@ -166,7 +182,7 @@ class Executor:
         self.local_worker.outbox.put_back(results, local.done, local.logs)
 
     def _after_commit(self, outcome: ExecutorOutcome) -> None:
-        if outcome.worker_jobs:
+        if len(outcome.worker_jobs) > len(outcome.claimed_jobs):  # some wait in the store
             self.hub.worker_wake.set()
         for message in outcome.execution_messages:
             if message.available_at:

@@ -28,7 +28,10 @@ class Backoff:
         if due is not None:
             timeout = min(timeout, max(due - time.time(), 0.0))
         if timeout > 0 and not wake.is_set():
+            # asyncio.timeout, not wait_for: wait_for wraps the wait in a task of its own
+            # on every call, and the consumers wait here once per batch.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await wake.wait()
         wake.clear()
         self.current = min(self.current * 2, self.max_interval)

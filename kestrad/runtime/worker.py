@@ -173,6 +173,10 @@ class Worker:
         self._last_stamp = 0.0
         self._slot_freed = asyncio.Event()
         self._scopes: dict[str, set[anyio.CancelScope]] = {}
+        # Running jobs: each an asyncio task whose body runs in a cancel scope (see _start).
+        self._jobs: set[asyncio.Task[None]] = set()
+        self._job_scopes: set[anyio.CancelScope] = set()
+        self._accepting = False  # True while `run` runs: jobs may start
         self.stopping = False
         # `errorLogs()` per running task run: read from the store before the task renders
         # (renders cannot await), only for tasks whose templates call it.
@@ -216,18 +220,53 @@ class Worker:
             )
 
     def take_local(self, jobs: list[QueueMessage]) -> None:
-        """Jobs inserted already claimed for this worker by the local executor."""
+        """Jobs inserted already claimed for this worker by the local executor: started
+        at once. Their slots were counted free when the executor's batch began (local
+        jobs not yet started count as taken in `free_slots`); should store claims have
+        filled them meanwhile, the rest wait for the claim loop and a freed slot.
+
+        Why not through the claim loop: waking it for jobs that are already here made it
+        poll the store too, one empty claim statement per hand-over."""
         self.local_jobs.extend(jobs)
-        self.hub.worker_wake.set()
+        while self._accepting and self.local_jobs and self.running < self.concurrency:
+            self._start(self.local_jobs.popleft())
+        if self.local_jobs:  # not running yet, or no slot: the claim loop starts them
+            self.hub.worker_wake.set()
 
     async def run(self) -> None:
         async with anyio.create_task_group() as tg:
             if self.flush_results:
                 tg.start_soon(self._flush_loop)
-            await self._claim_loop(tg)
+            self._accepting = True
+            try:
+                await self._claim_loop()
+            finally:
+                self._accepting = False
+                await self._cancel_jobs()
             tg.cancel_scope.cancel()
 
-    async def _claim_loop(self, tg: anyio.abc.TaskGroup) -> None:
+    def _start(self, message: QueueMessage) -> None:
+        """Run a claimed job in a task of its own.
+
+        Why a bare asyncio task and not the task group's `start_soon`: anyio's spawn costs
+        several times a Log task's whole run, twice per execution of a two-task flow. What
+        the group gave is kept: each job's body runs in a cancel scope (`_run_job`) that
+        `_cancel_jobs` cancels when the worker stops, so shielded clean-ups (a script's
+        process group) still run to their end, and `run` returns only after every job."""
+        self.running += 1
+        task = asyncio.get_running_loop().create_task(self._run_job(message))
+        self._jobs.add(task)
+        task.add_done_callback(self._jobs.discard)
+
+    async def _cancel_jobs(self) -> None:
+        """Cancel the running jobs and wait for them (their shielded clean-ups included)."""
+        for scope in list(self._job_scopes):
+            scope.cancel()
+        if self._jobs:
+            with anyio.CancelScope(shield=True):
+                await asyncio.wait(list(self._jobs))
+
+    async def _claim_loop(self) -> None:
         while not self.stopping:
             free = self.concurrency - self.running
             if free <= 0:
@@ -236,8 +275,7 @@ class Worker:
                 continue
             if self.local_jobs:
                 while self.local_jobs and self.running < self.concurrency:
-                    self.running += 1
-                    tg.start_soon(self._run_job, self.local_jobs.popleft())
+                    self._start(self.local_jobs.popleft())
                 continue
             stamp = self.claim_stamp()
             try:
@@ -258,8 +296,7 @@ class Worker:
                 continue
             self.backoff.reset()
             for message in jobs:
-                self.running += 1
-                tg.start_soon(self._run_job, message)
+                self._start(message)
 
     async def _flush_loop(self) -> None:
         while True:
@@ -288,18 +325,24 @@ class Worker:
         RESUBMITTED, and the task sees the count in `taskrun.attemptsCount`. A job whose
         workers died `max_deliveries` times is not run again: it fails its task run, once
         and for all (no retry), with the reason in the task's log."""
+        scope = anyio.CancelScope()  # the worker's stop (see _start)
+        self._job_scopes.add(scope)
         try:
-            job = decode_job(message.payload)
-            if message.deliveries > 1:
-                attempt = job.attempt + message.deliveries - 1
-                job = msgspec.structs.replace(job, attempt=attempt)
-            if message.deaths >= self.max_deliveries:
-                self._refuse_poison(job, message)
-                return
-            await self._execute(job, message.seq)
+            with scope:
+                if not self._accepting:  # started after the stop: left to a later claim
+                    return
+                job = decode_job(message.payload)
+                if message.deliveries > 1:
+                    attempt = job.attempt + message.deliveries - 1
+                    job = msgspec.structs.replace(job, attempt=attempt)
+                if message.deaths >= self.max_deliveries:
+                    self._refuse_poison(job, message)
+                    return
+                await self._execute(job, message.seq)
         except Exception:
             log.exception("worker job %s crashed", message.seq)
         finally:
+            self._job_scopes.discard(scope)
             self.running -= 1
             self._slot_freed.set()
 

@@ -107,6 +107,7 @@ class ExecutorOutcome(msgspec.Struct, kw_only=True):
     logs: list[NewLog] = msgspec.field(default_factory=list)
     ended: list[Execution] = msgspec.field(default_factory=list)
     consumed: int = 0
+    polled: int = 0  # rows the batch's poll returned (as many as its limit: more may wait)
     stored_logs: list[LogEntry] = msgspec.field(default_factory=list)
     # Worker jobs inserted already claimed by the local worker (see LocalBatch.claim_for).
     claimed_jobs: list[QueueMessage] = msgspec.field(default_factory=list)

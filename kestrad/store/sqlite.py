@@ -39,7 +39,6 @@ from kestrad.store.statements import (
     Statement,
     Value,
     nothing,
-    skipped,
 )
 
 T = TypeVar("T")
@@ -176,6 +175,20 @@ def run_plan(conn: sqlite3.Connection, plan: Plan[T]) -> T:
 
 
 def _run(conn: sqlite3.Connection, statement: Statement) -> object:
+    runner = _RUNNERS.get(type(statement))
+    if runner is None:
+        return _run_other(conn, statement)
+    sql = _SQL[statement.name]
+    # `skipped` and `nothing` (statements.py), tested by the statement's type: this runs
+    # for every statement of every plan, on the database thread.
+    if not sql:
+        return nothing(statement)
+    if type(statement) in _OVER_ROWS and not statement.rows:
+        return nothing(statement)
+    return runner(conn, sql, statement)
+
+
+def _run_other(conn: sqlite3.Connection, statement: Statement) -> object:
     if type(statement) is Script:
         for sql in _statements(statement.sql):
             conn.execute(sql)
@@ -183,10 +196,7 @@ def _run(conn: sqlite3.Connection, statement: Statement) -> object:
     if type(statement) is Filtered:
         sql, params = render(statement, _SQL)
         return _RUNNERS[type(statement.inner)](conn, sql, statement.inner._replace(params=params))
-    sql = _SQL[statement.name]
-    if skipped(statement, sql):
-        return nothing(statement)
-    return _RUNNERS[type(statement)](conn, sql, statement)
+    raise TypeError(f"not a statement: {statement!r}")
 
 
 def _one(conn: sqlite3.Connection, sql: str, st: Any) -> object:
@@ -219,6 +229,8 @@ def _many_returning(conn: sqlite3.Connection, sql: str, st: Any) -> object:
 
 def _many_keys(conn: sqlite3.Connection, sql: str, st: Any) -> object:
     """The rowids of the rows inserted: consecutive (one writer), ending with the last."""
+    if len(st.rows) == 1:  # the usual case at low load: no second statement to ask
+        return [conn.execute(sql, st.rows[0]).lastrowid]
     conn.executemany(sql, st.rows)
     last = conn.execute("SELECT last_insert_rowid()").fetchone()[0]
     return list(range(last - len(st.rows) + 1, last + 1))
@@ -233,6 +245,8 @@ _RUNNERS: dict[type, Callable[[sqlite3.Connection, str, Any], object]] = {
     ManyReturning: _many_returning,
     ManyKeys: _many_keys,
 }
+
+_OVER_ROWS = frozenset({Many, ManyReturning, ManyKeys})  # nothing to do without rows
 
 
 # A search's REGEX filter runs in the database thread: bounded so a hostile pattern

@@ -9,13 +9,13 @@ for a reason:
     executors never wait on each other); table rows are then claimed with try-locks only
  2. poll due messages                     (nothing, and nothing local: no transaction work)
  3. delete the local worker's done jobs
- 4. insert the executions created in this process
+ 4. (the executions created in this process are written in step 9, once)
  5. load the batch's executions           (one `execution_get_many`)
  6. load their flows the handler lacks
  7. take the locks the handler declares (`batch_locks`) and read what it may ask the
     view under them (running counts, queued ids, Flow-trigger windows), see `prefetch`
  8. `handler.process`                     (pure code: no statement runs meanwhile)
- 9. upsert new and changed executions
+ 9. upsert the executions created here, new and changed ones: one row write each
 10. delete the messages of ended executions (before this batch's own are inserted)
 11. insert execution messages
 12. insert worker jobs, the first `claim_limit` already claimed by the local worker
@@ -71,7 +71,6 @@ def executor_batch(
         return None
     if local.done:
         yield Many("queue_worker_delete", [(seq,) for seq in local.done])
-    yield from upsert_executions(local.created)
     messages = [QueueMessage(seq=r[0], key=r[1], payload=r[2]) for r in rows]
     messages += [QueueMessage(seq=0, key=m.key, payload=m.payload) for m in local.results]
     messages += [QueueMessage(seq=0, key=e.id, payload=WAKE) for e in local.created]
@@ -94,8 +93,7 @@ def executor_batch(
     locks = declare(executions.values()) if declare is not None else BatchLocks()
     view = yield from prefetch(executions.values(), locks)
     outcome = handler.process(messages, executions, view)
-    yield from upsert_executions(outcome.new_executions)
-    yield from upsert_executions(outcome.executions)
+    yield from upsert_executions(written_executions(local.created, outcome))
     yield from delete_messages_of([e.id for e in outcome.ended])  # before this batch's own
     yield from insert_messages("queue_execution_insert", outcome.execution_messages)
     outcome.claimed_jobs = yield from insert_jobs(outcome.worker_jobs, local)
@@ -104,7 +102,19 @@ def executor_batch(
     yield Many("queue_execution_delete", [(r[0],) for r in rows])
     outcome.stored_logs = yield from insert_logs(local.logs + outcome.logs)  # last
     outcome.consumed = len(messages)
+    outcome.polled = len(rows)
     return outcome
+
+
+def written_executions(created: list[Execution], outcome: ExecutorOutcome) -> list[Execution]:
+    """Each execution the batch writes, once, as `process` left it: the ones created in
+    this process (inserted now, advanced or not), the ones the batch created and the
+    ones it changed. One row write per execution per batch, not one for its insert and
+    another for its first advance; an execution appears in several lists as one object."""
+    written: dict[str, Execution] = {e.id: e for e in created}
+    written.update((e.id, e) for e in outcome.new_executions)
+    written.update((e.id, e) for e in outcome.executions)
+    return list(written.values())
 
 
 class PrefetchedView:
