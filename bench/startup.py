@@ -39,6 +39,11 @@ def one_run(flow: Path) -> tuple[float, float]:
     loads: wall time there measures the scheduler as much as the daemon."""
     with tempfile.TemporaryDirectory(prefix="kestrad-startup-") as folder:
         env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "HOME": folder}
+        # An installed kestrad runs from compiled bytecode (pip compiles on install, a
+        # source tree caches it on first run); a shell that sets PYTHONDONTWRITEBYTECODE
+        # would have every run compile ~200 modules from source, which measures the
+        # compiler, not the start.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         command = [sys.executable, "-m", "kestrad", "run", str(flow)]
         started = time.perf_counter()
         process = subprocess.Popen(
