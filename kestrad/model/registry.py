@@ -8,15 +8,21 @@ may add some through an entry-point group (tasks only, today).
 
 Lookups run for every task and trigger of every loaded flow, so a lookup is one flag test
 and two dict hits; loading the built-ins (and the entry points) happens once, at the first
-lookup, whatever the import order elsewhere. Plain code: the only I/O is
-`importlib.metadata` when entry points are loaded.
+lookup, whatever the import order elsewhere. Plain code: the only I/O is reading the
+installed distributions' entry points, once.
+
+`importlib.metadata` is slow to import and to scan (a tenth of a one-shot `kestrad run`),
+and most installations have no plugin at all, so a cheap look comes first: when no
+`entry_points.txt` of a distribution on `sys.path` so much as mentions the group, the scan
+could only find nothing, and is skipped (`_group_may_exist`).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from collections.abc import Callable
-from importlib.metadata import entry_points
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
@@ -112,8 +118,10 @@ class Registry(Generic[T]):
     def load_entry_points(self) -> int:
         """Register every entry point of the group (name = type, value = target); returns
         how many were registered. Safe to call again (a package installed meanwhile)."""
-        if self.entry_point_group is None:
+        if self.entry_point_group is None or not _group_may_exist(self.entry_point_group):
             return 0
+        from importlib.metadata import entry_points
+
         loaded = 0
         for point in entry_points(group=self.entry_point_group):
             try:
@@ -139,3 +147,35 @@ class Registry(Generic[T]):
 def stamp_type_name(cls: type, type_name: str) -> None:
     """The usual `stamp`: a class remembers the name the registry knows it by."""
     cls.type_name = type_name  # type: ignore[attr-defined]
+
+
+def _group_may_exist(group: str) -> bool:
+    """False only when `importlib.metadata.entry_points(group=group)` must be empty: no
+    `entry_points.txt` of a `*.dist-info` or `*.egg-info` folder in a `sys.path` folder
+    mentions `group`. Where distributions could come from elsewhere (a zip or an egg on
+    `sys.path`, a meta-path finder of distributions besides the standard one), True."""
+    from importlib.machinery import PathFinder
+
+    for finder in sys.meta_path:
+        if finder is not PathFinder and hasattr(finder, "find_distributions"):
+            return True
+    for entry in sys.path:
+        if not isinstance(entry, str) or entry.lower().endswith(".egg"):
+            return True
+        folder = entry or "."
+        try:
+            names = os.listdir(folder)
+        except OSError:
+            if os.path.exists(folder):
+                return True  # a zip archive: only importlib.metadata reads those
+            continue
+        for name in names:
+            if not name.lower().endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(folder, name, "entry_points.txt"), "rb") as file:
+                    if group.encode() in file.read():
+                        return True
+            except OSError:
+                continue
+    return False

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from kestrad.model.registry import Registry, stamp_type_name
+from kestrad.model.registry import Registry, _group_may_exist, stamp_type_name
 from kestrad.runtime.polling import POLLERS, evaluator_for
 from kestrad.tasks.registry import TASKS
 from kestrad.triggers.polling import HttpTrigger
@@ -107,3 +107,24 @@ def test_tasks_triggers_and_pollers_are_three_uses_of_it() -> None:
     assert kind is not None and kind.schema is HttpTrigger
     evaluator = evaluator_for(HttpTrigger(id="poll", type=HttpTrigger.type_name, uri="http://x"))
     assert evaluator is not None and evaluator is POLLERS.resolve(HttpTrigger.type_name)
+
+
+def test_the_quick_look_for_plugins_never_misses_a_group(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`_group_may_exist` lets the registry skip importlib.metadata only when its scan
+    would find nothing: it says yes for every group an installed distribution declares
+    (here, and once a distribution that declares a new group is installed), and no only
+    for a group no distribution names."""
+    from importlib.metadata import entry_points
+
+    declared = set(entry_points().groups)
+    assert declared and all(_group_may_exist(group) for group in declared)
+    absent = "kestrad.test_no_such_group"
+    assert not entry_points(group=absent)
+    assert not _group_may_exist(absent)
+    _install(tmp_path, absent, {"com.example.Thing": "json:dumps"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    assert entry_points(group=absent)
+    assert _group_may_exist(absent)
