@@ -4,6 +4,7 @@ lazy built-ins, and entry-point plugins found through a real installed distribut
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,55 @@ def test_the_quick_look_for_plugins_never_misses_a_group(
     importlib.invalidate_caches()
     assert entry_points(group=absent)
     assert _group_may_exist(absent)
+
+
+def test_an_indexed_built_in_loads_with_its_first_lookup_and_a_plugin_still_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With an index of its built-ins, a lookup imports only the module of its name; an
+    entry point named like a built-in keeps the name although the built-in's module
+    loads after it (as when all built-ins loaded first and the entry points replaced)."""
+    (tmp_path / "shape_holder.py").write_text("REGISTRY = None\n")
+    (tmp_path / "shape_round.py").write_text(
+        "from shape_holder import REGISTRY\n"
+        "class Circle:\n    type_name = ''\n"
+        "REGISTRY.add('io.shapes.Circle', Circle, 'io.legacy.Round')\n"
+    )
+    (tmp_path / "shape_square.py").write_text(
+        "from shape_holder import REGISTRY\n"
+        "class Square:\n    type_name = ''\n"
+        "REGISTRY.add('io.shapes.Square', Square)\n"
+    )
+    (tmp_path / "indexed_shape_plugins.py").write_text("class BetterCircle:\n    type_name = ''\n")
+    group = "kestrad.test_indexed_shapes"
+    _install(tmp_path, group, {"io.shapes.Circle": "indexed_shape_plugins:BetterCircle"})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.invalidate_caches()
+    modules = ["shape_round", "shape_square"]
+    shapes: Registry[type] = Registry(
+        "Shape",
+        load=lambda: [importlib.import_module(m) for m in modules],
+        stamp=stamp_type_name,
+        entry_point_group=group,
+        accept=lambda value: isinstance(value, type),
+        builtins={
+            "io.shapes.Circle": "shape_round",
+            "io.legacy.Round": "shape_round",
+            "io.shapes.Square": "shape_square",
+        },
+    )
+    import shape_holder
+
+    monkeypatch.setattr(shape_holder, "REGISTRY", shapes)
+    for module in modules:
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    square = shapes.resolve("io.shapes.Square")
+    assert square is not None and square.__name__ == "Square"
+    assert "shape_square" in sys.modules and "shape_round" not in sys.modules
+    better = shapes.resolve("io.legacy.Round")
+    assert better is not None and better.__name__ == "BetterCircle"
+    assert shapes.resolve("io.shapes.Circle") is better
+    assert sys.modules["shape_round"].Circle.type_name == "io.shapes.Circle"
+    assert shapes.origins == {"io.shapes.Circle": "shape-plugins"}
+    assert shapes.aliases_of("io.shapes.Circle") == ["io.legacy.Round"]
+    assert list(shapes.all()) == ["io.shapes.Circle", "io.shapes.Square"]  # a full load's order
