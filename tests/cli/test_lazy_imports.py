@@ -1,7 +1,8 @@
 """Issue 15 item 5: a one-shot `kestrad run` loads only what it uses. The HTTP client, the
 API server and PostgreSQL's driver load when a task, a trigger or a database asks for
-them, not with the command line or the task registry; rich's console loads only for a
-table on a terminal (a piped table is laid out with rich's cell widths, the same text);
+them, not with the command line or the task registry; rich loads only for a table on a
+terminal or with a non-ASCII cell (a piped table is laid out with rich's cell widths, the
+same text); difflib only to suggest a name for an unknown one;
 croniter with the first schedule, `regex` with the first REGEXP search filter; Jinja2
 with the first value that holds an expression; importlib.metadata only when a
 distribution's entry points name the task plugins' group. Real subprocesses: sys.modules
@@ -21,11 +22,12 @@ HEAVY = [
     "starlette",
     "uvicorn",
     "asyncpg",
-    "rich.console",
+    "rich",
     "croniter",
     "regex",
     "jinja2",
     "importlib.metadata",
+    "difflib",
 ]
 PROBE = """
 import json, sys
