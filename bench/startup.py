@@ -3,8 +3,9 @@ wall time from exec to exit, the median of N runs (each in a fresh temporary fol
 each migrates its own SQLite file as a first run does).
 
 Goal (issue 15 item 5): a trivial run in at most 0.2 s, the ForEach-160 flow under
-0.35 s. Imports dominate a one-shot run, so command groups and task plugins load lazily
-(httpx only when an HTTP task runs).
+0.35 s. Imports dominate a one-shot run, so command groups, task modules, Jinja2 and the
+plugin scan load lazily (httpx only when an HTTP task runs). The runs use compiled
+bytecode (the warm-up run writes it), as an installed kestrad does.
 
     .venv/bin/python bench/startup.py [--runs 10] [--output startup]
 """
