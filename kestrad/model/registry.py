@@ -9,10 +9,10 @@ may add some through an entry-point group (tasks only, today).
 Lookups run for every task and trigger of every loaded flow, so a lookup is one flag test
 and two dict hits; loading the built-ins (and the entry points) happens once, at the first
 lookup, whatever the import order elsewhere. A family that also gives an index of its
-built-in names (name → module) imports, at a lookup, only the module of the name looked up:
-a one-shot run of a Log flow imports the Log task's module, not the HTTP client's or the
-scripts'. Listings load everything and list in the order a full load registers. Plain code: the only I/O is reading the
-installed distributions' entry points, once.
+built-in names (name → module) imports, at a lookup, only the module of the name looked
+up: a one-shot run of a Log flow imports the Log task's module, not the HTTP client's or
+the scripts'. Listings load everything and list in the order a full load registers.
+Plain code: the only I/O is reading the installed distributions' entry points, once.
 
 `importlib.metadata` is slow to import and to scan (a tenth of a one-shot `kestrad run`),
 and most installations have no plugin at all, so a cheap look comes first: when no

@@ -21,7 +21,7 @@ loaded = sorted(m for m in sys.modules if m.startswith("kestrad.tasks.") and
 added = []
 original = registry.TASKS.add
 def add(name, value, *aliases):
-    added.extend([name, value.__module__] for name in (name, *aliases))
+    added.extend([each, value.__module__] for each in (name, *aliases))
     return original(name, value, *aliases)
 registry.TASKS.add = add
 registry._load_builtins()
