@@ -13,7 +13,9 @@ from kestrad.runtime.loop import run_async
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    if argv is None:
+        argv = sys.argv[1:]
+    args = build_parser(argv).parse_args(argv)
     module_name = COMMAND_MODULES.get(args.command)
     if module_name is None:
         return EXIT_INVALID

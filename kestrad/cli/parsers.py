@@ -7,6 +7,7 @@ Each command group's module (`kestrad.cli.<group>`) is imported only when it run
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable, Sequence
 
 from kestrad import __version__
 from kestrad.model.kv import KV_TYPES
@@ -30,28 +31,46 @@ COMMAND_MODULES = {
 }
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; with `argv`, only the command it names gets its arguments.
+
+    The others keep their name and help line (all that `kestrad --help` and a wrong
+    command's error show) but not their arguments: a one-shot `kestrad run` would
+    otherwise build some forty parsers, each asking gettext for its messages, for one.
+    """
     parser = argparse.ArgumentParser(
         prog="kestrad", description="Run Kestra flows: one process, one database."
     )
     parser.add_argument("--version", action="version", version=f"kestrad {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    add_run(sub)
-    add_validate(sub)
-    add_serve(sub)
-    add_config(sub)
-    add_logs(sub)
-    add_executions(sub)
-    add_flows(sub)
-    add_triggers(sub)
-    add_kv(sub)
-    add_plugins(sub)
-    add_instances(sub)
+    commands = _commands()
+    named = argv[0] if argv and argv[0] in commands else None
+    for name, (help_text, add_arguments) in commands.items():
+        command = sub.add_parser(name, help=help_text)
+        if named is None or named == name:
+            add_arguments(command)
     return parser
 
 
-def add_run(sub: argparse._SubParsersAction) -> None:
-    run = sub.add_parser("run", help="run one flow to its end and print its logs")
+def _commands() -> dict[str, tuple[str, Callable[[argparse.ArgumentParser], None]]]:
+    """Each top-level command: its help line and what adds its arguments, in the order
+    `kestrad --help` lists them."""
+    return {
+        "run": ("run one flow to its end and print its logs", add_run),
+        "validate": ("check flow files; every problem with file:line:col", add_validate),
+        "serve": ("run the daemon: flows folder, HTTP API, executor, worker", add_serve),
+        "config": ("the configuration", add_config),
+        "logs": ("task logs: time level namespace/flow execution task message", add_logs),
+        "executions": ("executions", add_executions),
+        "flows": ("the flows in the database", add_flows),
+        "triggers": ("list and manage schedule triggers", add_triggers),
+        "kv": ("read and write the namespace KV store", add_kv),
+        "plugins": ("task types and their properties", add_plugins),
+        "instances": ("the daemons sharing this database", add_instances),
+    }
+
+
+def add_run(run: argparse.ArgumentParser) -> None:
     run.add_argument("flow", help="a flow file, or namespace/flowId of a flow in --flows-dir")
     run.add_argument(
         "-i",
@@ -73,13 +92,11 @@ def add_run(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def add_validate(sub: argparse._SubParsersAction) -> None:
-    validate = sub.add_parser("validate", help="check flow files; every problem with file:line:col")
+def add_validate(validate: argparse.ArgumentParser) -> None:
     validate.add_argument("paths", nargs="+", help="flow files or folders")
 
 
-def add_serve(sub: argparse._SubParsersAction) -> None:
-    serve = sub.add_parser("serve", help="run the daemon: flows folder, HTTP API, executor, worker")
+def add_serve(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--config", help=CONFIG_HELP)
     serve.add_argument(
         "--roles",
@@ -87,18 +104,14 @@ def add_serve(sub: argparse._SubParsersAction) -> None:
     )
 
 
-def add_config(sub: argparse._SubParsersAction) -> None:
-    config = sub.add_parser("config", help="the configuration")
+def add_config(config: argparse.ArgumentParser) -> None:
     config_sub = config.add_subparsers(dest="config_command", required=True)
     show = config_sub.add_parser("show", help="print the effective configuration (YAML)")
     show.add_argument("--config", help=CONFIG_HELP)
     show.add_argument("--reveal", action="store_true", help="print secrets instead of <hidden>")
 
 
-def add_logs(sub: argparse._SubParsersAction) -> None:
-    logs = sub.add_parser(
-        "logs", help="task logs: time level namespace/flow execution task message"
-    )
+def add_logs(logs: argparse.ArgumentParser) -> None:
     logs.add_argument("execution", nargs="?", help="only this execution (all of its lines)")
     logs.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
     logs.add_argument("--flow", metavar="NS/ID", help="only this flow")
@@ -109,8 +122,7 @@ def add_logs(sub: argparse._SubParsersAction) -> None:
     logs.add_argument("--config", help=CONFIG_HELP)
 
 
-def add_executions(sub: argparse._SubParsersAction) -> None:
-    executions = sub.add_parser("executions", help="executions")
+def add_executions(executions: argparse.ArgumentParser) -> None:
     actions = executions.add_subparsers(dest="executions_command", required=True)
     listing = actions.add_parser("list", help="the latest executions, newest first")
     listing.add_argument("--flow", metavar="NS/ID", help="only this flow")
@@ -161,8 +173,7 @@ def add_executions(sub: argparse._SubParsersAction) -> None:
             parser.add_argument("--task-run", help="replay from this task run id")
 
 
-def add_flows(sub: argparse._SubParsersAction) -> None:
-    flows = sub.add_parser("flows", help="the flows in the database")
+def add_flows(flows: argparse.ArgumentParser) -> None:
     actions = flows.add_subparsers(dest="flows_command", required=True)
     listing = actions.add_parser("list", help="namespace, id, revision, disabled, file")
     listing.add_argument("--namespace", help="only this namespace and those below it")
@@ -176,8 +187,7 @@ def add_flows(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("--config", help=CONFIG_HELP)
 
 
-def add_triggers(sub: argparse._SubParsersAction) -> None:
-    triggers = sub.add_parser("triggers", help="list and manage schedule triggers")
+def add_triggers(triggers: argparse.ArgumentParser) -> None:
     actions = triggers.add_subparsers(dest="triggers_action", required=True)
 
     def target(parser: argparse.ArgumentParser) -> None:
@@ -205,8 +215,7 @@ def add_triggers(sub: argparse._SubParsersAction) -> None:
     mode.add_argument("--delete", action="store_true")
 
 
-def add_kv(sub: argparse._SubParsersAction) -> None:
-    kv = sub.add_parser("kv", help="read and write the namespace KV store")
+def add_kv(kv: argparse.ArgumentParser) -> None:
     actions = kv.add_subparsers(dest="kv_action", required=True)
     get = actions.add_parser("get", help="print a value as JSON (exit 1 when missing)")
     get.add_argument("namespace", metavar="NAMESPACE")
@@ -227,16 +236,14 @@ def add_kv(sub: argparse._SubParsersAction) -> None:
         parser.add_argument("--config", help=CONFIG_HELP)
 
 
-def add_plugins(sub: argparse._SubParsersAction) -> None:
-    plugins = sub.add_parser("plugins", help="task types and their properties")
+def add_plugins(plugins: argparse.ArgumentParser) -> None:
     actions = plugins.add_subparsers(dest="plugins_action", required=True)
     listing = actions.add_parser("list", help="every task type with its properties")
     listing.add_argument("--type", help="only types whose name contains this text")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def add_instances(sub: argparse._SubParsersAction) -> None:
-    instances = sub.add_parser("instances", help="the daemons sharing this database")
+def add_instances(instances: argparse.ArgumentParser) -> None:
     actions = instances.add_subparsers(dest="instances_action", required=True)
     listing = actions.add_parser("list", help="id, roles, host, pid, started, heartbeat, state")
     listing.add_argument("--config", help=CONFIG_HELP)

@@ -40,17 +40,25 @@ def _plain(headers: Sequence[str], cells: list[list[str]]) -> bool:
 
 
 def _print_plain(headers: list[str], cells: list[list[str]], out: TextIO) -> None:
-    from rich.cells import cell_len  # the width rich gives wide and combining characters
-
     lines = [headers, *cells]
-    widths = [max(cell_len(line[i]) for line in lines) for i in range(len(headers))]
+    widths = [max(_width(line[i]) for line in lines) for i in range(len(headers))]
     last = len(headers) - 1
     for line in lines:
         parts = []
         for i, cell in enumerate(line):
-            pad = widths[i] - cell_len(cell) + (0 if i == last else GAP)
+            pad = widths[i] - _width(cell) + (0 if i == last else GAP)
             parts.append(cell + " " * pad)
         out.write("".join(parts) + "\n")
+
+
+def _width(cell: str) -> int:
+    """The columns a printable cell takes: one per character for ASCII, else rich's
+    measure (wide and combining characters), loaded only for such a cell."""
+    if cell.isascii():
+        return len(cell)
+    from rich.cells import cell_len
+
+    return cell_len(cell)
 
 
 def _print_rich(headers: Sequence[str], cells: list[list[str]], out: TextIO, tty: bool) -> None:

@@ -18,12 +18,8 @@ from typing import Any
 from jinja2.runtime import Undefined
 from jinja2.utils import Namespace, pass_context, pass_environment
 
+from kestrad.expr.errors import FunctionError
 from kestrad.expr.output import Entry, java_str
-
-
-class FunctionError(Exception):
-    """A filter, function or test was misused; the message is shown to the user."""
-
 
 # -- render limits ------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ own properties are wrong.
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from kestrad.flows.aliases import legacy_task_type, property_notices, type_notices
@@ -57,6 +56,8 @@ def canonical_type(type_name: str) -> str:
 
 def closest(name: str, known: list[str]) -> str:
     """`; did you mean: a, b` for the known names closest to `name`, or ``."""
+    import difflib  # only for a name that is not known: a refused flow
+
     short = {k.rsplit(".", 1)[-1]: k for k in known}
     matches = difflib.get_close_matches(name, known, n=3, cutoff=0.75)
     for hit in difflib.get_close_matches(name.rsplit(".", 1)[-1], list(short), n=3, cutoff=0.6):

@@ -8,7 +8,6 @@ property is at fault.
 
 from __future__ import annotations
 
-import difflib
 import re
 from functools import cache
 from typing import Any, TypeVar
@@ -90,6 +89,8 @@ def did_you_mean(name: str, known: list[str]) -> str:
     lowered = {k.lower(): k for k in known}
     if name.lower() in lowered:
         return f"; did you mean `{lowered[name.lower()]}`?"
+    import difflib  # only for a name that is not known: a refused flow
+
     matches = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
     return f"; did you mean `{matches[0]}`?" if matches else ""
 

@@ -15,9 +15,8 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from jinja2.exceptions import UndefinedError
-
-from kestrad.expr.functions import FunctionError
+from kestrad.expr.errors import FunctionError
+from kestrad.expr.errors import UndefinedValue as UndefinedError
 from kestrad.model.kv import decode_value
 from kestrad.model.records import KVEntry
 

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from kestrad.expr.engine import Renderer
-from kestrad.expr.functions import FunctionError
+from kestrad.expr.errors import FunctionError
 from kestrad.storage.local import LocalStorage
 from kestrad.storage.uris import (
     SCHEME,

@@ -1,9 +1,12 @@
 """Issue 15 item 5: a one-shot `kestrad run` loads only what it uses. The HTTP client, the
 API server and PostgreSQL's driver load when a task, a trigger or a database asks for
-them, not with the command line or the task registry; rich's console loads only for a
-table on a terminal (a piped table is laid out with rich's cell widths, the same text);
-croniter with the first schedule, `regex` with the first REGEXP search filter. Real
-subprocesses: sys.modules of a fresh interpreter."""
+them, not with the command line or the task registry; rich loads only for a table on a
+terminal or with a non-ASCII cell (a piped table is laid out with rich's cell widths, the
+same text); difflib only to suggest a name for an unknown one;
+croniter with the first schedule, `regex` with the first REGEXP search filter; Jinja2
+with the first value that holds an expression; importlib.metadata only when a
+distribution's entry points name the task plugins' group. Real subprocesses: sys.modules
+of a fresh interpreter."""
 
 from __future__ import annotations
 
@@ -14,7 +17,18 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ["httpx", "starlette", "uvicorn", "asyncpg", "rich.console", "croniter", "regex"]
+HEAVY = [
+    "httpx",
+    "starlette",
+    "uvicorn",
+    "asyncpg",
+    "rich",
+    "croniter",
+    "regex",
+    "jinja2",
+    "importlib.metadata",
+    "difflib",
+]
 PROBE = """
 import json, sys
 {body}
@@ -53,6 +67,26 @@ def test_a_whole_kestrad_run_of_a_log_flow_loads_none_of_them(tmp_path: Path) ->
         "assert registry.resolve('io.kestra.plugin.core.http.Request') is not None\n"
     )
     assert _loaded(body, tmp_path) == []
+
+
+def test_a_message_with_an_expression_still_renders_it(tmp_path: Path) -> None:
+    """Jinja2 is not lost either: the first value that holds an expression loads it."""
+    flow = tmp_path / "hello.yml"
+    flow.write_text(
+        "id: hello\nnamespace: tests.lazy\ntasks:\n"
+        "  - id: hi\n    type: io.kestra.plugin.core.log.Log\n"
+        '    message: "flow {{ flow.id }} says {{ 6 * 7 }}"\n'
+    )
+    body = (
+        "import contextlib, io\n"
+        "from kestrad.cli.main import main\n"
+        "out = io.StringIO()\n"
+        "with contextlib.redirect_stdout(out):\n"
+        f"    code = main(['run', {str(flow)!r}])\n"
+        "assert code == 0, code\n"
+        "assert 'flow hello says 42' in out.getvalue(), out.getvalue()\n"
+    )
+    assert _loaded(body, tmp_path) == ["jinja2"]
 
 
 def test_an_http_task_still_finds_httpx_when_it_runs(tmp_path: Path) -> None:

@@ -189,7 +189,7 @@ def test_every_conformance_expression_translates() -> None:
 
 def _translates(expression: str) -> bool:
     try:
-        renderer._env.from_string(translate(expression).jinja)
+        renderer._jinja().env.from_string(translate(expression).jinja)
     except Exception:
         return False
     return True

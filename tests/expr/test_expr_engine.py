@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from kestrad.expr import ExpressionError, Renderer, engine, is_template
+from kestrad.expr import ExpressionError, Renderer, is_template, sandbox
+from kestrad.expr.errors import UndefinedValue
 
 
 class StrictMapping(Mapping[str, Any]):
@@ -227,6 +228,40 @@ def test_register_function(renderer: Renderer) -> None:
     assert renderer.render(template, {}) == "now here"
 
 
+def test_jinja_loads_with_the_first_expression_and_keeps_earlier_functions() -> None:
+    """Plain values never build the sandbox; functions registered before it is built are
+    there once it is, in their order (a later registration of a name wins)."""
+    renderer = Renderer()
+    renderer.register_function("who", lambda: "first")
+    renderer.register_function("who", lambda: "second")
+    renderer.register_function("ns", lambda context: context["flow"], pass_context=True)
+    assert renderer.render_value({"a": ["plain", 1]}, {}) == {"a": ["plain", 1]}
+    assert renderer.syntax_error("no expression") is None
+    assert renderer._sandbox is None
+    assert renderer.render("{{ who() }} {{ ns() }}", {"flow": "f"}) == "second f"
+    assert renderer._sandbox is not None
+    assert {"who", "ns", "render", "now"} <= set(renderer.function_names())
+
+
+def test_a_function_s_undefined_value_is_recovered_like_an_unknown_variable(
+    renderer: Renderer,
+) -> None:
+    """`UndefinedValue` (what `kv()` raises for a missing key) behaves as an undefined
+    variable: `??`, `???`, `default` and `is defined` recover, a bare use fails with it."""
+
+    def missing(key: str) -> Any:
+        raise UndefinedValue(f"The key '{key}' does not exist")
+
+    renderer.register_function("missing", missing)
+    assert renderer.render("{{ missing('k') ?? 'fallback' }}", {}) == "fallback"
+    assert renderer.render("{{ missing('k').field ?? 'deep' }}", {}) == "deep"
+    assert renderer.render("{{ missing('k') ??? 'unset' }}", {}) == "unset"
+    assert renderer.render("{{ missing('k') | default('d') }}", {}) == "d"
+    assert renderer.render_typed("{{ missing('k') is defined }}", {}) is False
+    with pytest.raises(ExpressionError, match="The key 'k' does not exist"):
+        renderer.render("{{ missing('k') }}", {})
+
+
 def test_context_view_mapping(renderer: Renderer) -> None:
     captured: dict[str, Any] = {}
 
@@ -347,7 +382,7 @@ def test_renderer_is_thread_safe(renderer: Renderer) -> None:
 
 
 def test_undefined_object_is_strict() -> None:
-    undefined = engine.KestraUndefined(name="x")
+    undefined = sandbox.KestraUndefined(name="x")
     assert undefined.a.b["c"] is undefined
     for action in (
         str,

@@ -116,7 +116,7 @@ def test_payload_through_the_pebble_translation_fails(payload: str) -> None:
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_payload_as_raw_jinja_fails_in_the_sandbox(payload: str) -> None:
     data = context()
-    environment = renderer._env
+    environment = renderer._jinja().env
     try:
         template = environment.from_string(payload)
     except TemplateSyntaxError:
