@@ -55,18 +55,7 @@ def _wait_until_napping(db: Path, execution_id: str, timeout: float = 60.0) -> N
 
 
 async def test_an_execution_survives_kill_9_of_its_process(tmp_path: Path) -> None:
-    flow_file = tmp_path / "crash.yml"
-    flow_file.write_text(FLOW)
-    url = f"sqlite:///{tmp_path}/state.db"
-    victim = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("crash_victim.py")), url, str(flow_file)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
-    assert victim.stdout is not None
-    execution_id = victim.stdout.readline().strip()
-    assert execution_id, "the victim did not start an execution"
+    victim, url, execution_id = _start_victim(tmp_path, "crash.yml", FLOW)
     _wait_until_napping(tmp_path / "state.db", execution_id)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
@@ -119,18 +108,7 @@ def _wait_until_timer(db: Path, execution_id: str, timeout: float = 60.0) -> flo
 async def test_a_sleep_is_a_durable_timer_that_survives_kill_9(tmp_path: Path) -> None:
     """Issue 15 item 1: a Sleep holds no worker slot; it is a delayed message in the
     database, so a daemon killed mid-sleep ends it, at its due date, after a restart."""
-    flow_file = tmp_path / "timer.yml"
-    flow_file.write_text(TIMER_FLOW)
-    url = f"sqlite:///{tmp_path}/state.db"
-    victim = subprocess.Popen(
-        [sys.executable, str(Path(__file__).with_name("crash_victim.py")), url, str(flow_file)],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
-    )
-    assert victim.stdout is not None
-    execution_id = victim.stdout.readline().strip()
-    assert execution_id, "the victim did not start an execution"
+    victim, url, execution_id = _start_victim(tmp_path, "timer.yml", TIMER_FLOW)
     due = _wait_until_timer(tmp_path / "state.db", execution_id)
     os.kill(victim.pid, signal.SIGKILL)
     victim.wait(timeout=10)
@@ -154,3 +132,21 @@ async def test_a_sleep_is_a_durable_timer_that_survives_kill_9(tmp_path: Path) -
     messages = [entry.message for entry in logs]
     assert messages.count("Waiting for PT4S") == 1
     assert messages.count("after the nap") == 1
+
+
+def _start_victim(tmp_path: Path, name: str, source: str) -> tuple[subprocess.Popen[str], str, str]:
+    """The crash victim running the flow `source` on a SQLite file in `tmp_path`; returns
+    it, the database url and the id of the execution it started."""
+    flow_file = tmp_path / name
+    flow_file.write_text(source)
+    url = f"sqlite:///{tmp_path}/state.db"
+    victim = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("crash_victim.py")), url, str(flow_file)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])},
+    )
+    assert victim.stdout is not None
+    execution_id = victim.stdout.readline().strip()
+    assert execution_id, "the victim did not start an execution"
+    return victim, url, execution_id
