@@ -126,11 +126,15 @@ async def exchange(
     return Answer(int(status_line.split(b" ", 2)[1]), seen, parsed)
 
 
-def comparable(answer: Answer) -> Answer:
+def comparable(answer: Answer, method: str = "GET") -> Answer:
     """What two answers to the same request share: a created execution loses its id
-    (wherever it appears), its dates and so its length."""
+    (wherever it appears), its dates and so its length. A HEAD that creates one
+    carries no body to normalise, so only the presence of its length is compared:
+    the dates in the unsent body may differ in digits between the two servers."""
     body = answer.body
     headers = dict(answer.headers)
+    if method == "HEAD" and answer.status == 200 and "content-length" in headers:
+        headers["content-length"] = "<present>"
     if isinstance(body, dict) and "id" in body and "state" in body:
         text = msgspec.json.encode(body).decode().replace(body["id"], "<id>")
         body = msgspec.json.decode(text)
@@ -158,7 +162,12 @@ async def assert_same(
     for method, target, headers, body in requests:
         got = await exchange(hot_url, method, target, headers, body)
         expected = await exchange(full_url, method, target, headers, body)
-        assert comparable(got) == comparable(expected), (method, target, headers, body[:80])
+        assert comparable(got, method) == comparable(expected, method), (
+            method,
+            target,
+            headers,
+            body[:80],
+        )
         answers.append(got)
     return answers
 
