@@ -89,6 +89,9 @@ class ServerConfig(_Section, kw_only=True):
     max_connections: int = 1000
     # The web UI at /ui/ (same port and basic auth as the API); false serves the API only.
     ui: bool = True
+    # Processes sharing the port and the database (one GIL each): 0 = one per CPU. The
+    # first watches the flows folder and holds the scheduler; the others run the rest.
+    processes: int = 1
 
 
 class WorkerConfig(_Section, kw_only=True):
@@ -378,6 +381,8 @@ def _semantic_problems(config: Config) -> list[tuple[str, str]]:
             problems.append((key, str(exc)))
     if config.server.max_connections < 1:
         problems.append(("server.max_connections", "must be at least 1"))
+    if config.server.processes < 0:
+        problems.append(("server.processes", "must be 0 (one per CPU) or more"))
     try:
         parse_roles(config.server.roles)
     except ValueError as exc:

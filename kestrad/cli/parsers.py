@@ -102,6 +102,15 @@ def add_serve(serve: argparse.ArgumentParser) -> None:
         "--roles",
         help="what this daemon runs: executor,worker,scheduler,webserver (default: server.roles)",
     )
+    serve.add_argument(
+        "--processes",
+        type=int,
+        help="processes sharing the port and the database, 0 = one per CPU "
+        "(default: server.processes)",
+    )
+    # Set by the first process on the others it starts: the listening socket they inherit.
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--child-of", type=int, help=argparse.SUPPRESS)
 
 
 def add_config(config: argparse.ArgumentParser) -> None:

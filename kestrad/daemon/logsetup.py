@@ -72,9 +72,11 @@ def _nearest_priority(levelno: int) -> int:
     return 7
 
 
-def setup_logging(level: str, stream: TextIO | None = None) -> bool:
+def setup_logging(level: str, stream: TextIO | None = None, *, with_pid: bool = False) -> bool:
     """Send every log record to `stream` (stderr); returns True in journal mode.
 
+    `with_pid`: a daemon of several processes writes the process id after the level, so
+    interleaved lines can be told apart (journald records it by itself).
     Replaces any handler installed before, so calling it twice is harmless.
     """
     stream = stream or sys.stderr
@@ -84,7 +86,10 @@ def setup_logging(level: str, stream: TextIO | None = None) -> bool:
     if journal:
         handler.setFormatter(JournalFormatter("%(name)s %(message)s"))
     else:
-        handler.setFormatter(TextFormatter("%(asctime)s %(levelname)-7s %(name)s %(message)s"))
+        pid = "[%(process)d] " if with_pid else ""
+        handler.setFormatter(
+            TextFormatter(f"%(asctime)s %(levelname)-7s {pid}%(name)s %(message)s")
+        )
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

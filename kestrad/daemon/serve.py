@@ -8,6 +8,10 @@ in the right order:
       services: HTTP server, sd_notify watchdog/status
         feeders: flows watcher and rescan, scheduler, monitor, SIGHUP reloads
 
+With `server.processes` above 1 this process starts the others and speaks for them
+(`daemon/processes.py`); they run the same nesting without the flows folder, the scheduler
+and retention, and take their stop and reload from it.
+
 A task that fails or returns takes the whole daemon down with a log line naming it and
 exit status 1 (systemd restarts it): nothing keeps running half-alive. SIGTERM/SIGINT
 drain: the feeders stop, HTTP stops accepting, running tasks get `server.termination_grace`
@@ -16,6 +20,7 @@ to finish, the rest are cancelled and run again at the next start; exit 0.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -35,6 +40,16 @@ from kestrad.api.app import close_streams, create_app
 from kestrad.config import Config, ConfigError, load_config, parse_roles
 from kestrad.daemon.http_protocol import header_deadline_protocol
 from kestrad.daemon.logsetup import set_level, setup_logging
+from kestrad.daemon.processes import (
+    FORCE,
+    RELOAD,
+    ProcessEnded,
+    ProcessGroup,
+    become_child,
+    process_count,
+    read_commands,
+    roles_of_the_others,
+)
 from kestrad.daemon.sdnotify import Notifier
 from kestrad.model.durations import parse_duration
 from kestrad.runtime.engine import Engine
@@ -66,36 +81,91 @@ class DaemonError(Exception):
     """A failure whose message says everything (no traceback needed): port in use, …"""
 
 
-CLEAR_ERRORS = (DaemonError, FolderGone, DatabaseUnreachable, Fenced)
+CLEAR_ERRORS = (DaemonError, FolderGone, DatabaseUnreachable, Fenced, ProcessEnded)
 
 
-def serve(config_path: str | None, roles: str | None = None) -> int:
+def serve(
+    config_path: str | None,
+    roles: str | None = None,
+    *,
+    processes: int | None = None,
+    listen_fd: int | None = None,
+    child_of: int | None = None,
+) -> int:
     """Load the configuration, set up logging, run the daemon; returns the exit status.
 
-    `roles` (`--roles`) replaces `server.roles` for this run.
+    `roles` (`--roles`) replaces `server.roles` and `processes` (`--processes`)
+    `server.processes` for this run. `child_of` and `listen_fd` are set by the first process
+    of a daemon on the others it starts (`daemon/processes.py`).
     """
+    if child_of is not None:
+        become_child(child_of)
     try:
-        config = load_config(config_path)
         if roles is not None:
             parse_roles(roles)
-            config.server.roles = roles
+        if processes is not None and processes < 0:
+            raise ValueError("--processes: must be 0 (one per CPU) or more")
+        overrides = CommandLine(roles=roles, processes=processes)
+        config = overrides.apply(load_config(config_path))
+        others = roles_of_the_others(parse_roles(config.server.roles))
+        if child_of is None and process_count(config.server.processes) > 1 and not others:
+            raise ValueError(
+                "server.processes: more than one process needs a role besides scheduler"
+            )
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    setup_logging(config.logging.level)
+    several = child_of is not None or process_count(config.server.processes) > 1
+    setup_logging(config.logging.level, with_pid=several)
 
-    daemon = Daemon(config, config_path, Notifier.from_environment())
+    daemon = Daemon(
+        config,
+        config_path,
+        Notifier.from_environment(),
+        child_of=child_of,
+        listen_fd=listen_fd,
+        overrides=overrides,
+    )
     try:
         return run_async(daemon.run)
     except KeyboardInterrupt:  # before the signal receiver was in place
         return EXIT_FORCED
 
 
+class CommandLine(msgspec.Struct, frozen=True):
+    """What `kestrad serve`'s options replace in the configuration file, again at each
+    SIGHUP reload (they are not changes of the file)."""
+
+    roles: str | None = None
+    processes: int | None = None
+
+    def apply(self, config: Config) -> Config:
+        if self.roles is not None:
+            config.server.roles = self.roles
+        if self.processes is not None:
+            config.server.processes = self.processes
+        return config
+
+
 class Daemon:
     """One `kestrad serve` process."""
 
-    def __init__(self, config: Config, config_path: str | None, notifier: Notifier) -> None:
+    def __init__(
+        self,
+        config: Config,
+        config_path: str | None,
+        notifier: Notifier,
+        *,
+        child_of: int | None = None,
+        listen_fd: int | None = None,
+        overrides: CommandLine | None = None,
+    ) -> None:
         self.config = config
+        self.overrides = overrides or CommandLine()
+        # One of the other processes of a daemon (`server.processes`), started by `child_of`.
+        self.is_child = child_of is not None
+        self.listen_fd = listen_fd
+        self.group: ProcessGroup | None = None
         self.config_path = config_path
         self.notifier = notifier
         self.grace = parse_duration(config.server.termination_grace).total_seconds()
@@ -118,10 +188,10 @@ class Daemon:
         self._work = anyio.CancelScope()  # the part a second signal cancels
         self._http_done = anyio.Event()
         try:
-            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+            with self._stop_requests() as requests:
                 async with anyio.create_task_group() as outer:
                     self._outer = outer
-                    outer.start_soon(self._handle_signals, sigs)
+                    outer.start_soon(self._handle_requests, requests)
                     try:
                         await self._run_engine()
                     finally:
@@ -142,8 +212,12 @@ class Daemon:
         config = self.config
         _ensure_folder(config.flows.path)
         listener = None
-        if "webserver" in self.roles:
+        if self.listen_fd is not None:
+            listener = socket.socket(fileno=self.listen_fd)
+            listener.set_inheritable(False)
+        elif "webserver" in self.roles:
             listener = _listen(config.server.host, config.server.port)
+        if listener is not None:
             host, port = listener.getsockname()[:2]
             self.address = f"http://{'[' + host + ']' if ':' in host else host}:{port}"
         roles = ",".join(self.roles)
@@ -165,17 +239,18 @@ class Daemon:
         """The HTTP server only with the webserver role (`listener` is None without it),
         the scheduler and its monitor only with the scheduler role."""
         config = self.config
-        sync = self.sync = FlowSync(engine, config.flows.path)
+        sync = self.sync = None if self.is_child else FlowSync(engine, config.flows.path)
         ui = ui_routes(engine) if config.server.ui else ()
         self.app = create_app(engine, config, extra_routes=ui)
         server = EmbeddedServer(_uvicorn_config(self.app, config))
         async with anyio.create_task_group() as services:
             async with anyio.create_task_group() as feeders:
                 self._feeders = feeders
-                if config.flows.watch:
+                if sync is not None and config.flows.watch:
                     watch = partial(sync.watch, force_polling=config.flows.force_polling)
                     await feeders.start(self._supervised_start, "flows watcher", watch)
-                await sync.reconcile(from_store=True)
+                if sync is not None:
+                    await sync.reconcile(from_store=True)
                 if listener is not None:
                     services.start_soon(
                         self._supervised, "HTTP server", self._serve_http, server, listener
@@ -184,7 +259,7 @@ class Daemon:
                         await anyio.sleep(0.01)
                 else:
                     self._http_done.set()
-                if config.flows.rescan_interval:
+                if sync is not None and config.flows.rescan_interval:
                     interval = parse_duration(config.flows.rescan_interval).total_seconds()
                     if interval > 0:
                         feeders.start_soon(
@@ -194,13 +269,24 @@ class Daemon:
                     role = self._scheduler_role(engine, sync)
                     first = await role.try_lead()
                     feeders.start_soon(self._supervised, "scheduler", role.run, first)
-                feeders.start_soon(
-                    self._supervised, "retention", run_retention, engine.services, config
-                )
+                if not self.is_child:
+                    feeders.start_soon(
+                        self._supervised, "retention", run_retention, engine.services, config
+                    )
+                count = 1 if self.is_child else process_count(config.server.processes)
+                if count > 1:
+                    self.group = ProcessGroup(
+                        count,
+                        config_path=self.config_path,
+                        roles=roles_of_the_others(self.roles),
+                        listener=listener,
+                    )
+                    await services.start(self._supervised_start, "processes", self.group.run)
                 services.start_soon(self._supervised, "sd_notify", self._notify_loop)
                 self._ready = True
                 log.info(
-                    "kestrad ready (%s): API on %s, %s",
+                    "kestrad %s (%s): API on %s, %s",
+                    f"process {os.getpid()} ready" if self.is_child else "ready",
                     ",".join(self.roles),
                     self.address or "none",
                     self._counts(),
@@ -211,7 +297,7 @@ class Daemon:
             await self._drain(engine, server)
             services.cancel_scope.cancel()
 
-    def _scheduler_role(self, engine: Engine, sync: FlowSync) -> SchedulerRole:
+    def _scheduler_role(self, engine: Engine, sync: FlowSync | None) -> SchedulerRole:
         """The scheduler role: fires while this instance holds the scheduler lease (one
         daemon of several on a database), fed single flow changes by the folder sync and
         end notices by the executor (its trigger locks)."""
@@ -246,12 +332,15 @@ class Daemon:
             if flow is not None:
                 role.flow_changed(flow, enabled=not row.disabled)
 
-        sync.listeners.append(flow_changed)
+        if sync is not None:
+            sync.listeners.append(flow_changed)
         engine.flow_listeners.append(flow_changed)
         engine.executor.ended_listeners.append(role.execution_ended)
         return role
 
     async def _drain(self, engine: Engine, server: EmbeddedServer) -> None:
+        if self.group is not None:  # the others drain beside this one
+            await self.group.stop()
         running = engine.worker.running
         self.notifier.stopping(f"draining: {running} task(s) running")
         log.info(
@@ -277,6 +366,8 @@ class Daemon:
             log.warning("grace period over: cancelling %d task(s); %s", left, _WHO_RUNS_THEM)
         with anyio.move_on_after(FORCED_EXIT_DEADLINE):
             await self._http_done.wait()
+        if self.group is not None:
+            await self.group.wait_ended(self.grace + FORCED_EXIT_DEADLINE)
 
     # -- tasks ------------------------------------------------------------------------------
     async def _supervised(self, name: str, fn: Callable[..., Awaitable[Any]], *args: Any) -> None:
@@ -334,29 +425,64 @@ class Daemon:
             await anyio.sleep(min(interval or 2.0, 2.0))
 
     # -- signals ----------------------------------------------------------------------------
-    async def _handle_signals(self, signals: AsyncIterator[signal.Signals]) -> None:
-        async for signum in signals:
-            name = signal.Signals(signum).name
-            if signum == signal.SIGHUP:
+    @contextlib.contextmanager
+    def _stop_requests(self) -> Iterator[AsyncIterator[str]]:
+        """What asks this process to stop or reload, as words: its signals' names, or, in
+        one of a daemon's other processes, what the first one writes on its stdin."""
+        if not self.is_child:
+            with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT, signal.SIGHUP) as sigs:
+                yield (signal.Signals(signum).name async for signum in sigs)
+            return
+        send, receive = anyio.create_memory_object_stream[str](16)
+        loop = asyncio.get_running_loop()
+
+        def deliver(word: str) -> None:
+            loop.call_soon_threadsafe(_send_or_drop, send, word)
+
+        read_commands(deliver)
+        with send, receive:
+            yield receive
+
+    async def _handle_requests(self, requests: AsyncIterator[str]) -> None:
+        async for request in requests:
+            if request in ("SIGHUP", RELOAD):
                 if self._ready and not self._stop.is_set() and self._feeders is not None:
                     self._feeders.start_soon(self._reload)
                 else:
-                    log.info("received SIGHUP while starting or stopping: ignored")
+                    log.info("received %s while starting or stopping: ignored", request)
+            elif request == FORCE:  # the first process was told twice
+                if not self._stop.is_set():
+                    self._stop.set()
+                if not self._forced:
+                    self._force(request)
             elif not self._stop.is_set():
-                log.info("received %s, stopping", name)
+                if self.is_child:
+                    log.info("stopping with the first process")
+                else:
+                    log.info("received %s, stopping", request)
                 self._stop.set()
+            elif self.is_child:
+                continue  # end of input after `stop`: already stopping
             elif not self._forced:
-                self._forced = True
-                log.warning(
-                    "received %s again: stopping now; running tasks: %s", name, _WHO_RUNS_THEM
-                )
-                self._work.cancel()
-                if not self._work_entered and self._outer is not None:
-                    self._outer.cancel_scope.cancel()
-                assert self._outer is not None
-                self._outer.start_soon(_exit_after, FORCED_EXIT_DEADLINE)
+                self._force(request)
             else:
                 os._exit(EXIT_FORCED)
+
+    def _force(self, request: str) -> None:
+        self._forced = True
+        if self.is_child:
+            log.warning("stopping now with the first process; running tasks: %s", _WHO_RUNS_THEM)
+        else:
+            log.warning(
+                "received %s again: stopping now; running tasks: %s", request, _WHO_RUNS_THEM
+            )
+        self._work.cancel()
+        if not self._work_entered and self._outer is not None:
+            self._outer.cancel_scope.cancel()
+        assert self._outer is not None
+        if self.group is not None:
+            self._outer.start_soon(self.group.force)
+        self._outer.start_soon(_exit_after, FORCED_EXIT_DEADLINE)
 
     async def _reload(self) -> None:
         """SIGHUP: apply what can change live, report the rest, reconcile the folder."""
@@ -367,13 +493,15 @@ class Daemon:
         log.info("reloading (SIGHUP)")
         try:
             try:
-                fresh = load_config(self.config_path)
+                fresh = self.overrides.apply(load_config(self.config_path))
             except ConfigError as exc:
                 log.error("reload: %s; keeping the running configuration", exc)
             else:
                 self._apply(fresh)
-            assert self.sync is not None
-            await self.sync.reconcile(from_store=True)
+            if self.group is not None:
+                await self.group.reload()
+            if self.sync is not None:
+                await self.sync.reconcile(from_store=True)
         except Exception as exc:
             log.error("reload failed: %s", _describe(exc), exc_info=exc)
         finally:
@@ -477,6 +605,14 @@ def _ensure_folder(path: str) -> None:
 
 
 # -- small helpers --------------------------------------------------------------------------------
+def _send_or_drop(send: anyio.abc.ObjectSendStream[str], word: str) -> None:
+    """On the loop: pass a word read from stdin on; dropped once the daemon stopped reading."""
+    with contextlib.suppress(
+        anyio.WouldBlock, anyio.ClosedResourceError, anyio.BrokenResourceError
+    ):
+        send.send_nowait(word)
+
+
 async def _exit_after(seconds: float) -> None:
     """After a second signal, closing the store may not hang the exit for long."""
     await anyio.sleep(seconds)

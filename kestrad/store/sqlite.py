@@ -4,14 +4,20 @@ aiosqlite hops to its thread on every await (~100 µs), so a plan runs here as O
 into that thread: the generator is driven synchronously over the `sqlite3.Connection`,
 through `Connection._execute`. That keeps group commit cheap: a whole executor batch is
 one hop and one fsync. Calls on one connection run in order on its thread, so write
-transactions never interleave inside this process; across processes `BEGIN IMMEDIATE`
-and the busy timeout serialize them. Reads go to a second connection (WAL lets them run
-beside a write).
+transactions never interleave inside this process. Across processes (`kestrad serve
+--processes N`, a `kestrad run` beside the daemon) an exclusive `flock` on `<db>.writelock`
+serializes them: SQLite's own busy handler sleeps up to 100 ms between retries, which
+made a second process's writes wait far longer than the transaction they waited for; a
+flock waiter is woken by the kernel the moment the holder commits, and the lock is gone
+with its holder when it dies (kill -9 included). `BEGIN IMMEDIATE` and the busy timeout
+still stand behind it for writers that do not take the flock (the sqlite3 shell). Reads go
+to a second connection (WAL lets them run beside a write).
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import sqlite3
 from collections.abc import Callable
@@ -76,11 +82,16 @@ class SQLiteConnector:
         self._writer: aiosqlite.Connection | None = None
         self._reader: aiosqlite.Connection | None = None
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file opened
+        self._write_lock: int | None = None  # the descriptor of `<db>.writelock`
 
     async def open(self) -> None:
         if self._writer is not None:
             return
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if self.path != ":memory:":
+            self._write_lock = os.open(
+                f"{self.path}.writelock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600
+            )
         self._writer = await self._connect()
         self._reader = await self._connect()
         identity = os.stat(self.path)
@@ -103,6 +114,9 @@ class SQLiteConnector:
             if conn is not None:
                 await conn.close()
         self._reader = self._writer = None
+        if self._write_lock is not None:
+            os.close(self._write_lock)
+            self._write_lock = None
 
     def check_file(self) -> None:
         """Raise DatabaseFileGone when the path no longer names the file this connector
@@ -136,7 +150,9 @@ class SQLiteConnector:
         assert self._writer is not None, "store not open"
         self.check_file()
         run = in_transaction if transaction else run_plan
-        return await self._writer._execute(run, self._writer._conn, plan)
+        if self._write_lock is None:
+            return await self._writer._execute(run, self._writer._conn, plan)
+        return await self._writer._execute(holding, self._write_lock, run, self._writer._conn, plan)
 
     async def read(self, plan: Plan[T]) -> T:
         return await self.call_on_reader(run_plan, plan)
@@ -151,6 +167,25 @@ class SQLiteConnector:
 
 
 # -- run on the database thread ------------------------------------------------------------
+def holding(
+    lock: int,
+    run: Callable[[sqlite3.Connection, Plan[T]], T],
+    conn: sqlite3.Connection,
+    plan: Plan[T],
+) -> T:
+    """`run(conn, plan)` holding the exclusive write flock: two syscalls, about 2 µs.
+
+    Blocking without a deadline: only a process inside a write transaction holds it, and
+    the kernel drops it when that process dies. A process frozen mid-transaction (SIGSTOP)
+    would hold SQLite's own lock just the same.
+    """
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    try:
+        return run(conn, plan)
+    finally:
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def in_transaction(conn: sqlite3.Connection, plan: Plan[T]) -> T:
     """BEGIN IMMEDIATE, run, COMMIT; ROLLBACK on any error so nothing half-written stays."""
     conn.execute("BEGIN IMMEDIATE")

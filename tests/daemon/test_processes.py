@@ -1,0 +1,239 @@
+"""`kestrad serve --processes N` (`server.processes`): one daemon as N real processes on
+one port and one database, on SQLite and PostgreSQL.
+
+The first process starts the others, speaks for them and never leaves them alone: work
+sent to the port is done exactly once whichever process takes it, a flow changed in one
+is used by all, a stop drains them all (exit 0), one of them dying stops the daemon
+(exit 1, restart recovers), and the first one dying takes the others with it.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .helpers import REPO, Daemon, wait_until
+
+pytestmark = pytest.mark.anyio
+
+HOOK = "/api/v1/main/executions/webhook/tests.processes/{flow}/k"
+
+
+def _marking_flow(marker: Path, flow_id: str = "mark", word: str = "one") -> str:
+    """Each run appends `execution-id parent-pid word`: the parent of the shell is the
+    daemon process whose worker ran the task."""
+    return f"""
+id: {flow_id}
+namespace: tests.processes
+tasks:
+  - id: mark
+    type: io.kestra.plugin.scripts.shell.Commands
+    commands:
+      - 'echo "{{{{ execution.id }}}} $PPID {word}" >> {marker}'
+triggers:
+  - id: hook
+    type: io.kestra.plugin.core.trigger.Webhook
+    key: k
+"""
+
+
+def _marks(marker: Path) -> list[tuple[str, int, str]]:
+    if not marker.exists():
+        return []
+    out = []
+    for line in marker.read_text().splitlines():
+        execution_id, pid, word = line.split()
+        out.append((execution_id, int(pid), word))
+    return out
+
+
+def _others(daemon: Daemon) -> list[int]:
+    """The pids the first process reported starting."""
+    found = re.search(r"started \d+ more process\(es\): ([\d, ]+)", daemon.log())
+    assert found, daemon.log()
+    return [int(pid) for pid in found.group(1).split(", ")]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    with contextlib.suppress(OSError):  # a zombie has no command line left
+        return bool(Path(f"/proc/{pid}/cmdline").read_bytes())
+    return False
+
+
+def _fire(daemon: Daemon, flow_id: str, count: int) -> list[str]:
+    """`count` webhook calls over 16 connections at once; the created executions' ids."""
+
+    def call(_: int) -> str:
+        request = urllib.request.Request(daemon.url + HOOK.format(flow=flow_id), method="POST")
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["id"]
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        return list(pool.map(call, range(count)))
+
+
+def _started(tmp_path: Path, database_url: str, processes: int, **settings: object) -> Daemon:
+    daemon = Daemon(tmp_path, database__url=database_url, server__processes=processes, **settings)
+    return daemon
+
+
+async def test_work_sent_to_the_port_runs_once_in_whichever_process_takes_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    marker = tmp_path / "marks.txt"
+    daemon = _started(tmp_path, database_url, 3)
+    daemon.write_flow("mark.yml", _marking_flow(marker))
+    try:
+        daemon.start()
+        others = _others(daemon)
+        wait_until(lambda: daemon.log().count(" ready (") >= 3, 30, "the other processes")
+        created = _fire(daemon, "mark", 90)
+        wait_until(lambda: len(_marks(marker)) >= 90, 60, "90 runs")
+        time.sleep(0.5)  # a duplicate run would land here
+        marks = _marks(marker)
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+
+    assert len(others) == 2
+    assert sorted(m[0] for m in marks) == sorted(created)  # each execution ran exactly once
+    workers = {pid for _, pid, _ in marks}
+    assert workers <= {daemon.process.pid, *others}
+    assert len(workers) >= 2, workers  # the load was spread over processes
+    assert not any(_alive(pid) for pid in others)
+
+
+async def test_a_stop_drains_every_process_and_exits_0(tmp_path: Path, database_url: str) -> None:
+    marker = tmp_path / "marks.txt"
+    slow = _marking_flow(marker).replace("      - 'echo", "      - 'sleep 2'\n      - 'echo")
+    daemon = _started(tmp_path, database_url, 2)
+    daemon.write_flow("mark.yml", slow)
+    try:
+        daemon.start()
+        others = _others(daemon)
+        wait_until(lambda: daemon.log().count(" ready (") >= 2, 30, "the other process")
+        created = _fire(daemon, "mark", 12)
+        daemon.signal(signal.SIGTERM)
+        status = daemon.wait(60)
+    finally:
+        daemon.close()
+
+    assert status == 0, daemon.log()
+    # Tasks running at the stop were let finish, in both processes.
+    assert sorted(m[0] for m in _marks(marker)) == sorted(created)
+    assert daemon.log().count("stopping with the first process") == 1
+    assert not any(_alive(pid) for pid in others)
+
+
+async def test_one_process_killed_stops_the_daemon_and_a_restart_recovers(
+    tmp_path: Path, database_url: str
+) -> None:
+    marker = tmp_path / "marks.txt"
+    daemon = _started(tmp_path, database_url, 3)
+    daemon.write_flow("mark.yml", _marking_flow(marker))
+    try:
+        daemon.start()
+        others = _others(daemon)
+        wait_until(lambda: daemon.log().count(" ready (") >= 3, 30, "the other processes")
+        os.kill(others[0], signal.SIGKILL)
+        status = daemon.wait(30)
+        log = daemon.log()
+        wait_until(lambda: not _alive(others[1]), 15, "the last process to stop")
+
+        daemon.start()
+        wait_until(lambda: daemon.log().count(" ready (") >= 6, 30, "the restart")
+        created = _fire(daemon, "mark", 20)
+        wait_until(lambda: len(_marks(marker)) >= 20, 60, "runs after the restart")
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+
+    assert status == 1
+    assert f"process {others[0]} of this daemon ended (killed by SIGKILL)" in log, log
+    assert sorted(m[0] for m in _marks(marker)) == sorted(created)
+
+
+async def test_the_first_process_killed_takes_the_others_with_it(
+    tmp_path: Path, database_url: str
+) -> None:
+    daemon = _started(tmp_path, database_url, 3)
+    try:
+        daemon.start()
+        others = _others(daemon)
+        assert all(_alive(pid) for pid in others)
+        assert daemon.process is not None
+        daemon.process.kill()
+        daemon.process.wait(10)
+        wait_until(lambda: not any(_alive(pid) for pid in others), 15, "the others to die")
+    finally:
+        daemon.close()
+
+
+async def test_a_reload_reaches_every_process(tmp_path: Path, database_url: str) -> None:
+    daemon = _started(tmp_path, database_url, 2)
+    try:
+        daemon.start()
+        wait_until(lambda: daemon.log().count(" ready (") >= 2, 30, "the other process")
+        daemon.write_config(logging__level="DEBUG")
+        daemon.signal(signal.SIGHUP)
+        log = daemon.wait_log("reload: logging.level is now 'DEBUG'", count=2)
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+    # The command line's choices (--roles, --processes) are not changes of the file.
+    assert "server.roles changed" not in log and "server.processes changed" not in log, log
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        (["--processes", "-1"], "--processes: must be 0 (one per CPU) or more"),
+        (
+            ["--processes", "2", "--roles", "scheduler"],
+            "server.processes: more than one process needs a role besides scheduler",
+        ),
+    ],
+)
+def test_impossible_process_counts_are_refused_at_start(
+    tmp_path: Path, arguments: list[str], message: str
+) -> None:
+    daemon = Daemon(tmp_path)
+    done = subprocess.run(
+        [sys.executable, "-m", "kestrad", "serve", "--config", str(daemon.config_file), *arguments],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert message in done.stderr
+
+
+def test_a_negative_configured_count_names_the_key(tmp_path: Path) -> None:
+    daemon = Daemon(tmp_path, server__processes=-3)
+    done = subprocess.run(
+        [sys.executable, "-m", "kestrad", "serve", "--config", str(daemon.config_file)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2
+    assert "server.processes: must be 0 (one per CPU) or more" in done.stderr
