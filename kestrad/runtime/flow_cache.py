@@ -2,6 +2,8 @@
 
 The executor and the worker look flows up for every message; parsing YAML each time would
 dominate, so every revision is parsed once. Executions pin the revision they started with.
+Changes this process makes go through `deploy`/`remember`; those other processes sharing
+the store make are brought in by `runtime/flow_follow.py`.
 """
 
 from __future__ import annotations

@@ -28,6 +28,23 @@ class FlowRow(msgspec.Struct, kw_only=True):
     deleted: bool = False
 
 
+class FlowChange(msgspec.Struct, kw_only=True):
+    """One stored revision's state without its source, and when it was last written.
+
+    What a process polls to learn of flow changes made by others (runtime/flow_follow.py):
+    light enough to read every half second; the source is fetched only for a revision the
+    process has not parsed yet. `updated` is ISO-8601 UTC text (`model/state.py: now_iso`)."""
+
+    namespace: str
+    id: str
+    revision: int
+    hash: str
+    file: str | None = None
+    disabled: bool = False
+    deleted: bool = False
+    updated: str
+
+
 class QueueMessage(msgspec.Struct, kw_only=True):
     """A claimed message. For worker jobs, `deliveries` counts the claims of this job (this
     one included) and `handed_back` those a daemon gave back at a graceful stop: every other

@@ -21,6 +21,7 @@ from kestrad.store.records import (
     ExecutionBrief,
     ExecutionRef,
     ExecutorOutcome,
+    FlowChange,
     FlowKey,
     FlowRow,
     InFlightJob,
@@ -248,6 +249,12 @@ class FlowStore(Protocol):
     ) -> FlowRow | None: ...
 
     async def list_flows(self) -> list[FlowRow]: ...
+
+    async def flow_changes_since(self, since: str) -> list[FlowChange]:
+        """The revisions written (saved, restored, flagged) at or after `since` (ISO-8601
+        UTC text, as `updated` is stamped), without their sources, oldest stamp first: how
+        a process learns of the flow changes other processes made."""
+        ...
 
 
 class TriggerStore(Protocol):

@@ -13,6 +13,7 @@ from kestrad.model.execution import Execution, encode_execution
 from kestrad.model.records import KVEntry, LogEntry, NewLog
 from kestrad.store.records import (
     Backfill,
+    FlowChange,
     FlowRow,
     InstanceRow,
     TriggerRow,
@@ -101,6 +102,19 @@ def flow_row(r: Any) -> FlowRow:
         file=r[5],
         disabled=bool(r[6]),
         deleted=bool(r[7]),
+    )
+
+
+def flow_change(r: Any) -> FlowChange:
+    return FlowChange(
+        namespace=r[0],
+        id=r[1],
+        revision=r[2],
+        hash=r[3],
+        file=r[4],
+        disabled=bool(r[5]),
+        deleted=bool(r[6]),
+        updated=r[7],
     )
 
 

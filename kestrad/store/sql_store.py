@@ -26,6 +26,7 @@ from kestrad.store.records import (
     ExecutionBrief,
     ExecutionRef,
     ExecutorOutcome,
+    FlowChange,
     FlowRow,
     InFlightJob,
     InstanceRow,
@@ -233,6 +234,9 @@ class SQLStore:
 
     async def list_flows(self) -> list[FlowRow]:
         return await self.connector.read(flow_plans.list_flows())
+
+    async def flow_changes_since(self, since: str) -> list[FlowChange]:
+        return await self.connector.read(flow_plans.flow_changes_since(since))
 
     # -- triggers -----------------------------------------------------------------------------
     async def load_triggers(self) -> list[TriggerRow]:

@@ -2,7 +2,7 @@
 
 A database is filled with enough rows that the planner prefers an index only where one
 fits (20 000 executions, queue messages on both topics, 100 000 log lines, 20 000
-triggers; COPY, then ANALYZE), and each hot query, read from queries.sql by name so the
+triggers, 20 000 flow revisions; COPY, then ANALYZE), and each hot query, read from queries.sql by name so the
 test checks the real SQL, is EXPLAINed with realistic parameters. No plan may read a big
 table sequentially; the list, log and claim queries may not sort more than a handful of
 rows (their index must give the ORDER BY, DESIGN.md §10), and a list page may not read a
@@ -27,11 +27,12 @@ from tests.conftest import postgres_database, require_postgres
 
 pytestmark = pytest.mark.anyio
 
-BIG_TABLES = {"executions", "queue_execution", "queue_worker", "logs", "triggers"}
+BIG_TABLES = {"executions", "queue_execution", "queue_worker", "logs", "triggers", "flows"}
 EXECUTIONS = 20_000
 QUEUED = 20_000
 LOG_LINES = 100_000
 TRIGGERS = 20_000
+FLOW_REVISIONS = 20_000
 NAMESPACES = [f"company.team{i}" for i in range(20)]
 FLOWS = [f"flow{i}" for i in range(5)]
 # Mostly ended, as a long-lived database is; the rare states are the interesting filters.
@@ -83,6 +84,12 @@ class Data:
             ns, flow = NAMESPACES[i % len(NAMESPACES)], f"flow{i}"
             yield (ns, flow, "schedule", NOW + i, None, False, None, "fp", updated, None)
 
+    def flow_rows(self) -> Iterator[tuple[Any, ...]]:
+        for i in range(FLOW_REVISIONS):
+            updated = iso(NOW - 30 * 86_400 + i * (30 * 86_400 / FLOW_REVISIONS))
+            ns, flow, revision = NAMESPACES[i % len(NAMESPACES)], f"flow{i // 4}", i % 4 + 1
+            yield (ns, flow, revision, "id: x\n" * 20, f"h{i}", None, False, False, updated)
+
 
 async def fill(conn: asyncpg.Connection, data: Data) -> None:
     await conn.copy_records_to_table(
@@ -112,6 +119,9 @@ async def fill(conn: asyncpg.Connection, data: Data) -> None:
     await conn.copy_records_to_table(
         "triggers", records=data.trigger_rows(), columns=trigger_columns
     )
+    flow_columns = ["namespace", "id", "revision", "source", "hash", "file", "disabled"]
+    flow_columns += ["deleted", "updated"]
+    await conn.copy_records_to_table("flows", records=data.flow_rows(), columns=flow_columns)
     await conn.executemany(
         "INSERT INTO service_instance (id, host, pid, roles, started, heartbeat, state)"
         " VALUES ($1, 'host', 1, 'executor,worker', $2, $2, 'RUNNING')",
@@ -151,6 +161,8 @@ def hot_queries(data: Data, seqs: dict[str, int]) -> list[tuple[str, str, tuple[
         ("hand out jobs", "queue_worker_release_seqs", ([1, 2, 3],)),
         # The monitor and the scheduler.
         ("triggers updated", "trigger_updated_since", (NOW - 5,)),
+        # Every process's flow follower (runtime/flow_follow.py), twice a second.
+        ("flows changed", "flow_changes_since", (iso(NOW - 60),)),
         ("execution briefs", "execution_states_of", (some[:100],)),
         # Logs: the SSE follow of one execution, `kestrad logs -f`, retention batches.
         ("log tail of one", "log_list", (some[0], 0, 10_000, horizon)),

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from kestrad.model.state import now_iso
-from kestrad.store.records import FlowRow
-from kestrad.store.rows import flow_row
+from kestrad.store.records import FlowChange, FlowRow
+from kestrad.store.rows import flow_change, flow_row
 from kestrad.store.statements import All, Execute, One, Plan
 
 
@@ -38,6 +38,11 @@ def get_flow(namespace: str, flow_id: str, revision: int | None) -> Plan[FlowRow
 
 def list_flows() -> Plan[list[FlowRow]]:
     return [flow_row(r) for r in (yield All("flow_list_latest"))]
+
+
+def flow_changes_since(since: str) -> Plan[list[FlowChange]]:
+    """Revisions written since `since` (ISO text, inclusive), oldest stamp first."""
+    return [flow_change(r) for r in (yield All("flow_changes_since", (since,)))]
 
 
 def set_flow_flags(row: FlowRow, *, disabled: bool, deleted: bool) -> Plan[None]:

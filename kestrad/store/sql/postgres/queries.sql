@@ -43,6 +43,12 @@ FROM flows WHERE namespace = $1 AND id = $2 AND revision = $3;
 SELECT DISTINCT ON (namespace, id) namespace, id, revision, source, hash, file, disabled, deleted
 FROM flows ORDER BY namespace, id, revision DESC;
 
+-- What changed since a time (ISO text), without the sources: the flow follower's poll
+-- (runtime/flow_follow.py), a range scan of flows_updated (080).
+-- name: flow_changes_since
+SELECT namespace, id, revision, hash, file, disabled, deleted, updated
+FROM flows WHERE updated >= $1 ORDER BY updated;
+
 -- name: flow_set_flags
 UPDATE flows SET disabled = $1, deleted = $2, updated = $3
 WHERE namespace = $4 AND id = $5 AND revision = $6;

@@ -42,6 +42,12 @@ JOIN (SELECT namespace, id, max(revision) AS revision FROM flows GROUP BY namesp
   ON f.namespace = m.namespace AND f.id = m.id AND f.revision = m.revision
 ORDER BY f.namespace, f.id;
 
+-- What changed since a time (ISO text), without the sources: the flow follower's poll
+-- (runtime/flow_follow.py), a range scan of flows_updated (080).
+-- name: flow_changes_since
+SELECT namespace, id, revision, hash, file, disabled, deleted, updated
+FROM flows WHERE updated >= ?1 ORDER BY updated;
+
 -- name: flow_set_flags
 UPDATE flows SET disabled = ?1, deleted = ?2, updated = ?3
 WHERE namespace = ?4 AND id = ?5 AND revision = ?6;
