@@ -229,12 +229,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def tree_cpu_seconds(pid: int) -> float:
+    """`cpu_seconds` of a process and every process below it (`kestrad serve --processes
+    N` and the processes it started), read from /proc/<pid>/task/*/children."""
+    total, pending = 0.0, [pid]
+    while pending:
+        current = pending.pop()
+        total += cpu_seconds(current)
+        for task in Path(f"/proc/{current}/task").glob("*/children"):
+            try:
+                pending += [int(child) for child in task.read_text().split()]
+            except OSError:
+                continue
+    return total
+
+
 def start_serve(
     workdir: Path,
     database_url: str,
     *,
     port: int | None = None,
     roles: str | None = None,
+    processes: int = 1,
     flow_files: Sequence[Path] = (),
     synchronous: str = "FULL",
     storage: Path | None = None,
@@ -248,7 +264,7 @@ def start_serve(
         (flows / file.name).write_bytes(file.read_bytes())
     config = f"database:\n  url: {database_url}\n  synchronous: {synchronous}\n"
     config += f"flows:\n  path: {flows}\n"
-    config += f"server:\n  host: 127.0.0.1\n  port: {port or 0}\n"
+    config += f"server:\n  host: 127.0.0.1\n  port: {port or 0}\n  processes: {processes}\n"
     if storage is not None:
         config += f"storage:\n  path: {storage}\n"
     config += "logging:\n  level: WARNING\n"

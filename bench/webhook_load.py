@@ -16,7 +16,10 @@ cores; Kestra's best published figure is 2 500 executions/min under 1 s on 8 vCP
 
     .venv/bin/python bench/webhook_load.py [--rates 50,100,200,500] [--duration 10] [--warmup 3]
         [--client httpx|raw] [--inprocess] [--synchronous FULL|NORMAL]
-        [--database-url URL|postgres] [--daemons N] [--output NAME]
+        [--database-url URL|postgres] [--daemons N] [--processes N] [--output NAME]
+
+`--processes N` runs each daemon as N processes (`server.processes`): CPU is then the
+sum over each daemon's processes.
 
 `--database-url postgres` runs on a fresh PostgreSQL database (dropped afterwards), and
 `--daemons N` starts N `kestrad serve` on it, each with its own port and flows folder, and
@@ -64,6 +67,7 @@ from common import (
     state_duration,
     stop_process,
     table,
+    tree_cpu_seconds,
     write_results,
 )
 
@@ -100,6 +104,7 @@ def start_daemon(
     inprocess: bool,
     synchronous: str,
     database_url: str | None = None,
+    processes: int = 1,
 ) -> subprocess.Popen:
     """One daemon in `workdir` (its config, flows folder and log); `database_url` None:
     SQLite in the parent folder. Several daemons share the parent's `storage` folder."""
@@ -113,6 +118,7 @@ def start_daemon(
             flow_files=[flow_file],
             synchronous=synchronous,
             storage=storage,
+            processes=processes,
         )
     flows = workdir / "flows"
     flows.mkdir(parents=True)
@@ -414,6 +420,7 @@ async def bench_on(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
                     args.inprocess,
                     args.synchronous,
                     url,
+                    args.processes,
                 )
             )
             # One at a time: the first migrates a fresh database alone.
@@ -437,13 +444,13 @@ async def bench_on(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
             if backend_of(url) == "postgresql":
                 backends, server_start = await postgres_backends(url)
             cpu, started = time.process_time(), time.time()
-            daemon_cpu = [cpu_seconds(process.pid) for process in processes]
+            daemon_cpu = [tree_cpu_seconds(process.pid) for process in processes]
             database_cpu = {pid: cpu_seconds(pid) for pid in backends}
             samples, wall = await open_loop(clients, hook, rate, args.duration)
             generator_cpu = (time.process_time() - cpu) / wall
             await drain(client, namespace, flow_id, args.drain)
             daemon_cpu = [
-                cpu_seconds(process.pid) - before
+                tree_cpu_seconds(process.pid) - before
                 for process, before in zip(processes, daemon_cpu, strict=True)
             ]
             if backend_of(url) == "postgresql":
@@ -503,6 +510,7 @@ async def bench_on(args: argparse.Namespace, url: str | None) -> dict[str, Any]:
         "backend": backend_of(url),
         "database_url": args.database_url,
         "daemons": args.daemons,
+        "processes": args.processes,
         "warmup_seconds": args.warmup,
         "duration_seconds": args.duration,
         "connections": args.connections,
@@ -555,6 +563,8 @@ def report(data: dict[str, Any]) -> None:
     where = f"{data['mode']}, {data.get('backend', 'sqlite')}"
     if data.get("daemons", 1) > 1:
         where += f", {data['daemons']} daemons round-robin"
+    if data.get("processes", 1) != 1:
+        where += f", {data['processes']} processes per daemon"
     print(f"\n{data['flow']} via webhook ({where}), start to end of each execution:")
     print(table(["rate/s", "executions", "p50", "p99", "max", "achieved rate"], rows))
     rows = [
@@ -634,6 +644,9 @@ def main() -> None:
         "requests go to them in turn",
     )
     parser.add_argument(
+        "--processes", type=int, default=1, help="processes per daemon (server.processes)"
+    )
+    parser.add_argument(
         "--output", help="results file name (default: webhook_load[_raw][_<backend>_<N>d])"
     )
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
@@ -643,6 +656,8 @@ def main() -> None:
         parser.error("--daemons must be at least 1")
     if args.daemons > 1 and backend != "postgresql":
         parser.error("--daemons N > 1 needs --database-url postgres (or a postgresql:// url)")
+    if args.processes != 1 and args.inprocess:
+        parser.error("--processes runs kestrad serve; leave out --inprocess")
     if args.daemons > 1 and args.inprocess:
         parser.error("--daemons N > 1 runs kestrad serve; leave out --inprocess")
     data = anyio.run(bench, args)
@@ -650,6 +665,8 @@ def main() -> None:
     name = "webhook_load" if args.client == "httpx" else f"webhook_load_{args.client}"
     if backend != "sqlite" or args.daemons > 1:
         name += f"_{backend}_{args.daemons}d"
+    if args.processes != 1:
+        name += f"_{args.processes}p"
     name = args.output or name
     print(f"\nwrote {write_results(name, data)}")
 

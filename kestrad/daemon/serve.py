@@ -53,6 +53,7 @@ from kestrad.daemon.processes import (
 from kestrad.daemon.sdnotify import Notifier
 from kestrad.model.durations import parse_duration
 from kestrad.runtime.engine import Engine
+from kestrad.runtime.flow_follow import FlowFollower
 from kestrad.runtime.leadership import SchedulerRole
 from kestrad.runtime.loop import run_async
 from kestrad.runtime.retention import run_retention
@@ -273,6 +274,10 @@ class Daemon:
                     feeders.start_soon(
                         self._supervised, "retention", run_retention, engine.services, config
                     )
+                # Flows changed by the other processes of this daemon, other daemons on its
+                # database or a `kestrad flows` command: into this one's cache and scheduler.
+                follower = FlowFollower(engine.store, engine.flows, engine.flow_saved)
+                feeders.start_soon(self._supervised, "flow changes", follower.run)
                 count = 1 if self.is_child else process_count(config.server.processes)
                 if count > 1:
                     self.group = ProcessGroup(

@@ -118,6 +118,30 @@ async def test_work_sent_to_the_port_runs_once_in_whichever_process_takes_it(
     assert not any(_alive(pid) for pid in others)
 
 
+async def test_a_flow_changed_in_the_folder_is_used_by_every_process(
+    tmp_path: Path, database_url: str
+) -> None:
+    marker = tmp_path / "marks.txt"
+    daemon = _started(tmp_path, database_url, 3)
+    daemon.write_flow("mark.yml", _marking_flow(marker, word="one"))
+    try:
+        daemon.start()
+        wait_until(lambda: daemon.log().count(" ready (") >= 3, 30, "the other processes")
+        _fire(daemon, "mark", 30)
+        wait_until(lambda: len(_marks(marker)) >= 30, 60, "the first runs")
+        daemon.write_flow("mark.yml", _marking_flow(marker, word="two"))
+        daemon.wait_log("tests.processes/mark revision 2")
+        time.sleep(1.5)  # the others poll for flow changes twice a second
+        created = _fire(daemon, "mark", 60)
+        wait_until(lambda: len(_marks(marker)) >= 90, 60, "the later runs")
+        marks = {execution_id: word for execution_id, _, word in _marks(marker)}
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+
+    assert {marks[execution_id] for execution_id in created} == {"two"}
+
+
 async def test_a_stop_drains_every_process_and_exits_0(tmp_path: Path, database_url: str) -> None:
     marker = tmp_path / "marks.txt"
     slow = _marking_flow(marker).replace("      - 'echo", "      - 'sleep 2'\n      - 'echo")
