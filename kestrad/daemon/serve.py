@@ -102,6 +102,8 @@ def serve(
     if child_of is not None:
         become_child(child_of)
     try:
+        if listen_fd is not None and child_of is None:
+            raise ValueError("--listen-fd is kestrad's own, for the processes it starts")
         if roles is not None:
             parse_roles(roles)
         if processes is not None and processes < 0:

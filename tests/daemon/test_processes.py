@@ -231,6 +231,7 @@ async def test_a_reload_reaches_every_process(tmp_path: Path, database_url: str)
             ["--processes", "2", "--roles", "scheduler"],
             "server.processes: more than one process needs a role besides scheduler",
         ),
+        (["--listen-fd", "0"], "--listen-fd is kestrad's own, for the processes it starts"),
     ],
 )
 def test_impossible_process_counts_are_refused_at_start(
@@ -261,3 +262,29 @@ def test_a_negative_configured_count_names_the_key(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "server.processes: must be 0 (one per CPU) or more" in done.stderr
+
+
+def test_a_process_claiming_a_parent_it_does_not_have_leaves_at_once(tmp_path: Path) -> None:
+    """`--child-of` naming another process than the real parent (a hand-typed command, or
+    the first process gone before the child could ask to die with it): exit 1 at once,
+    before opening anything."""
+    daemon = Daemon(tmp_path)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "kestrad",
+            "serve",
+            "--config",
+            str(daemon.config_file),
+            "--child-of",
+            "999999999",  # never this test's pid
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=tmp_path,
+    )
+    assert done.returncode == 1
+    assert not daemon.db.exists()
