@@ -144,7 +144,10 @@ async def test_a_flow_changed_in_the_folder_is_used_by_every_process(
 
 async def test_a_stop_drains_every_process_and_exits_0(tmp_path: Path, database_url: str) -> None:
     marker = tmp_path / "marks.txt"
-    slow = _marking_flow(marker).replace("      - 'echo", "      - 'sleep 2'\n      - 'echo")
+    started = tmp_path / "started.txt"
+    slow = _marking_flow(marker).replace(
+        "      - 'echo", f"      - 'echo x >> {started}'\n      - 'sleep 2'\n      - 'echo"
+    )
     daemon = _started(tmp_path, database_url, 2)
     daemon.write_flow("mark.yml", slow)
     try:
@@ -152,6 +155,10 @@ async def test_a_stop_drains_every_process_and_exits_0(tmp_path: Path, database_
         others = _others(daemon)
         wait_until(lambda: daemon.log().count(" ready (") >= 2, 30, "the other process")
         created = _fire(daemon, "mark", 12)
+        # Every task running (a job not started yet would wait for the next start).
+        wait_until(
+            lambda: started.exists() and len(started.read_text().split()) >= 12, 30, "12 runs"
+        )
         daemon.signal(signal.SIGTERM)
         status = daemon.wait(60)
     finally:
