@@ -110,16 +110,16 @@ def serve(
             raise ValueError("--processes: must be 0 (one per CPU) or more")
         overrides = CommandLine(roles=roles, processes=processes)
         config = overrides.apply(load_config(config_path))
-        others = roles_of_the_others(parse_roles(config.server.roles))
-        if child_of is None and process_count(config.server.processes) > 1 and not others:
+        # How many processes this one starts, itself included (the others start none).
+        count = 1 if child_of is not None else process_count(config.server.processes)
+        if count > 1 and not roles_of_the_others(parse_roles(config.server.roles)):
             raise ValueError(
                 "server.processes: more than one process needs a role besides scheduler"
             )
     except (ConfigError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
-    several = child_of is not None or process_count(config.server.processes) > 1
-    setup_logging(config.logging.level, with_pid=several)
+    setup_logging(config.logging.level, with_pid=child_of is not None or count > 1)
 
     daemon = Daemon(
         config,
@@ -128,6 +128,7 @@ def serve(
         child_of=child_of,
         listen_fd=listen_fd,
         overrides=overrides,
+        processes=count,
     )
     try:
         return run_async(daemon.run)
@@ -162,12 +163,14 @@ class Daemon:
         child_of: int | None = None,
         listen_fd: int | None = None,
         overrides: CommandLine | None = None,
+        processes: int = 1,
     ) -> None:
         self.config = config
         self.overrides = overrides or CommandLine()
         # One of the other processes of a daemon (`server.processes`), started by `child_of`.
         self.is_child = child_of is not None
         self.listen_fd = listen_fd
+        self.processes = processes  # this one and those it starts
         self.group: ProcessGroup | None = None
         self.config_path = config_path
         self.notifier = notifier
@@ -280,10 +283,9 @@ class Daemon:
                 # database or a `kestrad flows` command: into this one's cache and scheduler.
                 follower = FlowFollower(engine.store, engine.flows, engine.flow_saved)
                 feeders.start_soon(self._supervised, "flow changes", follower.run)
-                count = 1 if self.is_child else process_count(config.server.processes)
-                if count > 1:
+                if self.processes > 1:
                     self.group = ProcessGroup(
-                        count,
+                        self.processes,
                         config_path=self.config_path,
                         roles=roles_of_the_others(self.roles),
                         listener=listener,

@@ -39,6 +39,18 @@ def wait_until(check: Callable[[], T], timeout: float = 15.0, what: str = "condi
         time.sleep(0.05)
 
 
+def kestrad(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """One `python -m kestrad ARGS` run to its end (60 s at most), its output captured."""
+    return subprocess.run(
+        [sys.executable, "-m", "kestrad", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), **(env or {})},
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

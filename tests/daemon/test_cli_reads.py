@@ -6,7 +6,7 @@ import os
 import subprocess
 import sys
 
-from .helpers import REPO, Daemon, StoreView, wait_until
+from .helpers import REPO, Daemon, StoreView, kestrad, wait_until
 
 CHATTY = """
 id: chatty
@@ -20,17 +20,6 @@ tasks:
     level: WARN
     message: careful
 """
-
-
-def kestrad(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "kestrad", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-    )
 
 
 def test_logs_and_executions_list(daemon: Daemon, view: StoreView) -> None:

@@ -15,15 +15,13 @@ import json
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .helpers import REPO, Daemon, wait_until
+from .helpers import Daemon, kestrad, wait_until
 
 pytestmark = pytest.mark.anyio
 
@@ -88,8 +86,13 @@ def _fire(daemon: Daemon, flow_id: str, count: int) -> list[str]:
 
 
 def _started(tmp_path: Path, database_url: str, processes: int, **settings: object) -> Daemon:
-    daemon = Daemon(tmp_path, database__url=database_url, server__processes=processes, **settings)
-    return daemon
+    return Daemon(tmp_path, database__url=database_url, server__processes=processes, **settings)
+
+
+def _wait_ready(daemon: Daemon, lines: int) -> None:
+    """Until `lines` ready lines were logged, the first process's and the others' (the
+    helper's own wait is for the first one's sd_notify READY alone)."""
+    wait_until(lambda: daemon.log().count(" ready (") >= lines, 30, f"{lines} ready lines")
 
 
 async def test_work_sent_to_the_port_runs_once_in_whichever_process_takes_it(
@@ -101,7 +104,7 @@ async def test_work_sent_to_the_port_runs_once_in_whichever_process_takes_it(
     try:
         daemon.start()
         others = _others(daemon)
-        wait_until(lambda: daemon.log().count(" ready (") >= 3, 30, "the other processes")
+        _wait_ready(daemon, 3)
         created = _fire(daemon, "mark", 90)
         wait_until(lambda: len(_marks(marker)) >= 90, 60, "90 runs")
         time.sleep(0.5)  # a duplicate run would land here
@@ -126,7 +129,7 @@ async def test_a_flow_changed_in_the_folder_is_used_by_every_process(
     daemon.write_flow("mark.yml", _marking_flow(marker, word="one"))
     try:
         daemon.start()
-        wait_until(lambda: daemon.log().count(" ready (") >= 3, 30, "the other processes")
+        _wait_ready(daemon, 3)
         _fire(daemon, "mark", 30)
         wait_until(lambda: len(_marks(marker)) >= 30, 60, "the first runs")
         daemon.write_flow("mark.yml", _marking_flow(marker, word="two"))
@@ -153,7 +156,7 @@ async def test_a_stop_drains_every_process_and_exits_0(tmp_path: Path, database_
     try:
         daemon.start()
         others = _others(daemon)
-        wait_until(lambda: daemon.log().count(" ready (") >= 2, 30, "the other process")
+        _wait_ready(daemon, 2)
         created = _fire(daemon, "mark", 12)
         # Every task running (a job not started yet would wait for the next start).
         wait_until(
@@ -180,14 +183,14 @@ async def test_one_process_killed_stops_the_daemon_and_a_restart_recovers(
     try:
         daemon.start()
         others = _others(daemon)
-        wait_until(lambda: daemon.log().count(" ready (") >= 3, 30, "the other processes")
+        _wait_ready(daemon, 3)
         os.kill(others[0], signal.SIGKILL)
         status = daemon.wait(30)
         log = daemon.log()
         wait_until(lambda: not _alive(others[1]), 15, "the last process to stop")
 
         daemon.start()
-        wait_until(lambda: daemon.log().count(" ready (") >= 6, 30, "the restart")
+        _wait_ready(daemon, 6)
         created = _fire(daemon, "mark", 20)
         wait_until(lambda: len(_marks(marker)) >= 20, 60, "runs after the restart")
         assert daemon.stop() == 0
@@ -219,7 +222,7 @@ async def test_a_reload_reaches_every_process(tmp_path: Path, database_url: str)
     daemon = _started(tmp_path, database_url, 2)
     try:
         daemon.start()
-        wait_until(lambda: daemon.log().count(" ready (") >= 2, 30, "the other process")
+        _wait_ready(daemon, 2)
         daemon.write_config(logging__level="DEBUG")
         daemon.signal(signal.SIGHUP)
         log = daemon.wait_log("reload: logging.level is now 'DEBUG'", count=2)
@@ -245,28 +248,14 @@ def test_impossible_process_counts_are_refused_at_start(
     tmp_path: Path, arguments: list[str], message: str
 ) -> None:
     daemon = Daemon(tmp_path)
-    done = subprocess.run(
-        [sys.executable, "-m", "kestrad", "serve", "--config", str(daemon.config_file), *arguments],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-    )
+    done = kestrad("serve", "--config", str(daemon.config_file), *arguments)
     assert done.returncode == 2
     assert message in done.stderr
 
 
 def test_a_negative_configured_count_names_the_key(tmp_path: Path) -> None:
     daemon = Daemon(tmp_path, server__processes=-3)
-    done = subprocess.run(
-        [sys.executable, "-m", "kestrad", "serve", "--config", str(daemon.config_file)],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-    )
+    done = kestrad("serve", "--config", str(daemon.config_file))
     assert done.returncode == 2
     assert "server.processes: must be 0 (one per CPU) or more" in done.stderr
 
@@ -276,22 +265,7 @@ def test_a_process_claiming_a_parent_it_does_not_have_leaves_at_once(tmp_path: P
     the first process gone before the child could ask to die with it): exit 1 at once,
     before opening anything."""
     daemon = Daemon(tmp_path)
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "kestrad",
-            "serve",
-            "--config",
-            str(daemon.config_file),
-            "--child-of",
-            "999999999",  # never this test's pid
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
-        cwd=tmp_path,
-    )
+    never_our_parent = "999999999"
+    done = kestrad("serve", "--config", str(daemon.config_file), "--child-of", never_our_parent)
     assert done.returncode == 1
     assert not daemon.db.exists()
