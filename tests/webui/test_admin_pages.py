@@ -77,6 +77,29 @@ def test_triggers_disable_enable_and_backfill(page, server: Server, screenshot) 
     expect(page.locator("#flash")).to_have_text("Unlocked: it can fire again")
 
 
+def test_actions_take_no_click_before_the_page_script_runs(page, server: Server) -> None:
+    """A click on an action button before ui.js (deferred) has run would do nothing, and a
+    test (or a user) clicking right after a reload lost it: such buttons take no pointer
+    events until the script marks the page ready, so the click waits for it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    expect = _expect()
+    held: list = []
+    page.route("**/ui/static/ui.js", lambda route: held.append(route))
+    page.goto("/ui/triggers?namespace=webui.tests", wait_until="commit")
+    row = page.locator('tr[data-trigger="webui.tests.nightly.hourly"]')
+    unlock = row.get_by_role("button", name="Unlock")
+    expect(unlock).to_be_visible()
+    with pytest.raises(PlaywrightTimeout):
+        unlock.click(trial=True, timeout=1000)  # the script is held back: not clickable
+    while not held:
+        page.wait_for_timeout(20)
+    held[0].continue_()
+    unlock.click()
+    expect(page.locator("html")).to_have_attribute("data-ready", "true")
+    expect(page.locator("#flash")).to_have_text("Unlocked: it can fire again")
+
+
 def test_kv_set_shows_refusals_and_deletes(page, server: Server, screenshot) -> None:
     expect = _expect()
     page.goto("/ui/kv")

@@ -220,5 +220,10 @@ function start(scope) {
     flowEditor(el);
   });
 }
-document.addEventListener("DOMContentLoaded", () => start(document));
+document.addEventListener("DOMContentLoaded", () => {
+  start(document);
+  // The page's actions work from here on: ui.css keeps them from taking clicks before,
+  // so a click that would have done nothing is not lost in silence.
+  document.documentElement.dataset.ready = "true";
+});
 document.addEventListener("htmx:load", (event) => start(event.target));
