@@ -71,13 +71,15 @@ async def file_problems(request: Request) -> Response:
 
     A broken file keeps its flow's last good revision running, so the flow itself looks
     fine: this is where the file's current faults are. `flow` is the flow the file still
-    serves (namespace and id), or null for a file that never loaded.
+    serves (namespace and id), or null for a file that never loaded. Read from the store:
+    any process answers the same, whichever syncs the folder.
     """
     check_params(request, set())
     engine = api(request).engine
+    found = await engine.file_problems.current()
     served = {r.file: r for r in engine.flows.rows() if r.file and not r.deleted}
     out = []
-    for path, problems in sorted(engine.file_problems.items()):
+    for path, problems in sorted(found.items()):
         row = served.get(path)
         flow = {"namespace": row.namespace, "id": row.id, "revision": row.revision} if row else None
         out.append({"file": path, "flow": flow, "problems": [problem_json(p) for p in problems]})

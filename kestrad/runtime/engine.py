@@ -31,6 +31,7 @@ from kestrad.model.state import TERMINATED
 from kestrad.runtime.advance import AdvanceEnv
 from kestrad.runtime.commands import executions as commands
 from kestrad.runtime.executor import Executor
+from kestrad.runtime.file_problems import FileProblems
 from kestrad.runtime.flow_cache import FlowCache
 from kestrad.runtime.hub import Hub
 from kestrad.runtime.liveness import LivenessChecker, log_in_flight
@@ -140,10 +141,11 @@ class Engine:
         # registers its scheduler's, so a new Schedule is indexed at once); the folder
         # sync tells its own listeners.
         self.flow_listeners: list[Callable[[FlowRow], None]] = []
-        # The current load problems of each flows-folder file that does not load (path →
-        # problems), kept by the folder sync (FlowSync) and read by the UI and API: a
-        # broken file keeps its flow's last good revision, so the store alone cannot tell.
-        self.file_problems: dict[str, list[Problem]] = {}
+        # The current load problems of each flows-folder file that does not load, kept by
+        # the folder sync (FlowSync) and stored; the UI and API read them with `current()`
+        # (any process, whichever syncs): a broken file keeps its flow's last good
+        # revision, so the flows alone cannot tell.
+        self.file_problems = FileProblems(store)
         globals_ = dict(config.variables.globals)
         self.renderer = Renderer(globals_=globals_)
         storage_functions.register(self.renderer)

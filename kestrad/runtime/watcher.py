@@ -10,7 +10,8 @@ Rules:
 - Identity is `namespace` + `id` from the YAML; the file name only locates it, so moving
   a file keeps the flow and its revision.
 - A file that does not load keeps the flow's last good revision running; its problems are
-  logged once per content (not at every event), with file:line:col.
+  logged once per content (not at every event), with file:line:col, and stored for the
+  readers of every process (runtime/file_problems.py).
 - Removing a file disables its flow (and so its triggers); putting it back enables it.
 - Two files declaring one flow: the file already serving it wins, the other is refused
   with an error naming both; it takes over if the first goes away.
@@ -83,9 +84,10 @@ class FlowSync:
         self._declares: dict[str, FlowName] = {}  # path → flow it serves
         self._owner: dict[FlowName, str] = {}  # flow → path serving it
         self._refused: dict[str, FlowName] = {}  # path → flow another path already serves
-        # path → problems of its current content; shared with the engine, whose readers
-        # (UI, API) show them. Cleared when the file loads again or goes away.
-        self._broken: dict[str, list[Problem]] = engine.file_problems
+        # path → problems of its current content, cleared when the file loads again or
+        # goes away; written to the store after each batch, where readers (UI, API) of
+        # every process find them (runtime/file_problems.py).
+        self._broken = engine.file_problems.folder(self.root)
         self._stats: dict[str, tuple[int, int]] = {}  # path → (mtime_ns, size) when last read
         self._lock = anyio.Lock()
         self.listeners: list[Callable[[FlowRow], None]] = []
@@ -123,6 +125,9 @@ class FlowSync:
             for name in stale:
                 if name not in self._owner:
                     await self._disable(name, "its file now declares another flow")
+            # Stored when changed; at start and on SIGHUP whatever the store held, so rows
+            # an earlier run left for files since fixed or removed go.
+            await self._broken.write(full=from_store)
         if not from_store:
             return
         log.info(
@@ -142,6 +147,7 @@ class FlowSync:
             # new name before its old name is seen gone, and its flow is never disabled.
             for path in [*present, *gone]:
                 await self._sync_guarded(path)
+            await self._broken.write()
 
     async def watch(
         self,
@@ -237,7 +243,7 @@ class FlowSync:
             self._handle_broken(path, digest, exc.problems)
             return
         self._seen[path] = digest
-        self._broken.pop(path, None)
+        self._broken.discard(path)
         for warning in load_warnings(flow):
             log.warning("flows: %s", warning)
         name = (flow.namespace, flow.id)
@@ -264,7 +270,7 @@ class FlowSync:
         if self._seen.get(path) == digest:
             return
         self._seen[path] = digest
-        self._broken[path] = problems
+        self._broken.set(path, problems)
         name = self._declares.get(path)
         if name is not None:
             row = self.engine.flows.latest_row(*name)
@@ -293,7 +299,7 @@ class FlowSync:
         self._seen.pop(path, None)
         self._stats.pop(path, None)
         self._refused.pop(path, None)
-        self._broken.pop(path, None)
+        self._broken.discard(path)
         name = self._declares.get(path)
         if name is not None:
             await self._release(path, name, f"{path} was removed")

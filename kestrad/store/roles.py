@@ -10,9 +10,10 @@ whole poll batch (claim, load, advance, save, publish, delete) commits once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
+from kestrad.flows.problems import Problem
 from kestrad.model.execution import Execution
 from kestrad.model.query import Query
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
@@ -254,6 +255,21 @@ class FlowStore(Protocol):
         """The revisions written (saved, restored, flagged) at or after `since` (ISO-8601
         UTC text, as `updated` is stamped), without their sources, oldest stamp first: how
         a process learns of the flow changes other processes made."""
+        ...
+
+    async def replace_file_problems(
+        self, root: str, problems: Mapping[str, Sequence[Problem]]
+    ) -> None:
+        """Make `problems` (file path → its load problems) the whole stored set of the
+        flows folder `root`, in one transaction: files absent from it have none now.
+
+        Why stored: only the process that syncs a folder reads its files, and any process
+        of the store may answer the UI or the API (runtime/file_problems.py)."""
+        ...
+
+    async def file_problems(self) -> dict[str, list[Problem]]:
+        """The load problems of every flows-folder file that does not load now, by path,
+        of every folder synced on this store."""
         ...
 
 

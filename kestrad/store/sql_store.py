@@ -8,7 +8,9 @@ dialect; `SQLiteStore` and `PostgresStore` are this class over their connector.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping, Sequence
 
+from kestrad.flows.problems import Problem
 from kestrad.model.execution import Execution
 from kestrad.model.query import Query, Resource
 from kestrad.model.records import FlowCount, KVEntry, LogEntry, NewLog
@@ -16,6 +18,7 @@ from kestrad.store.filters import compile_query
 from kestrad.store.outage import Retry
 from kestrad.store.plans import batch, charts, kv, maintenance, queue
 from kestrad.store.plans import executions as execution_plans
+from kestrad.store.plans import file_problems as file_problem_plans
 from kestrad.store.plans import flows as flow_plans
 from kestrad.store.plans import instances as instance_plans
 from kestrad.store.plans import logs as log_plans
@@ -237,6 +240,14 @@ class SQLStore:
 
     async def flow_changes_since(self, since: str) -> list[FlowChange]:
         return await self.connector.read(flow_plans.flow_changes_since(since))
+
+    async def replace_file_problems(
+        self, root: str, problems: Mapping[str, Sequence[Problem]]
+    ) -> None:
+        await self.connector.write(file_problem_plans.replace_file_problems(root, problems))
+
+    async def file_problems(self) -> dict[str, list[Problem]]:
+        return await self.connector.read(file_problem_plans.file_problems())
 
     # -- triggers -----------------------------------------------------------------------------
     async def load_triggers(self) -> list[TriggerRow]:

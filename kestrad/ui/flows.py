@@ -61,7 +61,7 @@ async def list_page(engine: Engine, request: Request) -> Response:
     total = len(rows)
     rows = rows[(number - 1) * FLOWS_PAGE : number * FLOWS_PAGE]
     last = await engine.store.latest_executions_of_flows([(r.namespace, r.id) for r in rows])
-    broken = engine.file_problems
+    broken = await engine.file_problems.current()
     # Folder files that fail to load and serve no flow (they never loaded): their own
     # section, as no row can carry their marker.
     served = {r.file for r in engine.flows.rows() if r.file and not r.deleted}
@@ -105,7 +105,7 @@ async def flow_page(engine: Engine, request: Request) -> Response:
         problems = exc.problems
     # A folder file that fails to load now: the flow still runs `row` (its last good
     # revision), and the panel says why the file's current content is not it.
-    file_problems = engine.file_problems.get(row.file, []) if row.file else []
+    file_problems = (await engine.file_problems.current()).get(row.file, []) if row.file else []
     context: dict[str, Any] = {
         "row": row,
         "flow": flow,

@@ -3,7 +3,7 @@ one port and one database, on SQLite and PostgreSQL.
 
 The first process starts the others, speaks for them and never leaves them alone: work
 sent to the port is done exactly once whichever process takes it, a flow changed in one
-is used by all, a stop drains them all (exit 0), one of them dying stops the daemon
+is used by all, a flow file that does not load is reported by all, a stop drains them all (exit 0), one of them dying stops the daemon
 (exit 1, restart recovers), and the first one dying takes the others with it.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
+import http.client
 import json
 import os
 import re
@@ -143,6 +144,62 @@ async def test_a_flow_changed_in_the_folder_is_used_by_every_process(
         daemon.close()
 
     assert {marks[execution_id] for execution_id in created} == {"two"}
+
+
+def _problems_by_process(daemon: Daemon, count: int) -> list[tuple[str, list[dict]]]:
+    """`count` answers of `GET flows/file-problems`, each on a fresh connection (16 at
+    once), with the instance that gave it: the same connection first asks `/health`,
+    which names its process."""
+
+    def ask(_: int) -> tuple[str, list[dict]]:
+        connection = http.client.HTTPConnection("127.0.0.1", daemon.port, timeout=30)
+        try:
+            connection.request("GET", "/health")
+            instance = json.loads(connection.getresponse().read())["instance"]
+            connection.request("GET", "/api/v1/main/flows/file-problems")
+            response = connection.getresponse()
+            assert response.status == 200
+            return instance, json.loads(response.read())
+        finally:
+            connection.close()
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        return list(pool.map(ask, range(count)))
+
+
+async def test_a_flow_file_that_does_not_load_is_reported_by_every_process(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Only the first process syncs the folder; the others answer from the store."""
+    broken = _marking_flow(tmp_path / "marks.txt").replace(
+        "io.kestra.plugin.scripts.shell.Commands", "io.kestra.nope.Missing"
+    )
+    daemon = _started(tmp_path, database_url, 3)
+    path = str(daemon.write_flow("mark.yml", broken).resolve())
+    try:
+        daemon.start()
+        _wait_ready(daemon, 3)
+        answers: list[tuple[str, list[dict]]] = []
+        deadline = time.monotonic() + 60
+        while len({instance for instance, _ in answers}) < 2 and time.monotonic() < deadline:
+            answers += _problems_by_process(daemon, 48)
+        for instance, listed in answers:
+            found = {f["file"]: f for f in listed}.get(path)
+            assert found is not None, (instance, listed)
+            assert found["flow"] is None  # it never loaded
+            assert "io.kestra.nope.Missing" in found["problems"][0]["message"]
+
+        daemon.write_flow("mark.yml", _marking_flow(tmp_path / "marks.txt"))
+        daemon.wait_log("tests.processes/mark revision 1")
+        wait_until(lambda: _problems_by_process(daemon, 1)[0][1] == [], 30, "the fix stored")
+        fixed = _problems_by_process(daemon, 48)
+        assert daemon.stop() == 0
+    finally:
+        daemon.close()
+
+    instances = {instance for instance, _ in answers}
+    assert len(instances) >= 2, instances  # answered by more than one process
+    assert all(listed == [] for _, listed in fixed), fixed
 
 
 async def test_a_stop_drains_every_process_and_exits_0(tmp_path: Path, database_url: str) -> None:

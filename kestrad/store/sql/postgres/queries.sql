@@ -57,6 +57,23 @@ WHERE namespace = $4 AND id = $5 AND revision = $6;
 UPDATE flows SET disabled = FALSE, deleted = FALSE, file = $1, updated = $2
 WHERE namespace = $3 AND id = $4 AND revision = $5;
 
+-- Load problems of flows-folder files (090_flow_file_problems.sql): the sync of a folder
+-- replaces its whole set in one transaction. The lock (its key names the folder)
+-- serializes two daemons syncing one folder: without it, each would delete the rows it
+-- sees, then both insert the same keys.
+-- name: file_problems_lock
+SELECT pg_advisory_xact_lock(hashtext($1));
+
+-- name: file_problems_clear
+DELETE FROM flow_file_problems WHERE root = $1;
+
+-- name: file_problems_insert
+INSERT INTO flow_file_problems (root, path, problems, updated)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]);
+
+-- name: file_problems_list
+SELECT root, path, problems FROM flow_file_problems ORDER BY path, root;
+
 -- name: execution_upsert
 INSERT INTO executions (id, namespace, flow_id, flow_revision, state, start_date, end_date, trigger_execution_id, value, labels)
 SELECT u.id, u.ns, u.flow, u.rev, u.state, u.start, u.end_date, u.trig, u.value, u.labels::jsonb

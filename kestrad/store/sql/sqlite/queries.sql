@@ -56,6 +56,19 @@ WHERE namespace = ?4 AND id = ?5 AND revision = ?6;
 UPDATE flows SET disabled = 0, deleted = 0, file = ?1, updated = ?2
 WHERE namespace = ?3 AND id = ?4 AND revision = ?5;
 
+-- Load problems of flows-folder files (090_flow_file_problems.sql): the sync of a folder
+-- replaces its whole set in one transaction.
+-- name: file_problems_lock
+
+-- name: file_problems_clear
+DELETE FROM flow_file_problems WHERE root = ?1;
+
+-- name: file_problems_insert
+INSERT INTO flow_file_problems (root, path, problems, updated) VALUES (?1, ?2, ?3, ?4);
+
+-- name: file_problems_list
+SELECT root, path, problems FROM flow_file_problems ORDER BY path, root;
+
 -- Executions.
 
 -- name: execution_upsert
