@@ -23,7 +23,8 @@ from typing import Any
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-RESULTS_DIR = BENCH_DIR / "results"
+# `KESTRAD_BENCH_RESULTS` elsewhere: a smoke run (tests/bench) leaves the figures alone.
+RESULTS_DIR = Path(os.environ.get("KESTRAD_BENCH_RESULTS") or BENCH_DIR / "results")
 # `--database-url postgres`: a fresh database on this server, dropped afterwards.
 POSTGRES_SERVER = os.environ.get("KESTRAD_BENCH_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 

@@ -66,7 +66,8 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     args = parser.parse_args()
     # webhook_load's own options this benchmark does not vary.
-    args.idle, args.inprocess, args.synchronous, args.daemons = 1.0, False, "FULL", 1
+    args.idle, args.inprocess, args.synchronous = 1.0, False, "FULL"
+    args.daemons, args.processes = 1, 1
     webhook_load.FLOW_FILE = FLOW_FILE
     data = anyio.run(webhook_load.bench, args, backend="asyncio")
     data["goal"], data["kestra"] = GOAL, KESTRA_FIGURE
